@@ -1,0 +1,100 @@
+"""ACTIVIDAD 02: the API answers HTTP on the port compose publishes."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+
+from grader.context import Context
+from grader.diagnose import DB_LOCALHOST_HINT, Listener, db_localhost_line, explain_unreachable, listeners
+from grader.model import Category, Check, Outcome
+from grader.stack import Stack
+
+REACHABLE_BUT_NO_DB_POINTS = 5.0
+# Once the app has opened sockets but not a reachable one, this long is enough to be sure.
+WRONG_LISTENER_GRACE_S = 8.0
+
+
+def _listeners_text(stack: Stack, service: str) -> str | None:
+    out, code = stack.exec(service, ["cat", "/proc/net/tcp", "/proc/net/tcp6"])
+    return out if code == 0 or "local_address" in out else None
+
+
+def _running(stack: Stack, service: str) -> bool:
+    container = stack.container(service)
+    return container is not None and container.State == "running"
+
+
+def run(ctx: Context) -> Outcome:
+    project, stack = ctx.compose, ctx.stack
+    app = project.app_service()
+    if app is None:
+        return Outcome.skipped("Not graded: there is no API service built from the repository.")
+    targets = project.published_targets(app)
+    if not targets:
+        return Outcome.failed(f"Service `{app}` publishes no port, so the API cannot be called from outside.")
+    target = targets[0]
+    deadline = time.monotonic() + ctx.options.start_timeout
+    wrong_since: float | None = None
+    last_error = ""
+    while time.monotonic() < deadline:
+        if not _running(stack, app):
+            logs = stack.logs(app, 40)
+            hint = f" {DB_LOCALHOST_HINT}" if db_localhost_line(logs) else ""
+            return Outcome.failed(f"Service `{app}` stopped before answering HTTP.{hint}", logs)
+        port = stack.published_port(app, target)
+        if port is not None:
+            url = f"http://127.0.0.1:{port}/"
+            try:
+                response = requests.get(url, timeout=5, allow_redirects=False)
+            except requests.RequestException as exc:
+                last_error = f"{type(exc).__name__}"
+            else:
+                return _answered(stack, app, target, response)
+        text = _listeners_text(stack, app)
+        found = listeners(text) if text else []
+        if found and not any(s.port == target and not s.loopback_only for s in found):
+            wrong_since = wrong_since or time.monotonic()
+            if time.monotonic() - wrong_since >= WRONG_LISTENER_GRACE_S:
+                return _unreachable(stack, app, target, found)
+        else:
+            wrong_since = None
+        time.sleep(1)
+    text = _listeners_text(stack, app)
+    return _unreachable(stack, app, target, listeners(text) if text else [], last_error)
+
+
+def _answered(stack: Stack, app: str, target: int, response: requests.Response) -> Outcome:
+    evidence = f"GET / (container port {target}) -> HTTP {response.status_code}\n{response.text[:300]}"
+    time.sleep(1)  # let a failed DB query on this request reach the log
+    logs = stack.logs(app, 80)
+    line = db_localhost_line(logs)
+    if line:
+        return Outcome.failed(
+            f"The API answers HTTP, but it cannot reach the database. {DB_LOCALHOST_HINT}",
+            f"{evidence}\n--- from the log of {app} ---\n{line}",
+            points=REACHABLE_BUT_NO_DB_POINTS,
+        )
+    return Outcome.passed(f"The API answers: GET / returned HTTP {response.status_code}.", evidence)
+
+
+def _unreachable(stack: Stack, app: str, target: int, found: list[Listener], last_error: str = "") -> Outcome:
+    reason = explain_unreachable(found, target)
+    shown = ", ".join(f"{s.address}:{s.port}" for s in found) or "none"
+    logs = stack.logs(app, 30)
+    return Outcome.failed(
+        f"The API does not answer HTTP on container port {target}. {reason}",
+        f"listening inside `{app}`: {shown}{f' (last error: {last_error})' if last_error else ''}\n"
+        f"--- last log lines of {app} ---\n{logs.strip()}",
+    )
+
+
+CHECK = Check(
+    id="api.reachable",
+    category=Category.API,
+    title="API answers HTTP",
+    max_points=15,
+    run=run,
+    after=("startup.up",),
+)

@@ -1,0 +1,52 @@
+"""ACTIVIDAD 02: a compose file, found and resolved by compose itself (`docker compose config`)."""
+
+from __future__ import annotations
+
+from grader.context import ComposeInvalid, Context
+from grader.model import Category, Check, Outcome
+from grader.project import COMPOSE_FILES
+
+
+def run(ctx: Context) -> Outcome:
+    if not ctx.compose_files:
+        names = ", ".join(f"`{n}`" for n in COMPOSE_FILES)
+        listing = ", ".join(sorted(p.name for p in ctx.root.iterdir())[:30])
+        return Outcome.failed(
+            f"No compose file at the root of the repository. Create `compose.yaml` (compose looks for {names}) "
+            "describing the API and the database.",
+            f"Files at the root: {listing}",
+        )
+    try:
+        project = ctx.compose
+    except ComposeInvalid as exc:
+        name = ctx.compose_files[0].name
+        if exc.missing_env_file:
+            missing = ctx.relative(exc.missing_env_file)
+            return Outcome.failed(
+                f"{name} loads `env_file: {missing}`, but `{missing}` is not in the repository, so compose cannot "
+                f"start anything. Commit `{missing}` with the values the app needs (for the homework: the "
+                "database settings), or put them under `environment:` in the compose file.",
+                exc.message,
+            )
+        return Outcome.failed(
+            f"`docker compose config` rejects {name}. Fix the error it reports (the message names the key):",
+            exc.message,
+        )
+    hints: list[str] = []
+    if len(ctx.compose_files) > 1:
+        others = ", ".join(f.name for f in ctx.compose_files[1:])
+        hints.append(f"Compose uses {project.file.name}; {others} is ignored. Keep a single compose file.")
+    if "version" in project.raw():
+        hints.append(
+            f"{project.where('version')}: the `version:` key is obsolete in Compose v2 and ignored; you can delete it."
+        )
+    return Outcome.passed(f"{project.file.name} is valid for `docker compose config`.", hints=tuple(hints))
+
+
+CHECK = Check(
+    id="compose.file",
+    category=Category.COMPOSE,
+    title="Compose file valid",
+    max_points=5,
+    run=run,
+)

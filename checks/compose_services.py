@@ -1,0 +1,54 @@
+"""ACTIVIDAD 02: the API built from the repo, beside a dockerised PostgreSQL, reachable on a port."""
+
+from __future__ import annotations
+
+from grader.context import Context
+from grader.model import Category, Check, Outcome
+
+
+def run(ctx: Context) -> Outcome:
+    project = ctx.compose
+    app, db = project.app_service(), project.db_service()
+    services = ", ".join(project.services) or "none"
+    problems: list[str] = []
+    points = 0.0
+    if app:
+        points += 4
+    else:
+        problems.append(
+            "No service is built from your repository: give the API service `build: .` so compose builds it "
+            "with your Dockerfile."
+        )
+    if db:
+        points += 4
+    else:
+        problems.append("No PostgreSQL service: add one with `image: postgres:15` (any pinned version).")
+    if app and project.published_targets(app):
+        points += 2
+    elif app:
+        problems.append(
+            f"Service `{app}` publishes no port, so nobody can call the API: add `ports: [\"3000:3000\"]` "
+            "(host:container, container = the port the app listens on)."
+        )
+    hints: list[str] = []
+    if db and not project.services[db].get("healthcheck"):
+        hints.append(
+            f"Service `{db}` has no healthcheck, so `depends_on` only waits for the container to start, not for "
+            "PostgreSQL to accept connections. Add a healthcheck with `pg_isready` and "
+            "`depends_on: {db: {condition: service_healthy}}`."
+        )
+    evidence = f"services: {services}; app: {app or '-'}; database: {db or '-'}"
+    if problems:
+        return Outcome.failed(" ".join(problems), evidence, points=points, hints=tuple(hints))
+    return Outcome.passed(f"API service `{app}` is built from the repo; database service `{db}` runs PostgreSQL.",
+                          evidence, tuple(hints))
+
+
+CHECK = Check(
+    id="compose.services",
+    category=Category.COMPOSE,
+    title="API and PostgreSQL services",
+    max_points=10,
+    run=run,
+    requires=("compose.file",),
+)

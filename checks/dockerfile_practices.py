@@ -1,0 +1,52 @@
+"""ACTIVIDAD 01: the Dockerfile practices the class teaches, 2 points each; other advice is free."""
+
+from __future__ import annotations
+
+from checks.dockerfile_present import locate
+from grader.context import ComposeInvalid, Context
+from grader.dockerfile import hadolint_hints, npm_as_pid1, parse, practices
+from grader.model import Category, Check, Outcome
+
+POINTS_EACH = 2.0
+
+
+def run(ctx: Context) -> Outcome:
+    context, dockerfile, _ = locate(ctx)
+    text = dockerfile.read_text(errors="replace")
+    targets: list[int] = []
+    try:
+        app = ctx.compose.app_service()
+        targets = ctx.compose.published_targets(app) if app else []
+    except ComposeInvalid:
+        pass
+    ignore_file = context / ".dockerignore"
+    ignore_text = ignore_file.read_text(errors="replace") if ignore_file.is_file() else None
+    parsed = parse(text)
+    found = practices(parsed, targets, ignore_text)
+
+    hints = [h for h in [npm_as_pid1(parsed)] if h] + hadolint_hints(text)
+    lines = [
+        f"{'OK ' if p.ok else 'FIX'} {p.label}" + (f" (line {p.line})" if p.line and not p.ok else "")
+        for p in found
+    ]
+    missing = [p for p in found if not p.ok]
+    points = POINTS_EACH * (len(found) - len(missing))
+    if not missing:
+        return Outcome.passed("The Dockerfile follows every practice of the class.", "\n".join(lines), tuple(hints))
+    advice = " ".join(f"({n}) {p.advice}" for n, p in enumerate(missing, 1))
+    return Outcome.failed(
+        f"{len(missing)} of {len(found)} Dockerfile practices to fix: {advice}",
+        "\n".join(lines),
+        points=points,
+        hints=tuple(hints),
+    )
+
+
+CHECK = Check(
+    id="dockerfile.practices",
+    category=Category.DOCKERFILE,
+    title="Dockerfile practices",
+    max_points=12,
+    run=run,
+    requires=("dockerfile.present",),
+)

@@ -1,0 +1,53 @@
+"""ACTIVIDAD 01: a Dockerfile the builder can read, where compose builds the app from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.context import ComposeInvalid, Context
+from grader.dockerfile import parse
+from grader.model import Category, Check, Outcome
+
+
+def locate(ctx: Context) -> tuple[Path, Path, str]:
+    """(build context, Dockerfile, how it was found): the build compose uses, else the repo root."""
+    try:
+        project = ctx.compose
+        app = project.app_service()
+        if app is not None:
+            context, dockerfile = project.build_paths(app)
+            return context, dockerfile, f"the build of service `{app}` in {project.file.name}"
+    except ComposeInvalid:
+        pass
+    for name in ("Dockerfile", "dockerfile"):  # the classic builder accepts both
+        if (ctx.root / name).is_file():
+            return ctx.root, ctx.root / name, "the repository root"
+    return ctx.root, ctx.root / "Dockerfile", "the repository root"
+
+
+def run(ctx: Context) -> Outcome:
+    context, dockerfile, where = locate(ctx)
+    shown = ctx.relative(str(dockerfile))
+    if not dockerfile.is_file():
+        listing = ", ".join(sorted(p.name for p in context.iterdir())[:30]) if context.is_dir() else ""
+        return Outcome.failed(
+            f"No Dockerfile at `{shown}` ({where}). Create a file named `Dockerfile` (no extension) in the "
+            "API's folder, starting with `FROM node:18.12`.",
+            f"Files in {ctx.relative(str(context)) or '.'}: {listing}",
+        )
+    try:
+        parse(dockerfile.read_text(errors="replace"))
+    except ValueError as exc:
+        return Outcome.failed(
+            f"`{shown}` is not a valid Dockerfile ({exc}). It must start with a `FROM` line.",
+        )
+    return Outcome.passed(f"Found `{shown}` ({where}).")
+
+
+CHECK = Check(
+    id="dockerfile.present",
+    category=Category.DOCKERFILE,
+    title="Dockerfile present",
+    max_points=5,
+    run=run,
+)

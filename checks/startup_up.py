@@ -1,0 +1,50 @@
+"""ACTIVIDAD 02: `docker compose up` brings every service up and they stay up."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+from grader.context import Context
+from grader.errors import CommandTimeout
+from grader.model import Category, Check, Outcome
+from grader.waiting import crash_report, settle
+
+
+def run(ctx: Context) -> Outcome:
+    stack = ctx.stack
+    timeout = ctx.options.start_timeout
+    deadline = time.monotonic() + timeout
+    try:
+        stack.up(timeout)
+    except CommandTimeout:
+        return Outcome.failed(f"`docker compose up` did not finish within {timeout:.0f} s.")
+    except subprocess.CalledProcessError as exc:
+        message = ctx.relative((exc.stderr or b"").decode(errors="replace").strip())
+        current = settle(stack, time.monotonic())
+        sentence, logs = crash_report(stack, [s for s in current if s.crashed])
+        return Outcome.failed(
+            "`docker compose up` could not start the stack" + (f": {sentence}" if logs else "."),
+            f"{message}\n{logs}".strip(),
+        )
+    current = settle(stack, deadline)
+    crashed = [s for s in current if s.crashed]
+    if crashed:
+        sentence, logs = crash_report(stack, crashed)
+        return Outcome.failed(f"A service does not stay up: {sentence}", logs)
+    waiting = [s for s in current if not s.settled]
+    if waiting:
+        sentence, logs = crash_report(stack, waiting)
+        return Outcome.failed(f"Not every service was ready within {timeout:.0f} s: {sentence}", logs)
+    running = ", ".join(f"`{s.service}`" for s in current if s.state == "running")
+    return Outcome.passed(f"The stack started: {running} running.")
+
+
+CHECK = Check(
+    id="startup.up",
+    category=Category.STARTUP,
+    title="Stack starts",
+    max_points=10,
+    run=run,
+    requires=("dockerfile.build",),
+)

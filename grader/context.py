@@ -1,0 +1,90 @@
+"""What a check gets: the graded copy of the submission, options, the engine, and the stack."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import docker
+
+from grader.errors import CommandTimeout
+from grader.project import ComposeProject, find_compose_files
+from grader.stack import Stack
+
+
+@dataclass(frozen=True)
+class Options:
+    build_timeout: float = 600.0  # `compose build`, all services
+    start_timeout: float = 120.0  # `up`, the services settling, the API answering, the DB answering
+
+
+class ComposeInvalid(Exception):
+    """The compose file could not be resolved; `message` is compose's own words."""
+
+    def __init__(self, message: str, missing_env_file: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.missing_env_file = missing_env_file
+
+
+class Context:
+    def __init__(
+        self, root: Path, submission: Path, options: Options, client: docker.DockerClient, project: str
+    ) -> None:
+        self.root = root  # the copy the grader works on; the submission itself is never touched
+        self.submission = submission
+        self.options = options
+        self.client = client
+        self.project_name = project
+        self._stack: Stack | None = None
+
+    def relative(self, text: str) -> str:
+        """Compose and docker print absolute paths of the copy; show them as the student's paths."""
+        return text.replace(str(self.root) + "/", "").replace(str(self.root), ".")
+
+    @cached_property
+    def compose_files(self) -> list[Path]:
+        return find_compose_files(self.root)
+
+    @cached_property
+    def compose(self) -> ComposeProject:
+        """The resolved compose project; ComposeInvalid when there is none or compose rejects it."""
+        if not self.compose_files:
+            raise ComposeInvalid("no compose file")
+        file = self.compose_files[0]
+        stack = self.stack_for(file)
+        try:
+            config, warnings = stack.resolve_config()
+        except subprocess.CalledProcessError as exc:
+            message = self.relative((exc.stderr or b"").decode(errors="replace").strip())
+            raise ComposeInvalid(message, _missing_env_file(message)) from exc
+        except CommandTimeout as exc:
+            raise ComposeInvalid(str(exc)) from exc
+        return ComposeProject(file, self.root, config, file.read_text(errors="replace"), self.relative(warnings))
+
+    def stack_for(self, file: Path) -> Stack:
+        if self._stack is None:
+            self._stack = Stack(self.root, file, self.project_name, self.client)
+        return self._stack
+
+    @property
+    def stack(self) -> Stack:
+        """The stack, with the grader's override in place (ports, names, images)."""
+        project = self.compose
+        stack = self.stack_for(project.file)
+        if stack._compose is None:
+            stack.prepare(project.config, project.db_service())
+        return stack
+
+    def teardown(self) -> list[str]:
+        return self._stack.teardown() if self._stack is not None else []
+
+
+def _missing_env_file(message: str) -> str | None:
+    # compose: `env file /abs/path/.env not found: stat /abs/path/.env: no such file or directory`
+    marker = "env file "
+    if marker in message and "not found" in message:
+        return message.split(marker, 1)[1].split(" not found", 1)[0].strip()
+    return None

@@ -1,0 +1,96 @@
+"""Recognising the beginner mistakes from what a running stack shows: logs and listening sockets."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_LOCAL = r"(localhost|127\.0\.0\.1|\[?::1\]?)"
+# node-postgres: `connect ECONNREFUSED 127.0.0.1:5432`; Prisma: "Can't reach database server at
+# `localhost:5432`"; Sequelize/TypeORM wrap the same node error.
+_DB_LOCALHOST = re.compile(
+    rf"(ECONNREFUSED|refused|can't reach|could not connect|connect).{{0,80}}{_LOCAL}[`'\"]?:5432",
+    re.IGNORECASE,
+)
+
+DB_LOCALHOST_HINT = (
+    "Your app tries to reach PostgreSQL at localhost:5432. Inside a container, localhost is the app's "
+    "own container, not the database. Use the database's compose service name as the host "
+    "(for example DB_HOST=db)."
+)
+
+
+def db_localhost_line(logs: str) -> str | None:
+    """The log line that shows the DB_HOST=localhost mistake, if any."""
+    for line in logs.splitlines():
+        if _DB_LOCALHOST.search(line):
+            return line.strip()
+    return None
+
+
+@dataclass(frozen=True)
+class Listener:
+    address: str  # "0.0.0.0", "127.0.0.1", "::", "::1", ...
+    port: int
+
+    @property
+    def loopback_only(self) -> bool:
+        return self.address.startswith("127.") or self.address == "::1"
+
+
+def _hex_ipv4(value: str) -> str:
+    raw = bytes.fromhex(value)[::-1]  # /proc/net/tcp stores IPv4 little-endian
+    return ".".join(str(b) for b in raw)
+
+
+def _hex_ipv6(value: str) -> str:
+    words = [bytes.fromhex(value[i : i + 8])[::-1].hex() for i in range(0, 32, 8)]
+    full = "".join(words)
+    groups = [full[i : i + 4] for i in range(0, 32, 4)]
+    if all(g == "0000" for g in groups):
+        return "::"
+    if all(g == "0000" for g in groups[:7]) and groups[7] == "0001":
+        return "::1"
+    if groups[:5] == ["0000"] * 5 and groups[5] == "ffff":  # IPv4-mapped
+        return _hex_ipv4(words[3])
+    return ":".join(groups)
+
+
+def listeners(proc_net_tcp: str) -> list[Listener]:
+    """Listening TCP sockets from the text of /proc/net/tcp and /proc/net/tcp6 (state 0A)."""
+    found: list[Listener] = []
+    for line in proc_net_tcp.splitlines():
+        parts = line.split()
+        if len(parts) < 4 or parts[3] != "0A" or ":" not in parts[1]:
+            continue
+        address, port = parts[1].rsplit(":", 1)
+        try:
+            ip = _hex_ipv4(address) if len(address) == 8 else _hex_ipv6(address)
+            found.append(Listener(ip, int(port, 16)))
+        except ValueError:
+            continue
+    return found
+
+
+def explain_unreachable(found: list[Listener], target: int) -> str:
+    """Why a published container port does not answer, from what listens inside the container."""
+    on_target = [s for s in found if s.port == target]
+    if on_target and all(s.loopback_only for s in on_target):
+        return (
+            f"Your app listens on {on_target[0].address}:{target} inside the container, so only the container "
+            "itself can reach it. Listen on all interfaces: `app.listen(PORT, '0.0.0.0')` or just "
+            "`app.listen(PORT)`."
+        )
+    others = sorted({s.port for s in found if s.port != target})
+    if not on_target and others:
+        shown = ", ".join(str(p) for p in others)
+        return (
+            f"Nothing listens on container port {target}, which compose publishes; the app listens on {shown}. "
+            "Make the port in `ports:` (the right-hand side) the one your app listens on."
+        )
+    if not on_target:
+        return (
+            f"Nothing listens on container port {target} inside the container. Check that the app starts its "
+            "HTTP server (see the logs below) and on which port."
+        )
+    return f"Port {target} is open inside the container but did not answer HTTP requests."

@@ -1,0 +1,294 @@
+"""Reading a Dockerfile the way the builder does (dockerfile-parse) and judging the homework's
+practices. Pure functions over text, so they are unit-tested without an engine."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockerfile_parse import DockerfileParser
+
+MANIFESTS = ("package.json", "package*.json", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "npm-shrinkwrap.json")
+INSTALL = re.compile(r"\b(npm\s+(install|i|ci)|yarn(\s+install)?|pnpm\s+(install|i))\b")
+# Rules whose advice the practices already give; repeating them as hints would be noise.
+HADOLINT_COVERED = {"DL3006", "DL3007", "DL3025"}
+
+
+@dataclass(frozen=True)
+class Instruction:
+    name: str  # upper case
+    value: str
+    line: int  # 1-based
+    stage: int  # index of the FROM this instruction belongs to
+
+
+@dataclass(frozen=True)
+class Dockerfile:
+    instructions: tuple[Instruction, ...]
+    base_images: tuple[str, ...]  # FROM images with build ARGs substituted (stages excluded)
+    stage_names: frozenset[str]
+
+    def of(self, name: str, stage: int | None = None) -> list[Instruction]:
+        return [i for i in self.instructions if i.name == name and (stage is None or i.stage == stage)]
+
+    @property
+    def final_stage(self) -> int:
+        return max((i.stage for i in self.instructions), default=0)
+
+
+def parse(text: str) -> Dockerfile:
+    """Raises ValueError when there is no FROM (not a Dockerfile the builder would accept)."""
+    parser = DockerfileParser(fileobj=io.BytesIO(text.encode()))
+    instructions: list[Instruction] = []
+    stage = -1
+    stage_names: set[str] = set()
+    for item in parser.structure:
+        name = str(item["instruction"]).upper()
+        if name == "FROM":
+            stage += 1
+            parts = str(item["value"]).split()
+            if len(parts) >= 3 and parts[-2].lower() == "as":
+                stage_names.add(parts[-1].lower())
+        if stage < 0 and name not in ("ARG", "COMMENT"):
+            raise ValueError(f"line {item['startline'] + 1}: {name} before the first FROM")
+        instructions.append(Instruction(name, str(item["value"]), int(item["startline"]) + 1, max(stage, 0)))
+    if stage < 0:
+        raise ValueError("no FROM instruction")
+    bases = tuple(p for p in parser.parent_images if p.lower() not in stage_names and p != "scratch")
+    return Dockerfile(tuple(i for i in instructions if i.name != "COMMENT"), bases, frozenset(stage_names))
+
+
+@dataclass(frozen=True)
+class Practice:
+    key: str
+    ok: bool
+    label: str  # what the homework asks, shown either way
+    advice: str  # what to change (empty when ok)
+    line: int | None = None
+
+
+def _tagged(image: str) -> bool:
+    if "@sha256:" in image:
+        return True
+    last = image.rsplit("/", 1)[-1]
+    return ":" in last and last.rsplit(":", 1)[1] not in ("", "latest")
+
+
+def _copy_sources(value: str) -> list[str]:
+    value = " ".join(w for w in value.split() if not w.startswith("--"))
+    if value.startswith("["):
+        try:
+            words = [str(w) for w in json.loads(value)]
+        except ValueError:
+            words = value.split()
+    else:
+        words = value.split()
+    return words[:-1]
+
+
+def _is_manifest(source: str) -> bool:
+    return Path(source).name in MANIFESTS
+
+
+def _is_from_stage(value: str) -> bool:
+    return any(w.startswith("--from") for w in value.split())
+
+
+def _ports(value: str, env: dict[str, str]) -> list[int | None]:
+    """EXPOSE values as ints; None for one that uses an unknown variable."""
+    ports: list[int | None] = []
+    for word in value.split():
+        word = re.sub(r"\$\{?(\w+)(:-([^}]*))?\}?", lambda m: env.get(m.group(1), m.group(3) or ""), word)
+        match = re.fullmatch(r"(\d+)(-\d+)?(/\w+)?", word)
+        ports.append(int(match.group(1)) if match else None)
+    return ports
+
+
+def _env_defaults(df: Dockerfile) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for ins in df.instructions:
+        if ins.name in ("ARG", "ENV"):
+            for match in re.finditer(r"(\w+)=(\"[^\"]*\"|\S+)", ins.value):
+                env[match.group(1)] = match.group(2).strip('"')
+            parts = ins.value.split()
+            if ins.name == "ENV" and len(parts) == 2 and "=" not in parts[0]:
+                env[parts[0]] = parts[1]
+    return env
+
+
+def dockerignore_excludes_node_modules(text: str | None) -> bool:
+    if text is None:
+        return False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or line.startswith("!"):
+            continue
+        pattern = line.strip("/")
+        while pattern.startswith("**/") or pattern.startswith("*/"):
+            pattern = pattern.split("/", 1)[1]
+        if pattern in ("node_modules", "node_modules/**", "node_modules/*"):
+            return True
+    return False
+
+
+def practices(df: Dockerfile, published_targets: list[int], dockerignore: str | None) -> list[Practice]:
+    final = df.final_stage
+    result: list[Practice] = []
+
+    froms = df.of("FROM")
+    untagged = [img for img in df.base_images if not _tagged(img)]
+    result.append(
+        Practice(
+            "base_tag",
+            not untagged,
+            "Base image pinned to a version (not `latest`)",
+            (
+                f"`FROM {untagged[0]}` changes whenever a new version is published. Pin a version, "
+                "for example `FROM node:18.12`."
+            )
+            if untagged
+            else "",
+            froms[0].line if froms else None,
+        )
+    )
+
+    workdirs = df.of("WORKDIR", final)
+    result.append(
+        Practice(
+            "workdir",
+            bool(workdirs),
+            "WORKDIR set for the app",
+            "" if workdirs else "Add `WORKDIR /app` before your COPY lines, so the app does not land in `/`.",
+            workdirs[0].line if workdirs else None,
+        )
+    )
+
+    result.append(_dependencies_first(df))
+
+    exposes = df.of("EXPOSE", final)
+    exposed = [p for e in exposes for p in _ports(e.value, _env_defaults(df))]
+    if not exposes:
+        port = published_targets[0] if published_targets else 3000
+        ok, advice = False, f"Add `EXPOSE {port}`: it documents the port your app listens on."
+    elif published_targets and None not in exposed and not set(exposed) & set(published_targets):
+        shown = ", ".join(str(p) for p in exposed)
+        targets = ", ".join(str(p) for p in published_targets)
+        ok = False
+        advice = (
+            f"The Dockerfile says `EXPOSE {shown}` but compose publishes container port {targets}. "
+            "Use the same port your app listens on in both."
+        )
+    else:
+        ok, advice = True, ""
+    result.append(
+        Practice("expose", ok, "EXPOSE matches the published port", advice, exposes[0].line if exposes else None)
+    )
+
+    starts = [i for i in df.instructions if i.stage == final and i.name in ("CMD", "ENTRYPOINT")]
+    last = starts[-1] if starts else None
+    if last is None:
+        ok, advice = False, 'Add a start command in exec form, e.g. `CMD ["node", "index.js"]`.'
+    elif not last.value.lstrip().startswith("["):
+        ok = False
+        advice = (
+            f'Write `{last.name} {last.value}` in exec form, e.g. `CMD ["node", "index.js"]`. In shell form '
+            "`/bin/sh` is PID 1 and does not pass SIGTERM on, so stopping the container takes 10 s."
+        )
+    else:
+        ok, advice = True, ""
+    result.append(Practice("exec_cmd", ok, "Exec-form CMD", advice, last.line if last else None))
+
+    ignored = dockerignore_excludes_node_modules(dockerignore)
+    if dockerignore is None:
+        advice = (
+            "Create a `.dockerignore` next to the Dockerfile containing `node_modules`, so your local "
+            "modules are not copied into the image over the ones `npm install` built there."
+        )
+    elif not ignored:
+        advice = "Add a line `node_modules` to `.dockerignore`."
+    else:
+        advice = ""
+    result.append(Practice("dockerignore", ignored, ".dockerignore excludes node_modules", advice))
+    return result
+
+
+def _dependencies_first(df: Dockerfile) -> Practice:
+    label = "Dependency manifest copied and installed before the source"
+    installs = [i for i in df.of("RUN") if INSTALL.search(i.value)]
+    if not installs:
+        return Practice(
+            "deps_first",
+            False,
+            label,
+            "The image never installs the dependencies: add `RUN npm install` (or `npm ci`) after "
+            "`COPY package*.json ./`.",
+        )
+    for install in installs:
+        copies = [
+            i
+            for i in df.instructions
+            if i.stage == install.stage and i.name in ("COPY", "ADD") and not _is_from_stage(i.value)
+        ]
+        before = [c for c in copies if c.line < install.line]
+        manifest = any(_is_manifest(s) for c in before for s in _copy_sources(c.value))
+        source_before = [c for c in before if not all(_is_manifest(s) for s in _copy_sources(c.value))]
+        if manifest and not source_before:
+            return Practice("deps_first", True, label, "", install.line)
+    install = installs[0]
+    return Practice(
+        "deps_first",
+        False,
+        label,
+        f"Line {install.line} installs dependencies after the whole source was copied, so every code change "
+        "reinstalls everything. Use `COPY package*.json ./`, then `RUN npm install`, then `COPY . .`.",
+        install.line,
+    )
+
+
+def npm_as_pid1(df: Dockerfile) -> str | None:
+    starts = [i for i in df.instructions if i.stage == df.final_stage and i.name in ("CMD", "ENTRYPOINT")]
+    if not starts:
+        return None
+    value = starts[-1].value.strip()
+    try:
+        words = json.loads(value) if value.startswith("[") else value.split()
+    except ValueError:
+        return None
+    if words and str(words[0]) in ("npm", "yarn", "pnpm"):
+        return (
+            f"Line {starts[-1].line}: `{words[0]}` as the main process does not pass SIGTERM to node, so "
+            '`docker compose down` waits 10 s and then kills it. Prefer `CMD ["node", "index.js"]`, or '
+            "`init: true` in compose."
+        )
+    return None
+
+
+def hadolint_binary() -> str | None:
+    beside = Path(sys.executable).parent / "hadolint"
+    return str(beside) if beside.exists() else shutil.which("hadolint")
+
+
+def hadolint_hints(text: str, limit: int = 5) -> list[str]:
+    """hadolint's findings as one-line hints (`line 7 (DL3008): ...`), best effort."""
+    binary = hadolint_binary()
+    if binary is None:
+        return []
+    try:
+        run = subprocess.run(
+            [binary, "--no-fail", "--format", "json", "-"], input=text, capture_output=True, text=True, timeout=30
+        )
+        findings = json.loads(run.stdout or "[]")
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return []
+    hints = [
+        f"Dockerfile line {f['line']} ({f['code']}): {f['message']}"
+        for f in findings
+        if f.get("code") not in HADOLINT_COVERED and f.get("level") in ("error", "warning", "info")
+    ]
+    return hints[:limit]

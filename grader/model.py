@@ -1,0 +1,117 @@
+"""Immutable values shared by checks, the runner and the report writers."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from grader.context import Context
+
+EVIDENCE_LIMIT = 4000  # characters of evidence kept per check; the tail is what explains a failure
+
+
+class Status(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"  # the student's submission does not do what the homework asks
+    ERROR = "error"  # the grader or the machine failed; never counted against the student
+    SKIPPED = "skipped"  # a prerequisite did not pass, so the check could not be judged
+
+
+class Category(str, enum.Enum):
+    DOCKERFILE = "dockerfile"
+    COMPOSE = "compose"
+    SECURITY = "security"
+    STARTUP = "startup"
+    API = "api"
+    PERSISTENCE = "persistence"
+
+
+def bound(text: str, limit: int = EVIDENCE_LIMIT) -> str:
+    """Keep at most `limit` characters, preferring the end (where errors are)."""
+    text = text.strip("\n")
+    if len(text) <= limit:
+        return text
+    return "[...]\n" + text[-(limit - 6) :]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check function returns; the runner adds identity, points and timing."""
+
+    status: Status
+    feedback: str
+    evidence: str = ""
+    points: float | None = None  # None: all points when passed, none otherwise
+    hints: tuple[str, ...] = ()
+
+    @classmethod
+    def passed(cls, feedback: str, evidence: str = "", hints: tuple[str, ...] = ()) -> Outcome:
+        return cls(Status.PASSED, feedback, evidence, None, hints)
+
+    @classmethod
+    def failed(
+        cls, feedback: str, evidence: str = "", points: float | None = None, hints: tuple[str, ...] = ()
+    ) -> Outcome:
+        return cls(Status.FAILED, feedback, evidence, points, hints)
+
+    @classmethod
+    def error(cls, feedback: str, evidence: str = "") -> Outcome:
+        return cls(Status.ERROR, feedback, evidence)
+
+    @classmethod
+    def skipped(cls, feedback: str) -> Outcome:
+        return cls(Status.SKIPPED, feedback)
+
+
+class Check(NamedTuple):
+    """One gradable item. Every module in `checks/` exposes one of these as CHECK."""
+
+    id: str
+    category: Category
+    title: str
+    max_points: float
+    run: Callable[[Context], Outcome]
+    # Checks that must have *passed* first; otherwise this one is skipped.
+    requires: tuple[str, ...] = ()
+    # Checks that must have *run* (passed or failed) first; otherwise this one is skipped.
+    after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    category: Category
+    title: str
+    status: Status
+    points: float
+    max_points: float
+    feedback: str
+    evidence: str
+    hints: tuple[str, ...]
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Report:
+    schema_version: str
+    grader_name: str
+    grader_version: str
+    submission_path: str
+    submission_name: str
+    started_at: str
+    duration_s: float
+    status: str  # "graded" | "error"
+    checks: tuple[CheckResult, ...] = field(default=())
+    warnings: tuple[str, ...] = ()  # for the instructor: e.g. leftovers teardown could not remove
+    error: str | None = None
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.points for c in self.checks), 2)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_points for c in self.checks), 2)

@@ -1,0 +1,158 @@
+"""What a submission's compose file says: services, the app, the database, its data directory.
+
+The resolved model always comes from `docker compose config --format json` (compose's own parser:
+interpolation, env_file, merge, normalised long syntax); the raw YAML is read only for hints
+and line numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+# Compose's own precedence when no -f is given.
+COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+POSTGRES_IMAGES = frozenset({"postgres", "postgis", "postgresql"})
+LEGACY_PGDATA = "/var/lib/postgresql/data"
+V18_VOLUME = "/var/lib/postgresql"
+LATEST_POSTGRES_MAJOR = 18
+
+
+def find_compose_files(root: Path) -> list[Path]:
+    return [root / name for name in COMPOSE_FILES if (root / name).is_file()]
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """("postgres", "15-alpine") from "docker.io/library/postgres:15-alpine@sha256:..."."""
+    image = image.split("@", 1)[0]
+    last = image.rsplit("/", 1)[-1]
+    name, _, tag = last.partition(":")
+    return name.lower(), tag
+
+
+def is_postgres_image(image: str) -> bool:
+    return split_image(image)[0] in POSTGRES_IMAGES
+
+
+def postgres_major(image: str) -> int:
+    """Major version an official postgres tag stands for; untagged/latest/alpine mean the newest."""
+    _, tag = split_image(image)
+    match = re.match(r"(\d+)", tag)
+    return int(match.group(1)) if match else LATEST_POSTGRES_MAJOR
+
+
+@dataclass(frozen=True)
+class PgLayout:
+    major: int
+    pgdata: str  # where the server keeps its files
+    expected_mount: str  # where the homework's named volume should be mounted
+    image_volume: str  # the image's VOLUME: an anonymous volume lands there unless something is mounted
+
+    @property
+    def is_18_layout(self) -> bool:
+        return self.major >= 18
+
+
+def postgres_layout(image: str, environment: dict[str, Any]) -> PgLayout:
+    """The official image's layout: <=17 keeps data in /var/lib/postgresql/data; 18+ (and untagged)
+    in /var/lib/postgresql/<major>/docker with the volume at /var/lib/postgresql."""
+    major = postgres_major(image)
+    custom = str(environment.get("PGDATA") or "")
+    if major >= 18:
+        pgdata = custom or f"/var/lib/postgresql/{major}/docker"
+        return PgLayout(major, pgdata, V18_VOLUME if covers(V18_VOLUME, pgdata) else pgdata, V18_VOLUME)
+    pgdata = custom or LEGACY_PGDATA
+    return PgLayout(major, pgdata, LEGACY_PGDATA if covers(LEGACY_PGDATA, pgdata) else pgdata, LEGACY_PGDATA)
+
+
+def data_mount(layout: PgLayout, mounts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The mount that really holds PGDATA: the deepest one covering it. The image's own VOLUME
+    counts as an anonymous mount unless something is mounted exactly there, so a named volume
+    on a parent folder (e.g. /var/lib/postgresql for postgres:15) is shadowed and holds nothing."""
+    candidates = [m for m in mounts if m.get("target")]
+    if not any(m["target"] == layout.image_volume for m in candidates):
+        candidates.append({"type": "volume", "source": "", "target": layout.image_volume, "implicit": True})
+    holding = [m for m in candidates if covers(str(m["target"]), layout.pgdata)]
+    return max(holding, key=lambda m: len(str(m["target"])), default=None)
+
+
+def covers(mount_target: str, path: str) -> bool:
+    target, inner = PurePosixPath(mount_target), PurePosixPath(path)
+    return inner == target or target in inner.parents
+
+
+@dataclass(frozen=True)
+class ComposeProject:
+    file: Path
+    root: Path
+    config: dict[str, Any]  # resolved by `docker compose config --format json`
+    text: str  # the file as the student wrote it
+    warnings: str = ""  # what compose printed on stderr while resolving
+
+    @property
+    def services(self) -> dict[str, dict[str, Any]]:
+        services = self.config.get("services") or {}
+        return dict(services)
+
+    def published_targets(self, service: str) -> list[int]:
+        return [int(p["target"]) for p in self.services[service].get("ports") or [] if "target" in p]
+
+    def build_services(self) -> list[str]:
+        return [name for name, svc in self.services.items() if svc.get("build")]
+
+    def db_service(self) -> str | None:
+        for name, svc in self.services.items():
+            if is_postgres_image(str(svc.get("image") or "")) and not svc.get("build"):
+                return name
+        return None
+
+    def app_service(self) -> str | None:
+        """The API: a service built from the repo, preferring one that publishes a port."""
+        candidates = [name for name in self.build_services() if name != self.db_service()]
+        publishing = [name for name in candidates if self.published_targets(name)]
+        return (publishing or candidates or [None])[0]
+
+    def environment(self, service: str) -> dict[str, str]:
+        env = self.services[service].get("environment") or {}
+        return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+    def build_paths(self, service: str) -> tuple[Path, Path]:
+        """(context dir, Dockerfile path) of a build service, as compose resolved them."""
+        build = self.services[service]["build"]
+        context = Path(build.get("context") or self.root)
+        dockerfile = Path(build.get("dockerfile") or "Dockerfile")
+        return context, dockerfile if dockerfile.is_absolute() else context / dockerfile
+
+    def raw(self) -> dict[str, Any]:
+        try:
+            data = yaml.safe_load(self.text)
+        except yaml.YAMLError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def line_of(self, *keys: str) -> int | None:
+        """1-based line of a key path like ("services", "db", "volumes") in the student's file."""
+        try:
+            node = yaml.compose(self.text)
+        except yaml.YAMLError:
+            return None
+        line = None
+        for key in keys:
+            if not isinstance(node, yaml.MappingNode):
+                return line
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == key:
+                    line, node = k.start_mark.line + 1, v
+                    break
+            else:
+                return line
+        return line
+
+    def where(self, *keys: str) -> str:
+        """`compose.yaml line 12` (or just the file name) for feedback."""
+        line = self.line_of(*keys)
+        return f"{self.file.name} line {line}" if line else self.file.name

@@ -1,0 +1,100 @@
+"""The report model as JSON (the source of truth for every other format), its schema, and the
+table printed for people."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from grader.model import CheckResult, Report, Status
+
+
+def check_to_dict(check: CheckResult) -> dict[str, Any]:
+    return {
+        "id": check.id,
+        "category": check.category.value,
+        "title": check.title,
+        "status": check.status.value,
+        "points": check.points,
+        "max_points": check.max_points,
+        "feedback": check.feedback,
+        "evidence": check.evidence,
+        "hints": list(check.hints),
+        "duration_s": check.duration_s,
+    }
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    return {
+        "schema_version": report.schema_version,
+        "grader": {"name": report.grader_name, "version": report.grader_version},
+        "submission": {"path": report.submission_path, "name": report.submission_name},
+        "started_at": report.started_at,
+        "duration_s": report.duration_s,
+        "score": report.score,
+        "max_score": report.max_score,
+        "status": report.status,
+        "checks": [check_to_dict(c) for c in report.checks],
+        "warnings": list(report.warnings),
+        "error": report.error,
+    }
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_json(report: Report, path: Path) -> None:
+    """Write atomically: a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(to_json(report))
+    os.replace(tmp, path)
+
+
+def schema() -> dict[str, Any]:
+    text = resources.files("grader").joinpath("report.schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+_MARK = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "SKIP"}
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def to_table(report: Report, width: int = 100) -> str:
+    """A plain-text table: check, status, points, one line of feedback; then the details."""
+    rows = [(c.title, _MARK[c.status], f"{_points(c.points)}/{_points(c.max_points)}", c.feedback) for c in report.checks]
+    w_title = max([len("Check")] + [len(r[0]) for r in rows])
+    w_pts = max([len("Points")] + [len(r[2]) for r in rows])
+    w_fb = max(20, width - w_title - w_pts - 6 - 6)
+    lines = [
+        f"Grading {report.submission_name}  ({report.duration_s:.0f} s)",
+        f"{'Check':<{w_title}}  {'Result':<5}  {'Points':>{w_pts}}  Feedback",
+        f"{'-' * w_title}  -----  {'-' * w_pts}  {'-' * w_fb}",
+    ]
+    for title, mark, pts, feedback in rows:
+        one_line = " ".join(feedback.split())
+        if len(one_line) > w_fb:
+            one_line = one_line[: w_fb - 3] + "..."
+        lines.append(f"{title:<{w_title}}  {mark:<5}  {pts:>{w_pts}}  {one_line}")
+    lines.append(f"{'TOTAL':<{w_title}}  {'':<5}  {_points(report.score) + '/' + _points(report.max_score):>{w_pts}}")
+    details = [c for c in report.checks if c.status in (Status.FAILED, Status.ERROR) or c.hints]
+    for check in details:
+        lines.append("")
+        lines.append(f"[{_MARK[check.status]}] {check.title} ({check.id})")
+        if check.status in (Status.FAILED, Status.ERROR):
+            lines.append(f"  {check.feedback}")
+            if check.evidence:
+                lines.extend("    " + line for line in check.evidence.splitlines()[-15:])
+        lines.extend(f"  tip: {hint}" for hint in check.hints)
+    lines.extend(f"warning: {w}" for w in report.warnings)
+    return "\n".join(lines) + "\n"

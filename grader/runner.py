@@ -1,0 +1,142 @@
+"""One grading run: copy the submission, run every registered check in order, always tear down."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import stat
+import tempfile
+import time
+import traceback
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+from grader import NAME, __version__
+from grader.context import Context, Options
+from grader.engine import compose_command, docker_client
+from grader.errors import BadInput
+from grader.model import Check, CheckResult, Outcome, Report, Status, bound
+
+SCHEMA_VERSION = "1.0"
+
+
+def validate_submission(path: Path) -> Path:
+    if not path.exists():
+        raise BadInput(f"{path}: no such file or directory")
+    if not path.is_dir():
+        raise BadInput(f"{path}: not a directory (give the folder of the student's repository)")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise BadInput(f"{path}: cannot read this directory (permission denied)")
+    return path.resolve()
+
+
+def _only_regular(directory: str, names: list[str]) -> set[str]:
+    """copytree ignore hook: skip .git, and FIFOs/sockets/devices (opening a FIFO would hang)."""
+    skipped = {".git"} & set(names)
+    for name in names:
+        mode = os.lstat(os.path.join(directory, name)).st_mode
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            skipped.add(name)
+    return skipped
+
+
+def copy_submission(source: Path, destination: Path) -> Path:
+    try:
+        shutil.copytree(source, destination, symlinks=True, ignore=_only_regular)
+    except (shutil.Error, OSError) as exc:
+        raise BadInput(f"{source}: cannot copy the submission ({exc})") from exc
+    return destination
+
+
+def project_name(submission: Path) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", submission.name.lower()).strip("-")[:24] or "submission"
+    return f"grader-{slug}-{secrets.token_hex(3)}"
+
+
+def _blocker(check: Check, done: Mapping[str, CheckResult]) -> str | None:
+    for needed in check.requires:
+        result = done.get(needed)
+        if result is None or result.status is not Status.PASSED:
+            state = result.status.value if result else "not run"
+            return f"Not graded: it needs '{needed}' to pass first ({state})."
+    for needed in check.after:
+        result = done.get(needed)
+        if result is None or result.status in (Status.SKIPPED, Status.ERROR):
+            state = result.status.value if result else "not run"
+            return f"Not graded: it needs '{needed}' to run first ({state})."
+    return None
+
+
+def run_check(check: Check, ctx: Context, done: Mapping[str, CheckResult]) -> CheckResult:
+    """Run one check; a crash becomes an `error` result for this check only."""
+    started = time.monotonic()
+    blocker = _blocker(check, done)
+    if blocker is not None:
+        outcome = Outcome.skipped(blocker)
+    else:
+        try:
+            outcome = check.run(ctx)
+        except Exception as exc:  # noqa: BLE001 - any crash is the grader's, never the student's
+            outcome = Outcome.error(
+                f"The grader could not finish this check ({type(exc).__name__}: {exc}). "
+                "This is not a problem with your work; your instructor will look at it.",
+                bound(traceback.format_exc(), 2000),
+            )
+    if outcome.status is Status.PASSED:
+        points = check.max_points if outcome.points is None else outcome.points
+    elif outcome.status is Status.FAILED:
+        points = outcome.points or 0.0
+    else:
+        points = 0.0
+    return CheckResult(
+        id=check.id,
+        category=check.category,
+        title=check.title,
+        status=outcome.status,
+        points=round(max(0.0, min(points, check.max_points)), 2),
+        max_points=check.max_points,
+        feedback=outcome.feedback,
+        evidence=bound(ctx.relative(outcome.evidence)),
+        hints=outcome.hints,
+        duration_s=round(time.monotonic() - started, 2),
+    )
+
+
+def run_checks(ctx: Context, registry: Mapping[str, Check]) -> tuple[CheckResult, ...]:
+    done: dict[str, CheckResult] = {}
+    for check in registry.values():
+        done[check.id] = run_check(check, ctx, done)
+    return tuple(done.values())
+
+
+def grade(path: Path, options: Options | None = None, registry: Mapping[str, Check] | None = None) -> Report:
+    """Grade one submission folder. Raises BadInput / InfrastructureError before anything runs."""
+    from checks import CHECKS  # late import: checks import grader modules
+
+    submission = validate_submission(path)
+    client = docker_client()
+    compose_command()  # fail early, with install instructions, when compose is missing
+    started_at = datetime.now(timezone.utc)
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
+        root = copy_submission(submission, Path(tmp) / "submission")
+        ctx = Context(root, submission, options or Options(), client, project_name(submission))
+        try:
+            results = run_checks(ctx, registry if registry is not None else CHECKS)
+        finally:
+            problems = ctx.teardown()
+    return Report(
+        schema_version=SCHEMA_VERSION,
+        grader_name=NAME,
+        grader_version=__version__,
+        submission_path=str(submission),
+        submission_name=submission.name,
+        started_at=started_at.isoformat(timespec="seconds"),
+        duration_s=round(time.monotonic() - t0, 2),
+        status="graded",
+        checks=results,
+        warnings=tuple(f"cleanup: {p}" for p in problems),
+    )

@@ -1,0 +1,271 @@
+"""One submission's compose stack on the engine: config, build, up, down, teardown.
+
+testcontainers' DockerCompose drives every compose command. It runs them without a timeout and
+with the whole host environment, so GradingCompose adds a deadline to each call, a fixed project
+name, and a scrubbed environment.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import docker
+from testcontainers.compose import ComposeContainer, DockerCompose
+
+from grader.engine import compose_command, compose_env
+from grader.errors import CommandTimeout
+
+PROJECT_LABEL = "com.docker.compose.project"
+VOLUME_LABEL = "com.docker.compose.volume"
+POSTGRES_PORT = 5432
+
+
+@dataclass
+class GradingCompose(DockerCompose):  # type: ignore[misc]
+    project_name: str = "grader"
+    timeout: float = 120.0
+    base_command: tuple[str, ...] = ("docker", "compose")
+
+    @cached_property
+    def compose_command_property(self) -> list[str]:
+        cmd = [*self.base_command, "--project-name", self.project_name]
+        for file in self.compose_file_name or []:
+            cmd += ["-f", str(file)]
+        return cmd
+
+    def _run_command(
+        self, cmd: str | list[str], context: str | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        return self.run(list(cmd) if not isinstance(cmd, str) else cmd.split(), self.timeout)
+
+    def run(
+        self, cmd: list[str], timeout: float, check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
+        try:
+            return subprocess.run(
+                cmd, capture_output=True, check=check, cwd=str(self.context), timeout=timeout, env=compose_env()
+            )
+        except subprocess.TimeoutExpired as exc:
+            output = (exc.stdout or b"") + (exc.stderr or b"")
+            raise CommandTimeout(cmd, timeout, output.decode(errors="replace")) from exc
+
+    @contextmanager
+    def deadline(self, seconds: float) -> Iterator[None]:
+        previous, self.timeout = self.timeout, seconds
+        try:
+            yield
+        finally:
+            self.timeout = previous
+
+    def command(self, *args: str) -> list[str]:
+        return [*self.compose_command_property, *args]
+
+
+def _scalar(value: Any) -> str:
+    return json.dumps(value)  # JSON scalars and flow collections are valid YAML
+
+
+def render_override(
+    config: dict[str, Any], project: str, db_service: str | None, db_port: int = POSTGRES_PORT
+) -> str:
+    """An override file that makes a stranger's stack safe to run next to others:
+    every published port becomes an ephemeral port on 127.0.0.1 (never a public interface, never a
+    collision); the database is published the same way so the grader can reach it; fixed
+    container names are dropped; built images get a run-specific name so nothing local is
+    overwritten and teardown knows what to delete."""
+    lines = ["services:"]
+    for name, service in (config.get("services") or {}).items():
+        lines.append(f"  {_scalar(name)}:")
+        if service.get("build"):
+            lines.append(f"    image: {_scalar(built_image_name(project, name))}")
+        if service.get("container_name"):
+            lines.append("    container_name: !reset null")
+        targets = [(int(p["target"]), p.get("protocol") or "tcp") for p in service.get("ports") or []]
+        if name == db_service and (db_port, "tcp") not in targets:
+            targets.append((db_port, "tcp"))
+        if targets or service.get("ports"):
+            ports = [{"target": t, "host_ip": "127.0.0.1", "protocol": proto} for t, proto in dict.fromkeys(targets)]
+            lines.append(f"    ports: !override {_scalar(ports)}")
+    return "\n".join(lines) + "\n"
+
+
+def built_image_name(project: str, service: str) -> str:
+    return f"{project}-{service}:graded".lower()
+
+
+@dataclass
+class Stack:
+    """Everything the grader starts for one run, and the guarantee that it all goes away."""
+
+    root: Path
+    compose_file: Path
+    project: str
+    client: docker.DockerClient
+    anonymous_volumes: set[str] = field(default_factory=set)
+    built_images: set[str] = field(default_factory=set)
+    _override_dir: tempfile.TemporaryDirectory[str] | None = None
+    _compose: GradingCompose | None = None
+    started: bool = False
+
+    def _make(self, files: list[str]) -> GradingCompose:
+        return GradingCompose(
+            context=str(self.root),
+            compose_file_name=files,
+            build=False,
+            wait=False,
+            project_name=self.project,
+            base_command=compose_command(),
+        )
+
+    # -- static ------------------------------------------------------------------------------
+    def resolve_config(self, timeout: float = 60) -> tuple[dict[str, Any], str]:
+        """(resolved model, compose's warnings) of the student's file alone; raises
+        CalledProcessError with compose's message when the file is invalid."""
+        compose = self._make([str(self.compose_file)])
+        result = compose.run(compose.command("config", "--format", "json"), timeout)
+        return json.loads(result.stdout), result.stderr.decode(errors="replace")
+
+    def prepare(self, config: dict[str, Any], db_service: str | None) -> None:
+        self._override_dir = tempfile.TemporaryDirectory(prefix="grader-override-")
+        override = Path(self._override_dir.name) / "grader.override.yaml"
+        override.write_text(render_override(config, self.project, db_service))
+        self._compose = self._make([str(self.compose_file), str(override)])
+        self.built_images = {
+            built_image_name(self.project, n) for n, s in (config.get("services") or {}).items() if s.get("build")
+        }
+
+    @property
+    def compose(self) -> GradingCompose:
+        if self._compose is None:
+            raise RuntimeError("Stack.prepare() must run first")
+        return self._compose
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def build(self, timeout: float) -> subprocess.CompletedProcess[bytes]:
+        self.started = True  # a build leaves images behind even when it fails
+        return self.compose.run(self.compose.command("--progress", "plain", "build"), timeout, check=False)
+
+    def up(self, timeout: float) -> None:
+        self.started = True
+        with self.compose.deadline(timeout):
+            self.compose.start()  # `up --detach` through testcontainers
+        self.track_anonymous_volumes()
+
+    def containers(self) -> list[ComposeContainer]:
+        with self.compose.deadline(30):
+            return list(self.compose.get_containers(include_all=True))
+
+    def container(self, service: str) -> ComposeContainer | None:
+        return next((c for c in self.containers() if c.Service == service), None)
+
+    def published_port(self, service: str, target: int) -> int | None:
+        container = self.container(service)
+        if container is None:
+            return None
+        for publisher in container.Publishers or []:
+            if publisher.TargetPort == target and publisher.PublishedPort:
+                return int(publisher.PublishedPort)
+        return None
+
+    def logs(self, service: str, tail: int = 60) -> str:
+        result = self.compose.run(
+            self.compose.command("logs", "--no-color", "--no-log-prefix", "--tail", str(tail), service),
+            30,
+            check=False,
+        )
+        return (result.stdout + result.stderr).decode(errors="replace")
+
+    def exec(self, service: str, command: list[str], timeout: float = 20) -> tuple[str, int]:
+        with self.compose.deadline(timeout):
+            try:
+                out, err, code = self.compose.exec_in_container(command, service)
+            except subprocess.CalledProcessError as exc:
+                return (exc.stdout or b"").decode(errors="replace"), exc.returncode
+        return out + err, code
+
+    def stop_gracefully(self, db_services: list[str], timeout: float = 60) -> None:
+        """Stop the app side fast (node as PID 1 ignores SIGTERM: 2 s, then SIGKILL), then the
+        database with time for a clean shutdown, so `down` never waits 10 s per container."""
+        others = [c.Service for c in self.containers() if c.Service and c.Service not in db_services]
+        if others:
+            self.compose.run(self.compose.command("stop", "--timeout", "2", *others), timeout, check=False)
+        if db_services:
+            self.compose.run(self.compose.command("stop", "--timeout", "20", *db_services), timeout, check=False)
+
+    def down(self, db_services: list[str], remove_volumes: bool, timeout: float = 90) -> None:
+        self.track_anonymous_volumes()
+        self.stop_gracefully(db_services, timeout)
+        args = ["down", "--remove-orphans", "--timeout", "2"] + (["--volumes"] if remove_volumes else [])
+        self.compose.run(self.compose.command(*args), timeout)
+
+    # -- cleanup -----------------------------------------------------------------------------
+    def _project_filter(self) -> dict[str, str]:
+        return {"label": f"{PROJECT_LABEL}={self.project}"}
+
+    def track_anonymous_volumes(self) -> None:
+        """Anonymous volumes carry no compose labels and survive `down`: remember them by the
+        containers that mount them, so teardown can delete them."""
+        for container in self.client.containers.list(all=True, filters=self._project_filter()):
+            for mount in container.attrs.get("Mounts") or []:
+                if mount.get("Type") != "volume" or not mount.get("Name"):
+                    continue
+                with suppress(docker.errors.NotFound):
+                    volume = self.client.volumes.get(mount["Name"])
+                    if VOLUME_LABEL not in (volume.attrs.get("Labels") or {}):
+                        self.anonymous_volumes.add(volume.name)
+
+    def teardown(self) -> list[str]:
+        """Remove containers, networks, named and anonymous volumes and built images of this run.
+        Never raises; returns what could not be removed (for the report)."""
+        problems: list[str] = []
+        if self.started and self._compose is not None:
+            with suppress(Exception):
+                self.track_anonymous_volumes()
+            try:
+                args = ["down", "--volumes", "--remove-orphans", "--timeout", "1"]
+                self.compose.run(self.compose.command(*args), 120, check=False)
+            except Exception as exc:
+                problems.append(f"compose down: {exc}")
+        # Whatever `down` missed (timeouts, orphans, a crashed run) is found by label.
+        label = self._project_filter()
+        for c in self._listed(problems, lambda: self.client.containers.list(all=True, filters=label)):
+            _attempt(problems, f"removing container {c.name}", lambda c=c: c.remove(force=True, v=True))
+        for n in self._listed(problems, lambda: self.client.networks.list(filters=label)):
+            _attempt(problems, f"removing network {n.name}", n.remove)
+        for v in self._listed(problems, lambda: self.client.volumes.list(filters=label)):
+            _attempt(problems, f"removing volume {v.name}", lambda v=v: v.remove(force=True))
+        for name in sorted(self.anonymous_volumes):
+            _attempt(problems, f"removing volume {name}", lambda n=name: self.client.volumes.get(n).remove(force=True))
+        for image in sorted(self.built_images):
+            # noprune keeps the intermediate layers as build cache for the next submission.
+            _attempt(
+                problems, f"removing image {image}", lambda i=image: self.client.images.remove(i, force=True, noprune=True)
+            )
+        if self._override_dir is not None:
+            self._override_dir.cleanup()
+        return problems
+
+    @staticmethod
+    def _listed(problems: list[str], lister: Callable[[], list[Any]]) -> list[Any]:
+        try:
+            return lister()
+        except Exception as exc:
+            problems.append(f"listing leftovers: {exc}")
+            return []
+
+
+def _attempt(problems: list[str], what: str, action: Callable[[], object]) -> None:
+    try:
+        action()
+    except docker.errors.NotFound:
+        pass  # already gone: that is the goal
+    except Exception as exc:
+        problems.append(f"{what}: {exc}")

@@ -1,0 +1,92 @@
+"""Polling helpers shared by the runtime checks: settle the stack, describe what crashed."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from grader.diagnose import DB_LOCALHOST_HINT, db_localhost_line
+from grader.stack import Stack
+
+PG_NO_PASSWORD = "superuser password is not specified"
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service: str
+    state: str  # running, exited, restarting, created, dead, ...
+    health: str  # "", starting, healthy, unhealthy
+    exit_code: int
+
+    @property
+    def crashed(self) -> bool:
+        return self.state in ("restarting", "dead", "removing") or (
+            self.state == "exited" and self.exit_code != 0
+        ) or self.health == "unhealthy"
+
+    @property
+    def settled(self) -> bool:
+        return (self.state == "running" and self.health in ("", "healthy")) or (
+            self.state == "exited" and self.exit_code == 0
+        )
+
+    def describe(self) -> str:
+        if self.state == "exited":
+            return f"`{self.service}` stopped with exit code {self.exit_code}"
+        if self.state == "restarting":
+            return f"`{self.service}` keeps crashing and restarting"
+        if self.health == "unhealthy":
+            return f"`{self.service}` is running but its healthcheck fails"
+        return f"`{self.service}` is {self.state}"
+
+
+def states(stack: Stack) -> list[ServiceState]:
+    return [
+        ServiceState(str(c.Service), str(c.State or ""), str(c.Health or ""), int(c.ExitCode or 0))
+        for c in stack.containers()
+    ]
+
+
+def settle(stack: Stack, deadline: float, quiet_for: float = 5.0) -> list[ServiceState]:
+    """Wait until every service is running (healthy where it has a healthcheck) or finished with
+    exit 0, and stays so for `quiet_for` seconds; return early on a crash; give up at deadline."""
+    stable_since: float | None = None
+    current: list[ServiceState] = []
+    while True:
+        current = states(stack)
+        now = time.monotonic()
+        if any(s.crashed for s in current):
+            return current
+        if current and all(s.settled for s in current):
+            stable_since = stable_since or now
+            if now - stable_since >= quiet_for:
+                return current
+        else:
+            stable_since = None
+        if now >= deadline:
+            return current
+        time.sleep(1)
+
+
+def explain_logs(logs: str) -> list[str]:
+    """Beginner mistakes recognisable in a service's log."""
+    tips: list[str] = []
+    if db_localhost_line(logs):
+        tips.append(DB_LOCALHOST_HINT)
+    if PG_NO_PASSWORD in logs:
+        tips.append(
+            "PostgreSQL refuses to initialise without a password: set POSTGRES_PASSWORD in the database "
+            "service's `environment:` (or its env file)."
+        )
+    return tips
+
+
+def crash_report(stack: Stack, crashed: list[ServiceState], tail: int = 40) -> tuple[str, str]:
+    """(feedback sentence, evidence) for services that crashed: what happened and their logs."""
+    parts, evidence = [], []
+    for state in crashed:
+        logs = stack.logs(state.service, tail)
+        parts.append(state.describe())
+        parts.extend(explain_logs(logs))
+        evidence.append(f"--- last log lines of {state.service} ---\n{logs.strip() or '(no output)'}")
+    return "; ".join(parts) + ".", "\n".join(evidence)
