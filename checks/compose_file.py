@@ -2,9 +2,56 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+
 from grader.context import ComposeInvalid, Context
 from grader.model import Category, Check, Outcome
 from grader.project import COMPOSE_FILES
+
+# Keys of a compose service (Compose Specification), to suggest the one a typo meant.
+SERVICE_KEYS = (
+    "build",
+    "command",
+    "container_name",
+    "depends_on",
+    "entrypoint",
+    "env_file",
+    "environment",
+    "expose",
+    "healthcheck",
+    "image",
+    "init",
+    "labels",
+    "networks",
+    "ports",
+    "restart",
+    "volumes",
+    "working_dir",
+    "profiles",
+    "stop_grace_period",
+    "user",
+    "extra_hosts",
+    "logging",
+    "deploy",
+    "secrets",
+    "configs",
+)
+_UNKNOWN = re.compile(
+    r"services\.([\w.-]+?)\.([\w-]+) (?:false schema|additional propert)|"
+    r"services\.([\w.-]+) additional properties? '([\w-]+)'"
+)
+
+
+def unknown_key_advice(message: str) -> str | None:
+    """compose says `services.api.enviroment false schema`; a beginner needs `did you mean ...`."""
+    match = _UNKNOWN.search(message)
+    if not match:
+        return None
+    service, key = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+    close = difflib.get_close_matches(key, SERVICE_KEYS, n=1)
+    guess = f" Did you mean `{close[0]}`?" if close else ""
+    return f"`{key}` (in service `{service}`) is not a compose key.{guess}"
 
 
 def run(ctx: Context) -> Outcome:
@@ -29,7 +76,7 @@ def run(ctx: Context) -> Outcome:
                 exc.message,
             )
         return Outcome.failed(
-            f"`docker compose config` rejects {name}. Fix the error it reports (the message names the key):",
+            f"`docker compose config` rejects {name}. {unknown_key_advice(exc.message) or 'Fix the error it reports:'}",
             exc.message,
         )
     hints: list[str] = []

@@ -27,7 +27,7 @@ def run(ctx: Context) -> Outcome:
         points += 2
     elif app:
         problems.append(
-            f"Service `{app}` publishes no port, so nobody can call the API: add `ports: [\"3000:3000\"]` "
+            f'Service `{app}` publishes no port, so nobody can call the API: add `ports: ["3000:3000"]` '
             "(host:container, container = the port the app listens on)."
         )
     hints: list[str] = []
@@ -40,8 +40,9 @@ def run(ctx: Context) -> Outcome:
     evidence = f"services: {services}; app: {app or '-'}; database: {db or '-'}"
     if problems:
         return Outcome.failed(" ".join(problems), evidence, points=points, hints=tuple(hints))
-    return Outcome.passed(f"API service `{app}` is built from the repo; database service `{db}` runs PostgreSQL.",
-                          evidence, tuple(hints))
+    return Outcome.passed(
+        f"API service `{app}` is built from the repo; database service `{db}` runs PostgreSQL.", evidence, tuple(hints)
+    )
 
 
 CHECK = Check(

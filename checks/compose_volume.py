@@ -6,7 +6,7 @@ from typing import Any
 
 from grader.context import Context
 from grader.model import Category, Check, Outcome
-from grader.project import LEGACY_PGDATA, V18_VOLUME, covers, data_mount, postgres_layout
+from grader.project import LEGACY_PGDATA, V18_VOLUME, covers, data_mount, postgres_layout, split_image
 
 
 def run(ctx: Context) -> Outcome:
@@ -21,13 +21,18 @@ def run(ctx: Context) -> Outcome:
     where = project.where("services", db, "volumes") if mounts else project.where("services", db)
     evidence = "\n".join(f"{m.get('type')}: {m.get('source') or '(anonymous)'} -> {m.get('target')}" for m in mounts)
     evidence = f"{db}: image {image}, data directory {layout.pgdata}\n{evidence or 'no volumes'}"
-    example = f"`volumes: [\"pgdata:{layout.expected_mount}\"]` on `{db}` and a top-level `volumes: {{pgdata: {{}}}}`"
+    example = f'`volumes: ["pgdata:{layout.expected_mount}"]` on `{db}` and a top-level `volumes: {{pgdata: {{}}}}`'
 
     if layout.is_18_layout:
         legacy = [m for m in mounts if m.get("target") == LEGACY_PGDATA and not covers(LEGACY_PGDATA, layout.pgdata)]
         if legacy:
+            version = (
+                f"`{image}` is PostgreSQL {layout.major}"
+                if split_image(image)[1][:1].isdigit()
+                else f"`image: {image}` means the newest PostgreSQL (18 or later)"
+            )
             return Outcome.failed(
-                f"{where}: `{image}` is PostgreSQL {layout.major}+ (untagged and `latest` are too). Since 18 the image "
+                f"{where}: {version}. Since 18 the image "
                 f"keeps its data in {layout.pgdata} and refuses to start with a mount at {LEGACY_PGDATA}. Mount the "
                 f"volume at {V18_VOLUME} instead (`pgdata:{V18_VOLUME}`), or pin `postgres:17` or older.",
                 evidence,

@@ -61,5 +61,5 @@ CHECK = Check(
     title="Image builds",
     max_points=13,
     run=run,
-    requires=("security.policy",),
+    requires=("dockerfile.present", "security.policy"),
 )

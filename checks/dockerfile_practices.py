@@ -26,8 +26,7 @@ def run(ctx: Context) -> Outcome:
 
     hints = [h for h in [npm_as_pid1(parsed)] if h] + hadolint_hints(text)
     lines = [
-        f"{'OK ' if p.ok else 'FIX'} {p.label}" + (f" (line {p.line})" if p.line and not p.ok else "")
-        for p in found
+        f"{'OK ' if p.ok else 'FIX'} {p.label}" + (f" (line {p.line})" if p.line and not p.ok else "") for p in found
     ]
     missing = [p for p in found if not p.ok]
     points = POINTS_EACH * (len(found) - len(missing))

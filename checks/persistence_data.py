@@ -24,6 +24,9 @@ def _connect(stack: Stack, db: str, env: dict[str, str], deadline: float) -> psy
     user = env.get("POSTGRES_USER") or "postgres"
     last: Exception | None = None
     while time.monotonic() < deadline:
+        container = stack.container(db)
+        if container is None or container.State in ("exited", "dead", "restarting"):
+            break  # it crashed: waiting longer cannot help
         port = stack.published_port(db, int(env.get("PGPORT") or POSTGRES_PORT))
         if port is not None:
             try:
@@ -73,9 +76,11 @@ def run(ctx: Context) -> Outcome:
     try:
         with _connect(stack, db, env, time.monotonic() + timeout) as conn:
             exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (TABLE,)).fetchone()
-            found = exists is not None and bool(exists[0]) and conn.execute(
-                f"SELECT 1 FROM {TABLE} WHERE token = %s", (marker,)
-            ).fetchone() is not None
+            found = (
+                exists is not None
+                and bool(exists[0])
+                and conn.execute(f"SELECT 1 FROM {TABLE} WHERE token = %s", (marker,)).fetchone() is not None
+            )
     except TimeoutError:
         return _db_down(stack, db, "after the containers were recreated")
     evidence = f"wrote marker {marker[:8]}... to {TABLE}; `docker compose down` (volumes kept); `up`; marker "

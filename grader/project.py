@@ -114,7 +114,8 @@ class ComposeProject:
         """The API: a service built from the repo, preferring one that publishes a port."""
         candidates = [name for name in self.build_services() if name != self.db_service()]
         publishing = [name for name in candidates if self.published_targets(name)]
-        return (publishing or candidates or [None])[0]
+        ranked = publishing or candidates
+        return ranked[0] if ranked else None
 
     def environment(self, service: str) -> dict[str, str]:
         env = self.services[service].get("environment") or {}

@@ -72,7 +72,9 @@ def _points(value: float) -> str:
 
 def to_table(report: Report, width: int = 100) -> str:
     """A plain-text table: check, status, points, one line of feedback; then the details."""
-    rows = [(c.title, _MARK[c.status], f"{_points(c.points)}/{_points(c.max_points)}", c.feedback) for c in report.checks]
+    rows = [
+        (c.title, _MARK[c.status], f"{_points(c.points)}/{_points(c.max_points)}", c.feedback) for c in report.checks
+    ]
     w_title = max([len("Check")] + [len(r[0]) for r in rows])
     w_pts = max([len("Points")] + [len(r[2]) for r in rows])
     w_fb = max(20, width - w_title - w_pts - 6 - 6)

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ POSTGRES_PORT = 5432
 
 
 @dataclass
-class GradingCompose(DockerCompose):  # type: ignore[misc]
+class GradingCompose(DockerCompose):
     project_name: str = "grader"
     timeout: float = 120.0
     base_command: tuple[str, ...] = ("docker", "compose")
@@ -41,14 +41,10 @@ class GradingCompose(DockerCompose):  # type: ignore[misc]
             cmd += ["-f", str(file)]
         return cmd
 
-    def _run_command(
-        self, cmd: str | list[str], context: str | None = None
-    ) -> subprocess.CompletedProcess[bytes]:
+    def _run_command(self, cmd: str | list[str], context: str | None = None) -> subprocess.CompletedProcess[bytes]:
         return self.run(list(cmd) if not isinstance(cmd, str) else cmd.split(), self.timeout)
 
-    def run(
-        self, cmd: list[str], timeout: float, check: bool = True
-    ) -> subprocess.CompletedProcess[bytes]:
+    def run(self, cmd: list[str], timeout: float, check: bool = True) -> subprocess.CompletedProcess[bytes]:
         try:
             return subprocess.run(
                 cmd, capture_output=True, check=check, cwd=str(self.context), timeout=timeout, env=compose_env()
@@ -73,9 +69,7 @@ def _scalar(value: Any) -> str:
     return json.dumps(value)  # JSON scalars and flow collections are valid YAML
 
 
-def render_override(
-    config: dict[str, Any], project: str, db_service: str | None, db_port: int = POSTGRES_PORT
-) -> str:
+def render_override(config: dict[str, Any], project: str, db_service: str | None, db_port: int = POSTGRES_PORT) -> str:
     """An override file that makes a stranger's stack safe to run next to others:
     every published port becomes an ephemeral port on 127.0.0.1 (never a public interface, never a
     collision); the database is published the same way so the grader can reach it; fixed
@@ -207,7 +201,7 @@ class Stack:
         self.compose.run(self.compose.command(*args), timeout)
 
     # -- cleanup -----------------------------------------------------------------------------
-    def _project_filter(self) -> dict[str, str]:
+    def _project_filter(self) -> dict[str, str | list[str] | bool]:
         return {"label": f"{PROJECT_LABEL}={self.project}"}
 
     def track_anonymous_volumes(self) -> None:
@@ -237,21 +231,22 @@ class Stack:
         # Whatever `down` missed (timeouts, orphans, a crashed run) is found by label.
         label = self._project_filter()
         for c in self._listed(problems, lambda: self.client.containers.list(all=True, filters=label)):
-            _attempt(problems, f"removing container {c.name}", lambda c=c: c.remove(force=True, v=True))
+            _attempt(problems, f"removing container {c.name}", partial(c.remove, force=True, v=True))
         for n in self._listed(problems, lambda: self.client.networks.list(filters=label)):
             _attempt(problems, f"removing network {n.name}", n.remove)
         for v in self._listed(problems, lambda: self.client.volumes.list(filters=label)):
-            _attempt(problems, f"removing volume {v.name}", lambda v=v: v.remove(force=True))
+            _attempt(problems, f"removing volume {v.name}", partial(v.remove, force=True))
         for name in sorted(self.anonymous_volumes):
-            _attempt(problems, f"removing volume {name}", lambda n=name: self.client.volumes.get(n).remove(force=True))
+            _attempt(problems, f"removing volume {name}", partial(self._remove_volume, name))
         for image in sorted(self.built_images):
             # noprune keeps the intermediate layers as build cache for the next submission.
-            _attempt(
-                problems, f"removing image {image}", lambda i=image: self.client.images.remove(i, force=True, noprune=True)
-            )
+            _attempt(problems, f"removing image {image}", partial(self.client.images.remove, image, force=True, noprune=True))
         if self._override_dir is not None:
             self._override_dir.cleanup()
         return problems
+
+    def _remove_volume(self, name: str) -> None:
+        self.client.volumes.get(name).remove(force=True)
 
     @staticmethod
     def _listed(problems: list[str], lister: Callable[[], list[Any]]) -> list[Any]:

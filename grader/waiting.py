@@ -20,9 +20,11 @@ class ServiceState:
 
     @property
     def crashed(self) -> bool:
-        return self.state in ("restarting", "dead", "removing") or (
-            self.state == "exited" and self.exit_code != 0
-        ) or self.health == "unhealthy"
+        return (
+            self.state in ("restarting", "dead", "removing")
+            or (self.state == "exited" and self.exit_code != 0)
+            or self.health == "unhealthy"
+        )
 
     @property
     def settled(self) -> bool:
