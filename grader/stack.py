@@ -240,7 +240,9 @@ class Stack:
             _attempt(problems, f"removing volume {name}", partial(self._remove_volume, name))
         for image in sorted(self.built_images):
             # noprune keeps the intermediate layers as build cache for the next submission.
-            _attempt(problems, f"removing image {image}", partial(self.client.images.remove, image, force=True, noprune=True))
+            _attempt(
+                problems, f"removing image {image}", partial(self.client.images.remove, image, force=True, noprune=True)
+            )
         if self._override_dir is not None:
             self._override_dir.cleanup()
         return problems
