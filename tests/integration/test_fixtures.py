@@ -1,0 +1,52 @@
+"""Grade every fixture on the real engine: exact verdicts, no leaks, submission untouched."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import docker
+import jsonschema
+import pytest
+
+from grader.report import schema, to_dict
+from grader.runner import grade
+from tests.conftest import EXPECTED, SUBMISSIONS, engine_counts, tree_digest
+
+pytestmark = pytest.mark.docker
+
+FIXTURES = sorted(p.name for p in SUBMISSIONS.iterdir() if p.is_dir())
+
+
+def test_every_fixture_has_a_golden_file() -> None:
+    assert sorted(p.stem for p in EXPECTED.glob("*.json")) == FIXTURES
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in FIXTURES])
+def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> None:
+    submission = SUBMISSIONS / name
+    expected = json.loads((EXPECTED / f"{name}.json").read_text())
+    digest = tree_digest(submission)
+    before = engine_counts(engine)
+    since = int(time.time())
+
+    report = grade(submission)
+
+    until = int(time.time()) + 1
+    verdicts = {c.id: {"status": c.status.value, "points": c.points} for c in report.checks}
+    assert verdicts == expected["checks"]
+    assert report.score == expected["score"]
+    by_id = {c.id: c for c in report.checks}
+    for check_id, needle in expected.get("feedback_contains", {}).items():
+        assert needle in by_id[check_id].feedback, by_id[check_id].feedback
+    for check_id, needle in expected.get("evidence_contains", {}).items():
+        assert needle in by_id[check_id].evidence, by_id[check_id].evidence
+    jsonschema.validate(to_dict(report), schema())
+    assert report.warnings == ()
+
+    assert engine_counts(engine) == before, "the run leaked containers, networks, volumes or images"
+    assert tree_digest(submission) == digest, "the submission folder was modified"
+    if expected.get("creates_nothing"):
+        events = engine.events(since=since, until=until, decode=True, filters={"event": "create"})
+        created = [e for e in events if e.get("Type") in ("container", "network", "volume")]
+        assert created == [], "a refused submission must not create anything"

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+
+from grader.diagnose import Listener, db_localhost_line, explain_unreachable, listeners
+
+PROC_NET_TCP = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:0BB8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0
+   1: 0B00007F:8AED 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1 0
+   2: 0100007F:0BB8 0100007F:D2F0 01 00000000:00000000 00:00000000 00000000     0        0 3 1 0
+"""
+PROC_NET_TCP6 = """  sl  local_address                         remote_address                        st
+   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 0
+   1: 00000000000000000000000001000000:1538 00000000000000000000000000000000:0000 0A 0
+"""
+
+
+def test_listeners_from_proc_net() -> None:
+    found = listeners(PROC_NET_TCP + PROC_NET_TCP6)
+    assert found == [
+        Listener("127.0.0.1", 3000),
+        Listener("127.0.0.11", 35565),
+        Listener("::", 8080),
+        Listener("::1", 5432),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("found", "needle"),
+    [
+        pytest.param([Listener("127.0.0.1", 3000)], "listens on 127.0.0.1:3000", id="loopback"),
+        pytest.param([Listener("0.0.0.0", 8080)], "the app listens on 8080", id="other-port"),
+        pytest.param([], "Nothing listens on container port 3000", id="nothing"),
+    ],
+)
+def test_explain_unreachable(found: list[Listener], needle: str) -> None:
+    assert needle in explain_unreachable(found, 3000)
+
+
+@pytest.mark.parametrize(
+    ("line", "hit"),
+    [
+        pytest.param("Error: connect ECONNREFUSED 127.0.0.1:5432", True, id="node-pg-ipv4"),
+        pytest.param("Error: connect ECONNREFUSED ::1:5432", True, id="node-pg-ipv6"),
+        pytest.param("Can't reach database server at `localhost:5432`", True, id="prisma"),
+        pytest.param("Error: connect ECONNREFUSED 172.18.0.2:5432", False, id="db-not-ready-yet"),
+        pytest.param("API escuchando en el puerto 3000 (localhost)", False, id="unrelated"),
+    ],
+)
+def test_db_localhost(line: str, hit: bool) -> None:
+    assert (db_localhost_line(f"start\n{line}\n") is not None) is hit

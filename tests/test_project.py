@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.project import ComposeProject, data_mount, postgres_layout, postgres_major, split_image
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        pytest.param("postgres", ("postgres", ""), id="untagged"),
+        pytest.param("postgres:15-alpine", ("postgres", "15-alpine"), id="tag"),
+        pytest.param("docker.io/library/postgres:16@sha256:abc", ("postgres", "16"), id="registry-digest"),
+        pytest.param("localhost:5000/team/postgres:17", ("postgres", "17"), id="registry-port"),
+    ],
+)
+def test_split_image(image: str, expected: tuple[str, str]) -> None:
+    assert split_image(image) == expected
+
+
+@pytest.mark.parametrize(
+    ("image", "major"),
+    [
+        ("postgres:15", 15),
+        ("postgres:17.2-bookworm", 17),
+        ("postgres", 18),
+        ("postgres:latest", 18),
+        ("postgres:alpine", 18),
+        ("postgres:18", 18),
+        ("postgres:19beta1", 19),
+    ],
+)
+def test_postgres_major(image: str, major: int) -> None:
+    assert postgres_major(image) == major
+
+
+def vol(target: str, source: str = "pgdata", kind: str = "volume") -> dict[str, Any]:
+    return {"type": kind, "source": source, "target": target}
+
+
+@pytest.mark.parametrize(
+    ("image", "env", "mounts", "holder"),
+    [
+        pytest.param("postgres:15", {}, [vol("/var/lib/postgresql/data")], "pgdata", id="15-right"),
+        pytest.param("postgres:15", {}, [vol("/var/lib/postgresql")], "", id="15-parent-shadowed"),
+        pytest.param("postgres:15", {}, [vol("/data")], "", id="15-elsewhere"),
+        pytest.param("postgres:15", {}, [], "", id="15-none"),
+        pytest.param(
+            "postgres:15",
+            {"PGDATA": "/var/lib/postgresql/data/pgdata"},
+            [vol("/var/lib/postgresql/data")],
+            "pgdata",
+            id="15-pgdata-subdir",
+        ),
+        pytest.param("postgres:15", {"PGDATA": "/pg"}, [vol("/pg")], "pgdata", id="15-custom-pgdata"),
+        pytest.param("postgres", {}, [vol("/var/lib/postgresql")], "pgdata", id="18-right"),
+        pytest.param("postgres:18", {}, [vol("/var/lib/postgresql/18/docker")], "pgdata", id="18-exact-dir"),
+        pytest.param("postgres", {}, [vol("/var/lib/postgresql/data")], "", id="18-legacy-path"),
+        pytest.param(
+            "postgres:15", {}, [vol("/var/lib/postgresql/data", "/abs/pgdata", "bind")], "/abs/pgdata", id="15-bind"
+        ),
+    ],
+)
+def test_which_mount_holds_the_data(image: str, env: dict[str, str], mounts: list[dict[str, Any]], holder: str) -> None:
+    found = data_mount(postgres_layout(image, env), mounts)
+    assert (found or {}).get("source", "") == holder
+
+
+def test_layout_names_the_mount_to_suggest() -> None:
+    assert postgres_layout("postgres:16", {}).expected_mount == "/var/lib/postgresql/data"
+    assert postgres_layout("postgres", {}).expected_mount == "/var/lib/postgresql"
+    assert postgres_layout("postgres", {}).pgdata == "/var/lib/postgresql/18/docker"
+
+
+def project(services: dict[str, Any], text: str = "") -> ComposeProject:
+    return ComposeProject(Path("/r/compose.yaml"), Path("/r"), {"services": services}, text)
+
+
+def test_app_and_db_services() -> None:
+    p = project(
+        {
+            "migrate": {"build": {"context": "/r"}},
+            "api": {"build": {"context": "/r"}, "ports": [{"target": 3000, "published": "3000"}]},
+            "db": {"image": "postgres:15"},
+        }
+    )
+    assert p.app_service() == "api"
+    assert p.db_service() == "db"
+    assert p.published_targets("api") == [3000]
+
+
+def test_no_app_without_build() -> None:
+    assert project({"db": {"image": "postgres:15"}, "api": {"image": "node:18"}}).app_service() is None
+
+
+def test_line_of_a_key() -> None:
+    text = "services:\n  db:\n    image: postgres\n    volumes:\n      - pgdata:/x\n"
+    p = project({}, text)
+    assert p.line_of("services", "db", "volumes") == 4
+    assert p.where("services", "db", "volumes") == "compose.yaml line 4"
+    assert p.line_of("services", "nope") == 1

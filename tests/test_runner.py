@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.context import Context, Options
+from grader.errors import BadInput
+from grader.model import Category, Check, Outcome, Status
+from grader.runner import copy_submission, project_name, run_checks, validate_submission
+
+
+def ctx(tmp_path: Path) -> Context:
+    client: Any = None  # these checks never touch the engine
+    return Context(tmp_path, tmp_path, Options(), client, "grader-test")
+
+
+def check(id: str, run: Any, points: float = 10, **kw: Any) -> Check:
+    return Check(id=id, category=Category.COMPOSE, title=id, max_points=points, run=run, **kw)
+
+
+def boom(_: Context) -> Outcome:
+    raise RuntimeError("the machine broke")
+
+
+def test_a_crashing_check_is_an_error_and_the_run_goes_on(tmp_path: Path) -> None:
+    registry = {
+        "a.crash": check("a.crash", boom),
+        "b.fine": check("b.fine", lambda _: Outcome.passed("ok")),
+    }
+    results = {r.id: r for r in run_checks(ctx(tmp_path), registry)}
+    assert results["a.crash"].status is Status.ERROR
+    assert results["a.crash"].points == 0
+    assert "not a problem with your work" in results["a.crash"].feedback
+    assert "RuntimeError" in results["a.crash"].evidence
+    assert results["b.fine"].status is Status.PASSED and results["b.fine"].points == 10
+
+
+def test_requires_and_after(tmp_path: Path) -> None:
+    registry = {
+        "a.fails": check("a.fails", lambda _: Outcome.failed("no", points=3)),
+        "b.needs_pass": check("b.needs_pass", lambda _: Outcome.passed("ok"), requires=("a.fails",)),
+        "c.needs_run": check("c.needs_run", lambda _: Outcome.passed("ok"), after=("a.fails",)),
+        "d.after_skip": check("d.after_skip", lambda _: Outcome.passed("ok"), after=("b.needs_pass",)),
+    }
+    results = {r.id: r for r in run_checks(ctx(tmp_path), registry)}
+    assert results["a.fails"].points == 3
+    assert results["b.needs_pass"].status is Status.SKIPPED
+    assert "a.fails" in results["b.needs_pass"].feedback
+    assert results["c.needs_run"].status is Status.PASSED
+    assert results["d.after_skip"].status is Status.SKIPPED
+
+
+@pytest.mark.parametrize(
+    ("outcome", "points"),
+    [
+        pytest.param(Outcome.passed("ok"), 10, id="pass-full"),
+        pytest.param(Outcome.failed("no"), 0, id="fail-zero"),
+        pytest.param(Outcome.failed("partial", points=4), 4, id="fail-partial"),
+        pytest.param(Outcome.failed("too many", points=99), 10, id="clamped"),
+        pytest.param(Outcome.error("grader"), 0, id="error-zero"),
+    ],
+)
+def test_points(tmp_path: Path, outcome: Outcome, points: float) -> None:
+    (result,) = run_checks(ctx(tmp_path), {"x.y": check("x.y", lambda _: outcome)})
+    assert result.points == points
+
+
+def test_evidence_is_bounded_and_relative(tmp_path: Path) -> None:
+    long = f"{tmp_path}/Dockerfile\n" + "x" * 10_000
+    (result,) = run_checks(ctx(tmp_path), {"x.y": check("x.y", lambda _: Outcome.failed("no", long))})
+    assert len(result.evidence) <= 4000
+    assert str(tmp_path) not in result.evidence
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        pytest.param(lambda p: p / "missing", "no such file", id="missing"),
+        pytest.param(lambda p: (p / "f.txt").write_text("x") and p / "f.txt", "not a directory", id="file"),
+    ],
+)
+def test_bad_input(tmp_path: Path, make: Any, message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        validate_submission(make(tmp_path))
+
+
+def test_copy_skips_git_and_fifos_and_keeps_symlinks(tmp_path: Path) -> None:
+    import os
+
+    src = tmp_path / "src"
+    (src / ".git").mkdir(parents=True)
+    (src / "app.js").write_text("x")
+    (src / "link").symlink_to("/etc/passwd")
+    os.mkfifo(src / "pipe")
+    dst = copy_submission(src, tmp_path / "dst")
+    assert sorted(p.name for p in dst.iterdir()) == ["app.js", "link"]
+    assert (dst / "link").is_symlink()
+
+
+def test_project_names_are_unique_and_valid() -> None:
+    names = {project_name(Path("/x/Juan Pérez_tarea-01")) for _ in range(20)}
+    assert len(names) == 20
+    assert all(n.startswith("grader-juan-p-rez-tarea-01-") for n in names)

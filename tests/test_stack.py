@@ -1,0 +1,72 @@
+"""The stack wrapper on a real engine: the override, and teardown whatever happens."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import docker
+import pytest
+
+from checks import CHECKS
+from grader.context import Context, Options
+from grader.model import Category, Check, Outcome, Status
+from grader.runner import grade
+from grader.stack import render_override
+from tests.conftest import SUBMISSIONS, engine_counts
+
+pytestmark = pytest.mark.docker
+
+
+def test_override_publishes_only_ephemeral_loopback_ports(engine: docker.DockerClient, tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    shutil.copytree(SUBMISSIONS / "complete", root)
+    compose = root / "docker-compose.yml"
+    compose.write_text(
+        compose.read_text().replace("    image: postgres:15\n", "    image: postgres:15\n    container_name: db\n")
+    )
+    ctx = Context(root, root, Options(), engine, "grader-override-test")
+    stack = ctx.stack
+    merged = stack.compose.run(stack.compose.command("config", "--format", "json"), 60)
+    services = json.loads(merged.stdout)["services"]
+    ports = {name: svc.get("ports") for name, svc in services.items()}
+    assert ports == {
+        "api": [{"mode": "ingress", "host_ip": "127.0.0.1", "target": 3000, "protocol": "tcp"}],
+        "db": [{"mode": "ingress", "host_ip": "127.0.0.1", "target": 5432, "protocol": "tcp"}],
+    }
+    assert "container_name" not in services["db"]
+    assert services["api"]["image"] == "grader-override-test-api:graded"
+    ctx.teardown()
+
+
+def test_override_publishes_an_unpublished_database() -> None:
+    text = render_override({"services": {"db": {"image": "postgres:15"}}}, "p", "db")
+    assert '"target": 5432' in text and '"host_ip": "127.0.0.1"' in text
+
+
+def _boom(exc: BaseException) -> Check:
+    def run(_: Context) -> Outcome:
+        raise exc
+
+    return Check("zz.boom", Category.API, "boom", 1, run, requires=("startup.up",))
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [pytest.param(RuntimeError("grader bug"), id="exception"), pytest.param(KeyboardInterrupt(), id="ctrl-c")],
+)
+def test_teardown_runs_whatever_happens(engine: docker.DockerClient, exc: BaseException) -> None:
+    # no-volume: postgres gets an anonymous volume, which carries no compose label.
+    before = engine_counts(engine)
+    wanted = ("dockerfile.present", "compose.file", "security.policy", "dockerfile.build", "startup.up")
+    registry = {k: CHECKS[k] for k in wanted} | {"zz.boom": _boom(exc)}
+    if isinstance(exc, KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt):
+            grade(SUBMISSIONS / "no-volume", registry=registry)
+    else:
+        report = grade(SUBMISSIONS / "no-volume", registry=registry)
+        statuses = {c.id: c.status for c in report.checks}
+        assert statuses["startup.up"] is Status.PASSED
+        assert statuses["zz.boom"] is Status.ERROR
+    assert engine_counts(engine) == before
