@@ -7,7 +7,7 @@ import re
 
 from grader.context import ComposeInvalid, Context
 from grader.model import Category, Check, Outcome
-from grader.project import COMPOSE_FILES
+from grader.project import COMPOSE_FILES, find_override_file
 
 # Keys of a compose service (Compose Specification), to suggest the one a typo meant.
 SERVICE_KEYS = (
@@ -37,18 +37,20 @@ SERVICE_KEYS = (
     "secrets",
     "configs",
 )
-_UNKNOWN = re.compile(
-    r"services\.([\w.-]+?)\.([\w-]+) (?:false schema|additional propert)|"
-    r"services\.([\w.-]+) additional properties? '([\w-]+)'"
+# The wordings compose versions use for an unknown key of a service.
+_UNKNOWN = (
+    re.compile(r"services\.(?P<service>[\w.-]+?)\.(?P<key>[\w-]+) (?:false schema|additional propert)"),
+    re.compile(r"services\.(?P<service>[\w.-]+) additional properties? '(?P<key>[\w-]+)'", re.IGNORECASE),
+    re.compile(r"services\.(?P<service>[\w.-]+) additional property (?P<key>[\w-]+) is not allowed", re.IGNORECASE),
 )
 
 
 def unknown_key_advice(message: str) -> str | None:
     """compose says `services.api.enviroment false schema`; a beginner needs `did you mean ...`."""
-    match = _UNKNOWN.search(message)
-    if not match:
+    match = next(filter(None, (pattern.search(message) for pattern in _UNKNOWN)), None)
+    if match is None:
         return None
-    service, key = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+    service, key = match.group("service"), match.group("key")
     close = difflib.get_close_matches(key, SERVICE_KEYS, n=1)
     guess = f" Did you mean `{close[0]}`?" if close else ""
     return f"`{key}` (in service `{service}`) is not a compose key.{guess}"
@@ -83,6 +85,9 @@ def run(ctx: Context) -> Outcome:
     if len(ctx.compose_files) > 1:
         others = ", ".join(f.name for f in ctx.compose_files[1:])
         hints.append(f"Compose uses {project.file.name}; {others} is ignored. Keep a single compose file.")
+    override = find_override_file(ctx.root)
+    if override:
+        hints.append(f"Compose also merges {override.name} on top of {project.file.name}; the grader does too.")
     if "version" in project.raw():
         hints.append(
             f"{project.where('version')}: the `version:` key is obsolete in Compose v2 and ignored; you can delete it."

@@ -5,15 +5,10 @@ from __future__ import annotations
 import re
 
 from grader.context import Context
+from grader.diagnose import network_failure
 from grader.errors import CommandTimeout
 from grader.model import Category, Check, Outcome
 
-# The machine could not reach a registry: not the student's fault.
-_NETWORK = re.compile(
-    r"(no such host|dial tcp|i/o timeout|TLS handshake timeout|EAI_AGAIN|ENOTFOUND|ETIMEDOUT|"
-    r"ECONNRESET|network is unreachable|Temporary failure resolving)",
-    re.IGNORECASE,
-)
 _STEP = re.compile(r"^(Step \d+/\d+ : .*|#\d+ \[.*\].*)$", re.MULTILINE)
 
 
@@ -41,7 +36,7 @@ def run(ctx: Context) -> Outcome:
     if result.returncode == 0:
         return Outcome.passed(f"Built {', '.join(f'`{s}`' for s in services)} from your Dockerfile.")
     step = failing_step(output)
-    if _NETWORK.search(step):
+    if network_failure(step):
         return Outcome.error(
             "The build failed because the grading machine could not download something (registry or network "
             "unreachable). This is not a problem with your work.",

@@ -6,6 +6,7 @@ import subprocess
 import time
 
 from grader.context import Context
+from grader.diagnose import network_failure
 from grader.errors import CommandTimeout
 from grader.model import Category, Check, Outcome
 from grader.waiting import crash_report, settle
@@ -21,6 +22,12 @@ def run(ctx: Context) -> Outcome:
         return Outcome.failed(f"`docker compose up` did not finish within {timeout:.0f} s.")
     except subprocess.CalledProcessError as exc:
         message = ctx.relative((exc.stderr or b"").decode(errors="replace").strip())
+        if network_failure(message):
+            return Outcome.error(
+                "The stack could not start because the grading machine could not download an image (registry "
+                "unreachable). This is not a problem with your work.",
+                message,
+            )
         current = settle(stack, time.monotonic())
         sentence, logs = crash_report(stack, [s for s in current if s.crashed])
         return Outcome.failed(

@@ -10,7 +10,7 @@ from pathlib import Path
 import docker
 
 from grader.errors import CommandTimeout
-from grader.project import ComposeProject, find_compose_files
+from grader.project import ComposeProject, find_compose_files, find_override_file
 from grader.stack import Stack
 
 
@@ -54,7 +54,7 @@ class Context:
         if not self.compose_files:
             raise ComposeInvalid("no compose file")
         file = self.compose_files[0]
-        stack = self.stack_for(file)
+        stack = self.stack_for([file, *filter(None, [find_override_file(self.root)])])
         try:
             config, warnings = stack.resolve_config()
         except subprocess.CalledProcessError as exc:
@@ -64,16 +64,16 @@ class Context:
             raise ComposeInvalid(str(exc)) from exc
         return ComposeProject(file, self.root, config, file.read_text(errors="replace"), self.relative(warnings))
 
-    def stack_for(self, file: Path) -> Stack:
+    def stack_for(self, files: list[Path]) -> Stack:
         if self._stack is None:
-            self._stack = Stack(self.root, file, self.project_name, self.client)
+            self._stack = Stack(self.root, files, self.project_name, self.client)
         return self._stack
 
     @property
     def stack(self) -> Stack:
         """The stack, with the grader's override in place (ports, names, images)."""
         project = self.compose
-        stack = self.stack_for(project.file)
+        stack = self.stack_for([project.file])  # created by `compose` already, with its files
         if stack._compose is None:
             stack.prepare(project.config, project.db_service())
         return stack

@@ -13,6 +13,18 @@ _DB_LOCALHOST = re.compile(
     re.IGNORECASE,
 )
 
+# The machine could not reach a registry or mirror: not the student's fault.
+_NETWORK = re.compile(
+    r"(no such host|dial tcp|i/o timeout|TLS handshake timeout|EAI_AGAIN|ENOTFOUND|ETIMEDOUT|"
+    r"ECONNRESET|network is unreachable|Temporary failure resolving)",
+    re.IGNORECASE,
+)
+
+
+def network_failure(output: str) -> bool:
+    return _NETWORK.search(output) is not None
+
+
 DB_LOCALHOST_HINT = (
     "Your app tries to reach PostgreSQL at localhost:5432. Inside a container, localhost is the app's "
     "own container, not the database. Use the database's compose service name as the host "

@@ -18,6 +18,8 @@ MANIFESTS = ("package.json", "package*.json", "package-lock.json", "yarn.lock", 
 INSTALL = re.compile(r"\b(npm\s+(install|i|ci)|yarn(\s+install)?|pnpm\s+(install|i))\b")
 # Rules whose advice the practices already give; repeating them as hints would be noise.
 HADOLINT_COVERED = {"DL3006", "DL3007", "DL3025"}
+# DL3066 flags `USER node`, which is exactly what the official node image documents: noise here.
+HADOLINT_IGNORED = HADOLINT_COVERED | {"DL3066"}
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,6 @@ def hadolint_hints(text: str, limit: int = 5) -> list[str]:
     hints = [
         f"Dockerfile line {f['line']} ({f['code']}): {f['message']}"
         for f in findings
-        if f.get("code") not in HADOLINT_COVERED and f.get("level") in ("error", "warning", "info")
+        if f.get("code") not in HADOLINT_IGNORED and f.get("level") in ("error", "warning", "info")
     ]
     return hints[:limit]

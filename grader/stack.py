@@ -100,7 +100,7 @@ class Stack:
     """Everything the grader starts for one run, and the guarantee that it all goes away."""
 
     root: Path
-    compose_file: Path
+    compose_files: list[Path]  # the student's: the main file, then compose's own override file if any
     project: str
     client: docker.DockerClient
     anonymous_volumes: set[str] = field(default_factory=set)
@@ -121,9 +121,9 @@ class Stack:
 
     # -- static ------------------------------------------------------------------------------
     def resolve_config(self, timeout: float = 60) -> tuple[dict[str, Any], str]:
-        """(resolved model, compose's warnings) of the student's file alone; raises
+        """(resolved model, compose's warnings) of the student's files alone; raises
         CalledProcessError with compose's message when the file is invalid."""
-        compose = self._make([str(self.compose_file)])
+        compose = self._make([str(f) for f in self.compose_files])
         result = compose.run(compose.command("config", "--format", "json"), timeout)
         return json.loads(result.stdout), result.stderr.decode(errors="replace")
 
@@ -131,7 +131,7 @@ class Stack:
         self._override_dir = tempfile.TemporaryDirectory(prefix="grader-override-")
         override = Path(self._override_dir.name) / "grader.override.yaml"
         override.write_text(render_override(config, self.project, db_service))
-        self._compose = self._make([str(self.compose_file), str(override)])
+        self._compose = self._make([*(str(f) for f in self.compose_files), str(override)])
         self.built_images = {
             built_image_name(self.project, n) for n, s in (config.get("services") or {}).items() if s.get("build")
         }

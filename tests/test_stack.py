@@ -70,3 +70,17 @@ def test_teardown_runs_whatever_happens(engine: docker.DockerClient, exc: BaseEx
         assert statuses["startup.up"] is Status.PASSED
         assert statuses["zz.boom"] is Status.ERROR
     assert engine_counts(engine) == before
+
+
+def test_compose_override_file_is_merged_like_compose_does(engine: docker.DockerClient, tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    shutil.copytree(SUBMISSIONS / "no-volume", root)
+    (root / "docker-compose.override.yml").write_text(
+        "services:\n  db:\n    volumes:\n      - pgdata:/var/lib/postgresql/data\nvolumes:\n  pgdata: {}\n"
+    )
+    ctx = Context(root, root, Options(), engine, "grader-merge-test")
+    volumes = ctx.compose.services["db"]["volumes"]
+    assert [(v["type"], v["source"], v["target"]) for v in volumes] == [
+        ("volume", "pgdata", "/var/lib/postgresql/data")
+    ]
+    ctx.teardown()

@@ -39,6 +39,8 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     by_id = {c.id: c for c in report.checks}
     for check_id, needle in expected.get("feedback_contains", {}).items():
         assert needle in by_id[check_id].feedback, by_id[check_id].feedback
+    for check_id, needle in expected.get("hints_contains", {}).items():
+        assert any(needle in hint for hint in by_id[check_id].hints), by_id[check_id].hints
     for check_id, needle in expected.get("evidence_contains", {}).items():
         assert needle in by_id[check_id].evidence, by_id[check_id].evidence
     jsonschema.validate(to_dict(report), schema())
