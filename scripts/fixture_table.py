@@ -1,0 +1,50 @@
+"""Grade every fixture and print a Markdown table: expected vs actual score and verdicts, wall
+time, time spent after the last check (teardown), and engine objects before/after the run.
+
+    .venv/bin/python scripts/fixture_table.py [NAME ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import docker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from grader.runner import grade  # noqa: E402
+from tests.conftest import EXPECTED, SUBMISSIONS, engine_counts  # noqa: E402
+
+
+def main(names: list[str]) -> int:
+    client = docker.from_env()
+    names = names or sorted(p.name for p in SUBMISSIONS.iterdir() if p.is_dir())
+    start_counts = engine_counts(client)
+    print("| fixture | expected | actual | verdicts match | wall s | teardown s | leaked |")
+    print("|---|---:|---:|---|---:|---:|---|")
+    mismatches = 0
+    for name in names:
+        expected = json.loads((EXPECTED / f"{name}.json").read_text())
+        before = engine_counts(client)
+        t0 = time.monotonic()
+        report = grade(SUBMISSIONS / name)
+        wall = time.monotonic() - t0
+        after = engine_counts(client)
+        actual = {c.id: {"status": c.status.value, "points": c.points} for c in report.checks}
+        diff = [k for k in expected["checks"] if expected["checks"][k] != actual.get(k)]
+        mismatches += bool(diff)
+        teardown = report.duration_s - sum(c.duration_s for c in report.checks)
+        leaked = {k: after[k] - before[k] for k in after if after[k] != before[k]}
+        print(
+            f"| {name} | {expected['score']:g} | {report.score:g} | {'yes' if not diff else 'NO: ' + ', '.join(diff)} "
+            f"| {wall:.1f} | {teardown:.1f} | {leaked or 'none'} |"
+        )
+    print(f"\nengine before: {start_counts}; after: {engine_counts(client)}")
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
