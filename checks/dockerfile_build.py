@@ -10,12 +10,17 @@ from grader.errors import CommandTimeout
 from grader.model import Category, Check, Outcome
 
 _STEP = re.compile(r"^(Step \d+/\d+ : .*|#\d+ \[.*\].*)$", re.MULTILINE)
+# Compose's own progress and the classic-builder notice say nothing about the student's build.
+_NOISE = re.compile(r"(level=warning msg=\"buildx|^\s*Image \S+ Build(ing|t)\s*$)")
+_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def failing_step(output: str) -> str:
     """From the last build step on: the step that failed and what it printed."""
+    output = _COLOURS.sub("", output)
     steps = list(_STEP.finditer(output))
-    return output[steps[-1].start() :] if steps else output
+    tail = output[steps[-1].start() :] if steps else output
+    return "\n".join(line for line in tail.splitlines() if not _NOISE.search(line))
 
 
 def run(ctx: Context) -> Outcome:
@@ -42,10 +47,12 @@ def run(ctx: Context) -> Outcome:
             "unreachable). This is not a problem with your work.",
             step,
         )
-    first_line = step.splitlines()[0] if step else "the build"
+    first = step.splitlines()[0].strip() if step else ""
+    match = re.match(r"Step (\d+)/(\d+) : (.*)", first)
+    what = f"`{match.group(3)}` (step {match.group(1)} of {match.group(2)})" if match else f"`{first}`"
     return Outcome.failed(
-        f"The image does not build: `{first_line.strip()}` failed. Its output is below; try "
-        "`docker compose build` on your machine to reproduce it.",
+        f"The image does not build: {what} failed. Its output is below; run `docker compose build` on your "
+        "machine to see the same error.",
         step,
     )
 

@@ -38,6 +38,7 @@ def _connect(stack: Stack, db: str, env: dict[str, str], deadline: float) -> psy
                     dbname=env.get("POSTGRES_DB") or user,
                     connect_timeout=3,
                     autocommit=True,
+                    options="-c statement_timeout=15000",  # a wedged server cannot hang the grader
                 )
             except psycopg.OperationalError as exc:
                 last = exc

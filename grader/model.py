@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
@@ -29,9 +30,14 @@ class Category(str, enum.Enum):
     PERSISTENCE = "persistence"
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def bound(text: str, limit: int = EVIDENCE_LIMIT) -> str:
-    """Keep at most `limit` characters, preferring the end (where errors are)."""
-    text = text.strip("\n")
+    """Plain text (no terminal colours or control characters), at most `limit` characters,
+    preferring the end (where errors are)."""
+    text = _CONTROL.sub("", _ANSI.sub("", text.replace("\r\n", "\n"))).strip("\n")
     if len(text) <= limit:
         return text
     return "[...]\n" + text[-(limit - 6) :]

@@ -15,8 +15,8 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader.runner import grade  # noqa: E402
-from tests.conftest import EXPECTED, SUBMISSIONS, engine_counts  # noqa: E402
+from grader.runner import grade
+from tests.conftest import EXPECTED, SUBMISSIONS, engine_counts
 
 
 def main(names: list[str]) -> int:

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from checks.dockerfile_build import failing_step
+from grader.model import bound
+
+CLASSIC = (
+    "Step 5/9 : COPY . .\n ---> 1a2b\nStep 6/9 : RUN npm run build\n ---> Running in e67d\n"
+    '\x1b[91mnpm\x1b[0m\x1b[91m ERR!\x1b[0m Missing script: "build"\n'
+    'time="2026-11-28T05:01:26Z" level=warning msg="buildx Docker CLI plugin not found: falling back"\n'
+    " Image grader-x-api:graded Building \n"
+    "The command '/bin/sh -c npm run build' returned a non-zero code: 1\n"
+)
+
+
+def test_failing_step_starts_at_the_last_step_without_noise() -> None:
+    step = failing_step(CLASSIC)
+    assert step.splitlines()[0] == "Step 6/9 : RUN npm run build"
+    assert 'npm ERR! Missing script: "build"' in step
+    assert "buildx" not in step and "Building" not in step
+    assert step.endswith("returned a non-zero code: 1")
+
+
+def test_failing_step_without_steps_keeps_everything() -> None:
+    assert failing_step("failed to read dockerfile\n") == "failed to read dockerfile"
+
+
+def test_bound_strips_terminal_codes_and_keeps_the_end() -> None:
+    text = "\x1b[31mred\x1b[0m\r\n" + "a" * 5000 + "END"
+    out = bound(text, 100)
+    assert len(out) <= 100 and out.endswith("END") and "\x1b" not in out
+    assert bound("\x1b[91mnpm\x1b[0m ERR!\x07") == "npm ERR!"
