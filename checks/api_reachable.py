@@ -21,11 +21,6 @@ def _listeners_text(stack: Stack, service: str) -> str | None:
     return out if code == 0 or "local_address" in out else None
 
 
-def _running(stack: Stack, service: str) -> bool:
-    container = stack.container(service)
-    return container is not None and container.State == "running"
-
-
 def run(ctx: Context) -> Outcome:
     project, stack = ctx.compose, ctx.stack
     app = project.app_service()
@@ -39,7 +34,7 @@ def run(ctx: Context) -> Outcome:
     wrong_since: float | None = None
     last_error = ""
     while time.monotonic() < deadline:
-        if not _running(stack, app):
+        if stack.state(app) != "running":
             logs = stack.logs(app, 40)
             hint = f" {DB_LOCALHOST_HINT}" if db_localhost_line(logs) else ""
             return Outcome.failed(f"Service `{app}` stopped before answering HTTP.{hint}", logs)

@@ -24,9 +24,8 @@ def _connect(stack: Stack, db: str, env: dict[str, str], deadline: float) -> psy
     user = env.get("POSTGRES_USER") or "postgres"
     last: Exception | None = None
     while time.monotonic() < deadline:
-        container = stack.container(db)
-        if container is None or container.State in ("exited", "dead", "restarting"):
-            break  # it crashed: waiting longer cannot help
+        if stack.state(db) in ("", "exited", "dead", "restarting"):
+            break  # gone or crashed: waiting longer cannot help
         port = stack.published_port(db, int(env.get("PGPORT") or POSTGRES_PORT))
         if port is not None:
             try:

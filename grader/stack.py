@@ -160,6 +160,11 @@ class Stack:
     def container(self, service: str) -> ComposeContainer | None:
         return next((c for c in self.containers() if c.Service == service), None)
 
+    def state(self, service: str) -> str:
+        """running, exited, restarting, ... or "" when the service has no container."""
+        container = self.container(service)
+        return str(container.State or "") if container is not None else ""
+
     def published_port(self, service: str, target: int) -> int | None:
         container = self.container(service)
         if container is None:
