@@ -8,6 +8,7 @@ name, and a scrubbed environment.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from grader.errors import CommandTimeout
 PROJECT_LABEL = "com.docker.compose.project"
 VOLUME_LABEL = "com.docker.compose.volume"
 POSTGRES_PORT = 5432
+_INTERMEDIATE = re.compile(r"---> Running in ([0-9a-f]{12,64})")
 
 
 @dataclass
@@ -145,7 +147,20 @@ class Stack:
     # -- lifecycle ---------------------------------------------------------------------------
     def build(self, timeout: float) -> subprocess.CompletedProcess[bytes]:
         self.started = True  # a build leaves images behind even when it fails
-        return self.compose.run(self.compose.command("--progress", "plain", "build"), timeout, check=False)
+        try:
+            result = self.compose.run(self.compose.command("--progress", "plain", "build"), timeout, check=False)
+        except CommandTimeout as exc:
+            self._remove_build_containers(exc.output)
+            raise
+        self._remove_build_containers((result.stdout + result.stderr).decode(errors="replace"))
+        return result
+
+    def _remove_build_containers(self, output: str) -> None:
+        """The classic builder keeps the container of a failed RUN step (it only removes them on
+        success) and it carries no label; its id is in the build output."""
+        for short_id in set(_INTERMEDIATE.findall(output)):
+            with suppress(docker.errors.NotFound, docker.errors.APIError):
+                self.client.containers.get(short_id).remove(force=True)
 
     def up(self, timeout: float) -> None:
         self.started = True
