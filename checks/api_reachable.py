@@ -21,7 +21,7 @@ def _listeners_text(stack: Stack, service: str) -> str | None:
     return out if code == 0 or "local_address" in out else None
 
 
-def run(ctx: Context) -> Outcome:
+def _judge(ctx: Context) -> Outcome:
     project, stack = ctx.compose, ctx.stack
     app = project.app_service()
     if app is None:
@@ -83,6 +83,12 @@ def _unreachable(stack: Stack, app: str, target: int, found: list[Listener], las
         f"listening inside `{app}`: {shown}{f' (last error: {last_error})' if last_error else ''}\n"
         f"--- last log lines of {app} ---\n{logs.strip()}",
     )
+
+
+def run(ctx: Context) -> Outcome:
+    app = ctx.compose.app_service()
+    keys = ("services", app, "ports") if app else ("services",)
+    return _judge(ctx).at(ctx.compose.location(*keys))
 
 
 CHECK = Check(

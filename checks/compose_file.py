@@ -6,8 +6,8 @@ import difflib
 import re
 
 from grader.context import ComposeInvalid, Context
-from grader.model import Category, Check, Outcome
-from grader.project import COMPOSE_FILES, find_override_file
+from grader.model import Category, Check, Location, Outcome
+from grader.project import COMPOSE_FILES, find_override_file, yaml_line
 
 # Keys of a compose service (Compose Specification), to suggest the one a typo meant.
 SERVICE_KEYS = (
@@ -45,18 +45,24 @@ _UNKNOWN = (
 )
 
 
+def unknown_key(message: str) -> tuple[str, str] | None:
+    """(service, key) when compose rejects an unknown key of a service."""
+    match = next(filter(None, (pattern.search(message) for pattern in _UNKNOWN)), None)
+    return (match.group("service"), match.group("key")) if match else None
+
+
 def unknown_key_advice(message: str) -> str | None:
     """compose says `services.api.enviroment false schema`; a beginner needs `did you mean ...`."""
-    match = next(filter(None, (pattern.search(message) for pattern in _UNKNOWN)), None)
-    if match is None:
+    found = unknown_key(message)
+    if found is None:
         return None
-    service, key = match.group("service"), match.group("key")
+    service, key = found
     close = difflib.get_close_matches(key, SERVICE_KEYS, n=1)
     guess = f" Did you mean `{close[0]}`?" if close else ""
     return f"`{key}` (in service `{service}`) is not a compose key.{guess}"
 
 
-def run(ctx: Context) -> Outcome:
+def _judge(ctx: Context) -> Outcome:
     if not ctx.compose_files:
         names = ", ".join(f"`{n}`" for n in COMPOSE_FILES)
         listing = ", ".join(sorted(p.name for p in ctx.root.iterdir())[:30])
@@ -93,6 +99,22 @@ def run(ctx: Context) -> Outcome:
             f"{project.where('version')}: the `version:` key is obsolete in Compose v2 and ignored; you can delete it."
         )
     return Outcome.passed(f"{project.file.name} is valid for `docker compose config`.", hints=tuple(hints))
+
+
+def run(ctx: Context) -> Outcome:
+    if not ctx.compose_files:
+        return _judge(ctx)
+    outcome = _judge(ctx)
+    file = ctx.compose_files[0]
+    mentioned = re.search(r"\bline (\d+)", outcome.evidence)
+    key = unknown_key(outcome.evidence)
+    if mentioned:
+        line: int | None = int(mentioned.group(1))
+    elif key:
+        line = yaml_line(file.read_text(errors="replace"), "services", *key)
+    else:
+        line = None
+    return outcome.at(Location(file.name, line))
 
 
 CHECK = Check(

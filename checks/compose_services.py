@@ -6,7 +6,7 @@ from grader.context import Context
 from grader.model import Category, Check, Outcome
 
 
-def run(ctx: Context) -> Outcome:
+def _judge(ctx: Context) -> Outcome:
     project = ctx.compose
     app, db = project.app_service(), project.db_service()
     services = ", ".join(project.services) or "none"
@@ -43,6 +43,10 @@ def run(ctx: Context) -> Outcome:
     return Outcome.passed(
         f"API service `{app}` is built from the repo; database service `{db}` runs PostgreSQL.", evidence, tuple(hints)
     )
+
+
+def run(ctx: Context) -> Outcome:
+    return _judge(ctx).at(ctx.compose.location("services"))
 
 
 CHECK = Check(

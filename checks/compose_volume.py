@@ -9,7 +9,7 @@ from grader.model import Category, Check, Outcome
 from grader.project import LEGACY_PGDATA, V18_VOLUME, covers, data_mount, postgres_layout, split_image
 
 
-def run(ctx: Context) -> Outcome:
+def _judge(ctx: Context) -> Outcome:
     project = ctx.compose
     db = project.db_service()
     if db is None:
@@ -57,6 +57,14 @@ def run(ctx: Context) -> Outcome:
         f"{where}: `{db}` has no volume, so the data disappears when the container is removed. Add {example}.",
         evidence,
     )
+
+
+def run(ctx: Context) -> Outcome:
+    db = ctx.compose.db_service()
+    if db is None:
+        return _judge(ctx).at(ctx.compose.location("services"))
+    keys = ("services", db, "volumes") if ctx.compose.services[db].get("volumes") else ("services", db)
+    return _judge(ctx).at(ctx.compose.location(*keys))
 
 
 CHECK = Check(

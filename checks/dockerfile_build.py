@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+from checks.dockerfile_present import locate
 from grader.context import Context
 from grader.diagnose import network_failure
 from grader.errors import CommandTimeout
-from grader.model import Category, Check, Outcome
+from grader.model import Category, Check, Location, Outcome
 
 _STEP = re.compile(r"^(Step \d+/\d+ : .*|#\d+ \[.*\].*)$", re.MULTILINE)
 # Compose's own progress and the classic-builder notice say nothing about the student's build.
@@ -23,7 +24,7 @@ def failing_step(output: str) -> str:
     return "\n".join(line for line in tail.splitlines() if not _NOISE.search(line))
 
 
-def run(ctx: Context) -> Outcome:
+def _judge(ctx: Context) -> Outcome:
     project = ctx.compose
     services = project.build_services()
     if not services:
@@ -55,6 +56,11 @@ def run(ctx: Context) -> Outcome:
         "machine to see the same error.",
         step,
     )
+
+
+def run(ctx: Context) -> Outcome:
+    _, dockerfile, _ = locate(ctx)
+    return _judge(ctx).at(Location(ctx.relative(str(dockerfile))))
 
 
 CHECK = Check(

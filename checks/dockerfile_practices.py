@@ -5,7 +5,7 @@ from __future__ import annotations
 from checks.dockerfile_present import locate
 from grader.context import ComposeInvalid, Context
 from grader.dockerfile import hadolint_hints, npm_as_pid1, parse, practices
-from grader.model import Category, Check, Outcome
+from grader.model import Category, Check, Location, Outcome
 
 POINTS_EACH = 2.0
 
@@ -38,6 +38,7 @@ def run(ctx: Context) -> Outcome:
         "\n".join(lines),
         points=points,
         hints=tuple(hints),
+        location=Location(ctx.relative(str(dockerfile)), next((p.line for p in missing if p.line), None)),
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from grader.context import ComposeInvalid, Context
 from grader.dockerfile import parse
-from grader.model import Category, Check, Outcome
+from grader.model import Category, Check, Location, Outcome
 
 
 def locate(ctx: Context) -> tuple[Path, Path, str]:
@@ -25,7 +25,7 @@ def locate(ctx: Context) -> tuple[Path, Path, str]:
     return ctx.root, ctx.root / "Dockerfile", "the repository root"
 
 
-def run(ctx: Context) -> Outcome:
+def _judge(ctx: Context) -> Outcome:
     context, dockerfile, where = locate(ctx)
     shown = ctx.relative(str(dockerfile))
     if not dockerfile.is_file():
@@ -42,6 +42,11 @@ def run(ctx: Context) -> Outcome:
             f"`{shown}` is not a valid Dockerfile ({exc}). It must start with a `FROM` line.",
         )
     return Outcome.passed(f"Found `{shown}` ({where}).")
+
+
+def run(ctx: Context) -> Outcome:
+    _, dockerfile, _ = locate(ctx)
+    return _judge(ctx).at(Location(ctx.relative(str(dockerfile))))
 
 
 CHECK = Check(

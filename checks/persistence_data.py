@@ -53,7 +53,7 @@ def _db_down(stack: Stack, db: str, when: str) -> Outcome:
     return Outcome.failed(f"The database did not accept connections {when}: {sentence}", logs)
 
 
-def run(ctx: Context) -> Outcome:
+def _judge(ctx: Context) -> Outcome:
     project, stack = ctx.compose, ctx.stack
     db = project.db_service()
     if db is None:
@@ -97,6 +97,12 @@ def run(ctx: Context) -> Outcome:
         f"service `{db}` and declare it under the top-level `volumes:`.",
         evidence + "missing",
     )
+
+
+def run(ctx: Context) -> Outcome:
+    db = ctx.compose.db_service()
+    keys = ("services", db, "volumes") if db and ctx.compose.services[db].get("volumes") else ("services", db or "")
+    return _judge(ctx).at(ctx.compose.location(*keys))
 
 
 CHECK = Check(

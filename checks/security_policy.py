@@ -72,7 +72,7 @@ def findings(config: dict[str, Any], root: Path) -> list[str]:
     return found
 
 
-def run(ctx: Context) -> Outcome:
+def _judge(ctx: Context) -> Outcome:
     project = ctx.compose
     found = findings(project.config, ctx.root)
     if found:
@@ -81,6 +81,10 @@ def run(ctx: Context) -> Outcome:
             "homework never needs. Remove these settings: " + "; ".join(ctx.relative(f) for f in found) + ".",
         )
     return Outcome.passed("Nothing in the compose file reaches outside its containers.")
+
+
+def run(ctx: Context) -> Outcome:
+    return _judge(ctx).at(ctx.compose.location("services"))
 
 
 CHECK = Check(

@@ -12,7 +12,7 @@ from grader.model import Category, Check, Outcome
 from grader.waiting import crash_report, settle
 
 
-def run(ctx: Context) -> Outcome:
+def _judge(ctx: Context) -> Outcome:
     stack = ctx.stack
     timeout = ctx.options.start_timeout
     deadline = time.monotonic() + timeout
@@ -45,6 +45,10 @@ def run(ctx: Context) -> Outcome:
         return Outcome.failed(f"Not every service was ready within {timeout:.0f} s: {sentence}", logs)
     running = ", ".join(f"`{s.service}`" for s in current if s.state == "running")
     return Outcome.passed(f"The stack started: {running} running.")
+
+
+def run(ctx: Context) -> Outcome:
+    return _judge(ctx).at(ctx.compose.location("services"))
 
 
 CHECK = Check(

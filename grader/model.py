@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from collections.abc import Callable
@@ -43,6 +44,13 @@ def bound(text: str, limit: int = EVIDENCE_LIMIT) -> str:
     return "[...]\n" + text[-(limit - 6) :]
 
 
+class Location(NamedTuple):
+    """Where a finding is, relative to the submission's root: for annotations and feedback."""
+
+    file: str
+    line: int | None = None
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a check function returns; the runner adds identity, points and timing."""
@@ -52,6 +60,7 @@ class Outcome:
     evidence: str = ""
     points: float | None = None  # None: all points when passed, none otherwise
     hints: tuple[str, ...] = ()
+    location: Location | None = None
 
     @classmethod
     def passed(cls, feedback: str, evidence: str = "", hints: tuple[str, ...] = ()) -> Outcome:
@@ -59,9 +68,20 @@ class Outcome:
 
     @classmethod
     def failed(
-        cls, feedback: str, evidence: str = "", points: float | None = None, hints: tuple[str, ...] = ()
+        cls,
+        feedback: str,
+        evidence: str = "",
+        points: float | None = None,
+        hints: tuple[str, ...] = (),
+        location: Location | None = None,
     ) -> Outcome:
-        return cls(Status.FAILED, feedback, evidence, points, hints)
+        return cls(Status.FAILED, feedback, evidence, points, hints, location)
+
+    def at(self, location: Location | None) -> Outcome:
+        """The same outcome pointing at a file/line, when it is a failure without one yet."""
+        if self.status is not Status.FAILED or self.location is not None or location is None:
+            return self
+        return dataclasses.replace(self, location=location)
 
     @classmethod
     def error(cls, feedback: str, evidence: str = "") -> Outcome:
@@ -98,6 +118,7 @@ class CheckResult:
     evidence: str
     hints: tuple[str, ...]
     duration_s: float
+    location: Location | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from grader.model import Location
+
 # Compose's own precedence when no -f is given, and the override file it merges on top.
 COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 OVERRIDE_FILES = (
@@ -97,6 +99,26 @@ def covers(mount_target: str, path: str) -> bool:
     return inner == target or target in inner.parents
 
 
+def yaml_line(text: str, *keys: str) -> int | None:
+    """1-based line of a key path like ("services", "db", "volumes") in a YAML text; the deepest
+    key found when the path stops early; None when the text is not YAML."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return line
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                line, node = k.start_mark.line + 1, v
+                break
+        else:
+            return line
+    return line
+
+
 @dataclass(frozen=True)
 class ComposeProject:
     file: Path
@@ -148,22 +170,10 @@ class ComposeProject:
         return data if isinstance(data, dict) else {}
 
     def line_of(self, *keys: str) -> int | None:
-        """1-based line of a key path like ("services", "db", "volumes") in the student's file."""
-        try:
-            node = yaml.compose(self.text)
-        except yaml.YAMLError:
-            return None
-        line = None
-        for key in keys:
-            if not isinstance(node, yaml.MappingNode):
-                return line
-            for k, v in node.value:
-                if isinstance(k, yaml.ScalarNode) and k.value == key:
-                    line, node = k.start_mark.line + 1, v
-                    break
-            else:
-                return line
-        return line
+        return yaml_line(self.text, *keys)
+
+    def location(self, *keys: str) -> Location:
+        return Location(self.file.name, self.line_of(*keys))
 
     def where(self, *keys: str) -> str:
         """`compose.yaml line 12` (or just the file name) for feedback."""

@@ -25,6 +25,7 @@ def check_to_dict(check: CheckResult) -> dict[str, Any]:
         "evidence": check.evidence,
         "hints": list(check.hints),
         "duration_s": check.duration_s,
+        "location": {"file": check.location.file, "line": check.location.line} if check.location else None,
     }
 
 

@@ -20,7 +20,7 @@ from grader.engine import compose_command, docker_client
 from grader.errors import BadInput
 from grader.model import Check, CheckResult, Outcome, Report, Status, bound
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: optional `location` of a check's finding
 
 
 def validate_submission(path: Path) -> Path:
@@ -102,6 +102,7 @@ def run_check(check: Check, ctx: Context, done: Mapping[str, CheckResult]) -> Ch
         evidence=bound(ctx.relative(outcome.evidence)),
         hints=outcome.hints,
         duration_s=round(time.monotonic() - started, 2),
+        location=outcome.location,
     )
 
 

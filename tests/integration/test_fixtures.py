@@ -41,6 +41,8 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
         assert needle in by_id[check_id].feedback, by_id[check_id].feedback
     for check_id, needle in expected.get("hints_contains", {}).items():
         assert any(needle in hint for hint in by_id[check_id].hints), by_id[check_id].hints
+    for check_id, (file, line) in expected.get("locations", {}).items():
+        assert by_id[check_id].location == (file, line)
     for check_id, needle in expected.get("evidence_contains", {}).items():
         assert needle in by_id[check_id].evidence, by_id[check_id].evidence
     jsonschema.validate(to_dict(report), schema())
