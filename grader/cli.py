@@ -1,18 +1,23 @@
-"""Command line: `grader grade PATH`, `grader schema`. Thin: argparse, library calls, and the one
-place that maps exceptions to exit codes."""
+"""Command line: `grader grade PATH`, `grader report FILE.json`, `grader schema`. Thin: argparse,
+library calls, and the one place that maps exceptions to exit codes."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import jsonschema
 
 from grader import NAME, __version__
 from grader.context import Options
-from grader.errors import GraderError
-from grader.report import schema, to_table, write_json
+from grader.errors import BadInput, GraderError
+from grader.outputs import Targets, emit
+from grader.report import schema, to_dict, to_table
 from grader.runner import grade
 
 EXIT_OK, EXIT_BELOW, EXIT_BAD_INPUT, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -25,6 +30,16 @@ def _positive(text: str) -> float:
     return value
 
 
+def _add_formats(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="JUnit XML: a testsuite per category")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="a summary a student can act on")
+    parser.add_argument("--gradescope", type=Path, metavar="FILE", help="Gradescope's results.json")
+    parser.add_argument(
+        "--classroom", action="store_true", help="GitHub Classroom runner result in the step output `result`"
+    )
+    parser.add_argument("--fail-under", type=float, metavar="N", help="exit 1 when the score is below N")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="Grade Docker homework submissions.")
     parser.add_argument("--version", action="version", version=f"{NAME} {__version__}")
@@ -32,20 +47,34 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("grade", help="grade one submission folder")
     g.add_argument("path", type=Path, help="the student's repository (a folder)")
     g.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
-    g.add_argument("--fail-under", type=float, metavar="N", help="exit 1 when the score is below N")
+    _add_formats(g)
     g.add_argument("--build-timeout", type=_positive, default=Options.build_timeout, metavar="S")
     g.add_argument("--start-timeout", type=_positive, default=Options.start_timeout, metavar="S")
+    r = sub.add_parser("report", help="write other formats from a saved JSON report, without grading again")
+    r.add_argument("report", type=Path, help="a JSON report written by `grader grade --json`")
+    _add_formats(r)
     sub.add_parser("schema", help="print the JSON Schema of the report")
     return parser
 
 
-def _grade(args: argparse.Namespace) -> int:
-    report = grade(args.path, Options(build_timeout=args.build_timeout, start_timeout=args.start_timeout))
-    sys.stdout.write(to_table(report))
-    if args.json:
-        write_json(report, args.json)
-        sys.stdout.write(f"JSON report: {args.json}\n")
-    if args.fail_under is not None and report.score < args.fail_under:
+def _load_report(path: Path) -> dict[str, Any]:
+    try:
+        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        jsonschema.validate(doc, schema())
+    except (OSError, ValueError, jsonschema.ValidationError) as exc:
+        message = exc.message if isinstance(exc, jsonschema.ValidationError) else str(exc)
+        raise BadInput(f"{path}: not a compose-grader report ({message})") from exc
+    return doc
+
+
+def _finish(doc: dict[str, Any], args: argparse.Namespace, json_path: Path | None) -> int:
+    targets = Targets(json_path, args.junit, args.markdown, args.gradescope, args.classroom)
+    emit(doc, targets, os.environ, sys.stdout)
+    written = {"JSON": json_path, "JUnit": args.junit, "Markdown": args.markdown, "Gradescope": args.gradescope}
+    for label, path in written.items():
+        if path:
+            sys.stdout.write(f"{label} report: {path}\n")
+    if args.fail_under is not None and doc["score"] < args.fail_under:
         return EXIT_BELOW
     return EXIT_OK
 
@@ -56,7 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             sys.stdout.write(json.dumps(schema(), indent=2) + "\n")
             return EXIT_OK
-        return _grade(args)
+        if args.command == "report":
+            return _finish(_load_report(args.report), args, None)
+        report = grade(args.path, Options(build_timeout=args.build_timeout, start_timeout=args.start_timeout))
+        sys.stdout.write(to_table(report))
+        return _finish(to_dict(report), args, args.json)
     except GraderError as exc:
         sys.stderr.write(f"grader: {exc}\n")
         return exc.exit_code

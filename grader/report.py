@@ -49,13 +49,17 @@ def to_json(report: Report) -> str:
     return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"
 
 
-def write_json(report: Report, path: Path) -> None:
-    """Write atomically: a reader never sees half a report."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """A reader never sees half a file: write beside it, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(to_json(report))
+        handle.write(text)
     os.replace(tmp, path)
+
+
+def write_json(report: Report, path: Path) -> None:
+    write_text_atomic(path, to_json(report))
 
 
 def schema() -> dict[str, Any]:

@@ -1,0 +1,203 @@
+"""Writers for the tools people already use. Each is a small function over the JSON report (the
+source of truth, as `grader.report.to_dict` makes it), so a saved report can be re-rendered with
+`grader report FILE.json ...` without grading again."""
+
+from __future__ import annotations
+
+import base64
+import json
+import xml.etree.ElementTree as ET
+from typing import Any
+
+Report = dict[str, Any]
+
+_ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️"}
+
+
+def _pts(value: float) -> str:
+    return f"{value:g}"
+
+
+def _tail(text: str, lines: int) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# -- JUnit XML ---------------------------------------------------------------------------------
+def junit(report: Report) -> str:
+    """One testsuite per category, one testcase per check; failure/error/skipped as JUnit's own
+    elements (message = feedback, text = evidence)."""
+    checks = report["checks"]
+    root = ET.Element("testsuites", name=f"compose-grader: {report['submission']['name']}")
+    categories = list(dict.fromkeys(c["category"] for c in checks))
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for category in categories:
+        cases = [c for c in checks if c["category"] == category]
+        counts = {
+            "tests": len(cases),
+            "failures": sum(c["status"] == "failed" for c in cases),
+            "errors": sum(c["status"] == "error" for c in cases),
+            "skipped": sum(c["status"] == "skipped" for c in cases),
+        }
+        for key, value in counts.items():
+            totals[key] += value
+        attributes = {k: str(v) for k, v in counts.items()}
+        attributes["time"] = f"{sum(c['duration_s'] for c in cases):.2f}"
+        attributes["timestamp"] = report["started_at"]
+        suite = ET.SubElement(root, "testsuite", {"name": category, **attributes})
+        for check in cases:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"compose_grader.{category}",
+                name=f"{check['title']} ({check['id']})",
+                time=f"{check['duration_s']:.2f}",
+            )
+            if check["location"]:
+                case.set("file", check["location"]["file"])
+                if check["location"]["line"]:
+                    case.set("line", str(check["location"]["line"]))
+            status = check["status"]
+            if status == "failed":
+                ET.SubElement(case, "failure", message=check["feedback"], type="failed").text = check["evidence"]
+            elif status == "error":
+                ET.SubElement(case, "error", message=check["feedback"], type="grader_error").text = check["evidence"]
+            elif status == "skipped":
+                ET.SubElement(case, "skipped", message=check["feedback"])
+            out = [f"points: {_pts(check['points'])}/{_pts(check['max_points'])}", *check["hints"]]
+            ET.SubElement(case, "system-out").text = "\n".join(out)
+    for key, value in totals.items():
+        root.set(key, str(value))
+    root.set("time", f"{report['duration_s']:.2f}")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# -- Markdown ----------------------------------------------------------------------------------
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def markdown(report: Report, evidence_lines: int = 15) -> str:
+    """What a student reads first: the total, a table, then what to fix with short evidence."""
+    lines = [
+        f"## Docker homework: {_pts(report['score'])}/{_pts(report['max_score'])} points",
+        "",
+        "| Check | Result | Points |",
+        "|---|---|---:|",
+    ]
+    for c in report["checks"]:
+        points = f"{_pts(c['points'])}/{_pts(c['max_points'])}"
+        lines.append(f"| {_cell(c['title'])} | {_ICON[c['status']]} {c['status']} | {points} |")
+    todo = [c for c in report["checks"] if c["status"] in ("failed", "error")]
+    if todo:
+        lines += ["", "### What to fix"]
+    for c in todo:
+        where = ""
+        if c["location"]:
+            line = f" line {c['location']['line']}" if c["location"]["line"] else ""
+            where = f" (`{c['location']['file']}`{line})"
+        lines += ["", f"#### {_ICON[c['status']]} {c['title']}{where}", "", c["feedback"]]
+        if c["evidence"]:
+            fence = "````" if "```" in c["evidence"] else "```"
+            lines += ["", f"{fence}text", _tail(c["evidence"], evidence_lines), fence]
+    tips = [(c["title"], h) for c in report["checks"] for h in c["hints"]]
+    if tips:
+        lines += ["", "### Tips (no points)", ""] + [f"- **{_cell(t)}**: {_cell(h)}" for t, h in tips]
+    return "\n".join(lines) + "\n"
+
+
+# -- GitHub Actions workflow commands ----------------------------------------------------------
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _command(kind: str, message: str, **props: str) -> str:
+    rendered = ",".join(f"{k}={_escape_property(v)}" for k, v in props.items() if v)
+    return f"::{kind}{' ' + rendered if rendered else ''}::{_escape_data(message)}"
+
+
+def github_annotations(report: Report, path_prefix: str = "") -> list[str]:
+    """`::error` for what the student must fix (at the file and line it is about), `::warning` for
+    the grader's own failures and for tips, then `::notice` with the points."""
+    out: list[str] = []
+    for c in report["checks"]:
+        title = f"{c['title']} ({_pts(c['points'])}/{_pts(c['max_points'])})"
+        props: dict[str, str] = {"title": title}
+        if c["location"]:
+            props["file"] = f"{path_prefix}{c['location']['file']}"
+            if c["location"]["line"]:
+                props["line"] = str(c["location"]["line"])
+        if c["status"] == "failed":
+            out.append(_command("error", c["feedback"], **props))
+        elif c["status"] == "error":
+            out.append(_command("warning", c["feedback"], title=f"Grader problem: {c['title']}"))
+        out.extend(_command("warning", hint, title=f"Tip: {c['title']}") for hint in c["hints"])
+    out.append(_command("notice", f"Points {_pts(report['score'])}/{_pts(report['max_score'])}", title="Autograding"))
+    return out
+
+
+# -- Gradescope --------------------------------------------------------------------------------
+def gradescope(report: Report) -> dict[str, Any]:
+    """results.json per Gradescope's autograder specification."""
+    tests = []
+    for c in report["checks"]:
+        parts = [c["feedback"]]
+        if c["evidence"]:
+            parts.append(c["evidence"])
+        parts += [f"Tip: {h}" for h in c["hints"]]
+        tests.append(
+            {
+                "name": c["title"],
+                "score": c["points"],
+                "max_score": c["max_points"],
+                "status": "passed" if c["status"] == "passed" else "failed",
+                "output": "\n\n".join(parts),
+                "tags": [c["category"]],
+                "visibility": "visible",
+            }
+        )
+    return {
+        "score": report["score"],
+        "execution_time": round(report["duration_s"]),
+        "output": f"{report['submission']['name']}: {_pts(report['score'])}/{_pts(report['max_score'])} points",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+# -- GitHub Classroom --------------------------------------------------------------------------
+_CLASSROOM_STATUS = {"passed": "pass", "failed": "fail", "skipped": "fail", "error": "error"}
+
+
+def classroom_result(report: Report) -> dict[str, Any]:
+    """The runner result the classroom grading reporter adds up (score per test, max_score)."""
+    statuses = {c["status"] for c in report["checks"]}
+    overall = "error" if "error" in statuses else ("fail" if statuses - {"passed"} else "pass")
+    return {
+        "version": 1,
+        "status": overall,
+        "max_score": report["max_score"],
+        "tests": [
+            {
+                "name": c["title"],
+                "status": _CLASSROOM_STATUS[c["status"]],
+                "message": c["feedback"],
+                "test_code": c["id"],
+                "filename": (c["location"] or {}).get("file", ""),
+                "line_no": (c["location"] or {}).get("line") or 0,
+                "execution_time": f"{c['duration_s']:.2f}s",
+                "score": c["points"],
+            }
+            for c in report["checks"]
+        ],
+    }
+
+
+def classroom(report: Report) -> str:
+    """Base64 of the runner result, as the step output `result`."""
+    return base64.b64encode(json.dumps(classroom_result(report)).encode()).decode()

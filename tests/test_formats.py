@@ -1,0 +1,136 @@
+"""Every writer against golden files rendered from real fixture reports (tests/golden/*.report.json,
+written by `grader grade --json`), plus each format's own validation. After an intended change to a
+writer, regenerate with `UPDATE_GOLDEN=1 pytest tests/test_formats.py` and review the diff."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from junitparser import Error, Failure, JUnitXml, Skipped
+
+from grader import formats
+
+GOLDEN = Path(__file__).parent / "golden"
+REPORTS = ["complete", "listen-localhost", "invalid-compose"]
+
+
+def load(name: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((GOLDEN / f"{name}.report.json").read_text())
+    return doc
+
+
+WRITERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "junit.xml": formats.junit,
+    "md": formats.markdown,
+    "gradescope.json": lambda r: json.dumps(formats.gradescope(r), indent=2, ensure_ascii=False) + "\n",
+    "classroom.json": lambda r: json.dumps(formats.classroom_result(r), indent=2, ensure_ascii=False) + "\n",
+    "annotations.txt": lambda r: "\n".join(formats.github_annotations(r)) + "\n",
+}
+
+
+@pytest.mark.parametrize("name", REPORTS)
+@pytest.mark.parametrize("ext", list(WRITERS))
+def test_matches_golden(name: str, ext: str) -> None:
+    rendered = WRITERS[ext](load(name))
+    golden = GOLDEN / f"{name}.{ext}"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(rendered, encoding="utf-8")
+    assert rendered == golden.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_junit_is_read_by_a_junit_library(name: str, tmp_path: Path) -> None:
+    report = load(name)
+    path = tmp_path / "junit.xml"
+    path.write_text(formats.junit(report), encoding="utf-8")
+    xml = JUnitXml.fromfile(str(path))
+    suites = {suite.name: suite for suite in xml}
+    assert list(suites) == list(dict.fromkeys(c["category"] for c in report["checks"]))
+    by_name = {case.name: case for suite in xml for case in suite}
+    assert len(by_name) == len(report["checks"])
+    for check in report["checks"]:
+        case = by_name[f"{check['title']} ({check['id']})"]
+        kinds = {type(r) for r in case.result}
+        expected = {"passed": set(), "failed": {Failure}, "error": {Error}, "skipped": {Skipped}}[check["status"]]
+        assert kinds == expected
+        if check["status"] == "failed":
+            assert case.result[0].message == check["feedback"]
+            assert case.result[0].text == (check["evidence"] or None)
+    assert xml.failures == sum(c["status"] == "failed" for c in report["checks"])
+    assert xml.skipped == sum(c["status"] == "skipped" for c in report["checks"])
+
+
+# Gradescope's results.json, as its autograder specification describes it.
+GRADESCOPE = {
+    "type": "object",
+    "required": ["tests"],
+    "properties": {
+        "score": {"type": "number"},
+        "execution_time": {"type": "number"},
+        "output": {"type": "string"},
+        "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+        "stdout_visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+        "tests": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "score", "max_score", "status", "output", "visibility"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "score": {"type": "number"},
+                    "max_score": {"type": "number"},
+                    "status": {"enum": ["passed", "failed"]},
+                    "output": {"type": "string"},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+                },
+                "additionalProperties": False,
+            },
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_gradescope_follows_the_spec(name: str) -> None:
+    report = load(name)
+    result = formats.gradescope(report)
+    jsonschema.validate(result, GRADESCOPE)
+    assert result["score"] == report["score"] == sum(t["score"] for t in result["tests"])
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_classroom_result_adds_up(name: str) -> None:
+    report = load(name)
+    decoded = json.loads(base64.b64decode(formats.classroom(report)))
+    assert decoded["version"] == 1 and decoded["max_score"] == report["max_score"]
+    # The classroom reporter adds up `score` of every test against `max_score`.
+    assert sum(t["score"] for t in decoded["tests"]) == report["score"]
+    assert {t["status"] for t in decoded["tests"]} <= {"pass", "fail", "error"}
+    assert decoded["status"] == ("pass" if report["score"] == report["max_score"] else "fail")
+
+
+def test_annotations_point_at_the_line_and_escape_newlines() -> None:
+    lines = formats.github_annotations(load("listen-localhost"), path_prefix="hw/")
+    errors = [line for line in lines if line.startswith("::error")]
+    assert len(errors) == 1
+    assert errors[0].startswith("::error title=API answers HTTP (0/15),file=hw/docker-compose.yml,line=4::")
+    assert lines[-1] == "::notice title=Autograding::Points 85/100"
+    assert all("\n" not in line for line in lines)
+    assert formats._escape_data("a\nb%") == "a%0Ab%25"
+
+
+def test_markdown_lists_every_check_and_what_to_fix() -> None:
+    report = load("invalid-compose")
+    text = formats.markdown(report)
+    assert text.startswith("## Docker homework: 17/100 points")
+    assert sum(line.startswith("| ") for line in text.splitlines()) == len(report["checks"]) + 1
+    assert "### What to fix" in text and "Did you mean `environment`?" in text
+    assert "(`docker-compose.yml` line 6)" in text
