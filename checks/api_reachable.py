@@ -38,15 +38,15 @@ def _judge(ctx: Context) -> Outcome:
             logs = stack.logs(app, 40)
             hint = f" {DB_LOCALHOST_HINT}" if db_localhost_line(logs) else ""
             return Outcome.failed(f"Service `{app}` stopped before answering HTTP.{hint}", logs)
-        port = stack.published_port(app, target)
-        if port is not None:
-            url = f"http://127.0.0.1:{port}/"
+        endpoint = stack.endpoint(app, target)
+        if endpoint is not None:
+            url = f"http://{endpoint.url_host}:{endpoint.port}/"
             try:
                 response = requests.get(url, timeout=5, allow_redirects=False)
             except requests.RequestException as exc:
                 last_error = f"{type(exc).__name__}"
             else:
-                return _answered(stack, app, target, response)
+                return _answered(stack, app, url, target, response)
         text = _listeners_text(stack, app)
         found = listeners(text) if text else []
         if found and not any(s.port == target and not s.loopback_only for s in found):
@@ -60,8 +60,8 @@ def _judge(ctx: Context) -> Outcome:
     return _unreachable(stack, app, target, listeners(text) if text else [], last_error)
 
 
-def _answered(stack: Stack, app: str, target: int, response: requests.Response) -> Outcome:
-    evidence = f"GET / (container port {target}) -> HTTP {response.status_code}\n{response.text[:300]}"
+def _answered(stack: Stack, app: str, url: str, target: int, response: requests.Response) -> Outcome:
+    evidence = f"GET {url} (container port {target}) -> HTTP {response.status_code}\n{response.text[:300]}"
     time.sleep(1)  # let a failed DB query on this request reach the log
     logs = stack.logs(app, 80)
     line = db_localhost_line(logs)

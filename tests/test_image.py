@@ -1,0 +1,96 @@
+"""The grader's own image grades against the host's engine through the socket."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import docker
+import pytest
+
+from grader.stack import own_container
+from tests.conftest import ROOT, SUBMISSIONS, engine_counts
+
+pytestmark = pytest.mark.docker
+IMAGE = "compose-grader:test"
+
+
+@pytest.fixture(scope="module")
+def image(engine: docker.DockerClient) -> str:
+    # FROM python:3.11-slim: the official image, or the stand-in fixtures/images/build.sh made.
+    engine.images.build(path=str(ROOT), tag=IMAGE, rm=True, forcerm=True)
+    return IMAGE
+
+
+def test_on_the_host_the_grader_is_not_a_container_of_its_engine(engine: docker.DockerClient) -> None:
+    assert own_container(engine) is None
+
+
+def test_image_grades_the_complete_fixture(engine: docker.DockerClient, image: str, tmp_path: Path) -> None:
+    before = engine_counts(engine)
+    container = engine.containers.run(
+        image,
+        ["grade", "/submission", "--json", "/out/report.json"],
+        volumes={
+            "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
+            str(SUBMISSIONS / "complete"): {"bind": "/submission", "mode": "ro"},
+            str(tmp_path): {"bind": "/out", "mode": "rw"},
+        },
+        detach=True,
+    )
+    try:
+        status = container.wait(timeout=600)
+        logs = container.logs().decode(errors="replace")
+    finally:
+        container.remove(force=True)
+    assert status["StatusCode"] == 0, logs
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["score"] == 100, logs
+    api = next(c for c in report["checks"] if c["id"] == "api.reachable")
+    # Reached over the stack's network (the container's address), not a port published on the host.
+    assert api["evidence"].startswith("GET http://") and "127.0.0.1" not in api["evidence"].splitlines()[0]
+    assert engine_counts(engine) == before
+
+
+@pytest.mark.parametrize(
+    ("shared", "score", "startup"),
+    [
+        pytest.param(False, 45, "error", id="workdir-not-shared"),
+        pytest.param(True, 90, "passed", id="workdir-shared"),
+    ],
+)
+def test_image_with_a_bind_mounted_data_folder(
+    engine: docker.DockerClient, image: str, tmp_path: Path, shared: bool, score: float, startup: str
+) -> None:
+    """`./pgdata` is a host path for the engine: graded only when the grader's working folder is
+    mounted at the same path, otherwise an `error` (the set-up's fault) and nothing is started."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    volumes = {
+        "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
+        str(SUBMISSIONS / "bind-mount-data"): {"bind": "/submission", "mode": "ro"},
+        str(tmp_path): {"bind": "/out", "mode": "rw"},
+    }
+    environment = {}
+    if shared:
+        volumes[str(workdir)] = {"bind": str(workdir), "mode": "rw"}
+        environment["TMPDIR"] = str(workdir)
+    before = engine_counts(engine)
+    container = engine.containers.run(
+        image,
+        ["grade", "/submission", "--json", "/out/report.json"],
+        volumes=volumes,
+        environment=environment,
+        detach=True,
+    )
+    try:
+        status = container.wait(timeout=600)
+        logs = container.logs().decode(errors="replace")
+    finally:
+        container.remove(force=True)
+    assert status["StatusCode"] == 0, logs
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert {c["id"]: c["status"] for c in report["checks"]}["startup.up"] == startup
+    assert report["score"] == score
+    assert engine_counts(engine) == before
+    assert list(workdir.iterdir()) == []  # the working copy (and the database's files) are gone
