@@ -108,7 +108,7 @@ def test_action_full_marks_and_subfolder_paths(tmp_path: Path) -> None:
     for item in list(workspace.iterdir()):
         if item.name != "homework":
             item.rename(workspace / "homework" / item.name)
-    run = run_action(workspace, runner_temp, {"path": "homework", "formats": "junit,gradescope,classroom"})
+    run = run_action(workspace, runner_temp, {"path": "homework", "formats": "markdown,junit,gradescope,classroom"})
     grade = run["steps"]["grade"]
     assert grade["rc"] == 0, grade["stderr"]
     assert "::error" not in grade["stdout"]
@@ -118,4 +118,7 @@ def test_action_full_marks_and_subfolder_paths(tmp_path: Path) -> None:
     reports = workspace / "grader-report"
     xml = JUnitXml.fromfile(str(reports / "junit.xml"))
     assert (xml.failures, xml.errors, xml.skipped) == (0, 0, 0)
+    assert run["summary"].startswith("## Docker homework: 100/100 points")
+    assert "What to fix" not in run["summary"]
+    assert (reports / "summary.md").read_text() == run["summary"]
     jsonschema.validate(json.loads((reports / "results.json").read_text()), GRADESCOPE)

@@ -42,3 +42,18 @@ def test_fail_under_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert json.loads(out.read_text())["score"] == 17
     assert "TOTAL" in capsys.readouterr().out
     assert main(["grade", str(SUBMISSIONS / "invalid-compose"), "--fail-under", "17"]) == 0
+
+
+def test_report_renders_formats_from_a_saved_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    golden = Path(__file__).parent / "golden"
+    args = ["report", str(golden / "listen-localhost.report.json"), "--junit", str(tmp_path / "j.xml")]
+    assert main([*args, "--markdown", str(tmp_path / "s.md"), "--fail-under", "90"]) == 1
+    assert (tmp_path / "j.xml").read_text() == (golden / "listen-localhost.junit.xml").read_text()
+    assert (tmp_path / "s.md").read_text() == (golden / "listen-localhost.md").read_text()
+
+
+def test_report_rejects_what_is_not_a_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"score": "lots"}')
+    assert main(["report", str(bad)]) == 2
+    assert "not a compose-grader report" in capsys.readouterr().err
