@@ -11,7 +11,7 @@ from grader.diagnose import DB_LOCALHOST_HINT, Listener, db_localhost_line, expl
 from grader.model import Category, Check, Outcome
 from grader.stack import Stack
 
-REACHABLE_BUT_NO_DB_POINTS = 5.0
+REACHABLE_BUT_NO_DB = 1 / 3  # 5 of the default 15: it answers, but cannot do its job
 # Once the app has opened sockets but not a reachable one, this long is enough to be sure.
 WRONG_LISTENER_GRACE_S = 8.0
 
@@ -22,14 +22,12 @@ def _listeners_text(stack: Stack, service: str) -> str | None:
 
 
 def _judge(ctx: Context) -> Outcome:
-    project, stack = ctx.compose, ctx.stack
-    app = project.app_service()
+    stack = ctx.stack
+    app, target = ctx.app_service(), ctx.app_port()
     if app is None:
         return Outcome.skipped("Not graded: there is no API service built from the repository.")
-    targets = project.published_targets(app)
-    if not targets:
+    if target is None:
         return Outcome.failed(f"Service `{app}` publishes no port, so the API cannot be called from outside.")
-    target = targets[0]
     deadline = time.monotonic() + ctx.options.start_timeout
     wrong_since: float | None = None
     last_error = ""
@@ -69,7 +67,7 @@ def _answered(stack: Stack, app: str, url: str, target: int, response: requests.
         return Outcome.failed(
             f"The API answers HTTP, but it cannot reach the database. {DB_LOCALHOST_HINT}",
             f"{evidence}\n--- from the log of {app} ---\n{line}",
-            points=REACHABLE_BUT_NO_DB_POINTS,
+            fraction=REACHABLE_BUT_NO_DB,
         )
     return Outcome.passed(f"The API answers: GET / returned HTTP {response.status_code}.", evidence)
 
@@ -86,7 +84,7 @@ def _unreachable(stack: Stack, app: str, target: int, found: list[Listener], las
 
 
 def run(ctx: Context) -> Outcome:
-    app = ctx.compose.app_service()
+    app = ctx.app_service()
     keys = ("services", app, "ports") if app else ("services",)
     return _judge(ctx).at(ctx.compose.location(*keys))
 

@@ -87,7 +87,7 @@ def _judge(ctx: Context) -> Outcome:
             f"`docker compose config` rejects {name}. {unknown_key_advice(exc.message) or 'Fix the error it reports:'}",
             exc.message,
         )
-    hints: list[str] = []
+    hints: list[str] = list(ctx.env_notes)
     if len(ctx.compose_files) > 1:
         others = ", ".join(f.name for f in ctx.compose_files[1:])
         hints.append(f"Compose uses {project.file.name}; {others} is ignored. Keep a single compose file.")

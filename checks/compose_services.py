@@ -8,23 +8,23 @@ from grader.model import Category, Check, Outcome
 
 def _judge(ctx: Context) -> Outcome:
     project = ctx.compose
-    app, db = project.app_service(), project.db_service()
+    app, db = ctx.app_service(), project.db_service()
     services = ", ".join(project.services) or "none"
     problems: list[str] = []
-    points = 0.0
+    earned = 0.0  # of 10: app built from the repo 4, PostgreSQL 4, published port 2
     if app:
-        points += 4
+        earned += 4
     else:
         problems.append(
             "No service is built from your repository: give the API service `build: .` so compose builds it "
             "with your Dockerfile."
         )
     if db:
-        points += 4
+        earned += 4
     else:
         problems.append("No PostgreSQL service: add one with `image: postgres:15` (any pinned version).")
     if app and project.published_targets(app):
-        points += 2
+        earned += 2
     elif app:
         problems.append(
             f'Service `{app}` publishes no port, so nobody can call the API: add `ports: ["3000:3000"]` '
@@ -39,7 +39,7 @@ def _judge(ctx: Context) -> Outcome:
         )
     evidence = f"services: {services}; app: {app or '-'}; database: {db or '-'}"
     if problems:
-        return Outcome.failed(" ".join(problems), evidence, points=points, hints=tuple(hints))
+        return Outcome.failed(" ".join(problems), evidence, fraction=earned / 10, hints=tuple(hints))
     return Outcome.passed(
         f"API service `{app}` is built from the repo; database service `{db}` runs PostgreSQL.", evidence, tuple(hints)
     )

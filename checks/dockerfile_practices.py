@@ -7,15 +7,13 @@ from grader.context import ComposeInvalid, Context
 from grader.dockerfile import hadolint_hints, npm_as_pid1, parse, practices
 from grader.model import Category, Check, Location, Outcome
 
-POINTS_EACH = 2.0
-
 
 def run(ctx: Context) -> Outcome:
     context, dockerfile, _ = locate(ctx)
     text = dockerfile.read_text(errors="replace")
     targets: list[int] = []
     try:
-        app = ctx.compose.app_service()
+        app = ctx.app_service()
         targets = ctx.compose.published_targets(app) if app else []
     except ComposeInvalid:
         pass
@@ -29,14 +27,13 @@ def run(ctx: Context) -> Outcome:
         f"{'OK ' if p.ok else 'FIX'} {p.label}" + (f" (line {p.line})" if p.line and not p.ok else "") for p in found
     ]
     missing = [p for p in found if not p.ok]
-    points = POINTS_EACH * (len(found) - len(missing))
     if not missing:
         return Outcome.passed("The Dockerfile follows every practice of the class.", "\n".join(lines), tuple(hints))
     advice = " ".join(f"({n}) {p.advice}" for n, p in enumerate(missing, 1))
     return Outcome.failed(
         f"{len(missing)} of {len(found)} Dockerfile practices to fix: {advice}",
         "\n".join(lines),
-        points=points,
+        fraction=(len(found) - len(missing)) / len(found),
         hints=tuple(hints),
         location=Location(ctx.relative(str(dockerfile)), next((p.line for p in missing if p.line), None)),
     )

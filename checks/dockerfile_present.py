@@ -13,7 +13,7 @@ def locate(ctx: Context) -> tuple[Path, Path, str]:
     """(build context, Dockerfile, how it was found): the build compose uses, else the repo root."""
     try:
         project = ctx.compose
-        app = project.app_service()
+        app = ctx.app_service()
         if app is not None:
             context, dockerfile = project.build_paths(app)
             return context, dockerfile, f"the build of service `{app}` in {project.file.name}"

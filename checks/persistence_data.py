@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import dataclass
 
 import psycopg
+import requests
 
 from grader.context import Context
 from grader.model import Category, Check, Outcome
 from grader.project import postgres_layout
+from grader.scenarios import Run, StepFailed, run_steps
 from grader.stack import POSTGRES_PORT, Stack
 from grader.waiting import crash_report, states
 
@@ -53,28 +56,100 @@ def _db_down(stack: Stack, db: str, when: str) -> Outcome:
     return Outcome.failed(f"The database did not accept connections {when}: {sentence}", logs)
 
 
-def _judge(ctx: Context) -> Outcome:
-    project, stack = ctx.compose, ctx.stack
-    db = project.db_service()
-    if db is None:
-        return Outcome.skipped("Not graded: there is no PostgreSQL service.")
-    env = project.environment(db)
-    timeout = ctx.options.start_timeout
-    marker = secrets.token_hex(16)
-    try:
-        with _connect(stack, db, env, time.monotonic() + timeout) as conn:
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (token text PRIMARY KEY)")
-            conn.execute(f"INSERT INTO {TABLE} (token) VALUES (%s)", (marker,))
-    except TimeoutError:
-        return _db_down(stack, db, "after the stack started")
+@dataclass(frozen=True)
+class CycleResult:
+    marker: Outcome  # the database marker (this check)
+    scenario: Outcome | None  # the rubric's API-level scenario, run in the same cycle
 
-    stack.down([db], remove_volumes=False)
+
+def cycle(ctx: Context) -> CycleResult:
+    """One `down` + `up` for everything that must survive it; shared by this check and the
+    rubric's persistence scenario (whichever runs first triggers it)."""
+    cached = ctx.memo.get("persistence")
+    if not isinstance(cached, CycleResult):
+        cached = ctx.memo["persistence"] = _cycle(ctx)
+    return cached
+
+
+def _api_url(ctx: Context, deadline: float) -> str | None:
+    """The API's base URL once it answers HTTP (any status), or None at the deadline."""
+    app, port = ctx.app_service(), ctx.app_port()
+    while app and port and time.monotonic() < deadline:
+        endpoint = ctx.stack.endpoint(app, port)
+        if endpoint is not None:
+            url = f"http://{endpoint.url_host}:{endpoint.port}"
+            try:
+                requests.get(url + "/", timeout=5)
+                return url
+            except requests.RequestException:
+                pass
+        time.sleep(1)
+    return None
+
+
+def _cycle(ctx: Context) -> CycleResult:
+    project, stack = ctx.compose, ctx.stack
+    db, scenario = project.db_service(), ctx.rubric.persistence
+    timeout = ctx.options.start_timeout
+    env = project.environment(db) if db else {}
+    marker = secrets.token_hex(16)
+
+    marker_outcome: Outcome | None = None
+    if db is None:
+        marker_outcome = Outcome.skipped("Not graded: there is no PostgreSQL service.")
+    else:
+        try:
+            with _connect(stack, db, env, time.monotonic() + timeout) as conn:
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (token text PRIMARY KEY)")
+                conn.execute(f"INSERT INTO {TABLE} (token) VALUES (%s)", (marker,))
+        except TimeoutError:
+            marker_outcome = _db_down(stack, db, "after the stack started")
+
+    run = Run()
+    scenario_outcome: Outcome | None = None
+    if scenario is not None:
+        url = _api_url(ctx, time.monotonic() + timeout)
+        if url is None:
+            scenario_outcome = Outcome.failed("The API did not answer HTTP, so the scenario could not start.")
+        else:
+            try:
+                run_steps(url, scenario.steps, run)
+            except StepFailed as exc:
+                scenario_outcome = Outcome.failed(f"Before removing the containers: {exc}", "\n".join(run.log))
+    if marker_outcome is not None and (scenario is None or scenario_outcome is not None):
+        return CycleResult(marker_outcome, scenario_outcome)  # nothing was written: no cycle to run
+
+    stack.down([db] if db else [], remove_volumes=False)
     left = stack.containers()
     if left:
-        return Outcome.error(f"`docker compose down` left {len(left)} containers; could not test persistence.")
+        message = f"`docker compose down` left {len(left)} containers; could not test persistence."
+        return CycleResult(marker_outcome or Outcome.error(message), scenario_outcome or Outcome.error(message))
     stack.up(timeout)
+    deadline = time.monotonic() + timeout
+    if marker_outcome is None and db is not None:
+        marker_outcome = _read_marker(ctx, db, env, marker, deadline)
+    if scenario is not None and scenario_outcome is None:
+        url = _api_url(ctx, deadline)
+        if url is None:
+            scenario_outcome = Outcome.failed("After `docker compose down` and `up` the API did not answer HTTP.")
+        else:
+            try:
+                run_steps(url, scenario.after_steps, run, first_number=len(scenario.steps) + 1)
+                scenario_outcome = Outcome.passed(
+                    "What the API stored before `docker compose down` was still there after `up`.", "\n".join(run.log)
+                )
+            except StepFailed as exc:
+                scenario_outcome = Outcome.failed(
+                    f"After `docker compose down` and `up`: {exc} The API's data did not survive.", "\n".join(run.log)
+                )
+    assert marker_outcome is not None
+    return CycleResult(marker_outcome, scenario_outcome)
+
+
+def _read_marker(ctx: Context, db: str, env: dict[str, str], marker: str, deadline: float) -> Outcome:
+    project, stack = ctx.compose, ctx.stack
     try:
-        with _connect(stack, db, env, time.monotonic() + timeout) as conn:
+        with _connect(stack, db, env, deadline) as conn:
             exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (TABLE,)).fetchone()
             found = (
                 exists is not None
@@ -97,6 +172,10 @@ def _judge(ctx: Context) -> Outcome:
         f"service `{db}` and declare it under the top-level `volumes:`.",
         evidence + "missing",
     )
+
+
+def _judge(ctx: Context) -> Outcome:
+    return cycle(ctx).marker
 
 
 def run(ctx: Context) -> Outcome:

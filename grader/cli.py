@@ -18,6 +18,8 @@ from grader.context import Options
 from grader.errors import BadInput, GraderError
 from grader.outputs import Targets, emit
 from grader.report import schema, to_dict, to_table
+from grader.rubric import Rubric, default_text
+from grader.rubric import load as load_rubric
 from grader.runner import grade
 
 EXIT_OK, EXIT_BELOW, EXIT_BAD_INPUT, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -48,13 +50,36 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("path", type=Path, help="the student's repository (a folder)")
     g.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     _add_formats(g)
-    g.add_argument("--build-timeout", type=_positive, default=Options.build_timeout, metavar="S")
-    g.add_argument("--start-timeout", type=_positive, default=Options.start_timeout, metavar="S")
+    g.add_argument("--rubric", type=Path, metavar="FILE", help="the instructor's rubric (grader.yml)")
+    g.add_argument("--build-timeout", type=_positive, metavar="S", help=f"default {Options.build_timeout:g}")
+    g.add_argument("--start-timeout", type=_positive, metavar="S", help=f"default {Options.start_timeout:g}")
     r = sub.add_parser("report", help="write other formats from a saved JSON report, without grading again")
     r.add_argument("report", type=Path, help="a JSON report written by `grader grade --json`")
     _add_formats(r)
     sub.add_parser("schema", help="print the JSON Schema of the report")
+    rub = sub.add_parser("rubric", help="write or validate an instructor's rubric").add_subparsers(
+        dest="rubric_command", required=True
+    )
+    init = rub.add_parser("init", help="write the default rubric, with comments")
+    init.add_argument("file", type=Path, nargs="?", default=Path("grader.yml"))
+    check = rub.add_parser("check", help="validate a rubric: exit 2 naming the key and line when wrong")
+    check.add_argument("file", type=Path)
     return parser
+
+
+def _rubric(args: argparse.Namespace) -> int:
+    from checks import CHECKS, registry
+
+    if args.rubric_command == "init":
+        if args.file.exists():
+            raise BadInput(f"{args.file} exists; not overwriting it")
+        args.file.write_text(default_text([(c.id, c.title, c.max_points) for c in CHECKS.values()]))
+        sys.stdout.write(f"wrote {args.file}\n")
+        return EXIT_OK
+    checks = registry(load_rubric(args.file))
+    total = sum(c.max_points for c in checks.values())
+    sys.stdout.write(f"{args.file}: valid; {len(checks)} checks, {total:g} points\n")
+    return EXIT_OK
 
 
 def _load_report(path: Path) -> dict[str, Any]:
@@ -87,7 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "report":
             return _finish(_load_report(args.report), args, None)
-        report = grade(args.path, Options(build_timeout=args.build_timeout, start_timeout=args.start_timeout))
+        if args.command == "rubric":
+            return _rubric(args)
+        rubric = load_rubric(args.rubric) if args.rubric else Rubric()
+        options = Options.of(rubric, args.build_timeout, args.start_timeout)
+        report = grade(args.path, options, rubric=rubric)
         sys.stdout.write(to_table(report))
         return _finish(to_dict(report), args, args.json)
     except GraderError as exc:

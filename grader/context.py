@@ -9,8 +9,10 @@ from pathlib import Path
 
 import docker
 
+from grader.environment import provide as provide_env
 from grader.errors import CommandTimeout
 from grader.project import ComposeProject, find_compose_files, find_override_file
+from grader.rubric import Rubric
 from grader.stack import Stack
 
 
@@ -18,6 +20,14 @@ from grader.stack import Stack
 class Options:
     build_timeout: float = 600.0  # `compose build`, all services
     start_timeout: float = 120.0  # `up`, the services settling, the API answering, the DB answering
+
+    @classmethod
+    def of(cls, rubric: Rubric, build: float | None = None, start: float | None = None) -> Options:
+        """Command-line values win over the rubric's, which win over the defaults."""
+        return cls(
+            build_timeout=build or rubric.build_timeout or cls.build_timeout,
+            start_timeout=start or rubric.start_timeout or cls.start_timeout,
+        )
 
 
 class ComposeInvalid(Exception):
@@ -31,14 +41,37 @@ class ComposeInvalid(Exception):
 
 class Context:
     def __init__(
-        self, root: Path, submission: Path, options: Options, client: docker.DockerClient, project: str
+        self,
+        root: Path,
+        submission: Path,
+        options: Options,
+        client: docker.DockerClient,
+        project: str,
+        rubric: Rubric | None = None,
     ) -> None:
         self.root = root  # the copy the grader works on; the submission itself is never touched
         self.submission = submission
         self.options = options
         self.client = client
         self.project_name = project
+        self.rubric = rubric or Rubric()
+        self.memo: dict[str, object] = {}  # results several checks share (the persistence cycle)
+        self.env_notes: list[str] = []  # which files the instructor's grading values filled in
         self._stack: Stack | None = None
+
+    def app_service(self) -> str | None:
+        """The API service: the rubric's choice when it names one, else the compose file's."""
+        if self.rubric.app_service and self.rubric.app_service in self.compose.services:
+            return self.rubric.app_service
+        return self.compose.app_service()
+
+    def app_port(self) -> int | None:
+        """The API's container port: the rubric's, else the first one the service publishes."""
+        app = self.app_service()
+        if self.rubric.app_port:
+            return self.rubric.app_port
+        targets = self.compose.published_targets(app) if app else []
+        return targets[0] if targets else None
 
     def relative(self, text: str) -> str:
         """Compose and docker print absolute paths of the copy; show them as the student's paths."""
@@ -54,7 +87,11 @@ class Context:
         if not self.compose_files:
             raise ComposeInvalid("no compose file")
         file = self.compose_files[0]
-        stack = self.stack_for([file, *filter(None, [find_override_file(self.root)])])
+        files = [file, *filter(None, [find_override_file(self.root)])]
+        self.env_notes = [
+            n for f in files for n in provide_env(self.root, f.read_text(errors="replace"), self.rubric.environment)
+        ]
+        stack = self.stack_for(files)
         try:
             config, warnings = stack.resolve_config()
         except subprocess.CalledProcessError as exc:

@@ -14,6 +14,18 @@ Report = dict[str, Any]
 _ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️"}
 
 
+WITHHELD = "The instructor keeps this check's feedback hidden until grades are published."
+
+
+def student_view(report: Report) -> Report:
+    """The report as student formats show it: hidden checks keep their points, lose their words."""
+    checks = [
+        c if not c.get("hidden") else {**c, "feedback": WITHHELD, "evidence": "", "hints": [], "location": None}
+        for c in report["checks"]
+    ]
+    return {**report, "checks": checks}
+
+
 def _pts(value: float) -> str:
     return f"{value:g}"
 
@@ -26,6 +38,7 @@ def _tail(text: str, lines: int) -> str:
 def junit(report: Report) -> str:
     """One testsuite per category, one testcase per check; failure/error/skipped as JUnit's own
     elements (message = feedback, text = evidence)."""
+    report = student_view(report)
     checks = report["checks"]
     root = ET.Element("testsuites", name=f"compose-grader: {report['submission']['name']}")
     categories = list(dict.fromkeys(c["category"] for c in checks))
@@ -79,6 +92,7 @@ def _cell(text: str) -> str:
 
 def markdown(report: Report, evidence_lines: int = 15) -> str:
     """What a student reads first: the total, a table, then what to fix with short evidence."""
+    report = student_view(report)
     lines = [
         f"## Docker homework: {_pts(report['score'])}/{_pts(report['max_score'])} points",
         "",
@@ -123,6 +137,7 @@ def _command(kind: str, message: str, **props: str) -> str:
 def github_annotations(report: Report, path_prefix: str = "") -> list[str]:
     """`::error` for what the student must fix (at the file and line it is about), `::warning` for
     the grader's own failures and for tips, then `::notice` with the points."""
+    report = student_view(report)
     out: list[str] = []
     for c in report["checks"]:
         title = f"{c['title']} ({_pts(c['points'])}/{_pts(c['max_points'])})"
@@ -143,6 +158,7 @@ def github_annotations(report: Report, path_prefix: str = "") -> list[str]:
 # -- Gradescope --------------------------------------------------------------------------------
 def gradescope(report: Report) -> dict[str, Any]:
     """results.json per Gradescope's autograder specification."""
+    report = student_view(report)
     tests = []
     for c in report["checks"]:
         parts = [c["feedback"]]
@@ -176,6 +192,7 @@ _CLASSROOM_STATUS = {"passed": "pass", "failed": "fail", "skipped": "fail", "err
 
 def classroom_result(report: Report) -> dict[str, Any]:
     """The runner result the classroom grading reporter adds up (score per test, max_score)."""
+    report = student_view(report)
     statuses = {c["status"] for c in report["checks"]}
     overall = "error" if "error" in statuses else ("fail" if statuses - {"passed"} else "pass")
     return {

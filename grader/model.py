@@ -58,7 +58,9 @@ class Outcome:
     status: Status
     feedback: str
     evidence: str = ""
-    points: float | None = None  # None: all points when passed, none otherwise
+    # Share of the check's points earned, 0..1; None: all when passed, none otherwise. A share,
+    # not points, so an instructor's rubric can reweight a check without changing it.
+    fraction: float | None = None
     hints: tuple[str, ...] = ()
     location: Location | None = None
 
@@ -71,11 +73,11 @@ class Outcome:
         cls,
         feedback: str,
         evidence: str = "",
-        points: float | None = None,
+        fraction: float | None = None,
         hints: tuple[str, ...] = (),
         location: Location | None = None,
     ) -> Outcome:
-        return cls(Status.FAILED, feedback, evidence, points, hints, location)
+        return cls(Status.FAILED, feedback, evidence, fraction, hints, location)
 
     def at(self, location: Location | None) -> Outcome:
         """The same outcome pointing at a file/line, when it is a failure without one yet."""
@@ -104,6 +106,7 @@ class Check(NamedTuple):
     requires: tuple[str, ...] = ()
     # Checks that must have *run* (passed or failed) first; otherwise this one is skipped.
     after: tuple[str, ...] = ()
+    hidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class CheckResult:
     hints: tuple[str, ...]
     duration_s: float
     location: Location | None = None
+    hidden: bool = False  # counts, but student formats withhold its feedback (rubric)
 
 
 @dataclass(frozen=True)

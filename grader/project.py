@@ -99,15 +99,21 @@ def covers(mount_target: str, path: str) -> bool:
     return inner == target or target in inner.parents
 
 
-def yaml_line(text: str, *keys: str) -> int | None:
-    """1-based line of a key path like ("services", "db", "volumes") in a YAML text; the deepest
-    key found when the path stops early; None when the text is not YAML."""
+def yaml_line(text: str, *keys: str | int) -> int | None:
+    """1-based line of a key path like ("services", "db", "volumes") in a YAML text (an int is a
+    list index); the deepest key found when the path stops early; None when the text is not YAML."""
     try:
         node = yaml.compose(text)
     except yaml.YAMLError:
         return None
     line = None
     for key in keys:
+        if isinstance(key, int):
+            if not isinstance(node, yaml.SequenceNode) or key >= len(node.value):
+                return line
+            node = node.value[key]
+            line = node.start_mark.line + 1
+            continue
         if not isinstance(node, yaml.MappingNode):
             return line
         for k, v in node.value:

@@ -26,6 +26,7 @@ def check_to_dict(check: CheckResult) -> dict[str, Any]:
         "hints": list(check.hints),
         "duration_s": check.duration_s,
         "location": {"file": check.location.file, "line": check.location.line} if check.location else None,
+        "hidden": check.hidden,
     }
 
 

@@ -19,8 +19,9 @@ from grader.context import Context, Options
 from grader.engine import compose_command, docker_client
 from grader.errors import BadInput
 from grader.model import Check, CheckResult, Outcome, Report, Status, bound
+from grader.rubric import Rubric
 
-SCHEMA_VERSION = "1.1"  # 1.1: optional `location` of a check's finding
+SCHEMA_VERSION = "1.2"  # 1.1: `location` of a finding; 1.2: `hidden` checks
 
 
 def validate_submission(path: Path) -> Path:
@@ -56,13 +57,14 @@ def project_name(submission: Path) -> str:
     return f"grader-{slug}-{secrets.token_hex(3)}"
 
 
-def _blocker(check: Check, done: Mapping[str, CheckResult]) -> str | None:
-    for needed in check.requires:
+def _blocker(check: Check, done: Mapping[str, CheckResult], present: set[str]) -> str | None:
+    """Why `check` cannot run yet; a prerequisite the rubric disabled does not block."""
+    for needed in (n for n in check.requires if n in present):
         result = done.get(needed)
         if result is None or result.status is not Status.PASSED:
             state = result.status.value if result else "not run"
             return f"Not graded: it needs '{needed}' to pass first ({state})."
-    for needed in check.after:
+    for needed in (n for n in check.after if n in present):
         result = done.get(needed)
         if result is None or result.status in (Status.SKIPPED, Status.ERROR):
             state = result.status.value if result else "not run"
@@ -70,10 +72,19 @@ def _blocker(check: Check, done: Mapping[str, CheckResult]) -> str | None:
     return None
 
 
-def run_check(check: Check, ctx: Context, done: Mapping[str, CheckResult]) -> CheckResult:
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """The instructor's grading values never reach a report, even when an app logs them."""
+    for value in sorted(secrets, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text
+
+
+def run_check(
+    check: Check, ctx: Context, done: Mapping[str, CheckResult], present: set[str] | None = None
+) -> CheckResult:
     """Run one check; a crash becomes an `error` result for this check only."""
     started = time.monotonic()
-    blocker = _blocker(check, done)
+    blocker = _blocker(check, done, present if present is not None else set(check.requires + check.after))
     if blocker is not None:
         outcome = Outcome.skipped(blocker)
     else:
@@ -86,37 +97,48 @@ def run_check(check: Check, ctx: Context, done: Mapping[str, CheckResult]) -> Ch
                 bound(traceback.format_exc(), 2000),
             )
     if outcome.status is Status.PASSED:
-        points = check.max_points if outcome.points is None else outcome.points
+        share = 1.0 if outcome.fraction is None else outcome.fraction
     elif outcome.status is Status.FAILED:
-        points = outcome.points or 0.0
+        share = outcome.fraction or 0.0
     else:
-        points = 0.0
+        share = 0.0
+    points = check.max_points * max(0.0, min(share, 1.0))
+    secrets = ctx.rubric.secrets
     return CheckResult(
         id=check.id,
         category=check.category,
         title=check.title,
         status=outcome.status,
-        points=round(max(0.0, min(points, check.max_points)), 2),
+        points=round(points, 2),
         max_points=check.max_points,
-        feedback=outcome.feedback,
-        evidence=bound(ctx.relative(outcome.evidence)),
-        hints=outcome.hints,
+        feedback=redact(outcome.feedback, secrets),
+        evidence=bound(redact(ctx.relative(outcome.evidence), secrets)),
+        hints=tuple(redact(h, secrets) for h in outcome.hints),
         duration_s=round(time.monotonic() - started, 2),
         location=outcome.location,
+        hidden=check.hidden,
     )
 
 
 def run_checks(ctx: Context, registry: Mapping[str, Check]) -> tuple[CheckResult, ...]:
     done: dict[str, CheckResult] = {}
+    present = set(registry)
     for check in registry.values():
-        done[check.id] = run_check(check, ctx, done)
+        done[check.id] = run_check(check, ctx, done, present)
     return tuple(done.values())
 
 
-def grade(path: Path, options: Options | None = None, registry: Mapping[str, Check] | None = None) -> Report:
+def grade(
+    path: Path,
+    options: Options | None = None,
+    registry: Mapping[str, Check] | None = None,
+    rubric: Rubric | None = None,
+) -> Report:
     """Grade one submission folder. Raises BadInput / InfrastructureError before anything runs."""
-    from checks import CHECKS  # late import: checks import grader modules
+    from checks import registry as build_registry  # late import: checks import grader modules
 
+    rubric = rubric or Rubric()
+    checks = registry if registry is not None else build_registry(rubric)
     submission = validate_submission(path)
     client = docker_client()
     compose_command()  # fail early, with install instructions, when compose is missing
@@ -124,9 +146,9 @@ def grade(path: Path, options: Options | None = None, registry: Mapping[str, Che
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         root = copy_submission(submission, Path(tmp) / "submission")
-        ctx = Context(root, submission, options or Options(), client, project_name(submission))
+        ctx = Context(root, submission, options or Options.of(rubric), client, project_name(submission), rubric)
         try:
-            results = run_checks(ctx, registry if registry is not None else CHECKS)
+            results = run_checks(ctx, checks)
         finally:
             problems = ctx.teardown()
     return Report(

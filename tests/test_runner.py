@@ -39,7 +39,7 @@ def test_a_crashing_check_is_an_error_and_the_run_goes_on(tmp_path: Path) -> Non
 
 def test_requires_and_after(tmp_path: Path) -> None:
     registry = {
-        "a.fails": check("a.fails", lambda _: Outcome.failed("no", points=3)),
+        "a.fails": check("a.fails", lambda _: Outcome.failed("no", fraction=0.3)),
         "b.needs_pass": check("b.needs_pass", lambda _: Outcome.passed("ok"), requires=("a.fails",)),
         "c.needs_run": check("c.needs_run", lambda _: Outcome.passed("ok"), after=("a.fails",)),
         "d.after_skip": check("d.after_skip", lambda _: Outcome.passed("ok"), after=("b.needs_pass",)),
@@ -57,8 +57,8 @@ def test_requires_and_after(tmp_path: Path) -> None:
     [
         pytest.param(Outcome.passed("ok"), 10, id="pass-full"),
         pytest.param(Outcome.failed("no"), 0, id="fail-zero"),
-        pytest.param(Outcome.failed("partial", points=4), 4, id="fail-partial"),
-        pytest.param(Outcome.failed("too many", points=99), 10, id="clamped"),
+        pytest.param(Outcome.failed("partial", fraction=0.4), 4, id="fail-partial"),
+        pytest.param(Outcome.failed("too many", fraction=9.9), 10, id="clamped"),
         pytest.param(Outcome.error("grader"), 0, id="error-zero"),
     ],
 )

@@ -1,0 +1,39 @@
+"""Rubric: an instructor's HTTP scenario against the running API (one check per scenario)."""
+
+from __future__ import annotations
+
+import time
+
+from grader.context import Context
+from grader.model import Category, Check, Outcome
+from grader.rubric import Scenario
+from grader.scenarios import Run, StepFailed, run_steps
+
+
+def make(scenario: Scenario) -> Check:
+    def run(ctx: Context) -> Outcome:
+        app, port = ctx.app_service(), ctx.app_port()
+        endpoint = ctx.stack.endpoint(app, port) if app and port else None
+        if endpoint is None:
+            return Outcome.skipped("Not graded: the API has no reachable port.")
+        progress = Run()
+        started = time.monotonic()
+        try:
+            run_steps(f"http://{endpoint.url_host}:{endpoint.port}", scenario.steps, progress)
+        except StepFailed as exc:
+            return Outcome.failed(f"{scenario.name}: {exc}", "\n".join(progress.log))
+        seconds = time.monotonic() - started
+        return Outcome.passed(
+            f"{scenario.name}: all {len(scenario.steps)} requests answered as expected ({seconds:.1f} s).",
+            "\n".join(progress.log),
+        )
+
+    return Check(
+        id=scenario.id,
+        category=Category.API,
+        title=scenario.name,
+        max_points=scenario.points,
+        run=run,
+        requires=("api.reachable",),
+        hidden=scenario.hidden,
+    )

@@ -1,0 +1,25 @@
+"""Rubric: an API-level persistence scenario. Its `before` requests run before `docker compose
+down`, its `after` requests once the stack is back, in the same cycle as the database marker."""
+
+from __future__ import annotations
+
+from checks.persistence_data import cycle
+from grader.context import Context
+from grader.model import Category, Check, Outcome
+from grader.rubric import Scenario
+
+
+def make(scenario: Scenario) -> Check:
+    def run(ctx: Context) -> Outcome:
+        outcome = cycle(ctx).scenario
+        return outcome if outcome is not None else Outcome.error("The persistence cycle did not run the scenario.")
+
+    return Check(
+        id=scenario.id,
+        category=Category.PERSISTENCE,
+        title=scenario.name,
+        max_points=scenario.points,
+        run=run,
+        requires=("api.reachable",),
+        hidden=scenario.hidden,
+    )

@@ -1,0 +1,68 @@
+"""The instructor's grading environment: values a submission needs but does not commit (its
+`.env.development` with keys and DB settings). Written only into the grader's working copy,
+only where the submission's own file is missing or lacks a key; never into the submission."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def env_files_named(compose_text: str) -> list[str]:
+    """The env_file paths of every service, as written (string, list, or {path, required})."""
+    try:
+        data = yaml.safe_load(compose_text)
+    except yaml.YAMLError:
+        return []
+    services = (data or {}).get("services") if isinstance(data, dict) else None
+    found: list[str] = []
+    for service in (services or {}).values():
+        entries: Any = (service or {}).get("env_file") if isinstance(service, dict) else None
+        for entry in [entries] if isinstance(entries, (str, dict)) else entries or []:
+            path = entry.get("path") if isinstance(entry, dict) else entry
+            if isinstance(path, str) and path not in found:
+                found.append(path)
+    return found
+
+
+def _keys(text: str) -> set[str]:
+    keys = set()
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#") and "=" in line:
+            keys.add(line.removeprefix("export ").split("=", 1)[0].strip())
+    return keys
+
+
+def provide(root: Path, compose_text: str, values: dict[str, str]) -> list[str]:
+    """Fill the working copy's env files (and `.env`, compose's interpolation file, when the
+    compose file interpolates) from the instructor's values. Returns one note per file touched,
+    naming files and keys, never values."""
+    if not values:
+        return []
+    names = env_files_named(compose_text)
+    if "${" in compose_text or "$" in compose_text.replace("$$", ""):
+        names.append(".env")
+    notes: list[str] = []
+    for name in dict.fromkeys(names):
+        path = (root / name).resolve()
+        if not path.is_relative_to(root.resolve()) or "${" in name:
+            continue  # never outside the copy; an interpolated path is compose's business
+        existing = path.read_text(errors="replace") if path.is_file() else None
+        missing = {k: v for k, v in values.items() if k not in _keys(existing or "")}
+        if not missing:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = "".join(f"{k}={v}\n" for k, v in missing.items())
+        if existing is None:
+            path.write_text("# written by compose-grader from the instructor's grading values\n" + lines)
+            notes.append(f"`{name}` is not in the repository: the grader used the instructor's values for it.")
+        else:
+            separator = "" if existing.endswith("\n") or not existing else "\n"
+            path.write_text(existing + separator + lines)
+            notes.append(f"`{name}` lacks {', '.join(sorted(missing))}: the grader added the instructor's values.")
+        os.chmod(path, 0o644)
+    return notes

@@ -1,0 +1,317 @@
+"""The instructor's rubric (`grader.yml`): points per check, enabled/hidden checks, which service
+is the API, timeouts, grading environment, and HTTP scenarios. Validated against a JSON Schema;
+errors name the key and the line."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from grader.errors import BadInput
+from grader.project import yaml_line
+
+_STEP = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["request"],
+    "properties": {
+        "request": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["path"],
+            "properties": {
+                "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]},
+                "path": {"type": "string", "pattern": "^/"},
+                "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                "json": {},
+                "body": {"type": "string"},
+            },
+        },
+        "expect": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "status": {"type": "integer", "minimum": 100, "maximum": 599},
+                "json": {},
+                "text": {"type": "string"},
+            },
+        },
+        "capture": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+_STEPS = {"type": "array", "minItems": 1, "items": _STEP}
+_POINTS = {"type": "number", "minimum": 0}
+_SECRET_KEY = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|JWT|SALT|CERT|DSN|DATABASE_URL", re.I)
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "app": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"service": {"type": "string"}, "port": {"type": "integer", "minimum": 1, "maximum": 65535}},
+        },
+        "timeouts": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "build": {"type": "number", "exclusiveMinimum": 0},
+                "start": {"type": "number", "exclusiveMinimum": 0},
+            },
+        },
+        "checks": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"points": _POINTS, "enabled": {"type": "boolean"}, "hidden": {"type": "boolean"}},
+            },
+        },
+        "environment": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "files": {"type": "array", "items": {"type": "string"}},
+                "variables": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+            },
+        },
+        "scenarios": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "points", "steps"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "points": _POINTS,
+                    "hidden": {"type": "boolean"},
+                    "steps": _STEPS,
+                },
+            },
+        },
+        "persistence_scenario": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name", "points", "before", "after"],
+            "properties": {
+                "name": {"type": "string"},
+                "points": _POINTS,
+                "hidden": {"type": "boolean"},
+                "before": _STEPS,
+                "after": _STEPS,
+            },
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class CheckSetting:
+    points: float | None = None
+    enabled: bool = True
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class Step:
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+    body: str | None
+    status: int | None
+    expect_json: Any
+    expect_text: str | None
+    capture: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    name: str
+    points: float
+    steps: tuple[Step, ...]
+    hidden: bool = False
+    after_steps: tuple[Step, ...] = ()  # persistence scenario: the read after `down` + `up`
+
+
+@dataclass(frozen=True)
+class Rubric:
+    app_service: str | None = None
+    app_port: int | None = None
+    build_timeout: float | None = None
+    start_timeout: float | None = None
+    checks: dict[str, CheckSetting] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+    scenarios: tuple[Scenario, ...] = ()
+    persistence: Scenario | None = None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values the reports must never show: those of keys named like credentials. Redacting
+        every value would blank out `postgres`, `3000` and `products` wherever they appear."""
+        return tuple(v for k, v in self.environment.items() if _SECRET_KEY.search(k) and len(v) >= 4)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:40] or "scenario"
+
+
+def _step(raw: dict[str, Any]) -> Step:
+    request, expect = raw["request"], raw.get("expect") or {}
+    return Step(
+        method=request.get("method", "GET"),
+        path=request["path"],
+        headers=dict(request.get("headers") or {}),
+        json=request.get("json"),
+        body=request.get("body"),
+        status=expect.get("status"),
+        expect_json=expect.get("json"),
+        expect_text=expect.get("text"),
+        capture=dict(raw.get("capture") or {}),
+    )
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubric:
+    """A Rubric from the YAML text; BadInput naming the file, line and key when it is wrong."""
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{name}: not valid YAML ({exc})") from exc
+    errors = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        keys: list[str | int] = [k if isinstance(k, int) else str(k) for k in error.absolute_path]
+        line = yaml_line(text, *keys)
+        where = ".".join(str(k) for k in keys) or "(top level)"
+        raise BadInput(f"{name}{f' line {line}' if line else ''}: {where}: {error.message}")
+    env: dict[str, str] = {}
+    for file in (data.get("environment") or {}).get("files") or []:
+        path = (base or Path.cwd()) / file
+        try:
+            env |= _read_env_file(path)
+        except OSError as exc:
+            raise BadInput(f"{name}: environment file {file}: {exc.strerror}") from exc
+    env |= {
+        k: str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in ((data.get("environment") or {}).get("variables") or {}).items()
+    }
+    scenarios = tuple(
+        Scenario(
+            f"api.scenario_{_slug(s['name'])}",
+            s["name"],
+            float(s["points"]),
+            tuple(_step(x) for x in s["steps"]),
+            bool(s.get("hidden", False)),
+        )
+        for s in data.get("scenarios") or []
+    )
+    persistence = None
+    if data.get("persistence_scenario"):
+        p = data["persistence_scenario"]
+        persistence = Scenario(
+            "persistence.scenario",
+            p["name"],
+            float(p["points"]),
+            tuple(_step(x) for x in p["before"]),
+            bool(p.get("hidden", False)),
+            tuple(_step(x) for x in p["after"]),
+        )
+    ids = [s.id for s in scenarios]
+    if len(ids) != len(set(ids)):
+        raise BadInput(f"{name}: two scenarios have the same name")
+    app = data.get("app") or {}
+    timeouts = data.get("timeouts") or {}
+    return Rubric(
+        app_service=app.get("service"),
+        app_port=app.get("port"),
+        build_timeout=timeouts.get("build"),
+        start_timeout=timeouts.get("start"),
+        checks={
+            k: CheckSetting(v.get("points"), v.get("enabled", True), v.get("hidden", False))
+            for k, v in (data.get("checks") or {}).items()
+        },
+        environment=env,
+        scenarios=scenarios,
+        persistence=persistence,
+    )
+
+
+def load(path: Path) -> Rubric:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read the rubric ({exc.strerror})") from exc
+    return parse(text, path.name, path.parent)
+
+
+def default_text(checks: list[tuple[str, str, float]]) -> str:
+    """The default rubric with comments, for `grader rubric init`: (id, title, points) per check."""
+    lines = [
+        "# compose-grader rubric. Every key is optional; `grader rubric check grader.yml` validates it.",
+        "",
+        "# Which compose service is the API and its container port, when the compose file is ambiguous.",
+        "# app:",
+        "#   service: api",
+        "#   port: 3000",
+        "",
+        "timeouts:",
+        "  build: 600   # seconds for `docker compose build`",
+        "  start: 120   # seconds for `up`, the services settling, the API and the database answering",
+        "",
+        "# Points per check (the built-in 100-point rubric). `enabled: false` leaves a check out;",
+        "# `hidden: true` counts it but keeps its feedback out of the student's formats.",
+        "checks:",
+    ]
+    for check_id, title, points in checks:
+        lines.append(f"  {check_id}: {{points: {points:g}}}  # {title}")
+    lines += [
+        "",
+        "# Values the app needs that students do not commit (e.g. their .env.development). Used only",
+        "# where the submission's env file is missing or lacks a key; never printed in reports.",
+        "# environment:",
+        "#   files: [grading.env]        # relative to this file",
+        "#   variables:",
+        "#     JWT_SECRET: change-me",
+        "",
+        "# HTTP scenarios against the running API; one check each, in the `api` category.",
+        "# `{name}` in a path, header or body is a value captured from an earlier answer.",
+        "# scenarios:",
+        "#   - name: Create and read a product",
+        "#     points: 10",
+        "#     steps:",
+        "#       - request: {method: POST, path: /products, json: {name: Mate, price: 10}}",
+        "#         expect: {status: 201, json: {name: Mate}}",
+        "#         capture: {id: id}",
+        "#       - request: {method: GET, path: '/products/{id}'}",
+        "#         expect: {status: 200, json: {name: Mate}}",
+        "",
+        "# What the API stores must survive `docker compose down` + `up` (run beside the database check).",
+        "# persistence_scenario:",
+        "#   name: Products survive down and up",
+        "#   points: 10",
+        "#   before:",
+        "#     - request: {method: POST, path: /products, json: {name: Yerba, price: 5}}",
+        "#       expect: {status: 201}",
+        "#   after:",
+        "#     - request: {method: GET, path: /products}",
+        "#       expect: {status: 200, json: [{name: Yerba}]}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,104 @@
+"""Running the instructor's HTTP scenarios: requests in order, expected status / JSON subset /
+text, values captured from one response and used in later paths, headers and bodies as {name}."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from grader.rubric import Step
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass
+class Run:
+    captures: dict[str, Any] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+
+
+class StepFailed(Exception):
+    pass
+
+
+def contains(actual: Any, expected: Any) -> bool:
+    """`expected` is a subset of `actual`: dict keys recursively, every expected list item
+    matched by some actual item, scalars equal."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and contains(actual[k], v) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and all(any(contains(a, e) for a in actual) for e in expected)
+    if isinstance(expected, (int, float)) and isinstance(actual, str):
+        return actual == str(expected)  # PostgreSQL NUMERIC comes back from node-postgres as a string
+    return bool(actual == expected)
+
+
+def _fill(value: Any, captures: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        whole = _PLACEHOLDER.fullmatch(value)
+        if whole and whole.group(1) in captures:
+            return captures[whole.group(1)]  # keep the captured type: {"id": "{id}"} stays a number
+        return _PLACEHOLDER.sub(lambda m: str(captures.get(m.group(1), m.group(0))), value)
+    if isinstance(value, dict):
+        return {k: _fill(v, captures) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, captures) for v in value]
+    return value
+
+
+def _dig(document: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(document, list) and part.lstrip("-").isdigit():
+            document = document[int(part)]
+        elif isinstance(document, dict) and part in document:
+            document = document[part]
+        else:
+            raise KeyError(path)
+    return document
+
+
+def run_step(base_url: str, step: Step, run: Run, number: int, timeout: float = 15) -> None:
+    path = _fill(step.path, run.captures)
+    shown = f"step {number}: {step.method} {path}"
+    try:
+        response = requests.request(
+            step.method,
+            base_url.rstrip("/") + path,
+            headers=_fill(step.headers, run.captures),
+            json=_fill(step.json, run.captures) if step.json is not None else None,
+            data=_fill(step.body, run.captures) if step.body is not None else None,
+            timeout=timeout,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        run.log.append(f"{shown} -> no answer ({type(exc).__name__})")
+        raise StepFailed(f"`{step.method} {path}` got no answer ({type(exc).__name__}).") from exc
+    run.log.append(f"{shown} -> HTTP {response.status_code} {response.text[:200]}")
+    if step.status is not None and response.status_code != step.status:
+        raise StepFailed(f"`{step.method} {path}` answered HTTP {response.status_code}; expected {step.status}.")
+    body: Any = None
+    if step.expect_json is not None or step.capture:
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise StepFailed(f"`{step.method} {path}` did not answer JSON.") from exc
+    if step.expect_json is not None:
+        expected = _fill(step.expect_json, run.captures)
+        if not contains(body, expected):
+            raise StepFailed(f"`{step.method} {path}` answered without {json.dumps(expected, ensure_ascii=False)}.")
+    if step.expect_text is not None and _fill(step.expect_text, run.captures) not in response.text:
+        raise StepFailed(f"`{step.method} {path}` answered without the text `{step.expect_text}`.")
+    for name, where in step.capture.items():
+        try:
+            run.captures[name] = _dig(body, where)
+        except (KeyError, IndexError) as exc:
+            raise StepFailed(f"`{step.method} {path}`: the answer has no `{where}` to remember as {name}.") from exc
+
+
+def run_steps(base_url: str, steps: tuple[Step, ...], run: Run, first_number: int = 1) -> None:
+    for number, step in enumerate(steps, first_number):
+        run_step(base_url, step, run, number)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from checks import CHECKS, registry
+from grader.context import Options
+from grader.errors import BadInput
+from grader.rubric import default_text, load, parse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_course_rubric_loads() -> None:
+    rubric = load(ROOT / "fixtures" / "rubrics" / "products.yml")
+    assert [s.name for s in rubric.scenarios] == ["Create and list products"]
+    assert rubric.persistence is not None and len(rubric.persistence.after_steps) == 1
+    assert rubric.environment["POSTGRES_DB"] == "products"  # read from grading.env beside it
+    assert rubric.secrets == ("grading-secret-pw", "grading-secret-pw")
+    checks = registry(rubric)
+    assert sum(c.max_points for c in checks.values()) == 120
+    assert list(checks).index("api.scenario_create_and_list_products") == list(checks).index("api.reachable") + 1
+    assert checks["compose.volume"].hidden
+
+
+def test_default_rubric_is_valid_and_changes_nothing() -> None:
+    text = default_text([(c.id, c.title, c.max_points) for c in CHECKS.values()])
+    checks = registry(parse(text))
+    assert {k: c.max_points for k, c in checks.items()} == {k: c.max_points for k, c in CHECKS.items()}
+
+
+def test_weights_and_disabled_checks() -> None:
+    rubric = parse("checks:\n  persistence.data: {points: 40}\n  dockerfile.practices: {enabled: false}\n")
+    checks = registry(rubric)
+    assert checks["persistence.data"].max_points == 40
+    assert "dockerfile.practices" not in checks
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            "checks:\n  api.reachable:\n    points: ten\n",
+            "line 3: checks.api.reachable.points: 'ten'",
+            id="wrong-type",
+        ),
+        pytest.param("timeouts:\n  build: 0\n", "line 2: timeouts.build", id="not-positive"),
+        pytest.param(
+            "scenarios:\n  - name: x\n    points: 1\n    steps:\n      - request: {path: nope}\n",
+            "line 5: scenarios.0.steps.0.request.path",
+            id="path-without-slash",
+        ),
+        pytest.param("colour: blue\n", "Additional properties are not allowed ('colour'", id="unknown-key"),
+        pytest.param("checks: [\n", "not valid YAML", id="yaml-syntax"),
+    ],
+)
+def test_errors_name_the_key_and_line(text: str, message: str) -> None:
+    with pytest.raises(BadInput, match=None) as info:
+        parse(text)
+    assert message in str(info.value), str(info.value)
+
+
+def test_unknown_check_is_refused() -> None:
+    with pytest.raises(BadInput, match=r"unknown checks: api\.reachabel"):
+        registry(parse("checks:\n  api.reachabel: {points: 5}\n"))
+
+
+def test_command_line_timeouts_win_over_the_rubric() -> None:
+    rubric = parse("timeouts: {build: 900, start: 60}\n")
+    assert Options.of(rubric) == Options(900, 60)
+    assert Options.of(rubric, build=30) == Options(30, 60)
+    assert Options.of(parse("")) == Options()
+
+
+def test_missing_environment_file(tmp_path: Path) -> None:
+    (tmp_path / "grader.yml").write_text("environment:\n  files: [nope.env]\n")
+    with pytest.raises(BadInput, match=r"nope\.env"):
+        load(tmp_path / "grader.yml")

@@ -1,0 +1,114 @@
+"""The scenario runner against a small HTTP server on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from grader.rubric import Step
+from grader.scenarios import Run, StepFailed, contains, run_steps
+
+
+class Products(BaseHTTPRequestHandler):
+    items: ClassVar[list[dict[str, Any]]] = []
+
+    def _send(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path == "/products":
+            self._send(200, self.items)
+        elif self.path.startswith("/products/"):
+            found = [p for p in self.items if str(p["id"]) == self.path.rsplit("/", 1)[1]]
+            self._send(200 if found else 404, found[0] if found else {"error": "not found"})
+        else:
+            self._send(404, {})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        item = {"id": len(self.items) + 1, "name": body["name"], "price": str(body["price"])}
+        self.items.append(item)
+        self._send(201, item)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    Products.items = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Products)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def step(
+    method: str,
+    path: str,
+    json_body: Any = None,
+    status: int | None = None,
+    expect: Any = None,
+    capture: dict[str, str] | None = None,
+    text: str | None = None,
+) -> Step:
+    return Step(method, path, {}, json_body, None, status, expect, text, capture or {})
+
+
+def test_capture_and_reuse(server: str) -> None:
+    run = Run()
+    run_steps(
+        server,
+        (
+            step("POST", "/products", {"name": "Mate", "price": 10}, 201, {"name": "Mate", "price": 10}, {"id": "id"}),
+            step("GET", "/products/{id}", status=200, expect={"id": "{id}", "name": "Mate"}),
+            step("GET", "/products", status=200, expect=[{"name": "Mate"}], text="Mate"),
+        ),
+        run,
+    )
+    assert run.captures == {"id": 1} and len(run.log) == 3
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        pytest.param(step("GET", "/products/99", status=200), "answered HTTP 404; expected 200", id="status"),
+        pytest.param(step("GET", "/products", expect=[{"name": "Yerba"}]), "answered without", id="json"),
+        pytest.param(step("GET", "/products", text="Yerba"), "without the text", id="text"),
+        pytest.param(step("GET", "/products", capture={"x": "0.nope"}), "no `0.nope`", id="capture"),
+    ],
+)
+def test_failures_say_which_request_and_why(server: str, bad: Step, message: str) -> None:
+    with pytest.raises(StepFailed, match=message):
+        run_steps(server, (bad,), Run())
+
+
+def test_no_server_is_a_failure_not_a_crash() -> None:
+    with pytest.raises(StepFailed, match="got no answer"):
+        run_steps("http://127.0.0.1:9", (step("GET", "/"),), Run())
+
+
+@pytest.mark.parametrize(
+    ("actual", "expected", "ok"),
+    [
+        ({"a": 1, "b": {"c": 2, "d": 3}}, {"b": {"c": 2}}, True),
+        ([{"id": 1}, {"id": 2}], [{"id": 2}], True),
+        ({"price": "10"}, {"price": 10}, True),
+        ({"a": 1}, {"a": 2}, False),
+        ([], [{"id": 1}], False),
+        ("text", {"a": 1}, False),
+    ],
+)
+def test_contains(actual: Any, expected: Any, ok: bool) -> None:
+    assert contains(actual, expected) is ok
