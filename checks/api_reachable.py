@@ -7,9 +7,19 @@ import time
 import requests
 
 from grader.context import Context
-from grader.diagnose import DB_LOCALHOST_HINT, Listener, db_localhost_line, explain_unreachable, listeners
+from grader.diagnose import (
+    DB_LOCALHOST_HINT,
+    Listener,
+    db_localhost_line,
+    explain_unreachable,
+    failed_connection_line,
+    fixed_ip_hint,
+    fixed_ip_settings,
+    listeners,
+)
 from grader.model import Category, Check, Outcome
 from grader.stack import Stack
+from grader.waiting import explain_logs
 
 REACHABLE_BUT_NO_DB = 1 / 3  # 5 of the default 15: it answers, but cannot do its job
 # Once the app has opened sockets but not a reachable one, this long is enough to be sure.
@@ -34,8 +44,8 @@ def _judge(ctx: Context) -> Outcome:
     while time.monotonic() < deadline:
         if stack.state(app) != "running":
             logs = stack.logs(app, 40)
-            hint = f" {DB_LOCALHOST_HINT}" if db_localhost_line(logs) else ""
-            return Outcome.failed(f"Service `{app}` stopped before answering HTTP.{hint}", logs)
+            tips = "".join(f" {tip}" for tip in explain_logs(logs))
+            return Outcome.failed(f"Service `{app}` stopped before answering HTTP.{tips}", logs)
         endpoint = stack.endpoint(app, target)
         if endpoint is not None:
             url = f"http://{endpoint.url_host}:{endpoint.port}/"
@@ -44,7 +54,7 @@ def _judge(ctx: Context) -> Outcome:
             except requests.RequestException as exc:
                 last_error = f"{type(exc).__name__}"
             else:
-                return _answered(stack, app, url, target, response)
+                return _answered(stack, app, url, target, response, ctx.compose.environment(app))
         text = _listeners_text(stack, app)
         found = listeners(text) if text else []
         if found and not any(s.port == target and not s.loopback_only for s in found):
@@ -58,17 +68,23 @@ def _judge(ctx: Context) -> Outcome:
     return _unreachable(stack, app, target, listeners(text) if text else [], last_error)
 
 
-def _answered(stack: Stack, app: str, url: str, target: int, response: requests.Response) -> Outcome:
+def _answered(
+    stack: Stack, app: str, url: str, target: int, response: requests.Response, environment: dict[str, str]
+) -> Outcome:
     evidence = f"GET {url} (container port {target}) -> HTTP {response.status_code}\n{response.text[:300]}"
     time.sleep(1)  # let a failed DB query on this request reach the log
     logs = stack.logs(app, 80)
-    line = db_localhost_line(logs)
-    if line:
-        return Outcome.failed(
-            f"The API answers HTTP, but it cannot reach the database. {DB_LOCALHOST_HINT}",
-            f"{evidence}\n--- from the log of {app} ---\n{line}",
-            fraction=REACHABLE_BUT_NO_DB,
-        )
+    problems = [(DB_LOCALHOST_HINT, db_localhost_line(logs))] + [
+        (fixed_ip_hint(key, address), failed_connection_line(logs, address))
+        for key, address in fixed_ip_settings(environment)
+    ]
+    for hint, line in problems:
+        if line:
+            return Outcome.failed(
+                f"The API answers HTTP, but it cannot reach the database. {hint}",
+                f"{evidence}\n--- from the log of {app} ---\n{line}",
+                fraction=REACHABLE_BUT_NO_DB,
+            )
     return Outcome.passed(f"The API answers: GET / returned HTTP {response.status_code}.", evidence)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from grader.context import Context
+from grader.diagnose import fixed_ip_hint, fixed_ip_settings
 from grader.model import Category, Check, Outcome
 
 
@@ -37,6 +38,8 @@ def _judge(ctx: Context) -> Outcome:
             "PostgreSQL to accept connections. Add a healthcheck with `pg_isready` and "
             "`depends_on: {db: {condition: service_healthy}}`."
         )
+    if app:
+        hints += [fixed_ip_hint(key, address) for key, address in fixed_ip_settings(project.environment(app))]
     evidence = f"services: {services}; app: {app or '-'}; database: {db or '-'}"
     if problems:
         return Outcome.failed(" ".join(problems), evidence, fraction=earned / 10, hints=tuple(hints))

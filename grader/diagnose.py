@@ -32,6 +32,53 @@ DB_LOCALHOST_HINT = (
 )
 
 
+_IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
+_ADDRESS_KEY = re.compile(r"HOST|URL|ADDR|DSN", re.IGNORECASE)
+
+
+def fixed_ip_settings(environment: dict[str, str]) -> list[tuple[str, str]]:
+    """(key, address) of the app's settings that name a fixed IP (not loopback, not 0.0.0.0):
+    a container's address copied from `docker inspect`, which changes with every new stack."""
+    found = []
+    for key, value in environment.items():
+        if _ADDRESS_KEY.search(key):
+            found += [(key, ip) for ip in _IPV4.findall(value) if not ip.startswith("127.") and ip != "0.0.0.0"]
+    return found
+
+
+def fixed_ip_hint(key: str, address: str) -> str:
+    return (
+        f"`{key}` uses the IP address {address}. A container's IP changes every time the stack is created; "
+        "use the database's compose service name instead (for example DB_HOST=db): compose's DNS resolves it."
+    )
+
+
+def failed_connection_line(logs: str, address: str) -> str | None:
+    """The log line where a connection to `address` failed, if any."""
+    pattern = re.compile(
+        rf"(ECONNREFUSED|EHOSTUNREACH|ETIMEDOUT|refused|unreachable|timed? ?out|can't reach|could not connect)"
+        rf".{{0,80}}{re.escape(address)}",
+        re.IGNORECASE,
+    )
+    return next((line.strip() for line in logs.splitlines() if pattern.search(line)), None)
+
+
+# The database was there but not ready: refused on its service address, or still starting up.
+_DB_NOT_READY = re.compile(
+    r"(ECONNREFUSED\s+(?!127\.0\.0\.1|::1)[\w.:-]+:5432|the database system is starting up)", re.IGNORECASE
+)
+
+DB_NOT_READY_HINT = (
+    "The app tried the database before PostgreSQL accepted connections and gave up. `depends_on` alone only "
+    "waits for the container to start: give the database a healthcheck (`pg_isready`) and use "
+    "`depends_on: {db: {condition: service_healthy}}`, or retry the connection in the app."
+)
+
+
+def db_not_ready_line(logs: str) -> str | None:
+    return next((line.strip() for line in logs.splitlines() if _DB_NOT_READY.search(line)), None)
+
+
 def db_localhost_line(logs: str) -> str | None:
     """The log line that shows the DB_HOST=localhost mistake, if any."""
     for line in logs.splitlines():

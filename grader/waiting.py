@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from grader.diagnose import DB_LOCALHOST_HINT, db_localhost_line
+from grader.diagnose import DB_LOCALHOST_HINT, DB_NOT_READY_HINT, db_localhost_line, db_not_ready_line
 from grader.stack import Stack
 
 PG_NO_PASSWORD = "superuser password is not specified"
@@ -75,6 +75,8 @@ def explain_logs(logs: str) -> list[str]:
     tips: list[str] = []
     if db_localhost_line(logs):
         tips.append(DB_LOCALHOST_HINT)
+    if db_not_ready_line(logs):
+        tips.append(DB_NOT_READY_HINT)
     if PG_NO_PASSWORD in logs:
         tips.append(
             "PostgreSQL refuses to initialise without a password: set POSTGRES_PASSWORD in the database "
@@ -91,4 +93,4 @@ def crash_report(stack: Stack, crashed: list[ServiceState], tail: int = 40) -> t
         parts.append(state.describe())
         parts.extend(explain_logs(logs))
         evidence.append(f"--- last log lines of {state.service} ---\n{logs.strip() or '(no output)'}")
-    return "; ".join(parts) + ".", "\n".join(evidence)
+    return "; ".join(p.rstrip(".") for p in parts) + ".", "\n".join(evidence)

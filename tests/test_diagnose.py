@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from grader.diagnose import Listener, db_localhost_line, explain_unreachable, listeners
+from grader.diagnose import (
+    Listener,
+    db_localhost_line,
+    db_not_ready_line,
+    explain_unreachable,
+    failed_connection_line,
+    fixed_ip_settings,
+    listeners,
+)
 
 PROC_NET_TCP = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:0BB8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0
@@ -49,3 +57,39 @@ def test_explain_unreachable(found: list[Listener], needle: str) -> None:
 )
 def test_db_localhost(line: str, hit: bool) -> None:
     assert (db_localhost_line(f"start\n{line}\n") is not None) is hit
+
+
+def test_fixed_ip_settings() -> None:
+    env = {
+        "DB_HOST": "172.28.5.200",
+        "DATABASE_URL": "postgres://u:p@10.0.0.7:5432/db",
+        "PORT": "3000",
+        "LISTEN_HOST": "0.0.0.0",
+        "REDIS_HOST": "127.0.0.1",
+        "APP_NAME": "10.1.1.1",
+    }
+    assert fixed_ip_settings(env) == [("DB_HOST", "172.28.5.200"), ("DATABASE_URL", "10.0.0.7")]
+
+
+@pytest.mark.parametrize(
+    ("line", "hit"),
+    [
+        pytest.param("Error: connect EHOSTUNREACH 172.28.5.200:5432", True, id="unreachable"),
+        pytest.param("Error: connect ETIMEDOUT 172.28.5.200:5432", True, id="timeout"),
+        pytest.param("Error: connect ECONNREFUSED 172.28.5.2:5432", False, id="other-address"),
+    ],
+)
+def test_failed_connection_line(line: str, hit: bool) -> None:
+    assert (failed_connection_line(f"x\n{line}\n", "172.28.5.200") is not None) is hit
+
+
+@pytest.mark.parametrize(
+    ("line", "hit"),
+    [
+        pytest.param("No se pudo conectar: connect ECONNREFUSED 172.25.0.2:5432", True, id="refused-by-db"),
+        pytest.param("error: the database system is starting up", True, id="starting-up"),
+        pytest.param("connect ECONNREFUSED 127.0.0.1:5432", False, id="localhost-is-another-mistake"),
+    ],
+)
+def test_db_not_ready_line(line: str, hit: bool) -> None:
+    assert (db_not_ready_line(line) is not None) is hit
