@@ -6,23 +6,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import jsonschema
 
 from grader import NAME, __version__
 from grader.context import Options
-from grader.errors import BadInput, GraderError
+from grader.errors import BadInput, GraderError, Terminated
 from grader.outputs import Targets, emit
 from grader.report import schema, to_dict, to_table
 from grader.rubric import Rubric, default_text
 from grader.rubric import load as load_rubric
 from grader.runner import grade
 
-EXIT_OK, EXIT_BELOW, EXIT_BAD_INPUT, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_BELOW, EXIT_BAD_INPUT, EXIT_INFRA, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 
 
 def _positive(text: str) -> float:
@@ -104,8 +106,18 @@ def _finish(doc: dict[str, Any], args: argparse.Namespace, json_path: Path | Non
     return EXIT_OK
 
 
+def _stop_once(signum: int, frame: FrameType | None) -> None:
+    """First SIGINT/SIGTERM: stop grading (teardown runs in `finally`). Later ones are ignored, so
+    a second Ctrl-C cannot abort the teardown and leave containers behind."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.stderr.write("grader: stopping; removing what was started ...\n")
+    raise KeyboardInterrupt if signum == signal.SIGINT else Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handlers = {s: signal.signal(s, _stop_once) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         if args.command == "schema":
             sys.stdout.write(json.dumps(schema(), indent=2) + "\n")
@@ -125,6 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("grader: interrupted; the stack was removed\n")
         return EXIT_INTERRUPTED
+    except Terminated:
+        sys.stderr.write("grader: terminated; the stack was removed\n")
+        return EXIT_TERMINATED
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

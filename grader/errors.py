@@ -19,6 +19,11 @@ class InfrastructureError(GraderError):
     exit_code = 3
 
 
+class Terminated(BaseException):
+    """SIGTERM (a CI runner cancelling the job). A BaseException like KeyboardInterrupt, so no
+    check's `except Exception` swallows it and the run's `finally` tears the stack down."""
+
+
 class CommandTimeout(GraderError):
     """A docker/compose command did not finish within its deadline."""
 

@@ -1,0 +1,48 @@
+"""Ctrl-C or a cancelled CI job in the middle of a run: the grader stops and removes everything."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import docker
+import pytest
+
+from tests.conftest import SUBMISSIONS, engine_counts
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [pytest.param(signal.SIGTERM, 143, id="sigterm"), pytest.param(signal.SIGINT, 130, id="sigint")],
+)
+def test_signal_mid_run_tears_down(engine: docker.DockerClient, signum: int, code: int) -> None:
+    before = engine_counts(engine)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader.cli", "grade", str(SUBMISSIONS / "complete")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        # Wait until the stack is really up: its database container runs.
+        while time.monotonic() < deadline:
+            running = engine.containers.list(filters={"label": "com.docker.compose.service=db"})
+            if any(c.labels.get("com.docker.compose.project", "").startswith("grader-complete-") for c in running):
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.5)
+        else:
+            pytest.fail("the stack never came up")
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, err
+    assert "the stack was removed" in err and "Traceback" not in err
+    assert engine_counts(engine) == before
