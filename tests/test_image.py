@@ -22,28 +22,36 @@ def image(engine: docker.DockerClient) -> str:
     return IMAGE
 
 
+def run_grader(
+    engine: docker.DockerClient, image: str, volumes: dict[str, dict[str, str]], environment: dict[str, str]
+) -> tuple[int, str]:
+    """`docker run` the grader's image on /submission, writing /out/report.json; (exit code, logs)."""
+    container = engine.containers.run(
+        image,
+        ["grade", "/submission", "--json", "/out/report.json"],
+        volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}, **volumes},
+        environment=environment,
+        detach=True,
+    )
+    try:
+        status = container.wait(timeout=600)
+        return int(status["StatusCode"]), container.logs().decode(errors="replace")
+    finally:
+        container.remove(force=True)
+
+
 def test_on_the_host_the_grader_is_not_a_container_of_its_engine(engine: docker.DockerClient) -> None:
     assert own_container(engine) is None
 
 
 def test_image_grades_the_complete_fixture(engine: docker.DockerClient, image: str, tmp_path: Path) -> None:
     before = engine_counts(engine)
-    container = engine.containers.run(
-        image,
-        ["grade", "/submission", "--json", "/out/report.json"],
-        volumes={
-            "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
-            str(SUBMISSIONS / "complete"): {"bind": "/submission", "mode": "ro"},
-            str(tmp_path): {"bind": "/out", "mode": "rw"},
-        },
-        detach=True,
-    )
-    try:
-        status = container.wait(timeout=600)
-        logs = container.logs().decode(errors="replace")
-    finally:
-        container.remove(force=True)
-    assert status["StatusCode"] == 0, logs
+    volumes = {
+        str(SUBMISSIONS / "complete"): {"bind": "/submission", "mode": "ro"},
+        str(tmp_path): {"bind": "/out", "mode": "rw"},
+    }
+    code, logs = run_grader(engine, image, volumes, {})
+    assert code == 0, logs
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["score"] == 100, logs
     api = next(c for c in report["checks"] if c["id"] == "api.reachable")
@@ -67,28 +75,16 @@ def test_image_with_a_bind_mounted_data_folder(
     workdir = tmp_path / "work"
     workdir.mkdir()
     volumes = {
-        "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
         str(SUBMISSIONS / "bind-mount-data"): {"bind": "/submission", "mode": "ro"},
         str(tmp_path): {"bind": "/out", "mode": "rw"},
     }
-    environment = {}
+    environment: dict[str, str] = {}
     if shared:
         volumes[str(workdir)] = {"bind": str(workdir), "mode": "rw"}
         environment["TMPDIR"] = str(workdir)
     before = engine_counts(engine)
-    container = engine.containers.run(
-        image,
-        ["grade", "/submission", "--json", "/out/report.json"],
-        volumes=volumes,
-        environment=environment,
-        detach=True,
-    )
-    try:
-        status = container.wait(timeout=600)
-        logs = container.logs().decode(errors="replace")
-    finally:
-        container.remove(force=True)
-    assert status["StatusCode"] == 0, logs
+    code, logs = run_grader(engine, image, volumes, environment)
+    assert code == 0, logs
     report = json.loads((tmp_path / "report.json").read_text())
     assert {c["id"]: c["status"] for c in report["checks"]}["startup.up"] == startup
     assert report["score"] == score
