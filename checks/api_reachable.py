@@ -8,7 +8,6 @@ import requests
 
 from grader.context import Context
 from grader.diagnose import (
-    DB_LOCALHOST_HINT,
     Listener,
     db_localhost_line,
     explain_unreachable,
@@ -17,6 +16,7 @@ from grader.diagnose import (
     fixed_ip_settings,
     listeners,
 )
+from grader.messages import msg
 from grader.model import Category, Check, Outcome
 from grader.stack import Stack
 from grader.waiting import explain_logs
@@ -35,9 +35,9 @@ def _judge(ctx: Context) -> Outcome:
     stack = ctx.stack
     app, target = ctx.app_service(), ctx.app_port()
     if app is None:
-        return Outcome.skipped("Not graded: there is no API service built from the repository.")
+        return Outcome.skipped(msg("api.no_app"))
     if target is None:
-        return Outcome.failed(f"Service `{app}` publishes no port, so the API cannot be called from outside.")
+        return Outcome.failed(msg("api.no_port", app=app))
     deadline = time.monotonic() + ctx.options.start_timeout
     wrong_since: float | None = None
     last_error = ""
@@ -45,7 +45,7 @@ def _judge(ctx: Context) -> Outcome:
         if stack.state(app) != "running":
             logs = stack.logs(app, 40)
             tips = "".join(f" {tip}" for tip in explain_logs(logs))
-            return Outcome.failed(f"Service `{app}` stopped before answering HTTP.{tips}", logs)
+            return Outcome.failed(msg("api.stopped", app=app) + tips, logs)
         endpoint = stack.endpoint(app, target)
         if endpoint is not None:
             url = f"http://{endpoint.url_host}:{endpoint.port}/"
@@ -71,31 +71,31 @@ def _judge(ctx: Context) -> Outcome:
 def _answered(
     stack: Stack, app: str, url: str, target: int, response: requests.Response, environment: dict[str, str]
 ) -> Outcome:
-    evidence = f"GET {url} (container port {target}) -> HTTP {response.status_code}\n{response.text[:300]}"
+    evidence = msg("api.evidence", url=url, port=target, status=response.status_code) + "\n" + response.text[:300]
     time.sleep(1)  # let a failed DB query on this request reach the log
     logs = stack.logs(app, 80)
-    problems = [(DB_LOCALHOST_HINT, db_localhost_line(logs))] + [
+    problems = [(msg("hint.db_localhost"), db_localhost_line(logs))] + [
         (fixed_ip_hint(key, address), failed_connection_line(logs, address))
         for key, address in fixed_ip_settings(environment)
     ]
     for hint, line in problems:
         if line:
             return Outcome.failed(
-                f"The API answers HTTP, but it cannot reach the database. {hint}",
-                f"{evidence}\n--- from the log of {app} ---\n{line}",
+                msg("api.no_db", hint=hint),
+                f"{evidence}\n{msg('api.from_log', service=app)}\n{line}",
                 fraction=REACHABLE_BUT_NO_DB,
             )
-    return Outcome.passed(f"The API answers: GET / returned HTTP {response.status_code}.", evidence)
+    return Outcome.passed(msg("api.ok", status=response.status_code), evidence)
 
 
 def _unreachable(stack: Stack, app: str, target: int, found: list[Listener], last_error: str = "") -> Outcome:
     reason = explain_unreachable(found, target)
-    shown = ", ".join(f"{s.address}:{s.port}" for s in found) or "none"
+    shown = ", ".join(f"{s.address}:{s.port}" for s in found) or msg("api.none")
     logs = stack.logs(app, 30)
+    error = msg("api.last_error", error=last_error) if last_error else ""
     return Outcome.failed(
-        f"The API does not answer HTTP on container port {target}. {reason}",
-        f"listening inside `{app}`: {shown}{f' (last error: {last_error})' if last_error else ''}\n"
-        f"--- last log lines of {app} ---\n{logs.strip()}",
+        msg("api.unreachable", port=target, reason=reason),
+        f"{msg('api.listening', app=app, sockets=shown)}{error}\n{msg('logs.last_lines', service=app)}\n{logs.strip()}",
     )
 
 
@@ -108,7 +108,7 @@ def run(ctx: Context) -> Outcome:
 CHECK = Check(
     id="api.reachable",
     category=Category.API,
-    title="API answers HTTP",
+    title="title.api.reachable",
     max_points=15,
     run=run,
     after=("startup.up",),

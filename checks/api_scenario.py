@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from grader.context import Context
+from grader.messages import msg
 from grader.model import Category, Check, Outcome
 from grader.rubric import Scenario
 from grader.scenarios import Run, StepFailed, run_steps
@@ -15,18 +16,16 @@ def make(scenario: Scenario) -> Check:
         app, port = ctx.app_service(), ctx.app_port()
         endpoint = ctx.stack.endpoint(app, port) if app and port else None
         if endpoint is None:
-            return Outcome.skipped("Not graded: the API has no reachable port.")
+            return Outcome.skipped(msg("scenario.no_port"))
         progress = Run()
         started = time.monotonic()
         try:
             run_steps(f"http://{endpoint.url_host}:{endpoint.port}", scenario.steps, progress)
         except StepFailed as exc:
-            return Outcome.failed(f"{scenario.name}: {exc}", "\n".join(progress.log))
+            return Outcome.failed(msg("scenario.failed", name=scenario.name, reason=exc), "\n".join(progress.log))
         seconds = time.monotonic() - started
-        return Outcome.passed(
-            f"{scenario.name}: all {len(scenario.steps)} requests answered as expected ({seconds:.1f} s).",
-            "\n".join(progress.log),
-        )
+        text = msg("scenario.ok", name=scenario.name, count=len(scenario.steps), seconds=f"{seconds:.1f}")
+        return Outcome.passed(text, "\n".join(progress.log))
 
     return Check(
         id=scenario.id,

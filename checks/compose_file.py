@@ -6,6 +6,7 @@ import difflib
 import re
 
 from grader.context import ComposeInvalid, Context
+from grader.messages import msg
 from grader.model import Category, Check, Location, Outcome
 from grader.project import COMPOSE_FILES, find_override_file, yaml_line
 
@@ -58,8 +59,8 @@ def unknown_key_advice(message: str) -> str | None:
         return None
     service, key = found
     close = difflib.get_close_matches(key, SERVICE_KEYS, n=1)
-    guess = f" Did you mean `{close[0]}`?" if close else ""
-    return f"`{key}` (in service `{service}`) is not a compose key.{guess}"
+    guess = msg("compose.did_you_mean", guess=close[0]) if close else ""
+    return msg("compose.unknown_key", key=key, service=service) + guess
 
 
 def _judge(ctx: Context) -> Outcome:
@@ -67,9 +68,8 @@ def _judge(ctx: Context) -> Outcome:
         names = ", ".join(f"`{n}`" for n in COMPOSE_FILES)
         listing = ", ".join(sorted(p.name for p in ctx.root.iterdir())[:30])
         return Outcome.failed(
-            f"No compose file at the root of the repository. Create `compose.yaml` (compose looks for {names}) "
-            "describing the API and the database.",
-            f"Files at the root: {listing}",
+            msg("compose.none", names=names),
+            msg("compose.files_at_root", listing=listing),
         )
     try:
         project = ctx.compose
@@ -78,27 +78,23 @@ def _judge(ctx: Context) -> Outcome:
         if exc.missing_env_file:
             missing = ctx.relative(exc.missing_env_file)
             return Outcome.failed(
-                f"{name} loads `env_file: {missing}`, but `{missing}` is not in the repository, so compose cannot "
-                f"start anything. Commit `{missing}` with the values the app needs (for the homework: the "
-                "database settings), or put them under `environment:` in the compose file.",
+                msg("compose.missing_env_file", file=name, missing=missing),
                 exc.message,
             )
         return Outcome.failed(
-            f"`docker compose config` rejects {name}. {unknown_key_advice(exc.message) or 'Fix the error it reports:'}",
+            msg("compose.rejected", file=name, advice=unknown_key_advice(exc.message) or msg("compose.fix_reported")),
             exc.message,
         )
     hints: list[str] = list(ctx.env_notes)
     if len(ctx.compose_files) > 1:
         others = ", ".join(f.name for f in ctx.compose_files[1:])
-        hints.append(f"Compose uses {project.file.name}; {others} is ignored. Keep a single compose file.")
+        hints.append(msg("compose.several", file=project.file.name, others=others))
     override = find_override_file(ctx.root)
     if override:
-        hints.append(f"Compose also merges {override.name} on top of {project.file.name}; the grader does too.")
+        hints.append(msg("compose.override_merged", override=override.name, file=project.file.name))
     if "version" in project.raw():
-        hints.append(
-            f"{project.where('version')}: the `version:` key is obsolete in Compose v2 and ignored; you can delete it."
-        )
-    return Outcome.passed(f"{project.file.name} is valid for `docker compose config`.", hints=tuple(hints))
+        hints.append(msg("compose.version_obsolete", where=project.where("version")))
+    return Outcome.passed(msg("compose.valid", file=project.file.name), hints=tuple(hints))
 
 
 def run(ctx: Context) -> Outcome:
@@ -120,7 +116,7 @@ def run(ctx: Context) -> Outcome:
 CHECK = Check(
     id="compose.file",
     category=Category.COMPOSE,
-    title="Compose file valid",
+    title="title.compose.file",
     max_points=5,
     run=run,
 )

@@ -8,6 +8,7 @@ from checks.dockerfile_present import locate
 from grader.context import Context
 from grader.diagnose import network_failure
 from grader.errors import CommandTimeout
+from grader.messages import msg
 from grader.model import Category, Check, Location, Outcome
 
 _STEP = re.compile(r"^(Step \d+/\d+ : .*|#\d+ \[.*\].*)$", re.MULTILINE)
@@ -28,34 +29,26 @@ def _judge(ctx: Context) -> Outcome:
     project = ctx.compose
     services = project.build_services()
     if not services:
-        return Outcome.skipped("Not graded: no service in the compose file is built from the repository.")
+        return Outcome.skipped(msg("build.nothing"))
     timeout = ctx.options.build_timeout
     try:
         result = ctx.stack.build(timeout)
     except CommandTimeout as exc:
-        return Outcome.failed(
-            f"The build did not finish within {timeout:.0f} s. Look for a step that waits forever (a server "
-            "started in RUN, an interactive prompt).",
-            failing_step(exc.output),
-        )
+        return Outcome.failed(msg("build.timeout", seconds=f"{timeout:.0f}"), failing_step(exc.output))
     output = (result.stdout + result.stderr).decode(errors="replace")
     if result.returncode == 0:
-        return Outcome.passed(f"Built {', '.join(f'`{s}`' for s in services)} from your Dockerfile.")
+        return Outcome.passed(msg("build.ok", services=", ".join(f"`{s}`" for s in services)))
     step = failing_step(output)
     if network_failure(step):
-        return Outcome.error(
-            "The build failed because the grading machine could not download something (registry or network "
-            "unreachable). This is not a problem with your work.",
-            step,
-        )
+        return Outcome.error(msg("build.network"), step)
     first = step.splitlines()[0].strip() if step else ""
     match = re.match(r"Step (\d+)/(\d+) : (.*)", first)
-    what = f"`{match.group(3)}` (step {match.group(1)} of {match.group(2)})" if match else f"`{first}`"
-    return Outcome.failed(
-        f"The image does not build: {what} failed. Its output is below; run `docker compose build` on your "
-        "machine to see the same error.",
-        step,
+    what = (
+        msg("build.step", instruction=match.group(3), step=match.group(1), steps=match.group(2))
+        if match
+        else f"`{first}`"
     )
+    return Outcome.failed(msg("build.failed", what=what), step)
 
 
 def run(ctx: Context) -> Outcome:
@@ -66,7 +59,7 @@ def run(ctx: Context) -> Outcome:
 CHECK = Check(
     id="dockerfile.build",
     category=Category.DOCKERFILE,
-    title="Image builds",
+    title="title.dockerfile.build",
     max_points=13,
     run=run,
     requires=("dockerfile.present", "security.policy"),

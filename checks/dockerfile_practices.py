@@ -5,6 +5,7 @@ from __future__ import annotations
 from checks.dockerfile_present import locate
 from grader.context import ComposeInvalid, Context
 from grader.dockerfile import hadolint_hints, npm_as_pid1, parse, practices
+from grader.messages import msg
 from grader.model import Category, Check, Location, Outcome
 
 
@@ -24,14 +25,15 @@ def run(ctx: Context) -> Outcome:
 
     hints = [h for h in [npm_as_pid1(parsed)] if h] + hadolint_hints(text)
     lines = [
-        f"{'OK ' if p.ok else 'FIX'} {p.label}" + (f" (line {p.line})" if p.line and not p.ok else "") for p in found
+        f"{'OK ' if p.ok else 'FIX'} {p.label}" + (msg("practices.line", line=p.line) if p.line and not p.ok else "")
+        for p in found
     ]
     missing = [p for p in found if not p.ok]
     if not missing:
-        return Outcome.passed("The Dockerfile follows every practice of the class.", "\n".join(lines), tuple(hints))
+        return Outcome.passed(msg("practices.all_ok"), "\n".join(lines), tuple(hints))
     advice = " ".join(f"({n}) {p.advice}" for n, p in enumerate(missing, 1))
     return Outcome.failed(
-        f"{len(missing)} of {len(found)} Dockerfile practices to fix: {advice}",
+        msg("practices.to_fix", missing=len(missing), total=len(found), advice=advice),
         "\n".join(lines),
         fraction=(len(found) - len(missing)) / len(found),
         hints=tuple(hints),
@@ -42,7 +44,7 @@ def run(ctx: Context) -> Outcome:
 CHECK = Check(
     id="dockerfile.practices",
     category=Category.DOCKERFILE,
-    title="Dockerfile practices",
+    title="title.dockerfile.practices",
     max_points=12,
     run=run,
     requires=("dockerfile.present",),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from grader.context import ComposeInvalid, Context
 from grader.dockerfile import parse
+from grader.messages import msg
 from grader.model import Category, Check, Location, Outcome
 
 
@@ -16,13 +17,13 @@ def locate(ctx: Context) -> tuple[Path, Path, str]:
         app = ctx.app_service()
         if app is not None:
             context, dockerfile = project.build_paths(app)
-            return context, dockerfile, f"the build of service `{app}` in {project.file.name}"
+            return context, dockerfile, msg("dockerfile.where_build", service=app, file=project.file.name)
     except ComposeInvalid:
         pass
     for name in ("Dockerfile", "dockerfile"):  # the classic builder accepts both
         if (ctx.root / name).is_file():
-            return ctx.root, ctx.root / name, "the repository root"
-    return ctx.root, ctx.root / "Dockerfile", "the repository root"
+            return ctx.root, ctx.root / name, msg("dockerfile.where_root")
+    return ctx.root, ctx.root / "Dockerfile", msg("dockerfile.where_root")
 
 
 def _judge(ctx: Context) -> Outcome:
@@ -31,17 +32,16 @@ def _judge(ctx: Context) -> Outcome:
     if not dockerfile.is_file():
         listing = ", ".join(sorted(p.name for p in context.iterdir())[:30]) if context.is_dir() else ""
         return Outcome.failed(
-            f"No Dockerfile at `{shown}` ({where}). Create a file named `Dockerfile` (no extension) in the "
-            "API's folder, starting with `FROM node:18.12`.",
-            f"Files in {ctx.relative(str(context)) or '.'}: {listing}",
+            msg("dockerfile.missing", path=shown, where=where),
+            msg("dockerfile.files_in", folder=ctx.relative(str(context)) or ".", listing=listing),
         )
     try:
         parse(dockerfile.read_text(errors="replace"))
     except ValueError as exc:
         return Outcome.failed(
-            f"`{shown}` is not a valid Dockerfile ({exc}). It must start with a `FROM` line.",
+            msg("dockerfile.invalid", path=shown, error=exc),
         )
-    return Outcome.passed(f"Found `{shown}` ({where}).")
+    return Outcome.passed(msg("dockerfile.found", path=shown, where=where))
 
 
 def run(ctx: Context) -> Outcome:
@@ -52,7 +52,7 @@ def run(ctx: Context) -> Outcome:
 CHECK = Check(
     id="dockerfile.present",
     category=Category.DOCKERFILE,
-    title="Dockerfile present",
+    title="title.dockerfile.present",
     max_points=5,
     run=run,
 )

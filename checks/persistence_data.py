@@ -14,6 +14,7 @@ import psycopg
 import requests
 
 from grader.context import Context
+from grader.messages import msg
 from grader.model import Category, Check, Outcome
 from grader.project import postgres_layout
 from grader.scenarios import Run, StepFailed, run_steps
@@ -52,8 +53,8 @@ def _connect(stack: Stack, db: str, env: dict[str, str], deadline: float) -> psy
 
 def _db_down(stack: Stack, db: str, when: str) -> Outcome:
     crashed = [s for s in states(stack) if s.service == db]
-    sentence, logs = crash_report(stack, crashed) if crashed else ("it is not running.", "")
-    return Outcome.failed(f"The database did not accept connections {when}: {sentence}", logs)
+    sentence, logs = crash_report(stack, crashed) if crashed else (msg("persistence.not_running"), "")
+    return Outcome.failed(msg("persistence.db_down", when=when, reason=sentence), logs)
 
 
 @dataclass(frozen=True)
@@ -96,33 +97,33 @@ def _cycle(ctx: Context) -> CycleResult:
 
     marker_outcome: Outcome | None = None
     if db is None:
-        marker_outcome = Outcome.skipped("Not graded: there is no PostgreSQL service.")
+        marker_outcome = Outcome.skipped(msg("persistence.no_db"))
     else:
         try:
             with _connect(stack, db, env, time.monotonic() + timeout) as conn:
                 conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (token text PRIMARY KEY)")
                 conn.execute(f"INSERT INTO {TABLE} (token) VALUES (%s)", (marker,))
         except TimeoutError:
-            marker_outcome = _db_down(stack, db, "after the stack started")
+            marker_outcome = _db_down(stack, db, msg("persistence.when_started"))
 
     run = Run()
     scenario_outcome: Outcome | None = None
     if scenario is not None:
         url = _api_url(ctx, time.monotonic() + timeout)
         if url is None:
-            scenario_outcome = Outcome.failed("The API did not answer HTTP, so the scenario could not start.")
+            scenario_outcome = Outcome.failed(msg("scenario.no_api"))
         else:
             try:
                 run_steps(url, scenario.steps, run)
             except StepFailed as exc:
-                scenario_outcome = Outcome.failed(f"Before removing the containers: {exc}", "\n".join(run.log))
+                scenario_outcome = Outcome.failed(msg("scenario.before", reason=exc), "\n".join(run.log))
     if marker_outcome is not None and (scenario is None or scenario_outcome is not None):
         return CycleResult(marker_outcome, scenario_outcome)  # nothing was written: no cycle to run
 
     stack.down([db] if db else [], remove_volumes=False)
     left = stack.containers()
     if left:
-        message = f"`docker compose down` left {len(left)} containers; could not test persistence."
+        message = msg("persistence.left", count=len(left))
         return CycleResult(marker_outcome or Outcome.error(message), scenario_outcome or Outcome.error(message))
     stack.up(timeout)
     deadline = time.monotonic() + timeout
@@ -131,17 +132,13 @@ def _cycle(ctx: Context) -> CycleResult:
     if scenario is not None and scenario_outcome is None:
         url = _api_url(ctx, deadline)
         if url is None:
-            scenario_outcome = Outcome.failed("After `docker compose down` and `up` the API did not answer HTTP.")
+            scenario_outcome = Outcome.failed(msg("scenario.no_api_after"))
         else:
             try:
                 run_steps(url, scenario.after_steps, run, first_number=len(scenario.steps) + 1)
-                scenario_outcome = Outcome.passed(
-                    "What the API stored before `docker compose down` was still there after `up`.", "\n".join(run.log)
-                )
+                scenario_outcome = Outcome.passed(msg("scenario.kept"), "\n".join(run.log))
             except StepFailed as exc:
-                scenario_outcome = Outcome.failed(
-                    f"After `docker compose down` and `up`: {exc} The API's data did not survive.", "\n".join(run.log)
-                )
+                scenario_outcome = Outcome.failed(msg("scenario.lost", reason=exc), "\n".join(run.log))
     assert marker_outcome is not None
     return CycleResult(marker_outcome, scenario_outcome)
 
@@ -157,21 +154,13 @@ def _read_marker(ctx: Context, db: str, env: dict[str, str], marker: str, deadli
                 and conn.execute(f"SELECT 1 FROM {TABLE} WHERE token = %s", (marker,)).fetchone() is not None
             )
     except TimeoutError:
-        return _db_down(stack, db, "after the containers were recreated")
-    evidence = f"wrote marker {marker[:8]}... to {TABLE}; `docker compose down` (volumes kept); `up`; marker "
+        return _db_down(stack, db, msg("persistence.when_recreated"))
+    result = msg("persistence.found") if found else msg("persistence.missing")
+    evidence = msg("persistence.evidence", marker=marker[:8], table=TABLE, result=result)
     if found:
-        return Outcome.passed(
-            "The data survived removing the containers: the row written before `docker compose down` was "
-            "there after `up`.",
-            evidence + "found",
-        )
+        return Outcome.passed(msg("persistence.ok"), evidence)
     layout = postgres_layout(str(project.services[db].get("image")), env)
-    return Outcome.failed(
-        "The data was lost when the containers were removed: a row written before `docker compose down` was "
-        f"gone after `up`. Keep PostgreSQL's data on a named volume: mount one at {layout.expected_mount} in "
-        f"service `{db}` and declare it under the top-level `volumes:`.",
-        evidence + "missing",
-    )
+    return Outcome.failed(msg("persistence.lost", mount=layout.expected_mount, db=db), evidence)
 
 
 def _judge(ctx: Context) -> Outcome:
@@ -187,7 +176,7 @@ def run(ctx: Context) -> Outcome:
 CHECK = Check(
     id="persistence.data",
     category=Category.PERSISTENCE,
-    title="Data survives `down` and `up`",
+    title="title.persistence.data",
     max_points=20,
     run=run,
     after=("startup.up",),

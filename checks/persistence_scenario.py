@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from checks.persistence_data import cycle
 from grader.context import Context
+from grader.messages import msg
 from grader.model import Category, Check, Outcome
 from grader.rubric import Scenario
 
@@ -12,7 +13,7 @@ from grader.rubric import Scenario
 def make(scenario: Scenario) -> Check:
     def run(ctx: Context) -> Outcome:
         outcome = cycle(ctx).scenario
-        return outcome if outcome is not None else Outcome.error("The persistence cycle did not run the scenario.")
+        return outcome if outcome is not None else Outcome.error(msg("scenario.not_run"))
 
     return Check(
         id=scenario.id,

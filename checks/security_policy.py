@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.context import Context
+from grader.messages import msg
 from grader.model import Category, Check, Outcome
 
 _NAMESPACES = ("network_mode", "pid", "ipc", "uts", "userns_mode", "cgroup")
@@ -27,48 +28,48 @@ def findings(config: dict[str, Any], root: Path) -> list[str]:
     """Every setting that would give a container power over the host, one line each."""
     found: list[str] = []
     for name, svc in (config.get("services") or {}).items():
-        where = f"service `{name}`"
+        where = msg("security.service", name=name)
         build = svc.get("build") or {}
         if svc.get("privileged") or build.get("privileged"):
-            found.append(f"{where}: `privileged: true` gives the container full control of the machine")
+            found.append(msg("security.privileged", where=where))
         for key in _NAMESPACES:
             value = str(svc.get(key) or "")
             if value == "host" or value.startswith("container:"):
-                found.append(f"{where}: `{key}: {value}` shares the machine's (or another container's) namespace")
+                found.append(msg("security.namespace", where=where, key=key, value=value))
         if build.get("network") == "host":
-            found.append(f"{where}: `build.network: host` runs the build on the machine's network")
+            found.append(msg("security.build_network", where=where))
         if build.get("context") and "://" not in str(build["context"]) and not _inside(str(build["context"]), root):
-            found.append(f"{where}: the build context {build['context']} is outside the repository")
+            found.append(msg("security.build_context", where=where, context=build["context"]))
         if svc.get("cap_add"):
-            found.append(f"{where}: `cap_add: {', '.join(map(str, svc['cap_add']))}` adds kernel capabilities")
+            found.append(msg("security.cap_add", where=where, caps=", ".join(map(str, svc["cap_add"]))))
         if svc.get("devices") or svc.get("device_cgroup_rules"):
-            found.append(f"{where}: `devices` gives access to the machine's devices")
+            found.append(msg("security.devices", where=where))
         for opt in svc.get("security_opt") or []:
             text = str(opt).replace("=", ":")
             if "unconfined" in text or text in ("label:disable",):
-                found.append(f"{where}: `security_opt: {opt}` turns off the container's confinement")
+                found.append(msg("security.unconfined", where=where, opt=opt))
         for mount in svc.get("volumes") or []:
             source = str(mount.get("source") or "")
             if mount.get("type") == "bind" and source and not _inside(source, root):
-                what = "the Docker socket (full control of the engine)" if source.endswith(_SOCKETS) else source
-                found.append(f"{where}: bind mount of {what}: only folders inside the repository may be mounted")
+                what = msg("security.socket") if source.endswith(_SOCKETS) else source
+                found.append(msg("security.bind_outside", where=where, what=what))
             elif mount.get("type") not in ("bind", "volume", "tmpfs", None):
-                found.append(f"{where}: a `{mount.get('type')}` mount of {source}")
+                found.append(msg("security.other_mount", where=where, kind=mount.get("type"), source=source))
     for name, vol in (config.get("volumes") or {}).items():
         opts = vol.get("driver_opts") or {}
         device = str(opts.get("device") or "")
         if device and not _inside(device, root):
-            found.append(f"volume `{name}`: driver_opts device {device} is a folder of the machine")
+            found.append(msg("security.volume_device", name=name, device=device))
         if vol.get("external"):
-            found.append(f"volume `{name}`: `external: true` would use a volume that is not part of the submission")
+            found.append(msg("security.external_volume", name=name))
     for name, net in (config.get("networks") or {}).items():
         if net.get("external") or net.get("driver") == "host":
-            found.append(f"network `{name}` is not part of the submission (external or host)")
+            found.append(msg("security.external_network", name=name))
     for kind in ("secrets", "configs"):
         for name, item in (config.get(kind) or {}).items():
             file = str(item.get("file") or "")
             if file and not _inside(file, root):
-                found.append(f"{kind[:-1]} `{name}`: file {file} is outside the repository")
+                found.append(msg("security.outside_file", kind=kind[:-1], name=name, file=file))
     return found
 
 
@@ -76,11 +77,8 @@ def _judge(ctx: Context) -> Outcome:
     project = ctx.compose
     found = findings(project.config, ctx.root)
     if found:
-        return Outcome.failed(
-            "The grader refuses to run this compose file: it asks for access to the grading machine, which the "
-            "homework never needs. Remove these settings: " + "; ".join(ctx.relative(f) for f in found) + ".",
-        )
-    return Outcome.passed("Nothing in the compose file reaches outside its containers.")
+        return Outcome.failed(msg("security.refused", findings="; ".join(ctx.relative(f) for f in found)))
+    return Outcome.passed(msg("security.ok"))
 
 
 def run(ctx: Context) -> Outcome:
@@ -90,7 +88,7 @@ def run(ctx: Context) -> Outcome:
 CHECK = Check(
     id="security.policy",
     category=Category.SECURITY,
-    title="Safe to run",
+    title="title.security.policy",
     max_points=0,
     run=run,
     requires=("compose.file",),

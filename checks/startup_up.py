@@ -8,53 +8,41 @@ import time
 from grader.context import Context
 from grader.diagnose import network_failure
 from grader.errors import CommandTimeout
+from grader.messages import msg
 from grader.model import Category, Check, Outcome
 from grader.waiting import crash_report, settle
-
-SHARED_WORKDIR_HELP = (
-    "This submission bind-mounts folders of the repository, and the grader runs in a container whose "
-    "working copy the engine cannot see. Run the grader's container with "
-    "`-v /tmp/compose-grader:/tmp/compose-grader -e TMPDIR=/tmp/compose-grader`. This is not a problem with "
-    "your work."
-)
 
 
 def _judge(ctx: Context) -> Outcome:
     stack = ctx.stack
     binds = [m for s in ctx.compose.services.values() for m in s.get("volumes") or [] if m.get("type") == "bind"]
     if binds and not stack.engine_sees(ctx.root):
-        return Outcome.error(SHARED_WORKDIR_HELP)
+        return Outcome.error(msg("startup.shared_workdir"))
     timeout = ctx.options.start_timeout
     deadline = time.monotonic() + timeout
     try:
         stack.up(timeout)
     except CommandTimeout:
-        return Outcome.failed(f"`docker compose up` did not finish within {timeout:.0f} s.")
+        return Outcome.failed(msg("startup.up_timeout", seconds=f"{timeout:.0f}"))
     except subprocess.CalledProcessError as exc:
         message = ctx.relative((exc.stderr or b"").decode(errors="replace").strip())
         if network_failure(message):
-            return Outcome.error(
-                "The stack could not start because the grading machine could not download an image (registry "
-                "unreachable). This is not a problem with your work.",
-                message,
-            )
+            return Outcome.error(msg("startup.network"), message)
         current = settle(stack, time.monotonic())
         sentence, logs = crash_report(stack, [s for s in current if s.crashed])
-        return Outcome.failed(
-            "`docker compose up` could not start the stack" + (f": {sentence}" if logs else "."),
-            f"{message}\n{logs}".strip(),
-        )
+        text = msg("startup.up_failed_because", reason=sentence) if logs else msg("startup.up_failed")
+        return Outcome.failed(text, f"{message}\n{logs}".strip())
     current = settle(stack, deadline)
     crashed = [s for s in current if s.crashed]
     if crashed:
         sentence, logs = crash_report(stack, crashed)
-        return Outcome.failed(f"A service does not stay up: {sentence}", logs)
+        return Outcome.failed(msg("startup.crashed", reason=sentence), logs)
     waiting = [s for s in current if not s.settled]
     if waiting:
         sentence, logs = crash_report(stack, waiting)
-        return Outcome.failed(f"Not every service was ready within {timeout:.0f} s: {sentence}", logs)
+        return Outcome.failed(msg("startup.not_ready", seconds=f"{timeout:.0f}", reason=sentence), logs)
     running = ", ".join(f"`{s.service}`" for s in current if s.state == "running")
-    return Outcome.passed(f"The stack started: {running} running.")
+    return Outcome.passed(msg("startup.ok", running=running))
 
 
 def run(ctx: Context) -> Outcome:
@@ -64,7 +52,7 @@ def run(ctx: Context) -> Outcome:
 CHECK = Check(
     id="startup.up",
     category=Category.STARTUP,
-    title="Stack starts",
+    title="title.startup.up",
     max_points=10,
     run=run,
     requires=("dockerfile.build",),

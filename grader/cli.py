@@ -18,6 +18,7 @@ import jsonschema
 from grader import NAME, __version__
 from grader.context import Options
 from grader.errors import BadInput, GraderError, Terminated
+from grader.messages import LANGUAGES, title
 from grader.outputs import Targets, emit
 from grader.report import schema, to_dict, to_table
 from grader.rubric import Rubric, default_text
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     _add_formats(g)
     g.add_argument("--rubric", type=Path, metavar="FILE", help="the instructor's rubric (grader.yml)")
+    g.add_argument("--lang", choices=LANGUAGES, help="language of the feedback (default: the rubric's, else en)")
     g.add_argument("--build-timeout", type=_positive, metavar="S", help=f"default {Options.build_timeout:g}")
     g.add_argument("--start-timeout", type=_positive, metavar="S", help=f"default {Options.start_timeout:g}")
     r = sub.add_parser("report", help="write other formats from a saved JSON report, without grading again")
@@ -75,7 +77,7 @@ def _rubric(args: argparse.Namespace) -> int:
     if args.rubric_command == "init":
         if args.file.exists():
             raise BadInput(f"{args.file} exists; not overwriting it")
-        args.file.write_text(default_text([(c.id, c.title, c.max_points) for c in CHECKS.values()]))
+        args.file.write_text(default_text([(c.id, title(c.title), c.max_points) for c in CHECKS.values()]))
         sys.stdout.write(f"wrote {args.file}\n")
         return EXIT_OK
     checks = registry(load_rubric(args.file))
@@ -127,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "rubric":
             return _rubric(args)
         rubric = load_rubric(args.rubric) if args.rubric else Rubric()
-        options = Options.of(rubric, args.build_timeout, args.start_timeout)
+        options = Options.of(rubric, args.build_timeout, args.start_timeout, args.lang)
         report = grade(args.path, options, rubric=rubric)
         sys.stdout.write(to_table(report))
         return _finish(to_dict(report), args, args.json)

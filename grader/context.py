@@ -20,13 +20,17 @@ from grader.stack import Stack
 class Options:
     build_timeout: float = 600.0  # `compose build`, all services
     start_timeout: float = 120.0  # `up`, the services settling, the API answering, the DB answering
+    lang: str = "en"  # language of the feedback
 
     @classmethod
-    def of(cls, rubric: Rubric, build: float | None = None, start: float | None = None) -> Options:
+    def of(
+        cls, rubric: Rubric, build: float | None = None, start: float | None = None, lang: str | None = None
+    ) -> Options:
         """Command-line values win over the rubric's, which win over the defaults."""
         return cls(
             build_timeout=build or rubric.build_timeout or cls.build_timeout,
             start_timeout=start or rubric.start_timeout or cls.start_timeout,
+            lang=lang or rubric.lang or cls.lang,
         )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from grader.messages import msg
+
 _LOCAL = r"(localhost|127\.0\.0\.1|\[?::1\]?)"
 # node-postgres: `connect ECONNREFUSED 127.0.0.1:5432`; Prisma: "Can't reach database server at
 # `localhost:5432`"; Sequelize/TypeORM wrap the same node error.
@@ -25,13 +27,6 @@ def network_failure(output: str) -> bool:
     return _NETWORK.search(output) is not None
 
 
-DB_LOCALHOST_HINT = (
-    "Your app tries to reach PostgreSQL at localhost:5432. Inside a container, localhost is the app's "
-    "own container, not the database. Use the database's compose service name as the host "
-    "(for example DB_HOST=db)."
-)
-
-
 _IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
 _ADDRESS_KEY = re.compile(r"HOST|URL|ADDR|DSN", re.IGNORECASE)
 
@@ -47,10 +42,7 @@ def fixed_ip_settings(environment: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def fixed_ip_hint(key: str, address: str) -> str:
-    return (
-        f"`{key}` uses the IP address {address}. A container's IP changes every time the stack is created; "
-        "use the database's compose service name instead (for example DB_HOST=db): compose's DNS resolves it."
-    )
+    return msg("hint.fixed_ip", key=key, address=address)
 
 
 def failed_connection_line(logs: str, address: str) -> str | None:
@@ -66,12 +58,6 @@ def failed_connection_line(logs: str, address: str) -> str | None:
 # The database was there but not ready: refused on its service address, or still starting up.
 _DB_NOT_READY = re.compile(
     r"(ECONNREFUSED\s+(?!127\.0\.0\.1|::1)[\w.:-]+:5432|the database system is starting up)", re.IGNORECASE
-)
-
-DB_NOT_READY_HINT = (
-    "The app tried the database before PostgreSQL accepted connections and gave up. `depends_on` alone only "
-    "waits for the container to start: give the database a healthcheck (`pg_isready`) and use "
-    "`depends_on: {db: {condition: service_healthy}}`, or retry the connection in the app."
 )
 
 
@@ -135,21 +121,11 @@ def explain_unreachable(found: list[Listener], target: int) -> str:
     """Why a published container port does not answer, from what listens inside the container."""
     on_target = [s for s in found if s.port == target]
     if on_target and all(s.loopback_only for s in on_target):
-        return (
-            f"Your app listens on {on_target[0].address}:{target} inside the container, so only the container "
-            "itself can reach it. Listen on all interfaces: `app.listen(PORT, '0.0.0.0')` or just "
-            "`app.listen(PORT)`."
-        )
+        return msg("listen.loopback", address=on_target[0].address, port=target)
     others = sorted({s.port for s in found if s.port != target})
     if not on_target and others:
         shown = ", ".join(str(p) for p in others)
-        return (
-            f"Nothing listens on container port {target}, which compose publishes; the app listens on {shown}. "
-            "Make the port in `ports:` (the right-hand side) the one your app listens on."
-        )
+        return msg("listen.other_port", port=target, ports=shown)
     if not on_target:
-        return (
-            f"Nothing listens on container port {target} inside the container. Check that the app starts its "
-            "HTTP server (see the logs below) and on which port."
-        )
-    return f"Port {target} is open inside the container but did not answer HTTP requests."
+        return msg("listen.nothing", port=target)
+    return msg("listen.silent", port=target)

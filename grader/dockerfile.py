@@ -14,6 +14,8 @@ from pathlib import Path
 
 from dockerfile_parse import DockerfileParser
 
+from grader.messages import msg
+
 MANIFESTS = ("package.json", "package*.json", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "npm-shrinkwrap.json")
 INSTALL = re.compile(r"\b(npm\s+(install|i|ci)|yarn(\s+install)?|pnpm\s+(install|i))\b")
 # Rules whose advice the practices already give; repeating them as hints would be noise.
@@ -149,13 +151,8 @@ def practices(df: Dockerfile, published_targets: list[int], dockerignore: str | 
         Practice(
             "base_tag",
             not untagged,
-            "Base image pinned to a version (not `latest`)",
-            (
-                f"`FROM {untagged[0]}` changes whenever a new version is published. Pin a version, "
-                "for example `FROM node:18.12`."
-            )
-            if untagged
-            else "",
+            msg("practice.base_tag"),
+            msg("practice.base_tag.fix", image=untagged[0]) if untagged else "",
             froms[0].line if froms else None,
         )
     )
@@ -165,8 +162,8 @@ def practices(df: Dockerfile, published_targets: list[int], dockerignore: str | 
         Practice(
             "workdir",
             bool(workdirs),
-            "WORKDIR set for the app",
-            "" if workdirs else "Add `WORKDIR /app` before your COPY lines, so the app does not land in `/`.",
+            msg("practice.workdir"),
+            "" if workdirs else msg("practice.workdir.fix"),
             workdirs[0].line if workdirs else None,
         )
     )
@@ -177,15 +174,12 @@ def practices(df: Dockerfile, published_targets: list[int], dockerignore: str | 
     exposed = [p for e in exposes for p in _ports(e.value, _env_defaults(df))]
     if not exposes:
         port = published_targets[0] if published_targets else 3000
-        ok, advice = False, f"Add `EXPOSE {port}`: it documents the port your app listens on."
+        ok, advice = False, msg("practice.expose.missing", port=port)
     elif published_targets and None not in exposed and not set(exposed) & set(published_targets):
         shown = ", ".join(str(p) for p in exposed)
         targets = ", ".join(str(p) for p in published_targets)
         ok = False
-        advice = (
-            f"The Dockerfile says `EXPOSE {shown}` but compose publishes container port {targets}. "
-            "Use the same port your app listens on in both."
-        )
+        advice = msg("practice.expose.mismatch", exposed=shown, targets=targets)
     else:
         ok, advice = True, ""
     result.append(
@@ -195,41 +189,34 @@ def practices(df: Dockerfile, published_targets: list[int], dockerignore: str | 
     starts = [i for i in df.instructions if i.stage == final and i.name in ("CMD", "ENTRYPOINT")]
     last = starts[-1] if starts else None
     if last is None:
-        ok, advice = False, 'Add a start command in exec form, e.g. `CMD ["node", "index.js"]`.'
+        ok, advice = False, msg("practice.exec_cmd.missing")
     elif not last.value.lstrip().startswith("["):
         ok = False
-        advice = (
-            f'Write `{last.name} {last.value}` in exec form, e.g. `CMD ["node", "index.js"]`. In shell form '
-            "`/bin/sh` is PID 1 and does not pass SIGTERM on, so stopping the container takes 10 s."
-        )
+        advice = msg("practice.exec_cmd.shell", instruction=last.name, value=last.value)
     else:
         ok, advice = True, ""
-    result.append(Practice("exec_cmd", ok, "Exec-form CMD", advice, last.line if last else None))
+    result.append(Practice("exec_cmd", ok, msg("practice.exec_cmd"), advice, last.line if last else None))
 
     ignored = dockerignore_excludes_node_modules(dockerignore)
     if dockerignore is None:
-        advice = (
-            "Create a `.dockerignore` next to the Dockerfile containing `node_modules`, so your local "
-            "modules are not copied into the image over the ones `npm install` built there."
-        )
+        advice = msg("practice.dockerignore.missing")
     elif not ignored:
-        advice = "Add a line `node_modules` to `.dockerignore`."
+        advice = msg("practice.dockerignore.fix")
     else:
         advice = ""
-    result.append(Practice("dockerignore", ignored, ".dockerignore excludes node_modules", advice))
+    result.append(Practice("dockerignore", ignored, msg("practice.dockerignore"), advice))
     return result
 
 
 def _dependencies_first(df: Dockerfile) -> Practice:
-    label = "Dependency manifest copied and installed before the source"
+    label = msg("practice.deps_first")
     installs = [i for i in df.of("RUN") if INSTALL.search(i.value)]
     if not installs:
         return Practice(
             "deps_first",
             False,
             label,
-            "The image never installs the dependencies: add `RUN npm install` (or `npm ci`) after "
-            "`COPY package*.json ./`.",
+            msg("practice.deps_first.never"),
         )
     for install in installs:
         copies = [
@@ -247,8 +234,7 @@ def _dependencies_first(df: Dockerfile) -> Practice:
         "deps_first",
         False,
         label,
-        f"Line {install.line} installs dependencies after the whole source was copied, so every code change "
-        "reinstalls everything. Use `COPY package*.json ./`, then `RUN npm install`, then `COPY . .`.",
+        msg("practice.deps_first.fix", line=install.line),
         install.line,
     )
 
@@ -263,11 +249,7 @@ def npm_as_pid1(df: Dockerfile) -> str | None:
     except ValueError:
         return None
     if words and str(words[0]) in ("npm", "yarn", "pnpm"):
-        return (
-            f"Line {starts[-1].line}: `{words[0]}` as the main process does not pass SIGTERM to node, so "
-            '`docker compose down` waits 10 s and then kills it. Prefer `CMD ["node", "index.js"]`, or '
-            "`init: true` in compose."
-        )
+        return msg("hint.npm_pid1", line=starts[-1].line, tool=words[0])
     return None
 
 
@@ -289,7 +271,7 @@ def hadolint_hints(text: str, limit: int = 5) -> list[str]:
     except (OSError, subprocess.TimeoutExpired, ValueError):
         return []
     hints = [
-        f"Dockerfile line {f['line']} ({f['code']}): {f['message']}"
+        msg("hint.hadolint", line=f["line"], code=f["code"], message=f["message"])
         for f in findings
         if f.get("code") not in HADOLINT_IGNORED and f.get("level") in ("error", "warning", "info")
     ]

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from grader.messages import msg
+
 
 def env_files_named(compose_text: str) -> list[str]:
     """The env_file paths of every service, as written (string, list, or {path, required})."""
@@ -59,10 +61,10 @@ def provide(root: Path, compose_text: str, values: dict[str, str]) -> list[str]:
         lines = "".join(f"{k}={v}\n" for k, v in missing.items())
         if existing is None:
             path.write_text("# written by compose-grader from the instructor's grading values\n" + lines)
-            notes.append(f"`{name}` is not in the repository: the grader used the instructor's values for it.")
+            notes.append(msg("env.written", file=name))
         else:
             separator = "" if existing.endswith("\n") or not existing else "\n"
             path.write_text(existing + separator + lines)
-            notes.append(f"`{name}` lacks {', '.join(sorted(missing))}: the grader added the instructor's values.")
+            notes.append(msg("env.completed", file=name, keys=", ".join(sorted(missing))))
         os.chmod(path, 0o644)
     return notes

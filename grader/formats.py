@@ -5,25 +5,41 @@ source of truth, as `grader.report.to_dict` makes it), so a saved report can be 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import xml.etree.ElementTree as ET
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from grader.messages import language, msg
 
 Report = dict[str, Any]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️"}
 
 
-WITHHELD = "The instructor keeps this check's feedback hidden until grades are published."
-
-
 def student_view(report: Report) -> Report:
     """The report as student formats show it: hidden checks keep their points, lose their words."""
+    withheld = msg("report.withheld")
     checks = [
-        c if not c.get("hidden") else {**c, "feedback": WITHHELD, "evidence": "", "hints": [], "location": None}
+        c if not c.get("hidden") else {**c, "feedback": withheld, "evidence": "", "hints": [], "location": None}
         for c in report["checks"]
     ]
     return {**report, "checks": checks}
+
+
+def in_report_language(writer: Callable[P, T]) -> Callable[P, T]:
+    """Render in the language the report was graded in (its `lang`), whatever the caller's."""
+
+    @functools.wraps(writer)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        report = args[0] if args else kwargs["report"]
+        with language(str(report.get("lang", "en")) if isinstance(report, dict) else "en"):
+            return writer(*args, **kwargs)
+
+    return wrapper
 
 
 def _pts(value: float) -> str:
@@ -35,6 +51,7 @@ def _tail(text: str, lines: int) -> str:
 
 
 # -- JUnit XML ---------------------------------------------------------------------------------
+@in_report_language
 def junit(report: Report) -> str:
     """One testsuite per category, one testcase per check; failure/error/skipped as JUnit's own
     elements (message = feedback, text = evidence)."""
@@ -76,7 +93,10 @@ def junit(report: Report) -> str:
                 ET.SubElement(case, "error", message=check["feedback"], type="grader_error").text = check["evidence"]
             elif status == "skipped":
                 ET.SubElement(case, "skipped", message=check["feedback"])
-            out = [f"points: {_pts(check['points'])}/{_pts(check['max_points'])}", *check["hints"]]
+            out = [
+                msg("report.points_line", points=_pts(check["points"]), max=_pts(check["max_points"])),
+                *check["hints"],
+            ]
             ET.SubElement(case, "system-out").text = "\n".join(out)
     for key, value in totals.items():
         root.set(key, str(value))
@@ -90,25 +110,26 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+@in_report_language
 def markdown(report: Report, evidence_lines: int = 15) -> str:
     """What a student reads first: the total, a table, then what to fix with short evidence."""
     report = student_view(report)
     lines = [
-        f"## Docker homework: {_pts(report['score'])}/{_pts(report['max_score'])} points",
+        msg("report.md_title", score=_pts(report["score"]), max=_pts(report["max_score"])),
         "",
-        "| Check | Result | Points |",
+        msg("report.md_columns"),
         "|---|---|---:|",
     ]
     for c in report["checks"]:
         points = f"{_pts(c['points'])}/{_pts(c['max_points'])}"
-        lines.append(f"| {_cell(c['title'])} | {_ICON[c['status']]} {c['status']} | {points} |")
+        lines.append(f"| {_cell(c['title'])} | {_ICON[c['status']]} {msg('state.' + c['status'])} | {points} |")
     todo = [c for c in report["checks"] if c["status"] in ("failed", "error")]
     if todo:
-        lines += ["", "### What to fix"]
+        lines += ["", msg("report.md_fix")]
     for c in todo:
         where = ""
         if c["location"]:
-            line = f" line {c['location']['line']}" if c["location"]["line"] else ""
+            line = msg("report.md_line", line=c["location"]["line"]) if c["location"]["line"] else ""
             where = f" (`{c['location']['file']}`{line})"
         lines += ["", f"#### {_ICON[c['status']]} {c['title']}{where}", "", c["feedback"]]
         if c["evidence"]:
@@ -116,7 +137,7 @@ def markdown(report: Report, evidence_lines: int = 15) -> str:
             lines += ["", f"{fence}text", _tail(c["evidence"], evidence_lines), fence]
     tips = [(c["title"], h) for c in report["checks"] for h in c["hints"]]
     if tips:
-        lines += ["", "### Tips (no points)", ""] + [f"- **{_cell(t)}**: {_cell(h)}" for t, h in tips]
+        lines += ["", msg("report.md_tips"), ""] + [f"- **{_cell(t)}**: {_cell(h)}" for t, h in tips]
     return "\n".join(lines) + "\n"
 
 
@@ -134,6 +155,7 @@ def _command(kind: str, message: str, **props: str) -> str:
     return f"::{kind}{' ' + rendered if rendered else ''}::{_escape_data(message)}"
 
 
+@in_report_language
 def github_annotations(report: Report, path_prefix: str = "") -> list[str]:
     """`::error` for what the student must fix (at the file and line it is about), `::warning` for
     the grader's own failures and for tips, then `::notice` with the points."""
@@ -149,13 +171,15 @@ def github_annotations(report: Report, path_prefix: str = "") -> list[str]:
         if c["status"] == "failed":
             out.append(_command("error", c["feedback"], **props))
         elif c["status"] == "error":
-            out.append(_command("warning", c["feedback"], title=f"Grader problem: {c['title']}"))
-        out.extend(_command("warning", hint, title=f"Tip: {c['title']}") for hint in c["hints"])
+            out.append(_command("warning", c["feedback"], title=msg("report.grader_problem", title=c["title"])))
+        out.extend(_command("warning", hint, title=msg("report.tip", title=c["title"])) for hint in c["hints"])
+    # `Points X/Y` under the title Autograding is GitHub Classroom's own wording: kept in English.
     out.append(_command("notice", f"Points {_pts(report['score'])}/{_pts(report['max_score'])}", title="Autograding"))
     return out
 
 
 # -- Gradescope --------------------------------------------------------------------------------
+@in_report_language
 def gradescope(report: Report) -> dict[str, Any]:
     """results.json per Gradescope's autograder specification."""
     report = student_view(report)
@@ -164,7 +188,7 @@ def gradescope(report: Report) -> dict[str, Any]:
         parts = [c["feedback"]]
         if c["evidence"]:
             parts.append(c["evidence"])
-        parts += [f"Tip: {h}" for h in c["hints"]]
+        parts += [msg("report.tip_line", hint=h) for h in c["hints"]]
         tests.append(
             {
                 "name": c["title"],
@@ -179,7 +203,12 @@ def gradescope(report: Report) -> dict[str, Any]:
     return {
         "score": report["score"],
         "execution_time": round(report["duration_s"]),
-        "output": f"{report['submission']['name']}: {_pts(report['score'])}/{_pts(report['max_score'])} points",
+        "output": msg(
+            "report.gradescope_output",
+            name=report["submission"]["name"],
+            score=_pts(report["score"]),
+            max=_pts(report["max_score"]),
+        ),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
@@ -190,6 +219,7 @@ def gradescope(report: Report) -> dict[str, Any]:
 _CLASSROOM_STATUS = {"passed": "pass", "failed": "fail", "skipped": "fail", "error": "error"}
 
 
+@in_report_language
 def classroom_result(report: Report) -> dict[str, Any]:
     """The runner result the classroom grading reporter adds up (score per test, max_score)."""
     report = student_view(report)

@@ -135,6 +135,7 @@ class Report:
     started_at: str
     duration_s: float
     status: str  # "graded" | "error"
+    lang: str = "en"  # the language of every student-facing string in the report
     checks: tuple[CheckResult, ...] = field(default=())
     warnings: tuple[str, ...] = ()  # for the instructor: e.g. leftovers teardown could not remove
     error: str | None = None

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from grader.messages import msg
 from grader.model import Location
 
 # Compose's own precedence when no -f is given, and the override file it merges on top.
@@ -184,4 +185,4 @@ class ComposeProject:
     def where(self, *keys: str) -> str:
         """`compose.yaml line 12` (or just the file name) for feedback."""
         line = self.line_of(*keys)
-        return f"{self.file.name} line {line}" if line else self.file.name
+        return msg("where.line", file=self.file.name, line=line) if line else self.file.name

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from grader.messages import language, msg
 from grader.model import CheckResult, Report, Status
 
 
@@ -40,6 +41,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "score": report.score,
         "max_score": report.max_score,
         "status": report.status,
+        "lang": report.lang,
         "checks": [check_to_dict(c) for c in report.checks],
         "warnings": list(report.warnings),
         "error": report.error,
@@ -69,7 +71,12 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
-_MARK = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "SKIP"}
+_MARK = {
+    Status.PASSED: "table.pass",
+    Status.FAILED: "table.fail",
+    Status.ERROR: "table.error",
+    Status.SKIPPED: "table.skip",
+}
 
 
 def _points(value: float) -> str:
@@ -78,31 +85,40 @@ def _points(value: float) -> str:
 
 def to_table(report: Report, width: int = 100) -> str:
     """A plain-text table: check, status, points, one line of feedback; then the details."""
+    with language(report.lang):
+        return _table(report, width)
+
+
+def _table(report: Report, width: int) -> str:
+    mark = {status: msg(key) for status, key in _MARK.items()}
+    head = [msg("table.check"), msg("table.result"), msg("table.points"), msg("table.feedback")]
     rows = [
-        (c.title, _MARK[c.status], f"{_points(c.points)}/{_points(c.max_points)}", c.feedback) for c in report.checks
+        (c.title, mark[c.status], f"{_points(c.points)}/{_points(c.max_points)}", c.feedback) for c in report.checks
     ]
-    w_title = max([len("Check")] + [len(r[0]) for r in rows])
-    w_pts = max([len("Points")] + [len(r[2]) for r in rows])
-    w_fb = max(20, width - w_title - w_pts - 6 - 6)
+    w_title = max([len(head[0])] + [len(r[0]) for r in rows])
+    w_mark = max([len(head[1])] + [len(r[1]) for r in rows])
+    w_pts = max([len(head[2])] + [len(r[2]) for r in rows])
+    w_fb = max(20, width - w_title - w_pts - w_mark - 6)
     lines = [
-        f"Grading {report.submission_name}  ({report.duration_s:.0f} s)",
-        f"{'Check':<{w_title}}  {'Result':<5}  {'Points':>{w_pts}}  Feedback",
-        f"{'-' * w_title}  -----  {'-' * w_pts}  {'-' * w_fb}",
+        msg("table.grading", name=report.submission_name, seconds=f"{report.duration_s:.0f}"),
+        f"{head[0]:<{w_title}}  {head[1]:<{w_mark}}  {head[2]:>{w_pts}}  {head[3]}",
+        f"{'-' * w_title}  {'-' * w_mark}  {'-' * w_pts}  {'-' * w_fb}",
     ]
-    for title, mark, pts, feedback in rows:
+    for name, result, pts, feedback in rows:
         one_line = " ".join(feedback.split())
         if len(one_line) > w_fb:
             one_line = one_line[: w_fb - 3] + "..."
-        lines.append(f"{title:<{w_title}}  {mark:<5}  {pts:>{w_pts}}  {one_line}")
-    lines.append(f"{'TOTAL':<{w_title}}  {'':<5}  {_points(report.score) + '/' + _points(report.max_score):>{w_pts}}")
+        lines.append(f"{name:<{w_title}}  {result:<{w_mark}}  {pts:>{w_pts}}  {one_line}")
+    total = _points(report.score) + "/" + _points(report.max_score)
+    lines.append(f"{msg('table.total'):<{w_title}}  {'':<{w_mark}}  {total:>{w_pts}}")
     details = [c for c in report.checks if c.status in (Status.FAILED, Status.ERROR) or c.hints]
     for check in details:
         lines.append("")
-        lines.append(f"[{_MARK[check.status]}] {check.title} ({check.id})")
+        lines.append(f"[{mark[check.status]}] {check.title} ({check.id})")
         if check.status in (Status.FAILED, Status.ERROR):
             lines.append(f"  {check.feedback}")
             if check.evidence:
                 lines.extend("    " + line for line in check.evidence.splitlines()[-15:])
-        lines.extend(f"  tip: {hint}" for hint in check.hints)
+        lines.extend(f"  {msg('table.tip')}: {hint}" for hint in check.hints)
     lines.extend(f"warning: {w}" for w in report.warnings)
     return "\n".join(lines) + "\n"

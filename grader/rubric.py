@@ -52,6 +52,7 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
+        "lang": {"enum": ["en", "es"]},
         "app": {
             "type": "object",
             "additionalProperties": False,
@@ -143,6 +144,7 @@ class Scenario:
 
 @dataclass(frozen=True)
 class Rubric:
+    lang: str | None = None
     app_service: str | None = None
     app_port: int | None = None
     build_timeout: float | None = None
@@ -240,6 +242,7 @@ def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubr
     app = data.get("app") or {}
     timeouts = data.get("timeouts") or {}
     return Rubric(
+        lang=data.get("lang"),
         app_service=app.get("service"),
         app_port=app.get("port"),
         build_timeout=timeouts.get("build"),
@@ -266,6 +269,8 @@ def default_text(checks: list[tuple[str, str, float]]) -> str:
     """The default rubric with comments, for `grader rubric init`: (id, title, points) per check."""
     lines = [
         "# compose-grader rubric. Every key is optional; `grader rubric check grader.yml` validates it.",
+        "",
+        "lang: en   # language of the feedback: en or es (grader grade --lang overrides it)",
         "",
         "# Which compose service is the API and its container port, when the compose file is ambiguous.",
         "# app:",

@@ -18,10 +18,11 @@ from grader import NAME, __version__
 from grader.context import Context, Options
 from grader.engine import compose_command, docker_client
 from grader.errors import BadInput
+from grader.messages import language, msg, title
 from grader.model import Check, CheckResult, Outcome, Report, Status, bound
 from grader.rubric import Rubric
 
-SCHEMA_VERSION = "1.2"  # 1.1: `location` of a finding; 1.2: `hidden` checks
+SCHEMA_VERSION = "1.3"  # 1.1: `location` of a finding; 1.2: `hidden` checks; 1.3: `lang`
 
 
 def validate_submission(path: Path) -> Path:
@@ -62,13 +63,13 @@ def _blocker(check: Check, done: Mapping[str, CheckResult], present: set[str]) -
     for needed in (n for n in check.requires if n in present):
         result = done.get(needed)
         if result is None or result.status is not Status.PASSED:
-            state = result.status.value if result else "not run"
-            return f"Not graded: it needs '{needed}' to pass first ({state})."
+            state = msg(f"state.{result.status.value}") if result else msg("state.not_run")
+            return msg("runner.needs_pass", needed=needed, state=state)
     for needed in (n for n in check.after if n in present):
         result = done.get(needed)
         if result is None or result.status in (Status.SKIPPED, Status.ERROR):
-            state = result.status.value if result else "not run"
-            return f"Not graded: it needs '{needed}' to run first ({state})."
+            state = msg(f"state.{result.status.value}") if result else msg("state.not_run")
+            return msg("runner.needs_run", needed=needed, state=state)
     return None
 
 
@@ -92,8 +93,7 @@ def run_check(
             outcome = check.run(ctx)
         except Exception as exc:
             outcome = Outcome.error(
-                f"The grader could not finish this check ({type(exc).__name__}: {exc}). "
-                "This is not a problem with your work; your instructor will look at it.",
+                msg("runner.crash", error=f"{type(exc).__name__}: {exc}"),
                 bound(traceback.format_exc(), 2000),
             )
     if outcome.status is Status.PASSED:
@@ -107,7 +107,7 @@ def run_check(
     return CheckResult(
         id=check.id,
         category=check.category,
-        title=check.title,
+        title=title(check.title),
         status=outcome.status,
         points=round(points, 2),
         max_points=check.max_points,
@@ -148,7 +148,8 @@ def grade(
         root = copy_submission(submission, Path(tmp) / "submission")
         ctx = Context(root, submission, options or Options.of(rubric), client, project_name(submission), rubric)
         try:
-            results = run_checks(ctx, checks)
+            with language(ctx.options.lang):
+                results = run_checks(ctx, checks)
         finally:
             problems = ctx.teardown()
     return Report(
@@ -160,6 +161,7 @@ def grade(
         started_at=started_at.isoformat(timespec="seconds"),
         duration_s=round(time.monotonic() - t0, 2),
         status="graded",
+        lang=ctx.options.lang,
         checks=results,
         warnings=tuple(f"cleanup: {p}" for p in problems),
     )

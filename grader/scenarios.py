@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 
+from grader.messages import msg
 from grader.rubric import Step
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -63,7 +64,8 @@ def _dig(document: Any, path: str) -> Any:
 
 def run_step(base_url: str, step: Step, run: Run, number: int, timeout: float = 15) -> None:
     path = _fill(step.path, run.captures)
-    shown = f"step {number}: {step.method} {path}"
+    request = f"{step.method} {path}"
+    shown = f"{number}. {request}"
     try:
         response = requests.request(
             step.method,
@@ -76,27 +78,27 @@ def run_step(base_url: str, step: Step, run: Run, number: int, timeout: float = 
         )
     except requests.RequestException as exc:
         run.log.append(f"{shown} -> no answer ({type(exc).__name__})")
-        raise StepFailed(f"`{step.method} {path}` got no answer ({type(exc).__name__}).") from exc
+        raise StepFailed(msg("step.no_answer", request=request, error=type(exc).__name__)) from exc
     run.log.append(f"{shown} -> HTTP {response.status_code} {response.text[:200]}")
     if step.status is not None and response.status_code != step.status:
-        raise StepFailed(f"`{step.method} {path}` answered HTTP {response.status_code}; expected {step.status}.")
+        raise StepFailed(msg("step.status", request=request, got=response.status_code, expected=step.status))
     body: Any = None
     if step.expect_json is not None or step.capture:
         try:
             body = response.json()
         except ValueError as exc:
-            raise StepFailed(f"`{step.method} {path}` did not answer JSON.") from exc
+            raise StepFailed(msg("step.not_json", request=request)) from exc
     if step.expect_json is not None:
         expected = _fill(step.expect_json, run.captures)
         if not contains(body, expected):
-            raise StepFailed(f"`{step.method} {path}` answered without {json.dumps(expected, ensure_ascii=False)}.")
+            raise StepFailed(msg("step.json", request=request, expected=json.dumps(expected, ensure_ascii=False)))
     if step.expect_text is not None and _fill(step.expect_text, run.captures) not in response.text:
-        raise StepFailed(f"`{step.method} {path}` answered without the text `{step.expect_text}`.")
+        raise StepFailed(msg("step.text", request=request, text=step.expect_text))
     for name, where in step.capture.items():
         try:
             run.captures[name] = _dig(body, where)
         except (KeyError, IndexError) as exc:
-            raise StepFailed(f"`{step.method} {path}`: the answer has no `{where}` to remember as {name}.") from exc
+            raise StepFailed(msg("step.capture", request=request, path=where, name=name)) from exc
 
 
 def run_steps(base_url: str, steps: tuple[Step, ...], run: Run, first_number: int = 1) -> None:

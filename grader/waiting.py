@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from grader.diagnose import DB_LOCALHOST_HINT, DB_NOT_READY_HINT, db_localhost_line, db_not_ready_line
+from grader.diagnose import db_localhost_line, db_not_ready_line
+from grader.messages import msg
 from grader.stack import Stack
 
 PG_NO_PASSWORD = "superuser password is not specified"
@@ -34,12 +35,12 @@ class ServiceState:
 
     def describe(self) -> str:
         if self.state == "exited":
-            return f"`{self.service}` stopped with exit code {self.exit_code}"
+            return msg("state.exited", service=self.service, code=self.exit_code)
         if self.state == "restarting":
-            return f"`{self.service}` keeps crashing and restarting"
+            return msg("state.restarting", service=self.service)
         if self.health == "unhealthy":
-            return f"`{self.service}` is running but its healthcheck fails"
-        return f"`{self.service}` is {self.state}"
+            return msg("state.unhealthy", service=self.service)
+        return msg("state.other", service=self.service, state=self.state)
 
 
 def states(stack: Stack) -> list[ServiceState]:
@@ -74,14 +75,11 @@ def explain_logs(logs: str) -> list[str]:
     """Beginner mistakes recognisable in a service's log."""
     tips: list[str] = []
     if db_localhost_line(logs):
-        tips.append(DB_LOCALHOST_HINT)
+        tips.append(msg("hint.db_localhost"))
     if db_not_ready_line(logs):
-        tips.append(DB_NOT_READY_HINT)
+        tips.append(msg("hint.db_not_ready"))
     if PG_NO_PASSWORD in logs:
-        tips.append(
-            "PostgreSQL refuses to initialise without a password: set POSTGRES_PASSWORD in the database "
-            "service's `environment:` (or its env file)."
-        )
+        tips.append(msg("hint.no_password"))
     return tips
 
 
@@ -92,5 +90,5 @@ def crash_report(stack: Stack, crashed: list[ServiceState], tail: int = 40) -> t
         logs = stack.logs(state.service, tail)
         parts.append(state.describe())
         parts.extend(explain_logs(logs))
-        evidence.append(f"--- last log lines of {state.service} ---\n{logs.strip() or '(no output)'}")
+        evidence.append(f"{msg('logs.last_lines', service=state.service)}\n{logs.strip() or msg('logs.none')}")
     return "; ".join(p.rstrip(".") for p in parts) + ".", "\n".join(evidence)

@@ -40,7 +40,7 @@ def report() -> Report:
         ),
     )
     return Report(
-        "1.0", "compose-grader", "0.1.0", "/s/juan", "juan", "2026-11-28T10:00:00+00:00", 12.5, "graded", checks
+        "1.0", "compose-grader", "0.1.0", "/s/juan", "juan", "2026-11-28T10:00:00+00:00", 12.5, "graded", checks=checks
     )
 
 

@@ -7,6 +7,7 @@ import pytest
 from checks import CHECKS, registry
 from grader.context import Options
 from grader.errors import BadInput
+from grader.messages import title
 from grader.rubric import default_text, load, parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +26,7 @@ def test_the_course_rubric_loads() -> None:
 
 
 def test_default_rubric_is_valid_and_changes_nothing() -> None:
-    text = default_text([(c.id, c.title, c.max_points) for c in CHECKS.values()])
+    text = default_text([(c.id, title(c.title), c.max_points) for c in CHECKS.values()])
     checks = registry(parse(text))
     assert {k: c.max_points for k, c in checks.items()} == {k: c.max_points for k, c in CHECKS.items()}
 

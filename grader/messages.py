@@ -1,0 +1,716 @@
+"""Every student-facing sentence, in every language the grader speaks, in one catalogue.
+
+`msg(key, **values)` formats the entry in the current language (set for a run with `language()`).
+A test proves every entry exists in every language with the same placeholders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+LANGUAGES = ("en", "es")
+_CURRENT: ContextVar[str] = ContextVar("grader_language", default="en")
+
+
+def current() -> str:
+    return _CURRENT.get()
+
+
+@contextmanager
+def language(lang: str) -> Iterator[None]:
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}; known: {', '.join(LANGUAGES)}")
+    token = _CURRENT.set(lang)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+def msg(key: str, /, **values: object) -> str:
+    return CATALOGUE[key][_CURRENT.get()].format(**values)
+
+
+def title(text: str) -> str:
+    """A check's title: catalogue keys are translated; an instructor's scenario name is kept."""
+    return msg(text) if text in CATALOGUE else text
+
+
+CATALOGUE: dict[str, dict[str, str]] = {}
+
+
+def _add(key: str, en: str, es: str) -> None:
+    CATALOGUE[key] = {"en": en, "es": es}
+
+
+# -- titles -------------------------------------------------------------------------------------
+_add("title.dockerfile.present", "Dockerfile present", "Dockerfile presente")
+_add("title.dockerfile.practices", "Dockerfile practices", "Buenas prácticas del Dockerfile")
+_add("title.compose.file", "Compose file valid", "Archivo compose válido")
+_add("title.compose.services", "API and PostgreSQL services", "Servicios de la API y de PostgreSQL")
+_add("title.compose.volume", "Database data on a named volume", "Datos de la base en un volumen con nombre")
+_add("title.security.policy", "Safe to run", "Seguro de ejecutar")
+_add("title.dockerfile.build", "Image builds", "La imagen se construye")
+_add("title.startup.up", "Stack starts", "El stack arranca")
+_add("title.api.reachable", "API answers HTTP", "La API responde por HTTP")
+_add("title.persistence.data", "Data survives `down` and `up`", "Los datos sobreviven a `down` y `up`")
+
+# -- runner -------------------------------------------------------------------------------------
+_add(
+    "runner.crash",
+    "The grader could not finish this check ({error}). This is not a problem with your work; your instructor "
+    "will look at it.",
+    "El corrector no pudo terminar esta comprobación ({error}). No es un problema de tu trabajo; tu docente lo "
+    "revisará.",
+)
+_add(
+    "runner.needs_pass",
+    "Not graded: it needs '{needed}' to pass first ({state}).",
+    "Sin corregir: antes tiene que aprobarse '{needed}' ({state}).",
+)
+_add(
+    "runner.needs_run",
+    "Not graded: it needs '{needed}' to run first ({state}).",
+    "Sin corregir: antes tiene que ejecutarse '{needed}' ({state}).",
+)
+_add("state.not_run", "not run", "no ejecutada")
+_add("state.passed", "passed", "aprobada")
+_add("state.failed", "failed", "fallida")
+_add("state.error", "error", "error")
+_add("state.skipped", "skipped", "omitida")
+
+# -- dockerfile ---------------------------------------------------------------------------------
+_add(
+    "dockerfile.where_build",
+    "the build of service `{service}` in {file}",
+    "el build del servicio `{service}` en {file}",
+)
+_add("dockerfile.where_root", "the repository root", "la raíz del repositorio")
+_add(
+    "dockerfile.missing",
+    "No Dockerfile at `{path}` ({where}). Create a file named `Dockerfile` (no extension) in the API's folder, "
+    "starting with `FROM node:18.12`.",
+    "No hay Dockerfile en `{path}` ({where}). Crea un archivo llamado `Dockerfile` (sin extensión) en la carpeta "
+    "de la API, que empiece con `FROM node:18.12`.",
+)
+_add("dockerfile.files_in", "Files in {folder}: {listing}", "Archivos en {folder}: {listing}")
+_add(
+    "dockerfile.invalid",
+    "`{path}` is not a valid Dockerfile ({error}). It must start with a `FROM` line.",
+    "`{path}` no es un Dockerfile válido ({error}). Tiene que empezar con una línea `FROM`.",
+)
+_add("dockerfile.found", "Found `{path}` ({where}).", "Se encontró `{path}` ({where}).")
+_add(
+    "practices.all_ok",
+    "The Dockerfile follows every practice of the class.",
+    "El Dockerfile sigue todas las buenas prácticas vistas en clase.",
+)
+_add(
+    "practices.to_fix",
+    "{missing} of {total} Dockerfile practices to fix: {advice}",
+    "Hay que corregir {missing} de {total} prácticas del Dockerfile: {advice}",
+)
+_add("practices.line", " (line {line})", " (línea {line})")
+_add("practice.base_tag", "Base image pinned to a version (not `latest`)", "Imagen base con versión fija (no `latest`)")
+_add(
+    "practice.base_tag.fix",
+    "`FROM {image}` changes whenever a new version is published. Pin a version, for example `FROM node:18.12`.",
+    "`FROM {image}` cambia cada vez que se publica una versión nueva. Fija una versión, por ejemplo `FROM node:18.12`.",
+)
+_add("practice.workdir", "WORKDIR set for the app", "WORKDIR definido para la app")
+_add(
+    "practice.workdir.fix",
+    "Add `WORKDIR /app` before your COPY lines, so the app does not land in `/`.",
+    "Agrega `WORKDIR /app` antes de tus líneas COPY, para que la app no quede en `/`.",
+)
+_add(
+    "practice.deps_first",
+    "Dependency manifest copied and installed before the source",
+    "Manifiesto de dependencias copiado e instalado antes del código",
+)
+_add(
+    "practice.deps_first.never",
+    "The image never installs the dependencies: add `RUN npm install` (or `npm ci`) after `COPY package*.json ./`.",
+    "La imagen nunca instala las dependencias: agrega `RUN npm install` (o `npm ci`) después de "
+    "`COPY package*.json ./`.",
+)
+_add(
+    "practice.deps_first.fix",
+    "Line {line} installs dependencies after the whole source was copied, so every code change reinstalls "
+    "everything. Use `COPY package*.json ./`, then `RUN npm install`, then `COPY . .`.",
+    "La línea {line} instala las dependencias después de copiar todo el código, así que cada cambio en el código "
+    "vuelve a instalarlo todo. Usa `COPY package*.json ./`, luego `RUN npm install` y luego `COPY . .`.",
+)
+_add("practice.expose", "EXPOSE matches the published port", "EXPOSE coincide con el puerto publicado")
+_add(
+    "practice.expose.missing",
+    "Add `EXPOSE {port}`: it documents the port your app listens on.",
+    "Agrega `EXPOSE {port}`: documenta el puerto en el que escucha tu app.",
+)
+_add(
+    "practice.expose.mismatch",
+    "The Dockerfile says `EXPOSE {exposed}` but compose publishes container port {targets}. Use the same port "
+    "your app listens on in both.",
+    "El Dockerfile dice `EXPOSE {exposed}` pero compose publica el puerto de contenedor {targets}. Usa en ambos "
+    "el mismo puerto en el que escucha tu app.",
+)
+_add("practice.exec_cmd", "Exec-form CMD", "CMD en forma exec")
+_add(
+    "practice.exec_cmd.missing",
+    'Add a start command in exec form, e.g. `CMD ["node", "index.js"]`.',
+    'Agrega un comando de inicio en forma exec, por ejemplo `CMD ["node", "index.js"]`.',
+)
+_add(
+    "practice.exec_cmd.shell",
+    'Write `{instruction} {value}` in exec form, e.g. `CMD ["node", "index.js"]`. In shell form `/bin/sh` is '
+    "PID 1 and does not pass SIGTERM on, so stopping the container takes 10 s.",
+    'Escribe `{instruction} {value}` en forma exec, por ejemplo `CMD ["node", "index.js"]`. En forma shell, '
+    "`/bin/sh` es el PID 1 y no reenvía SIGTERM, así que detener el contenedor tarda 10 s.",
+)
+_add("practice.dockerignore", ".dockerignore excludes node_modules", ".dockerignore excluye node_modules")
+_add(
+    "practice.dockerignore.missing",
+    "Create a `.dockerignore` next to the Dockerfile containing `node_modules`, so your local modules are not "
+    "copied into the image over the ones `npm install` built there.",
+    "Crea un `.dockerignore` junto al Dockerfile que contenga `node_modules`, para que tus módulos locales no se "
+    "copien a la imagen encima de los que instaló `npm install`.",
+)
+_add(
+    "practice.dockerignore.fix",
+    "Add a line `node_modules` to `.dockerignore`.",
+    "Agrega una línea `node_modules` al `.dockerignore`.",
+)
+_add(
+    "hint.npm_pid1",
+    "Line {line}: `{tool}` as the main process does not pass SIGTERM to node, so `docker compose down` waits 10 s "
+    'and then kills it. Prefer `CMD ["node", "index.js"]`, or `init: true` in compose.',
+    "Línea {line}: `{tool}` como proceso principal no le pasa SIGTERM a node, así que `docker compose down` "
+    'espera 10 s y luego lo mata. Mejor `CMD ["node", "index.js"]`, o `init: true` en compose.',
+)
+_add("hint.hadolint", "Dockerfile line {line} ({code}): {message}", "Dockerfile línea {line} ({code}): {message}")
+
+# -- compose ------------------------------------------------------------------------------------
+_add(
+    "compose.unknown_key",
+    "`{key}` (in service `{service}`) is not a compose key.",
+    "`{key}` (en el servicio `{service}`) no es una clave de compose.",
+)
+_add("compose.did_you_mean", " Did you mean `{guess}`?", " ¿Quisiste decir `{guess}`?")
+_add(
+    "compose.none",
+    "No compose file at the root of the repository. Create `compose.yaml` (compose looks for {names}) describing "
+    "the API and the database.",
+    "No hay archivo compose en la raíz del repositorio. Crea `compose.yaml` (compose busca {names}) que describa "
+    "la API y la base de datos.",
+)
+_add("compose.files_at_root", "Files at the root: {listing}", "Archivos en la raíz: {listing}")
+_add(
+    "compose.missing_env_file",
+    "{file} loads `env_file: {missing}`, but `{missing}` is not in the repository, so compose cannot start "
+    "anything. Commit `{missing}` with the values the app needs (for the homework: the database settings), or "
+    "put them under `environment:` in the compose file.",
+    "{file} carga `env_file: {missing}`, pero `{missing}` no está en el repositorio, así que compose no puede "
+    "arrancar nada. Sube `{missing}` con los valores que necesita la app (para la tarea: la configuración de la "
+    "base de datos), o ponlos en `environment:` dentro del archivo compose.",
+)
+_add(
+    "compose.rejected",
+    "`docker compose config` rejects {file}. {advice}",
+    "`docker compose config` rechaza {file}. {advice}",
+)
+_add("compose.fix_reported", "Fix the error it reports:", "Corrige el error que informa:")
+_add(
+    "compose.several",
+    "Compose uses {file}; {others} is ignored. Keep a single compose file.",
+    "Compose usa {file}; {others} se ignora. Deja un solo archivo compose.",
+)
+_add(
+    "compose.override_merged",
+    "Compose also merges {override} on top of {file}; the grader does too.",
+    "Compose además combina {override} encima de {file}; el corrector también.",
+)
+_add(
+    "compose.version_obsolete",
+    "{where}: the `version:` key is obsolete in Compose v2 and ignored; you can delete it.",
+    "{where}: la clave `version:` está obsoleta en Compose v2 y se ignora; puedes borrarla.",
+)
+_add("compose.valid", "{file} is valid for `docker compose config`.", "{file} es válido para `docker compose config`.")
+_add("where.line", "{file} line {line}", "{file} línea {line}")
+_add(
+    "env.written",
+    "`{file}` is not in the repository: the grader used the instructor's values for it.",
+    "`{file}` no está en el repositorio: el corrector usó los valores del docente.",
+)
+_add(
+    "env.completed",
+    "`{file}` lacks {keys}: the grader added the instructor's values.",
+    "A `{file}` le falta {keys}: el corrector agregó los valores del docente.",
+)
+_add(
+    "services.no_app",
+    "No service is built from your repository: give the API service `build: .` so compose builds it with your "
+    "Dockerfile.",
+    "Ningún servicio se construye desde tu repositorio: pon `build: .` en el servicio de la API para que compose "
+    "lo construya con tu Dockerfile.",
+)
+_add(
+    "services.no_db",
+    "No PostgreSQL service: add one with `image: postgres:15` (any pinned version).",
+    "No hay servicio de PostgreSQL: agrega uno con `image: postgres:15` (cualquier versión fija).",
+)
+_add(
+    "services.no_port",
+    'Service `{app}` publishes no port, so nobody can call the API: add `ports: ["3000:3000"]` (host:container, '
+    "container = the port the app listens on).",
+    "El servicio `{app}` no publica ningún puerto, así que nadie puede llamar a la API: agrega "
+    '`ports: ["3000:3000"]` (host:contenedor; contenedor = el puerto en el que escucha la app).',
+)
+_add(
+    "services.no_healthcheck",
+    "Service `{db}` has no healthcheck, so `depends_on` only waits for the container to start, not for PostgreSQL "
+    "to accept connections. Add a healthcheck with `pg_isready` and "
+    "`depends_on: {{{db}: {{condition: service_healthy}}}}`.",
+    "El servicio `{db}` no tiene healthcheck, así que `depends_on` solo espera a que arranque el contenedor, no a "
+    "que PostgreSQL acepte conexiones. Agrega un healthcheck con `pg_isready` y "
+    "`depends_on: {{{db}: {{condition: service_healthy}}}}`.",
+)
+_add(
+    "services.ok",
+    "API service `{app}` is built from the repo; database service `{db}` runs PostgreSQL.",
+    "El servicio de la API `{app}` se construye desde el repositorio; el servicio `{db}` ejecuta PostgreSQL.",
+)
+
+# -- volume -------------------------------------------------------------------------------------
+_add(
+    "volume.no_db",
+    "There is no PostgreSQL service whose data could be kept (see the services check).",
+    "No hay un servicio de PostgreSQL cuyos datos se puedan conservar (ver la comprobación de servicios).",
+)
+_add(
+    "volume.example",
+    '`volumes: ["pgdata:{mount}"]` on `{db}` and a top-level `volumes: {{pgdata: {{}}}}`',
+    '`volumes: ["pgdata:{mount}"]` en `{db}` y un `volumes: {{pgdata: {{}}}}` al final del archivo',
+)
+_add("volume.pg_version", "`{image}` is PostgreSQL {major}", "`{image}` es PostgreSQL {major}")
+_add(
+    "volume.pg_newest",
+    "`image: {image}` means the newest PostgreSQL (18 or later)",
+    "`image: {image}` significa el PostgreSQL más nuevo (18 o posterior)",
+)
+_add(
+    "volume.pg18_legacy_mount",
+    "{where}: {version}. Since 18 the image keeps its data in {pgdata} and refuses to start with a mount at "
+    "{legacy}. Mount the volume at {volume} instead (`pgdata:{volume}`), or pin `postgres:17` or older.",
+    "{where}: {version}. Desde la 18 la imagen guarda sus datos en {pgdata} y se niega a arrancar con un montaje "
+    "en {legacy}. Monta el volumen en {volume} (`pgdata:{volume}`), o fija `postgres:17` o anterior.",
+)
+_add(
+    "volume.ok",
+    "`{db}` keeps {pgdata} on the named volume `{volume}`.",
+    "`{db}` guarda {pgdata} en el volumen con nombre `{volume}`.",
+)
+_add(
+    "volume.bind",
+    "{where}: the data directory is a folder of your repository (bind mount). The homework asks for a named "
+    "volume managed by Docker: {example}.",
+    "{where}: el directorio de datos es una carpeta de tu repositorio (bind mount). La tarea pide un volumen con "
+    "nombre gestionado por Docker: {example}.",
+)
+_add(
+    "volume.elsewhere",
+    "{where}: `{db}` mounts {targets}, but `{image}` keeps its data in {pgdata}, so the data is not on your volume "
+    "and is lost with the container. Use {example}.",
+    "{where}: `{db}` monta {targets}, pero `{image}` guarda sus datos en {pgdata}, así que los datos no quedan en "
+    "tu volumen y se pierden con el contenedor. Usa {example}.",
+)
+_add(
+    "volume.none",
+    "{where}: `{db}` has no volume, so the data disappears when the container is removed. Add {example}.",
+    "{where}: `{db}` no tiene volumen, así que los datos desaparecen cuando se elimina el contenedor. Agrega "
+    "{example}.",
+)
+
+# -- security -----------------------------------------------------------------------------------
+_add("security.service", "service `{name}`", "servicio `{name}`")
+_add(
+    "security.privileged",
+    "{where}: `privileged: true` gives the container full control of the machine",
+    "{where}: `privileged: true` le da al contenedor control total de la máquina",
+)
+_add(
+    "security.namespace",
+    "{where}: `{key}: {value}` shares the machine's (or another container's) namespace",
+    "{where}: `{key}: {value}` comparte el espacio de nombres de la máquina (o de otro contenedor)",
+)
+_add(
+    "security.build_network",
+    "{where}: `build.network: host` runs the build on the machine's network",
+    "{where}: `build.network: host` ejecuta el build en la red de la máquina",
+)
+_add(
+    "security.build_context",
+    "{where}: the build context {context} is outside the repository",
+    "{where}: el contexto de build {context} está fuera del repositorio",
+)
+_add(
+    "security.cap_add",
+    "{where}: `cap_add: {caps}` adds kernel capabilities",
+    "{where}: `cap_add: {caps}` agrega capacidades del kernel",
+)
+_add(
+    "security.devices",
+    "{where}: `devices` gives access to the machine's devices",
+    "{where}: `devices` da acceso a los dispositivos de la máquina",
+)
+_add(
+    "security.unconfined",
+    "{where}: `security_opt: {opt}` turns off the container's confinement",
+    "{where}: `security_opt: {opt}` desactiva el aislamiento del contenedor",
+)
+_add(
+    "security.socket", "the Docker socket (full control of the engine)", "el socket de Docker (control total del motor)"
+)
+_add(
+    "security.bind_outside",
+    "{where}: bind mount of {what}: only folders inside the repository may be mounted",
+    "{where}: bind mount de {what}: solo se pueden montar carpetas dentro del repositorio",
+)
+_add("security.other_mount", "{where}: a `{kind}` mount of {source}", "{where}: un montaje `{kind}` de {source}")
+_add(
+    "security.volume_device",
+    "volume `{name}`: driver_opts device {device} is a folder of the machine",
+    "volumen `{name}`: driver_opts device {device} es una carpeta de la máquina",
+)
+_add(
+    "security.external_volume",
+    "volume `{name}`: `external: true` would use a volume that is not part of the submission",
+    "volumen `{name}`: `external: true` usaría un volumen que no es parte de la entrega",
+)
+_add(
+    "security.external_network",
+    "network `{name}` is not part of the submission (external or host)",
+    "la red `{name}` no es parte de la entrega (externa o host)",
+)
+_add(
+    "security.outside_file",
+    "{kind} `{name}`: file {file} is outside the repository",
+    "{kind} `{name}`: el archivo {file} está fuera del repositorio",
+)
+_add(
+    "security.refused",
+    "The grader refuses to run this compose file: it asks for access to the grading machine, which the homework "
+    "never needs. Remove these settings: {findings}.",
+    "El corrector se niega a ejecutar este archivo compose: pide acceso a la máquina de corrección, algo que la "
+    "tarea nunca necesita. Quita estas opciones: {findings}.",
+)
+_add(
+    "security.ok",
+    "Nothing in the compose file reaches outside its containers.",
+    "Nada en el archivo compose llega fuera de sus contenedores.",
+)
+
+# -- build and startup --------------------------------------------------------------------------
+_add(
+    "build.nothing",
+    "Not graded: no service in the compose file is built from the repository.",
+    "Sin corregir: ningún servicio del archivo compose se construye desde el repositorio.",
+)
+_add(
+    "build.timeout",
+    "The build did not finish within {seconds} s. Look for a step that waits forever (a server started in RUN, an "
+    "interactive prompt).",
+    "El build no terminó en {seconds} s. Busca un paso que espere para siempre (un servidor iniciado en RUN, una "
+    "pregunta interactiva).",
+)
+_add("build.ok", "Built {services} from your Dockerfile.", "Se construyó {services} con tu Dockerfile.")
+_add(
+    "build.network",
+    "The build failed because the grading machine could not download something (registry or network "
+    "unreachable). This is not a problem with your work.",
+    "El build falló porque la máquina de corrección no pudo descargar algo (registro o red inalcanzable). No es un "
+    "problema de tu trabajo.",
+)
+_add("build.step", "`{instruction}` (step {step} of {steps})", "`{instruction}` (paso {step} de {steps})")
+_add(
+    "build.failed",
+    "The image does not build: {what} failed. Its output is below; run `docker compose build` on your machine to "
+    "see the same error.",
+    "La imagen no se construye: falló {what}. Abajo está su salida; ejecuta `docker compose build` en tu máquina "
+    "para ver el mismo error.",
+)
+_add(
+    "startup.shared_workdir",
+    "This submission bind-mounts folders of the repository, and the grader runs in a container whose working copy "
+    "the engine cannot see. Run the grader's container with "
+    "`-v /tmp/compose-grader:/tmp/compose-grader -e TMPDIR=/tmp/compose-grader`. This is not a problem with your "
+    "work.",
+    "Esta entrega monta carpetas del repositorio (bind mount) y el corrector corre en un contenedor cuya copia de "
+    "trabajo el motor no ve. Ejecuta el contenedor del corrector con "
+    "`-v /tmp/compose-grader:/tmp/compose-grader -e TMPDIR=/tmp/compose-grader`. No es un problema de tu trabajo.",
+)
+_add(
+    "startup.up_timeout",
+    "`docker compose up` did not finish within {seconds} s.",
+    "`docker compose up` no terminó en {seconds} s.",
+)
+_add(
+    "startup.network",
+    "The stack could not start because the grading machine could not download an image (registry unreachable). "
+    "This is not a problem with your work.",
+    "El stack no pudo arrancar porque la máquina de corrección no pudo descargar una imagen (registro "
+    "inalcanzable). No es un problema de tu trabajo.",
+)
+_add(
+    "startup.up_failed",
+    "`docker compose up` could not start the stack.",
+    "`docker compose up` no pudo arrancar el stack.",
+)
+_add(
+    "startup.up_failed_because",
+    "`docker compose up` could not start the stack: {reason}",
+    "`docker compose up` no pudo arrancar el stack: {reason}",
+)
+_add("startup.crashed", "A service does not stay up: {reason}", "Un servicio no se mantiene en marcha: {reason}")
+_add(
+    "startup.not_ready",
+    "Not every service was ready within {seconds} s: {reason}",
+    "No todos los servicios estuvieron listos en {seconds} s: {reason}",
+)
+_add("startup.ok", "The stack started: {running} running.", "El stack arrancó: {running} en marcha.")
+_add("state.exited", "`{service}` stopped with exit code {code}", "`{service}` se detuvo con código de salida {code}")
+_add("state.restarting", "`{service}` keeps crashing and restarting", "`{service}` se cae y se reinicia una y otra vez")
+_add(
+    "state.unhealthy",
+    "`{service}` is running but its healthcheck fails",
+    "`{service}` está en marcha pero su healthcheck falla",
+)
+_add("state.other", "`{service}` is {state}", "`{service}` está en estado {state}")
+_add("logs.last_lines", "--- last log lines of {service} ---", "--- últimas líneas del log de {service} ---")
+_add("logs.none", "(no output)", "(sin salida)")
+_add(
+    "hint.no_password",
+    "PostgreSQL refuses to initialise without a password: set POSTGRES_PASSWORD in the database service's "
+    "`environment:` (or its env file).",
+    "PostgreSQL se niega a inicializarse sin contraseña: define POSTGRES_PASSWORD en el `environment:` del "
+    "servicio de la base de datos (o en su archivo env).",
+)
+
+# -- api ----------------------------------------------------------------------------------------
+_add(
+    "api.no_app",
+    "Not graded: there is no API service built from the repository.",
+    "Sin corregir: no hay un servicio de API construido desde el repositorio.",
+)
+_add(
+    "api.no_port",
+    "Service `{app}` publishes no port, so the API cannot be called from outside.",
+    "El servicio `{app}` no publica ningún puerto, así que no se puede llamar a la API desde afuera.",
+)
+_add(
+    "api.stopped",
+    "Service `{app}` stopped before answering HTTP.",
+    "El servicio `{app}` se detuvo antes de responder por HTTP.",
+)
+_add(
+    "api.no_db",
+    "The API answers HTTP, but it cannot reach the database. {hint}",
+    "La API responde por HTTP, pero no llega a la base de datos. {hint}",
+)
+_add("api.from_log", "--- from the log of {service} ---", "--- del log de {service} ---")
+_add("api.ok", "The API answers: GET / returned HTTP {status}.", "La API responde: GET / devolvió HTTP {status}.")
+_add(
+    "api.unreachable",
+    "The API does not answer HTTP on container port {port}. {reason}",
+    "La API no responde por HTTP en el puerto de contenedor {port}. {reason}",
+)
+_add("api.listening", "listening inside `{app}`: {sockets}", "escuchando dentro de `{app}`: {sockets}")
+_add("api.last_error", " (last error: {error})", " (último error: {error})")
+_add("api.none", "none", "nada")
+_add(
+    "hint.db_localhost",
+    "Your app tries to reach PostgreSQL at localhost:5432. Inside a container, localhost is the app's own "
+    "container, not the database. Use the database's compose service name as the host (for example DB_HOST=db).",
+    "Tu app intenta conectarse a PostgreSQL en localhost:5432. Dentro de un contenedor, localhost es el propio "
+    "contenedor de la app, no la base de datos. Usa como host el nombre del servicio de la base en compose (por "
+    "ejemplo DB_HOST=db).",
+)
+_add(
+    "hint.fixed_ip",
+    "`{key}` uses the IP address {address}. A container's IP changes every time the stack is created; use the "
+    "database's compose service name instead (for example DB_HOST=db): compose's DNS resolves it.",
+    "`{key}` usa la dirección IP {address}. La IP de un contenedor cambia cada vez que se crea el stack; usa en su "
+    "lugar el nombre del servicio de la base en compose (por ejemplo DB_HOST=db): el DNS de compose lo resuelve.",
+)
+_add(
+    "hint.db_not_ready",
+    "The app tried the database before PostgreSQL accepted connections and gave up. `depends_on` alone only waits "
+    "for the container to start: give the database a healthcheck (`pg_isready`) and use "
+    "`depends_on: {{db: {{condition: service_healthy}}}}`, or retry the connection in the app.",
+    "La app intentó usar la base antes de que PostgreSQL aceptara conexiones y se rindió. `depends_on` solo espera "
+    "a que arranque el contenedor: dale a la base un healthcheck (`pg_isready`) y usa "
+    "`depends_on: {{db: {{condition: service_healthy}}}}`, o reintenta la conexión en la app.",
+)
+_add(
+    "listen.loopback",
+    "Your app listens on {address}:{port} inside the container, so only the container itself can reach it. Listen "
+    "on all interfaces: `app.listen(PORT, '0.0.0.0')` or just `app.listen(PORT)`.",
+    "Tu app escucha en {address}:{port} dentro del contenedor, así que solo el propio contenedor puede llegar a "
+    "ella. Escucha en todas las interfaces: `app.listen(PORT, '0.0.0.0')` o simplemente `app.listen(PORT)`.",
+)
+_add(
+    "listen.other_port",
+    "Nothing listens on container port {port}, which compose publishes; the app listens on {ports}. Make the port "
+    "in `ports:` (the right-hand side) the one your app listens on.",
+    "Nada escucha en el puerto de contenedor {port}, que es el que publica compose; la app escucha en {ports}. "
+    "Haz que el puerto de `ports:` (el de la derecha) sea el mismo en el que escucha tu app.",
+)
+_add(
+    "listen.nothing",
+    "Nothing listens on container port {port} inside the container. Check that the app starts its HTTP server (see "
+    "the logs below) and on which port.",
+    "Nada escucha en el puerto de contenedor {port}. Revisa que la app inicie su servidor HTTP (mira los logs de "
+    "abajo) y en qué puerto.",
+)
+_add(
+    "listen.silent",
+    "Port {port} is open inside the container but did not answer HTTP requests.",
+    "El puerto {port} está abierto dentro del contenedor pero no respondió a peticiones HTTP.",
+)
+
+# -- persistence --------------------------------------------------------------------------------
+_add(
+    "persistence.db_down",
+    "The database did not accept connections {when}: {reason}",
+    "La base de datos no aceptó conexiones {when}: {reason}",
+)
+_add("persistence.when_started", "after the stack started", "después de arrancar el stack")
+_add("persistence.when_recreated", "after the containers were recreated", "después de recrear los contenedores")
+_add("persistence.not_running", "it is not running.", "no está en marcha.")
+_add("persistence.no_db", "Not graded: there is no PostgreSQL service.", "Sin corregir: no hay servicio de PostgreSQL.")
+_add(
+    "persistence.left",
+    "`docker compose down` left {count} containers; could not test persistence.",
+    "`docker compose down` dejó {count} contenedores; no se pudo probar la persistencia.",
+)
+_add(
+    "persistence.ok",
+    "The data survived removing the containers: the row written before `docker compose down` was there after `up`.",
+    "Los datos sobrevivieron a la eliminación de los contenedores: la fila escrita antes de `docker compose down` "
+    "seguía ahí después de `up`.",
+)
+_add(
+    "persistence.lost",
+    "The data was lost when the containers were removed: a row written before `docker compose down` was gone after "
+    "`up`. Keep PostgreSQL's data on a named volume: mount one at {mount} in service `{db}` and declare it under "
+    "the top-level `volumes:`.",
+    "Los datos se perdieron al eliminar los contenedores: una fila escrita antes de `docker compose down` ya no "
+    "estaba después de `up`. Guarda los datos de PostgreSQL en un volumen con nombre: móntalo en {mount} en el "
+    "servicio `{db}` y decláralo en el `volumes:` de nivel superior.",
+)
+_add(
+    "persistence.evidence",
+    "wrote marker {marker}... to {table}; `docker compose down` (volumes kept); `up`; marker {result}",
+    "se escribió la marca {marker}... en {table}; `docker compose down` (se conservan los volúmenes); `up`; "
+    "marca {result}",
+)
+_add("persistence.found", "found", "encontrada")
+_add("persistence.missing", "missing", "ausente")
+
+# -- scenarios ----------------------------------------------------------------------------------
+_add(
+    "scenario.no_port",
+    "Not graded: the API has no reachable port.",
+    "Sin corregir: la API no tiene un puerto alcanzable.",
+)
+_add(
+    "scenario.ok",
+    "{name}: all {count} requests answered as expected ({seconds} s).",
+    "{name}: las {count} peticiones respondieron como se esperaba ({seconds} s).",
+)
+_add("scenario.failed", "{name}: {reason}", "{name}: {reason}")
+_add(
+    "scenario.no_api",
+    "The API did not answer HTTP, so the scenario could not start.",
+    "La API no respondió por HTTP, así que el escenario no pudo empezar.",
+)
+_add("scenario.before", "Before removing the containers: {reason}", "Antes de eliminar los contenedores: {reason}")
+_add(
+    "scenario.no_api_after",
+    "After `docker compose down` and `up` the API did not answer HTTP.",
+    "Después de `docker compose down` y `up` la API no respondió por HTTP.",
+)
+_add(
+    "scenario.kept",
+    "What the API stored before `docker compose down` was still there after `up`.",
+    "Lo que la API guardó antes de `docker compose down` seguía ahí después de `up`.",
+)
+_add(
+    "scenario.lost",
+    "After `docker compose down` and `up`: {reason} The API's data did not survive.",
+    "Después de `docker compose down` y `up`: {reason} Los datos de la API no sobrevivieron.",
+)
+_add(
+    "scenario.not_run",
+    "The persistence cycle did not run the scenario.",
+    "El ciclo de persistencia no ejecutó el escenario.",
+)
+_add("step.no_answer", "`{request}` got no answer ({error}).", "`{request}` no obtuvo respuesta ({error}).")
+_add(
+    "step.status",
+    "`{request}` answered HTTP {got}; expected {expected}.",
+    "`{request}` respondió HTTP {got}; se esperaba {expected}.",
+)
+_add("step.not_json", "`{request}` did not answer JSON.", "`{request}` no respondió JSON.")
+_add("step.json", "`{request}` answered without {expected}.", "`{request}` respondió sin {expected}.")
+_add("step.text", "`{request}` answered without the text `{text}`.", "`{request}` respondió sin el texto `{text}`.")
+_add(
+    "step.capture",
+    "`{request}`: the answer has no `{path}` to remember as {name}.",
+    "`{request}`: la respuesta no tiene `{path}` para recordarlo como {name}.",
+)
+
+# -- reports ------------------------------------------------------------------------------------
+_add(
+    "report.withheld",
+    "The instructor keeps this check's feedback hidden until grades are published.",
+    "El docente mantiene oculta la devolución de esta comprobación hasta publicar las notas.",
+)
+_add("report.points_line", "points: {points}/{max}", "puntos: {points}/{max}")
+_add("report.md_title", "## Docker homework: {score}/{max} points", "## Tarea de Docker: {score}/{max} puntos")
+_add("report.md_columns", "| Check | Result | Points |", "| Comprobación | Resultado | Puntos |")
+_add("report.md_fix", "### What to fix", "### Qué corregir")
+_add("report.md_line", " line {line}", " línea {line}")
+_add("report.md_tips", "### Tips (no points)", "### Consejos (no restan puntos)")
+_add("report.grader_problem", "Grader problem: {title}", "Problema del corrector: {title}")
+_add("report.tip", "Tip: {title}", "Consejo: {title}")
+_add("report.tip_line", "Tip: {hint}", "Consejo: {hint}")
+_add("report.gradescope_output", "{name}: {score}/{max} points", "{name}: {score}/{max} puntos")
+_add("table.grading", "Grading {name}  ({seconds} s)", "Corrigiendo {name}  ({seconds} s)")
+_add("table.check", "Check", "Comprobación")
+_add("table.result", "Result", "Estado")
+_add("table.points", "Points", "Puntos")
+_add("table.feedback", "Feedback", "Devolución")
+_add("table.total", "TOTAL", "TOTAL")
+_add("table.tip", "tip", "consejo")
+_add("table.pass", "PASS", "OK")
+_add("table.fail", "FAIL", "MAL")
+_add("table.error", "ERROR", "ERROR")
+_add("table.skip", "SKIP", "OMIT")
+_add(
+    "volume.evidence",
+    "{db}: image {image}, data directory {pgdata}",
+    "{db}: imagen {image}, directorio de datos {pgdata}",
+)
+_add("volume.anonymous", "(anonymous)", "(anónimo)")
+_add("volume.no_volumes", "no volumes", "sin volúmenes")
+_add(
+    "services.evidence",
+    "services: {services}; app: {app}; database: {db}",
+    "servicios: {services}; app: {app}; base de datos: {db}",
+)
+_add(
+    "api.evidence",
+    "GET {url} (container port {port}) -> HTTP {status}",
+    "GET {url} (puerto de contenedor {port}) -> HTTP {status}",
+)

@@ -1,0 +1,28 @@
+"""`--lang es`: a real run's feedback, titles and student summary in Spanish."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader import formats
+from grader.context import Options
+from grader.report import to_dict, to_table
+from grader.runner import grade
+from tests.conftest import SUBMISSIONS
+
+pytestmark = pytest.mark.docker
+
+
+def test_spanish_feedback_for_the_listen_localhost_mistake() -> None:
+    report = grade(SUBMISSIONS / "listen-localhost", Options(lang="es"))
+    by_id = {c.id: c for c in report.checks}
+    assert report.lang == "es" and report.score == 85
+    api = by_id["api.reachable"]
+    assert api.title == "La API responde por HTTP"
+    assert "Tu app escucha en 127.0.0.1:3000 dentro del contenedor" in api.feedback
+    assert "escuchando dentro de `api`" in api.evidence
+    assert by_id["persistence.data"].feedback.startswith("Los datos sobrevivieron")
+    doc = to_dict(report)
+    assert formats.markdown(doc).startswith("## Tarea de Docker: 85/100 puntos")
+    assert "Qué corregir" in formats.markdown(doc)
+    assert "Comprobación" in to_table(report)
