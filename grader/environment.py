@@ -30,13 +30,16 @@ def env_files_named(compose_text: str) -> list[str]:
     return found
 
 
-def _keys(text: str) -> set[str]:
-    keys = set()
+def parse_env(text: str) -> dict[str, str]:
+    """KEY=value lines of an env file (comments, blanks and `export ` prefixes allowed)."""
+    values: dict[str, str] = {}
     for raw in text.splitlines():
         line = raw.strip()
-        if line and not line.startswith("#") and "=" in line:
-            keys.add(line.removeprefix("export ").split("=", 1)[0].strip())
-    return keys
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
 
 
 def provide(root: Path, compose_text: str, values: dict[str, str]) -> list[str]:
@@ -54,7 +57,8 @@ def provide(root: Path, compose_text: str, values: dict[str, str]) -> list[str]:
         if not path.is_relative_to(root.resolve()) or "${" in name:
             continue  # never outside the copy; an interpolated path is compose's business
         existing = path.read_text(errors="replace") if path.is_file() else None
-        missing = {k: v for k, v in values.items() if k not in _keys(existing or "")}
+        present = parse_env(existing or "")
+        missing = {k: v for k, v in values.items() if k not in present}
         if not missing:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,10 +13,6 @@ LANGUAGES = ("en", "es")
 _CURRENT: ContextVar[str] = ContextVar("grader_language", default="en")
 
 
-def current() -> str:
-    return _CURRENT.get()
-
-
 @contextmanager
 def language(lang: str) -> Iterator[None]:
     if lang not in LANGUAGES:

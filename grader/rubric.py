@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from grader.environment import parse_env
 from grader.errors import BadInput
 from grader.project import yaml_line
 
@@ -180,17 +181,6 @@ def _step(raw: dict[str, Any]) -> Step:
     )
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        values[key.strip()] = value.strip().strip("'\"")
-    return values
-
-
 def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubric:
     """A Rubric from the YAML text; BadInput naming the file, line and key when it is wrong."""
     try:
@@ -208,7 +198,7 @@ def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubr
     for file in (data.get("environment") or {}).get("files") or []:
         path = (base or Path.cwd()) / file
         try:
-            env |= _read_env_file(path)
+            env |= parse_env(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise BadInput(f"{name}: environment file {file}: {exc.strerror}") from exc
     env |= {
