@@ -44,7 +44,8 @@ def _judge(ctx: Context) -> Outcome:
     while time.monotonic() < deadline:
         if stack.state(app) != "running":
             logs = stack.logs(app, 40)
-            tips = "".join(f" {tip}" for tip in explain_logs(logs))
+            oom = [msg("hint.oom", service=app, memory=ctx.options.limits.memory)] if stack.oom_killed(app) else []
+            tips = "".join(f" {tip}" for tip in [*oom, *explain_logs(logs)])
             return Outcome.failed(msg("api.stopped", app=app) + tips, logs)
         endpoint = stack.endpoint(app, target)
         if endpoint is not None:

@@ -75,6 +75,8 @@ def _judge(ctx: Context) -> Outcome:
         project = ctx.compose
     except ComposeInvalid as exc:
         name = ctx.compose_files[0].name
+        if exc.refused:
+            return Outcome.failed(exc.message)
         if exc.missing_env_file:
             missing = ctx.relative(exc.missing_env_file)
             return Outcome.failed(

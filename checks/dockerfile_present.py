@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from grader.context import ComposeInvalid, Context
 from grader.dockerfile import parse
 from grader.messages import msg
 from grader.model import Category, Check, Location, Outcome
+
+MAX_DOCKERFILE_BYTES = 256 * 1024  # real Dockerfiles are a few KB; the checks read it whole
 
 
 def locate(ctx: Context) -> tuple[Path, Path, str]:
@@ -35,6 +38,8 @@ def _judge(ctx: Context) -> Outcome:
             msg("dockerfile.missing", path=shown, where=where),
             msg("dockerfile.files_in", folder=ctx.relative(str(context)) or ".", listing=listing),
         )
+    if dockerfile.stat().st_size > MAX_DOCKERFILE_BYTES:
+        return Outcome.failed(msg("dockerfile.too_large", path=shown, kb=MAX_DOCKERFILE_BYTES // 1024))
     try:
         parse(dockerfile.read_text(errors="replace"))
     except ValueError as exc:
@@ -46,7 +51,11 @@ def _judge(ctx: Context) -> Outcome:
 
 def run(ctx: Context) -> Outcome:
     _, dockerfile, _ = locate(ctx)
-    return _judge(ctx).at(Location(ctx.relative(str(dockerfile))))
+    outcome = _judge(ctx).at(Location(ctx.relative(str(dockerfile))))
+    if ctx.dropped_links:  # the first check: where a student learns why COPY cannot find them
+        links = ", ".join(f"`{link}`" for link in ctx.dropped_links[:10])
+        outcome = dataclasses.replace(outcome, hints=(*outcome.hints, msg("copy.links_outside", links=links)))
+    return outcome
 
 
 CHECK = Check(

@@ -51,9 +51,14 @@ def _connect(stack: Stack, db: str, env: dict[str, str], deadline: float) -> psy
     raise TimeoutError(f"PostgreSQL did not accept connections ({last})")
 
 
-def _db_down(stack: Stack, db: str, when: str) -> Outcome:
+def _db_down(ctx: Context, db: str, when: str) -> Outcome:
+    stack = ctx.stack
     crashed = [s for s in states(stack) if s.service == db]
-    sentence, logs = crash_report(stack, crashed) if crashed else (msg("persistence.not_running"), "")
+    sentence, logs = (
+        crash_report(stack, crashed, memory=ctx.options.limits.memory)
+        if crashed
+        else (msg("persistence.not_running"), "")
+    )
     return Outcome.failed(msg("persistence.db_down", when=when, reason=sentence), logs)
 
 
@@ -104,7 +109,7 @@ def _cycle(ctx: Context) -> CycleResult:
                 conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (token text PRIMARY KEY)")
                 conn.execute(f"INSERT INTO {TABLE} (token) VALUES (%s)", (marker,))
         except TimeoutError:
-            marker_outcome = _db_down(stack, db, msg("persistence.when_started"))
+            marker_outcome = _db_down(ctx, db, msg("persistence.when_started"))
 
     run = Run()
     scenario_outcome: Outcome | None = None
@@ -154,7 +159,7 @@ def _read_marker(ctx: Context, db: str, env: dict[str, str], marker: str, deadli
                 and conn.execute(f"SELECT 1 FROM {TABLE} WHERE token = %s", (marker,)).fetchone() is not None
             )
     except TimeoutError:
-        return _db_down(stack, db, msg("persistence.when_recreated"))
+        return _db_down(ctx, db, msg("persistence.when_recreated"))
     result = msg("persistence.found") if found else msg("persistence.missing")
     evidence = msg("persistence.evidence", marker=marker[:8], table=TABLE, result=result)
     if found:

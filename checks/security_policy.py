@@ -13,6 +13,7 @@ from typing import Any
 from grader.context import Context
 from grader.messages import msg
 from grader.model import Category, Check, Outcome
+from grader.stack import Limits
 
 _NAMESPACES = ("network_mode", "pid", "ipc", "uts", "userns_mode", "cgroup")
 _SOCKETS = ("docker.sock", "containerd.sock", "podman.sock")
@@ -24,9 +25,12 @@ def _inside(path: str, root: Path) -> bool:
     return real == top or top in real.parents
 
 
-def findings(config: dict[str, Any], root: Path) -> list[str]:
+def findings(config: dict[str, Any], root: Path, max_services: int = Limits.services) -> list[str]:
     """Every setting that would give a container power over the host, one line each."""
     found: list[str] = []
+    count = len(config.get("services") or {})
+    if count > max_services:
+        found.append(msg("security.too_many_services", count=count, limit=max_services))
     for name, svc in (config.get("services") or {}).items():
         where = msg("security.service", name=name)
         build = svc.get("build") or {}
@@ -75,7 +79,7 @@ def findings(config: dict[str, Any], root: Path) -> list[str]:
 
 def _judge(ctx: Context) -> Outcome:
     project = ctx.compose
-    found = findings(project.config, ctx.root)
+    found = findings(project.config, ctx.root, ctx.options.limits.services)
     if found:
         return Outcome.failed(msg("security.refused", findings="; ".join(ctx.relative(f) for f in found)))
     return Outcome.passed(msg("security.ok"))

@@ -29,17 +29,17 @@ def _judge(ctx: Context) -> Outcome:
         if network_failure(message):
             return Outcome.error(msg("startup.network"), message)
         current = settle(stack, time.monotonic())
-        sentence, logs = crash_report(stack, [s for s in current if s.crashed])
+        sentence, logs = crash_report(stack, [s for s in current if s.crashed], memory=ctx.options.limits.memory)
         text = msg("startup.up_failed_because", reason=sentence) if logs else msg("startup.up_failed")
         return Outcome.failed(text, f"{message}\n{logs}".strip())
     current = settle(stack, deadline)
     crashed = [s for s in current if s.crashed]
     if crashed:
-        sentence, logs = crash_report(stack, crashed)
+        sentence, logs = crash_report(stack, crashed, memory=ctx.options.limits.memory)
         return Outcome.failed(msg("startup.crashed", reason=sentence), logs)
     waiting = [s for s in current if not s.settled]
     if waiting:
-        sentence, logs = crash_report(stack, waiting)
+        sentence, logs = crash_report(stack, waiting, memory=ctx.options.limits.memory)
         return Outcome.failed(msg("startup.not_ready", seconds=f"{timeout:.0f}", reason=sentence), logs)
     running = ", ".join(f"`{s.service}`" for s in current if s.state == "running")
     return Outcome.passed(msg("startup.ok", running=running))

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import docker
+import yaml
 
+from grader.engine import compose_env
+from grader.environment import parse_env
 from grader.environment import provide as provide_env
 from grader.errors import CommandTimeout
+from grader.messages import msg
 from grader.project import ComposeProject, find_compose_files, find_override_file
 from grader.rubric import Rubric
-from grader.stack import Stack
+from grader.stack import Limits, Stack
+from grader.untrusted import UnsafeInput, interpolate, named_files, outside_references, safe_load
 
 
 @dataclass(frozen=True)
@@ -21,6 +28,7 @@ class Options:
     build_timeout: float = 600.0  # `compose build`, all services
     start_timeout: float = 120.0  # `up`, the services settling, the API answering, the DB answering
     lang: str = "en"  # language of the feedback
+    limits: Limits = field(default_factory=Limits)  # what each service may use
 
     @classmethod
     def of(
@@ -31,16 +39,19 @@ class Options:
             build_timeout=build or rubric.build_timeout or cls.build_timeout,
             start_timeout=start or rubric.start_timeout or cls.start_timeout,
             lang=lang or rubric.lang or cls.lang,
+            limits=dataclasses.replace(Limits(), **rubric.limits),
         )
 
 
 class ComposeInvalid(Exception):
-    """The compose file could not be resolved; `message` is compose's own words."""
+    """The compose file could not be resolved; `message` is compose's own words, or with
+    `refused` the grader's own sentence (a YAML bomb, paths outside the repository)."""
 
-    def __init__(self, message: str, missing_env_file: str | None = None) -> None:
+    def __init__(self, message: str, missing_env_file: str | None = None, refused: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.missing_env_file = missing_env_file
+        self.refused = refused
 
 
 class Context:
@@ -61,6 +72,7 @@ class Context:
         self.rubric = rubric or Rubric()
         self.memo: dict[str, object] = {}  # results several checks share (the persistence cycle)
         self.env_notes: list[str] = []  # which files the instructor's grading values filled in
+        self.dropped_links: list[str] = []  # `link -> target` left out of the copy: they leave the repo
         self._stack: Stack | None = None
 
     def app_service(self) -> str | None:
@@ -92,6 +104,7 @@ class Context:
             raise ComposeInvalid("no compose file")
         file = self.compose_files[0]
         files = [file, *filter(None, [find_override_file(self.root)])]
+        self._screen(files)
         self.env_notes = [
             n for f in files for n in provide_env(self.root, f.read_text(errors="replace"), self.rubric.environment)
         ]
@@ -105,6 +118,29 @@ class Context:
             raise ComposeInvalid(str(exc)) from exc
         return ComposeProject(file, self.root, config, file.read_text(errors="replace"), self.relative(warnings))
 
+    def _screen(self, files: list[Path]) -> None:
+        """Before compose reads anything: no YAML bombs, no file outside the repository, in the
+        compose files and in the files they include or extend (which compose would read too)."""
+        env = compose_env() | _dotenv(self.root)
+        queue, seen = list(files), set()
+        while queue:
+            path = queue.pop(0)
+            if path in seen or not path.is_file():
+                continue
+            seen.add(path)
+            name = self.relative(str(path))
+            try:
+                data = safe_load(path.read_text(encoding="utf-8", errors="replace"), name)
+            except UnsafeInput as exc:
+                raise ComposeInvalid(str(exc), refused=True) from exc
+            except yaml.YAMLError:
+                continue  # compose reports invalid YAML in its own words
+            outside = outside_references(data, path.parent, self.root, env)
+            if outside:
+                refs = "; ".join(f"`{r}`" for r in outside)
+                raise ComposeInvalid(msg("compose.outside", file=name, refs=refs), refused=True)
+            queue += [path.parent / interpolate(p, env) for what, p in named_files(data) if _nested(what)]
+
     def stack_for(self, files: list[Path]) -> Stack:
         if self._stack is None:
             self._stack = Stack(self.root, files, self.project_name, self.client)
@@ -116,11 +152,23 @@ class Context:
         project = self.compose
         stack = self.stack_for([project.file])  # created by `compose` already, with its files
         if stack._compose is None:
-            stack.prepare(project.config, project.db_service())
+            stack.prepare(project.config, project.db_service(), self.options.limits)
         return stack
 
     def teardown(self) -> list[str]:
         return self._stack.teardown() if self._stack is not None else []
+
+
+def _nested(what: str) -> bool:
+    """Fields that name another compose file, which compose parses too."""
+    return what == "include" or what.endswith(" extends")
+
+
+def _dotenv(root: Path) -> dict[str, str]:
+    """The project's .env, which compose reads for interpolation."""
+    with suppress(OSError):
+        return parse_env((root / ".env").read_text(encoding="utf-8", errors="replace"))
+    return {}
 
 
 def _missing_env_file(message: str) -> str | None:

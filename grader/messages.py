@@ -215,6 +215,50 @@ _add(
     "`docker compose config` rejects {file}. {advice}",
     "`docker compose config` rechaza {file}. {advice}",
 )
+_add(
+    "yaml.too_large",
+    "{name} is larger than {kb} KB; the grader does not read it.",
+    "{name} ocupa más de {kb} KB; el corrector no lo lee.",
+)
+_add(
+    "yaml.bomb",
+    "{name} expands to more than {nodes} values through YAML aliases (`*name`): a YAML bomb. "
+    "The grader refuses it; write the values out or use fewer aliases.",
+    "{name} se expande a más de {nodes} valores mediante alias de YAML (`*nombre`): una bomba YAML. "
+    "El corrector lo rechaza; escribe los valores o usa menos alias.",
+)
+_add("yaml.too_deep", "{name} is nested too deeply.", "{name} tiene demasiados niveles de anidación.")
+_add(
+    "compose.outside",
+    "{file} makes compose read files outside your repository ({refs}). The grader only reads your "
+    "repository: use paths relative to it, such as `./.env` or `./api`.",
+    "{file} hace que compose lea archivos fuera de tu repositorio ({refs}). El corrector solo lee tu "
+    "repositorio: usa rutas relativas a él, como `./.env` o `./api`.",
+)
+_add(
+    "dockerfile.too_large",
+    "{path} is larger than {kb} KB: that is not a Dockerfile the grader reads.",
+    "{path} ocupa más de {kb} KB: no es un Dockerfile que el corrector lea.",
+)
+_add(
+    "copy.links_outside",
+    "These links point outside your repository, so the grader left them out: {links}. Docker "
+    "cannot copy them into an image either; commit the real files instead.",
+    "Estos enlaces apuntan fuera de tu repositorio, así que el corrector los dejó fuera: {links}. "
+    "Docker tampoco puede copiarlos en una imagen; sube los archivos reales.",
+)
+_add(
+    "security.too_many_services",
+    "the stack has {count} services and the grader runs at most {limit} (the homework needs 2 or 3)",
+    "el stack tiene {count} servicios y el corrector ejecuta como máximo {limit} (la tarea necesita 2 o 3)",
+)
+_add(
+    "hint.oom",
+    "`{service}` was killed for using more than its {memory} of memory: look for a leak or a "
+    "loop that keeps allocating.",
+    "`{service}` fue detenido por usar más de su límite de memoria ({memory}): busca una fuga o un "
+    "bucle que no deja de reservar memoria.",
+)
 _add("compose.fix_reported", "Fix the error it reports:", "Corrige el error que informa:")
 _add(
     "compose.several",

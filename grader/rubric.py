@@ -15,6 +15,7 @@ import yaml
 from grader.environment import parse_env
 from grader.errors import BadInput
 from grader.project import yaml_line
+from grader.untrusted import UnsafeInput, safe_load
 
 _STEP = {
     "type": "object",
@@ -65,6 +66,16 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "build": {"type": "number", "exclusiveMinimum": 0},
                 "start": {"type": "number", "exclusiveMinimum": 0},
+            },
+        },
+        "limits": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "memory": {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?[kmgKMG]?[bB]?$"},
+                "cpus": {"type": "number", "exclusiveMinimum": 0},
+                "pids": {"type": "integer", "minimum": 16},
+                "services": {"type": "integer", "minimum": 1},
             },
         },
         "checks": {
@@ -150,6 +161,7 @@ class Rubric:
     app_port: int | None = None
     build_timeout: float | None = None
     start_timeout: float | None = None
+    limits: dict[str, Any] = field(default_factory=dict)  # grader.stack.Limits fields to change
     checks: dict[str, CheckSetting] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
     scenarios: tuple[Scenario, ...] = ()
@@ -184,9 +196,13 @@ def _step(raw: dict[str, Any]) -> Step:
 def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubric:
     """A Rubric from the YAML text; BadInput naming the file, line and key when it is wrong."""
     try:
-        data = yaml.safe_load(text) or {}
+        data = safe_load(text, name) or {}
     except yaml.YAMLError as exc:
         raise BadInput(f"{name}: not valid YAML ({exc})") from exc
+    except UnsafeInput as exc:
+        raise BadInput(str(exc)) from exc
+    if not isinstance(data, dict):
+        raise BadInput(f"{name}: expected a mapping of keys (lang, checks, ...), found {type(data).__name__}")
     errors = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         error = errors[0]
@@ -237,6 +253,7 @@ def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubr
         app_port=app.get("port"),
         build_timeout=timeouts.get("build"),
         start_timeout=timeouts.get("start"),
+        limits=dict(data.get("limits") or {}),
         checks={
             k: CheckSetting(v.get("points"), v.get("enabled", True), v.get("hidden", False))
             for k, v in (data.get("checks") or {}).items()
@@ -252,6 +269,8 @@ def load(path: Path) -> Rubric:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"{path}: cannot read the rubric ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); save the rubric as UTF-8") from exc
     return parse(text, path.name, path.parent)
 
 
@@ -270,6 +289,10 @@ def default_text(checks: list[tuple[str, str, float]]) -> str:
         "timeouts:",
         "  build: 600   # seconds for `docker compose build`",
         "  start: 120   # seconds for `up`, the services settling, the API and the database answering",
+        "",
+        "# What each service of a submission may use (the defaults shown); more services than",
+        "# `services` are refused by the security gate.",
+        "# limits: {memory: 1g, cpus: 1, pids: 512, services: 10}",
         "",
         "# Points per check (the built-in 100-point rubric). `enabled: false` leaves a check out;",
         "# `hidden: true` counts it but keeps its feedback out of the student's formats.",

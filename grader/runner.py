@@ -35,22 +35,36 @@ def validate_submission(path: Path) -> Path:
     return path.resolve()
 
 
-def _only_regular(directory: str, names: list[str]) -> set[str]:
-    """copytree ignore hook: skip .git, and FIFOs/sockets/devices (opening a FIFO would hang)."""
-    skipped = {".git"} & set(names)
-    for name in names:
-        mode = os.lstat(os.path.join(directory, name)).st_mode
-        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
-            skipped.add(name)
-    return skipped
+def _inside(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
 
 
-def copy_submission(source: Path, destination: Path) -> Path:
+def copy_submission(source: Path, destination: Path) -> list[str]:
+    """Copy the submission to `destination` and return the links left out, as `link -> target`.
+
+    Skipped: .git; FIFOs, sockets and devices (opening a FIFO would hang the grader); symlinks
+    that resolve outside the submission (`secret -> /etc/passwd`: compose, the Dockerfile
+    checks and a bind mount would otherwise read the grading machine's files)."""
+    top = os.path.realpath(source)
+    dropped: list[str] = []
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = {".git"} & set(names)
+        for name in names:
+            path = os.path.join(directory, name)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode) and not _inside(os.path.realpath(path), top):
+                dropped.append(f"{os.path.relpath(path, source)} -> {os.readlink(path)}")
+                skipped.add(name)
+            elif not (stat.S_ISDIR(mode) or stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+                skipped.add(name)
+        return skipped
+
     try:
-        shutil.copytree(source, destination, symlinks=True, ignore=_only_regular)
+        shutil.copytree(source, destination, symlinks=True, ignore=ignore)
     except (shutil.Error, OSError) as exc:
-        raise BadInput(f"{source}: cannot copy the submission ({exc})") from exc
-    return destination
+        raise BadInput(f"{source}: cannot copy the submission ({bound(str(exc), 500)})") from exc
+    return dropped
 
 
 def project_name(submission: Path) -> str:
@@ -145,8 +159,10 @@ def grade(
     started_at = datetime.now(timezone.utc)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
-        root = copy_submission(submission, Path(tmp) / "submission")
+        root = Path(tmp) / "submission"
+        dropped = copy_submission(submission, root)
         ctx = Context(root, submission, options or Options.of(rubric), client, project_name(submission), rubric)
+        ctx.dropped_links = dropped
         try:
             with language(ctx.options.lang):
                 results = run_checks(ctx, checks)
@@ -163,5 +179,6 @@ def grade(
         status="graded",
         lang=ctx.options.lang,
         checks=results,
-        warnings=tuple(f"cleanup: {p}" for p in problems),
+        warnings=tuple(f"not copied (link outside the submission): {d}" for d in dropped)
+        + tuple(f"cleanup: {p}" for p in problems),
     )

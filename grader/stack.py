@@ -68,19 +68,56 @@ class GradingCompose(DockerCompose):
         return [*self.compose_command_property, *args]
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one service of a submission may use, whatever its compose file says. Generous for a
+    Node/NestJS API and PostgreSQL (about 100-500 MB each); a fork bomb, a memory hog or a log
+    flood hits these walls instead of the grading machine."""
+
+    memory: str = "1g"  # per service; swap is not extra (memswap = memory)
+    cpus: float = 1.0  # per service
+    pids: int = 512  # processes and threads per service: Node uses ~15, PostgreSQL ~10
+    services: int = 10  # the homework has 2-3; the security gate refuses more than this
+    log_size: str = "1m"  # per log file, two files per service (json-file, which `logs` reads)
+    stop_grace_app: int = 2  # seconds after SIGTERM before SIGKILL; node as PID 1 ignores SIGTERM
+    stop_grace_db: int = 20  # PostgreSQL shuts down cleanly in about a second
+
+
 def _scalar(value: Any) -> str:
     return json.dumps(value)  # JSON scalars and flow collections are valid YAML
 
 
-def render_override(config: dict[str, Any], project: str, db_service: str | None, db_port: int = POSTGRES_PORT) -> str:
+def render_override(
+    config: dict[str, Any],
+    project: str,
+    db_service: str | None,
+    limits: Limits | None = None,
+    db_port: int = POSTGRES_PORT,
+) -> str:
     """An override file that makes a stranger's stack safe to run next to others:
     every published port becomes an ephemeral port on 127.0.0.1 (never a public interface, never a
     collision); the database is published the same way so the grader can reach it; fixed
     container names are dropped; built images get a run-specific name so nothing local is
-    overwritten and teardown knows what to delete."""
+    overwritten and teardown knows what to delete. Every service gets the grader's limits (memory
+    without extra swap, CPUs, processes, bounded logs, a short stop grace); the student's own
+    limits, replicas and OOM-killer settings are replaced, so a service runs once, inside them."""
+    limits = limits or Limits()
     lines = ["services:"]
     for name, service in (config.get("services") or {}).items():
-        lines.append(f"  {_scalar(name)}:")
+        grace = limits.stop_grace_db if name == db_service else limits.stop_grace_app
+        log = {"driver": "json-file", "options": {"max-size": limits.log_size, "max-file": "2"}}
+        lines += [
+            f"  {_scalar(name)}:",
+            f"    mem_limit: {_scalar(limits.memory)}",
+            f"    memswap_limit: {_scalar(limits.memory)}",
+            f"    cpus: {limits.cpus:g}",
+            f"    pids_limit: {limits.pids}",
+            "    oom_kill_disable: false",
+            "    deploy: !reset null",
+            "    scale: !reset null",
+            f"    logging: !override {_scalar(log)}",
+            f"    stop_grace_period: {grace}s",
+        ]
         if service.get("build"):
             lines.append(f"    image: {_scalar(built_image_name(project, name))}")
         if service.get("container_name"):
@@ -174,10 +211,10 @@ class Stack:
         result = compose.run(compose.command("config", "--format", "json"), timeout)
         return json.loads(result.stdout), result.stderr.decode(errors="replace")
 
-    def prepare(self, config: dict[str, Any], db_service: str | None) -> None:
+    def prepare(self, config: dict[str, Any], db_service: str | None, limits: Limits | None = None) -> None:
         self._override_dir = tempfile.TemporaryDirectory(prefix="grader-override-")
         override = Path(self._override_dir.name) / "grader.override.yaml"
-        override.write_text(render_override(config, self.project, db_service))
+        override.write_text(render_override(config, self.project, db_service, limits))
         self._compose = self._make([*(str(f) for f in self.compose_files), str(override)])
         self.built_images = {
             built_image_name(self.project, n) for n, s in (config.get("services") or {}).items() if s.get("build")
@@ -227,6 +264,15 @@ class Stack:
         """running, exited, restarting, ... or "" when the service has no container."""
         container = self.container(service)
         return str(container.State or "") if container is not None else ""
+
+    def oom_killed(self, service: str) -> bool:
+        """Whether the kernel killed the service's container for exceeding its memory limit."""
+        container = self.container(service)
+        if container is None or not container.ID:
+            return False
+        with suppress(docker.errors.NotFound, docker.errors.APIError):
+            return bool(self.client.containers.get(container.ID).attrs["State"].get("OOMKilled"))
+        return False
 
     def endpoint(self, service: str, target: int) -> Endpoint | None:
         """Where the grader reaches a service's container port. On the engine's host: the ephemeral

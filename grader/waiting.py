@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from grader.diagnose import db_localhost_line, db_not_ready_line
 from grader.messages import msg
-from grader.stack import Stack
+from grader.stack import Limits, Stack
 
 PG_NO_PASSWORD = "superuser password is not specified"
 
@@ -83,12 +83,16 @@ def explain_logs(logs: str) -> list[str]:
     return tips
 
 
-def crash_report(stack: Stack, crashed: list[ServiceState], tail: int = 40) -> tuple[str, str]:
+def crash_report(
+    stack: Stack, crashed: list[ServiceState], tail: int = 40, memory: str = Limits.memory
+) -> tuple[str, str]:
     """(feedback sentence, evidence) for services that crashed: what happened and their logs."""
     parts, evidence = [], []
     for state in crashed:
         logs = stack.logs(state.service, tail)
         parts.append(state.describe())
+        if state.state != "running" and stack.oom_killed(state.service):
+            parts.append(msg("hint.oom", service=state.service, memory=memory))
         parts.extend(explain_logs(logs))
         evidence.append(f"{msg('logs.last_lines', service=state.service)}\n{logs.strip() or msg('logs.none')}")
     return "; ".join(p.rstrip(".") for p in parts) + ".", "\n".join(evidence)

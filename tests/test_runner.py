@@ -86,17 +86,44 @@ def test_bad_input(tmp_path: Path, make: Any, message: str) -> None:
         validate_submission(make(tmp_path))
 
 
-def test_copy_skips_git_and_fifos_and_keeps_symlinks(tmp_path: Path) -> None:
+def test_copy_skips_git_fifos_and_links_leaving_the_submission(tmp_path: Path) -> None:
     import os
 
     src = tmp_path / "src"
     (src / ".git").mkdir(parents=True)
+    (src / "sub").mkdir()
     (src / "app.js").write_text("x")
-    (src / "link").symlink_to("/etc/passwd")
+    (src / "passwd").symlink_to("/etc/passwd")
+    (src / "sub" / "up").symlink_to("../../outside.txt")
+    (src / "sub" / "loop").symlink_to("loop")
+    (src / "inside").symlink_to("app.js")
+    (src / "sub" / "also-inside").symlink_to("../app.js")
     os.mkfifo(src / "pipe")
-    dst = copy_submission(src, tmp_path / "dst")
-    assert sorted(p.name for p in dst.iterdir()) == ["app.js", "link"]
-    assert (dst / "link").is_symlink()
+    dropped = copy_submission(src, tmp_path / "dst")
+    dst = tmp_path / "dst"
+    assert sorted(str(p.relative_to(dst)) for p in dst.rglob("*")) == [
+        "app.js",
+        "inside",
+        "sub",
+        "sub/also-inside",
+        "sub/loop",  # a loop leads nowhere, in particular not out of the repository
+    ]
+    assert (dst / "inside").is_symlink() and (dst / "inside").read_text() == "x"
+    assert sorted(dropped) == ["passwd -> /etc/passwd", "sub/up -> ../../outside.txt"]
+
+
+def test_copy_of_paths_too_long_for_the_machine_is_bad_input(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    deep = src
+    for _ in range(30):  # 30 levels of 200-character names: past PATH_MAX (4096) when copied
+        deep = deep / ("d" * 200)
+        try:
+            deep.mkdir(parents=True)
+        except OSError:
+            break
+    (src / ("n" * 255)).write_text("a name of 255 bytes is fine")
+    with pytest.raises(BadInput, match="cannot copy the submission"):
+        copy_submission(src, tmp_path / ("x" * 200) / "dst")
 
 
 def test_project_names_are_unique_and_valid() -> None:

@@ -13,7 +13,7 @@ from checks import CHECKS
 from grader.context import Context, Options
 from grader.model import Category, Check, Outcome, Status
 from grader.runner import grade
-from grader.stack import render_override
+from grader.stack import Limits, render_override
 from tests.conftest import SUBMISSIONS, engine_counts
 
 pytestmark = pytest.mark.docker
@@ -37,6 +37,33 @@ def test_override_publishes_only_ephemeral_loopback_ports(engine: docker.DockerC
     }
     assert "container_name" not in services["db"]
     assert services["api"]["image"] == "grader-override-test-api:graded"
+    ctx.teardown()
+
+
+def test_override_limits_every_service_whatever_the_student_wrote(
+    engine: docker.DockerClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "s"
+    shutil.copytree(SUBMISSIONS / "complete", root)
+    compose = root / "docker-compose.yml"
+    hostile = (
+        "    mem_limit: 64g\n    memswap_limit: -1\n    oom_kill_disable: true\n"
+        "    logging: {driver: none}\n    stop_grace_period: 1h\n"
+        "    deploy: {replicas: 20, resources: {limits: {memory: 64g, cpus: '64', pids: 100000}}}\n"
+    )
+    compose.write_text(compose.read_text().replace("    image: postgres:15\n", "    image: postgres:15\n" + hostile))
+    limits = Limits(memory="300m", cpus=0.5, pids=100)
+    ctx = Context(root, root, Options(limits=limits), engine, "grader-limits-test")
+    stack = ctx.stack
+    merged = stack.compose.run(stack.compose.command("config", "--format", "json"), 60)
+    services = json.loads(merged.stdout)["services"]
+    for name, svc in services.items():
+        assert svc["mem_limit"] == svc["memswap_limit"] == str(300 * 1024 * 1024), name
+        assert (svc["cpus"], svc["pids_limit"]) == (0.5, 100), name
+        assert svc.get("oom_kill_disable") in (None, False), name
+        assert "deploy" not in svc and "scale" not in svc, name
+        assert svc["logging"] == {"driver": "json-file", "options": {"max-size": "1m", "max-file": "2"}}, name
+    assert (services["api"]["stop_grace_period"], services["db"]["stop_grace_period"]) == ("2s", "20s")
     ctx.teardown()
 
 
