@@ -24,6 +24,7 @@ from testcontainers.compose import ComposeContainer, DockerCompose
 
 from grader.engine import compose_command, compose_env
 from grader.errors import CommandTimeout
+from grader.proc import run_bounded
 
 PROJECT_LABEL = "com.docker.compose.project"
 VOLUME_LABEL = "com.docker.compose.volume"
@@ -48,13 +49,8 @@ class GradingCompose(DockerCompose):
         return self.run(list(cmd) if not isinstance(cmd, str) else cmd.split(), self.timeout)
 
     def run(self, cmd: list[str], timeout: float, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        try:
-            return subprocess.run(
-                cmd, capture_output=True, check=check, cwd=str(self.context), timeout=timeout, env=compose_env()
-            )
-        except subprocess.TimeoutExpired as exc:
-            output = (exc.stdout or b"") + (exc.stderr or b"")
-            raise CommandTimeout(cmd, timeout, output.decode(errors="replace")) from exc
+        # Bounded: a submission controls what builds and logs print.
+        return run_bounded(cmd, timeout, cwd=str(self.context), env=compose_env(), check=check)
 
     @contextmanager
     def deadline(self, seconds: float) -> Iterator[None]:

@@ -40,9 +40,7 @@ def test_override_publishes_only_ephemeral_loopback_ports(engine: docker.DockerC
     ctx.teardown()
 
 
-def test_override_limits_every_service_whatever_the_student_wrote(
-    engine: docker.DockerClient, tmp_path: Path
-) -> None:
+def test_override_limits_every_service_whatever_the_student_wrote(engine: docker.DockerClient, tmp_path: Path) -> None:
     root = tmp_path / "s"
     shutil.copytree(SUBMISSIONS / "complete", root)
     compose = root / "docker-compose.yml"
