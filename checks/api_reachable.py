@@ -17,7 +17,7 @@ from grader.diagnose import (
     listeners,
 )
 from grader.messages import msg
-from grader.model import Category, Check, Outcome
+from grader.model import Category, Check, Outcome, Phase
 from grader.stack import Stack
 from grader.waiting import explain_logs
 
@@ -113,4 +113,5 @@ CHECK = Check(
     max_points=15,
     run=run,
     after=("startup.up",),
+    phase=Phase.START,
 )

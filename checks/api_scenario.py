@@ -6,7 +6,7 @@ import time
 
 from grader.context import Context
 from grader.messages import msg
-from grader.model import Category, Check, Outcome
+from grader.model import Category, Check, Outcome, Phase
 from grader.rubric import Scenario
 from grader.scenarios import Run, StepFailed, run_steps
 
@@ -35,4 +35,5 @@ def make(scenario: Scenario) -> Check:
         run=run,
         requires=("api.reachable",),
         hidden=scenario.hidden,
+        phase=Phase.START,
     )

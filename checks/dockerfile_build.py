@@ -9,7 +9,7 @@ from grader.context import Context
 from grader.diagnose import network_failure
 from grader.errors import CommandTimeout
 from grader.messages import msg
-from grader.model import Category, Check, Location, Outcome
+from grader.model import Category, Check, Location, Outcome, Phase
 
 _STEP = re.compile(r"^(Step \d+/\d+ : .*|#\d+ \[.*\].*)$", re.MULTILINE)
 # Compose's own progress and the classic-builder notice say nothing about the student's build.
@@ -63,4 +63,5 @@ CHECK = Check(
     max_points=13,
     run=run,
     requires=("dockerfile.present", "security.policy"),
+    phase=Phase.BUILD,
 )

@@ -15,7 +15,7 @@ import requests
 
 from grader.context import Context
 from grader.messages import msg
-from grader.model import Category, Check, Outcome
+from grader.model import Category, Check, Outcome, Phase
 from grader.project import postgres_layout
 from grader.scenarios import Run, StepFailed, run_steps
 from grader.stack import POSTGRES_PORT, Stack
@@ -185,4 +185,5 @@ CHECK = Check(
     max_points=20,
     run=run,
     after=("startup.up",),
+    phase=Phase.CYCLE,
 )

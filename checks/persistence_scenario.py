@@ -6,7 +6,7 @@ from __future__ import annotations
 from checks.persistence_data import cycle
 from grader.context import Context
 from grader.messages import msg
-from grader.model import Category, Check, Outcome
+from grader.model import Category, Check, Outcome, Phase
 from grader.rubric import Scenario
 
 
@@ -23,4 +23,5 @@ def make(scenario: Scenario) -> Check:
         run=run,
         requires=("api.reachable",),
         hidden=scenario.hidden,
+        phase=Phase.CYCLE,
     )

@@ -9,7 +9,7 @@ from grader.context import Context
 from grader.diagnose import network_failure
 from grader.errors import CommandTimeout
 from grader.messages import msg
-from grader.model import Category, Check, Outcome
+from grader.model import Category, Check, Outcome, Phase
 from grader.waiting import crash_report, settle
 
 
@@ -56,4 +56,5 @@ CHECK = Check(
     max_points=10,
     run=run,
     requires=("dockerfile.build",),
+    phase=Phase.START,
 )

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -17,15 +18,17 @@ import jsonschema
 
 from grader import NAME, __version__
 from grader.context import Options
+from grader.engine import docker_client
 from grader.errors import BadInput, GraderError, Terminated
 from grader.messages import LANGUAGES, title
 from grader.outputs import Targets, emit
 from grader.report import schema, to_dict, to_table
 from grader.rubric import Rubric, default_text
 from grader.rubric import load as load_rubric
-from grader.runner import grade
+from grader.runner import grade, not_graded
 
-EXIT_OK, EXIT_BELOW, EXIT_BAD_INPUT, EXIT_INFRA, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
+EXIT_OK, EXIT_BELOW, EXIT_BAD_INPUT, EXIT_INFRA, EXIT_CRASH = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 
 def _positive(text: str) -> float:
@@ -61,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("report", type=Path, help="a JSON report written by `grader grade --json`")
     _add_formats(r)
     sub.add_parser("schema", help="print the JSON Schema of the report")
+    clean = sub.add_parser(
+        "cleanup", help="remove what crashed or killed runs left on the engine (containers, networks, volumes, images)"
+    )
+    clean.add_argument("--dry-run", action="store_true", help="list the leftovers, remove nothing")
+    clean.add_argument("--all", action="store_true", help="also stop runs that are still grading")
     rub = sub.add_parser("rubric", help="write or validate an instructor's rubric").add_subparsers(
         dest="rubric_command", required=True
     )
@@ -98,11 +106,16 @@ def _load_report(path: Path) -> dict[str, Any]:
 
 def _finish(doc: dict[str, Any], args: argparse.Namespace, json_path: Path | None) -> int:
     targets = Targets(json_path, args.junit, args.markdown, args.gradescope, args.classroom)
-    emit(doc, targets, os.environ, sys.stdout)
+    try:
+        emit(doc, targets, os.environ, sys.stdout)
+    except OSError as exc:
+        raise BadInput(f"cannot write a report: {exc}") from exc
     written = {"JSON": json_path, "JUnit": args.junit, "Markdown": args.markdown, "Gradescope": args.gradescope}
     for label, path in written.items():
         if path:
             sys.stdout.write(f"{label} report: {path}\n")
+    if doc["status"] == "error":
+        return EXIT_INFRA  # the caller's exception handling decides the real exit code
     if args.fail_under is not None and doc["score"] < args.fail_under:
         return EXIT_BELOW
     return EXIT_OK
@@ -117,6 +130,58 @@ def _stop_once(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt if signum == signal.SIGINT else Terminated()
 
 
+def _cleanup(args: argparse.Namespace) -> int:
+    from grader import cleanup  # the engine only for this command
+
+    client = docker_client()
+    found = cleanup.leftovers(client)
+    failed = False
+    for leftover in found:
+        if leftover.alive and not args.all:
+            sys.stdout.write(f"{leftover.project}: still grading (its process runs); kept\n")
+            continue
+        if args.dry_run:
+            sys.stdout.write(f"{leftover.project}: would be removed\n")
+            continue
+        problems = cleanup.remove(client, leftover)
+        failed |= bool(problems)
+        sys.stdout.write(f"{leftover.project}: {'; '.join(problems) if problems else 'removed'}\n")
+    if not found:
+        sys.stdout.write("nothing to clean up\n")
+    return EXIT_INFRA if failed else EXIT_OK
+
+
+def _grade(args: argparse.Namespace) -> int:
+    """Grade and write every report asked for. A run that cannot grade (bad input, no engine, a
+    signal, a crash of the grader itself) still writes them, with status `error`, so a CI job or a
+    batch script always finds a report; then the exit code says what happened."""
+    lang = args.lang or "en"
+    try:
+        rubric = load_rubric(args.rubric) if args.rubric else Rubric()
+        options = Options.of(rubric, args.build_timeout, args.start_timeout, args.lang)
+        lang = options.lang
+        report = grade(args.path, options, rubric=rubric)
+    except GraderError as exc:
+        _finish(to_dict(not_graded(args.path, str(exc), lang)), args, args.json)
+        raise
+    except KeyboardInterrupt:
+        _finish(to_dict(not_graded(args.path, "interrupted (Ctrl-C)", lang)), args, args.json)
+        raise
+    except Terminated:
+        _finish(to_dict(not_graded(args.path, "terminated (SIGTERM)", lang)), args, args.json)
+        raise
+    except Exception as exc:
+        error = (
+            f"the grader crashed ({type(exc).__name__}: {exc}); this is a bug in the grader, not the student's fault"
+        )
+        _finish(to_dict(not_graded(args.path, error, lang, traceback.format_exc())), args, args.json)
+        sys.stderr.write(traceback.format_exc())
+        sys.stderr.write(f"grader: {error}\n")
+        return EXIT_CRASH
+    sys.stdout.write(to_table(report))
+    return _finish(to_dict(report), args, args.json)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {s: signal.signal(s, _stop_once) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -128,11 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _finish(_load_report(args.report), args, None)
         if args.command == "rubric":
             return _rubric(args)
-        rubric = load_rubric(args.rubric) if args.rubric else Rubric()
-        options = Options.of(rubric, args.build_timeout, args.start_timeout, args.lang)
-        report = grade(args.path, options, rubric=rubric)
-        sys.stdout.write(to_table(report))
-        return _finish(to_dict(report), args, args.json)
+        if args.command == "cleanup":
+            return _cleanup(args)
+        return _grade(args)
     except GraderError as exc:
         sys.stderr.write(f"grader: {exc}\n")
         return exc.exit_code

@@ -12,11 +12,13 @@ from pathlib import Path
 import docker
 import yaml
 
+from grader.deadline import DeadlineExceeded, deadline
 from grader.engine import compose_env
 from grader.environment import parse_env
 from grader.environment import provide as provide_env
 from grader.errors import CommandTimeout
 from grader.messages import msg
+from grader.model import Phase
 from grader.project import ComposeProject, find_compose_files, find_override_file
 from grader.rubric import Rubric
 from grader.stack import Limits, Stack
@@ -29,6 +31,24 @@ class Options:
     start_timeout: float = 120.0  # `up`, the services settling, the API answering, the DB answering
     lang: str = "en"  # language of the feedback
     limits: Limits = field(default_factory=Limits)  # what each service may use
+    # Past its own timeouts (each step inside a check has one), how long a check may still run
+    # before the grader stops it and reports `error`: room for logs and diagnosis.
+    grace: float = 60.0
+
+    def deadline(self, phase: Phase) -> float:
+        """The longest a check of `phase` may take. Its steps' own timeouts end a slow
+        submission first, as `failed` with the reason; this catches what they cannot (an engine
+        that stops answering), so the run always ends."""
+        static = 60.0  # `compose config` and hadolint have 60 s timeouts
+        return (
+            self.grace
+            + {
+                Phase.STATIC: static,
+                Phase.BUILD: self.build_timeout,
+                Phase.START: 2 * self.start_timeout,  # up + settle share one timeout; then the API's
+                Phase.CYCLE: 3 * self.start_timeout + 90,  # down (90), up, the database, the API
+            }[phase]
+        )
 
     @classmethod
     def of(
@@ -41,6 +61,9 @@ class Options:
             lang=lang or rubric.lang or cls.lang,
             limits=dataclasses.replace(Limits(), **rubric.limits),
         )
+
+
+TEARDOWN_S = 240.0  # `compose down` (120 s at most), then removals by label, one by one
 
 
 class ComposeInvalid(Exception):
@@ -155,8 +178,15 @@ class Context:
             stack.prepare(project.config, project.db_service(), self.options.limits)
         return stack
 
-    def teardown(self) -> list[str]:
-        return self._stack.teardown() if self._stack is not None else []
+    def teardown(self, seconds: float = TEARDOWN_S) -> list[str]:
+        """Remove everything the run started; what could not be removed, for the report."""
+        if self._stack is None:
+            return []
+        try:
+            with deadline(seconds):
+                return self._stack.teardown()
+        except DeadlineExceeded:
+            return [f"teardown did not finish within {seconds:.0f} s; `grader cleanup` removes what is left"]
 
 
 def _nested(what: str) -> bool:

@@ -27,7 +27,7 @@ def student_view(report: Report) -> Report:
         c if not c.get("hidden") else {**c, "feedback": withheld, "evidence": "", "hints": [], "location": None}
         for c in report["checks"]
     ]
-    return {**report, "checks": checks}
+    return {**report, "checks": checks, "traceback": None}
 
 
 def in_report_language(writer: Callable[P, T]) -> Callable[P, T]:
@@ -98,6 +98,12 @@ def junit(report: Report) -> str:
                 *check["hints"],
             ]
             ET.SubElement(case, "system-out").text = "\n".join(out)
+    if report["status"] == "error":
+        suite = ET.SubElement(root, "testsuite", name="grader", tests="1", failures="0", errors="1", skipped="0")
+        case = ET.SubElement(suite, "testcase", classname="grader", name=msg("report.not_graded"))
+        ET.SubElement(case, "error", message=report["error"] or "", type="grader_error")
+        totals["tests"] += 1
+        totals["errors"] += 1
     for key, value in totals.items():
         root.set(key, str(value))
     root.set("time", f"{report['duration_s']:.2f}")
@@ -120,6 +126,8 @@ def markdown(report: Report, evidence_lines: int = 15) -> str:
         msg("report.md_columns"),
         "|---|---|---:|",
     ]
+    if report["status"] == "error":
+        lines[1:1] = ["", msg("report.md_error", error=_cell(report["error"] or ""))]
     for c in report["checks"]:
         points = f"{_pts(c['points'])}/{_pts(c['max_points'])}"
         lines.append(f"| {_cell(c['title'])} | {_ICON[c['status']]} {msg('state.' + c['status'])} | {points} |")
@@ -173,6 +181,8 @@ def github_annotations(report: Report, path_prefix: str = "") -> list[str]:
         elif c["status"] == "error":
             out.append(_command("warning", c["feedback"], title=msg("report.grader_problem", title=c["title"])))
         out.extend(_command("warning", hint, title=msg("report.tip", title=c["title"])) for hint in c["hints"])
+    if report["status"] == "error":
+        out.append(_command("error", report["error"] or "", title=msg("report.not_graded")))
     # `Points X/Y` under the title Autograding is GitHub Classroom's own wording: kept in English.
     out.append(_command("notice", f"Points {_pts(report['score'])}/{_pts(report['max_score'])}", title="Autograding"))
     return out
@@ -208,7 +218,8 @@ def gradescope(report: Report) -> dict[str, Any]:
             name=report["submission"]["name"],
             score=_pts(report["score"]),
             max=_pts(report["max_score"]),
-        ),
+        )
+        + (f"\n\n{msg('report.md_error', error=report['error'])}" if report["status"] == "error" else ""),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
@@ -224,7 +235,9 @@ def classroom_result(report: Report) -> dict[str, Any]:
     """The runner result the classroom grading reporter adds up (score per test, max_score)."""
     report = student_view(report)
     statuses = {c["status"] for c in report["checks"]}
-    overall = "error" if "error" in statuses else ("fail" if statuses - {"passed"} else "pass")
+    overall = (
+        "error" if "error" in statuses or report["status"] == "error" else ("fail" if statuses - {"passed"} else "pass")
+    )
     return {
         "version": 1,
         "status": overall,

@@ -259,6 +259,15 @@ _add(
     "`{service}` fue detenido por usar más de su límite de memoria ({memory}): busca una fuga o un "
     "bucle que no deja de reservar memoria.",
 )
+_add(
+    "runner.deadline",
+    "The grader stopped this check after {seconds} s: its steps did not end within their own time "
+    "limits, which points at the grading machine (the Docker engine not answering), not at your "
+    "work. No points were taken; the instructor will grade it again.",
+    "El corrector detuvo esta comprobación tras {seconds} s: sus pasos no terminaron dentro de sus "
+    "propios límites de tiempo, lo que apunta a la máquina de corrección (el motor de Docker no "
+    "responde), no a tu trabajo. No se restaron puntos; el profesor la volverá a corregir.",
+)
 _add("compose.fix_reported", "Fix the error it reports:", "Corrige el error que informa:")
 _add(
     "compose.several",
@@ -719,6 +728,12 @@ _add(
 _add("report.points_line", "points: {points}/{max}", "puntos: {points}/{max}")
 _add("report.md_title", "## Docker homework: {score}/{max} points", "## Tarea de Docker: {score}/{max} puntos")
 _add("report.md_columns", "| Check | Result | Points |", "| Comprobación | Resultado | Puntos |")
+_add(
+    "report.md_error",
+    "⚠️ **The grader could not grade this submission**: {error}",
+    "⚠️ **El corrector no pudo corregir esta entrega**: {error}",
+)
+_add("report.not_graded", "Not graded", "Sin corregir")
 _add("report.md_fix", "### What to fix", "### Qué corregir")
 _add("report.md_line", " line {line}", " línea {line}")
 _add("report.md_tips", "### Tips (no points)", "### Consejos (no restan puntos)")

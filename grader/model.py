@@ -22,6 +22,15 @@ class Status(str, enum.Enum):
     SKIPPED = "skipped"  # a prerequisite did not pass, so the check could not be judged
 
 
+class Phase(str, enum.Enum):
+    """Which of the run's timeouts bounds a check (grader.context.Options.deadline)."""
+
+    STATIC = "static"  # reads files, runs `compose config` or hadolint
+    BUILD = "build"  # `compose build`
+    START = "start"  # `up`, waiting for services, HTTP requests
+    CYCLE = "cycle"  # `down` and `up` again, then the database and the API once more
+
+
 class Category(str, enum.Enum):
     DOCKERFILE = "dockerfile"
     COMPOSE = "compose"
@@ -107,6 +116,7 @@ class Check(NamedTuple):
     # Checks that must have *run* (passed or failed) first; otherwise this one is skipped.
     after: tuple[str, ...] = ()
     hidden: bool = False
+    phase: Phase = Phase.STATIC  # which timeouts bound it; past them the check ends as `error`
 
 
 @dataclass(frozen=True)
@@ -138,7 +148,8 @@ class Report:
     lang: str = "en"  # the language of every student-facing string in the report
     checks: tuple[CheckResult, ...] = field(default=())
     warnings: tuple[str, ...] = ()  # for the instructor: e.g. leftovers teardown could not remove
-    error: str | None = None
+    error: str | None = None  # why the run could not grade; shown to students
+    traceback: str | None = None  # the grader's crash, for the instructor; never in student formats
 
     @property
     def score(self) -> float:

@@ -45,6 +45,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "checks": [check_to_dict(c) for c in report.checks],
         "warnings": list(report.warnings),
         "error": report.error,
+        "traceback": report.traceback,
     }
 
 

@@ -16,13 +16,15 @@ from pathlib import Path
 
 from grader import NAME, __version__
 from grader.context import Context, Options
+from grader.deadline import DeadlineExceeded, deadline
 from grader.engine import compose_command, docker_client
 from grader.errors import BadInput
 from grader.messages import language, msg, title
 from grader.model import Check, CheckResult, Outcome, Report, Status, bound
 from grader.rubric import Rubric
 
-SCHEMA_VERSION = "1.3"  # 1.1: `location` of a finding; 1.2: `hidden` checks; 1.3: `lang`
+# 1.1: `location` of a finding; 1.2: `hidden` checks; 1.3: `lang`; 1.4: `traceback`
+SCHEMA_VERSION = "1.4"
 
 
 def validate_submission(path: Path) -> Path:
@@ -103,8 +105,12 @@ def run_check(
     if blocker is not None:
         outcome = Outcome.skipped(blocker)
     else:
+        seconds = ctx.options.deadline(check.phase)
         try:
-            outcome = check.run(ctx)
+            with deadline(seconds):
+                outcome = check.run(ctx)
+        except DeadlineExceeded:
+            outcome = Outcome.error(msg("runner.deadline", seconds=f"{seconds:.0f}"))
         except Exception as exc:
             outcome = Outcome.error(
                 msg("runner.crash", error=f"{type(exc).__name__}: {exc}"),
@@ -140,6 +146,23 @@ def run_checks(ctx: Context, registry: Mapping[str, Check]) -> tuple[CheckResult
     for check in registry.values():
         done[check.id] = run_check(check, ctx, done, present)
     return tuple(done.values())
+
+
+def not_graded(path: Path, error: str, lang: str = "en", trace: str | None = None) -> Report:
+    """The report of a run that could not grade: bad input, no engine, a signal, a grader crash."""
+    return Report(
+        schema_version=SCHEMA_VERSION,
+        grader_name=NAME,
+        grader_version=__version__,
+        submission_path=str(path.absolute()),
+        submission_name=path.absolute().name,
+        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        duration_s=0.0,
+        status="error",
+        lang=lang,
+        error=bound(error, 2000),
+        traceback=bound(trace, 20_000) if trace else None,
+    )
 
 
 def grade(

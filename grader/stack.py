@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import docker
 from testcontainers.compose import ComposeContainer, DockerCompose
 
+from grader.cleanup import RunRecord
 from grader.engine import compose_command, compose_env
 from grader.errors import CommandTimeout
 from grader.proc import run_bounded
@@ -223,8 +224,17 @@ class Stack:
         return self._compose
 
     # -- lifecycle ---------------------------------------------------------------------------
+    def _record(self) -> None:
+        """Note this run on disk while it has something on the engine, so `grader cleanup` can
+        remove it even if this process is killed (SIGKILL runs no `finally`)."""
+        self.started = True
+        with suppress(OSError):
+            RunRecord(
+                self.project, anonymous_volumes=sorted(self.anonymous_volumes), built_images=sorted(self.built_images)
+            ).save()
+
     def build(self, timeout: float) -> subprocess.CompletedProcess[bytes]:
-        self.started = True  # a build leaves images behind even when it fails
+        self._record()  # a build leaves images behind even when it fails
         try:
             result = self.compose.run(self.compose.command("--progress", "plain", "build"), timeout, check=False)
         except CommandTimeout as exc:
@@ -241,7 +251,7 @@ class Stack:
                 self.client.containers.get(short_id).remove(force=True)
 
     def up(self, timeout: float) -> None:
-        self.started = True
+        self._record()
         with self.compose.deadline(timeout):
             try:
                 self.compose.start()  # `up --detach` through testcontainers
@@ -372,8 +382,12 @@ class Stack:
                     continue
                 with suppress(docker.errors.NotFound):
                     volume = self.client.volumes.get(mount["Name"])
-                    if VOLUME_LABEL not in (volume.attrs.get("Labels") or {}):
+                    if (
+                        VOLUME_LABEL not in (volume.attrs.get("Labels") or {})
+                        and volume.name not in self.anonymous_volumes
+                    ):
                         self.anonymous_volumes.add(volume.name)
+                        self._record()
 
     def teardown(self) -> list[str]:
         """Remove containers, networks, named and anonymous volumes and built images of this run.
@@ -406,6 +420,9 @@ class Stack:
             )
         if self._override_dir is not None:
             self._override_dir.cleanup()
+        if not problems:
+            with suppress(OSError):
+                RunRecord(self.project).delete()
         return problems
 
     def _remove_volume(self, name: str) -> None:

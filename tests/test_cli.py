@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
 
 from grader.cli import main
+from grader.report import schema
+from grader.runner import grade
 from tests.conftest import SUBMISSIONS
 
 
@@ -24,6 +28,59 @@ def test_bad_input_exits_2_without_traceback(tmp_path: Path, target: str, capsys
     assert main(["grade", str(tmp_path / target)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("grader: ") and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def _outputs(tmp_path: Path) -> list[str]:
+    return [
+        *("--json", str(tmp_path / "r.json"), "--junit", str(tmp_path / "r.xml")),
+        *("--markdown", str(tmp_path / "r.md"), "--gradescope", str(tmp_path / "gs.json"), "--classroom"),
+    ]
+
+
+def _boom(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("a bug in a check's helper")
+
+
+@pytest.mark.parametrize(
+    "make, code, error",
+    [
+        pytest.param(lambda p: ["grade", str(p / "missing")], 2, "no such file", id="missing-path"),
+        pytest.param(
+            lambda p: (p / "g.yml").write_text("a: &a [*a") and ["grade", str(p), "--rubric", str(p / "g.yml")],
+            2,
+            "not valid YAML",
+            id="bad-rubric",
+        ),
+        pytest.param(lambda p: ["grade", str(p)], 4, "the grader crashed (RuntimeError", id="grader-crash"),
+    ],
+)
+def test_a_run_that_cannot_grade_still_writes_every_report(
+    tmp_path: Path,
+    make: Any,
+    code: int,
+    error: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr("grader.cli.grade", _boom if code == 4 else grade)
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "gh-output"))
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main([*make(tmp_path), *_outputs(out)]) == code
+    doc = json.loads((out / "r.json").read_text())
+    jsonschema.validate(doc, schema())
+    assert (doc["status"], doc["score"], doc["checks"]) == ("error", 0, [])
+    assert error in doc["error"]
+    assert (doc["traceback"] is not None) == (code == 4)
+    if code == 4:
+        assert "RuntimeError: a bug in a check's helper" in doc["traceback"]
+    markdown = (out / "r.md").read_text()
+    assert "could not grade this submission" in markdown and "Traceback" not in markdown
+    assert 'errors="1"' in (out / "r.xml").read_text()
+    assert error in json.loads((out / "gs.json").read_text())["output"]
+    result = (tmp_path / "gh-output").read_text().split("result=")[1]
+    assert json.loads(base64.b64decode(result))["status"] == "error"
+    capsys.readouterr()
 
 
 def test_no_engine_exits_3_with_what_to_install(

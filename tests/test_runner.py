@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -7,7 +10,7 @@ import pytest
 
 from grader.context import Context, Options
 from grader.errors import BadInput
-from grader.model import Category, Check, Outcome, Status
+from grader.model import Category, Check, Outcome, Phase, Status
 from grader.runner import copy_submission, project_name, run_checks, validate_submission
 
 
@@ -35,6 +38,38 @@ def test_a_crashing_check_is_an_error_and_the_run_goes_on(tmp_path: Path) -> Non
     assert "not a problem with your work" in results["a.crash"].feedback
     assert "RuntimeError" in results["a.crash"].evidence
     assert results["b.fine"].status is Status.PASSED and results["b.fine"].points == 10
+
+
+@pytest.mark.parametrize(
+    "hang",
+    [
+        pytest.param(lambda: time.sleep(60), id="sleep"),
+        pytest.param(lambda: subprocess.run(["sleep", "60"]), id="subprocess-without-timeout"),
+        pytest.param(lambda: threading.Event().wait(), id="blocked-wait"),
+    ],
+)
+def test_a_hung_check_ends_at_its_deadline_as_error_and_the_run_goes_on(tmp_path: Path, hang: Any) -> None:
+    def hung(_: Context) -> Outcome:
+        hang()
+        return Outcome.passed("never")
+
+    options = Options(start_timeout=0.5, grace=0.5)  # a START check may take 2 x 0.5 + 0.5 s
+    context = Context(tmp_path, tmp_path, options, None, "grader-test")  # type: ignore[arg-type]
+    registry = {
+        "a.hung": check("a.hung", hung, phase=Phase.START),
+        "b.fine": check("b.fine", lambda _: Outcome.passed("ok")),
+    }
+    started = time.monotonic()
+    results = {r.id: r for r in run_checks(context, registry)}
+    assert 1.4 <= time.monotonic() - started < 3
+    assert results["a.hung"].status is Status.ERROR and results["a.hung"].points == 0
+    assert "after 2 s" in results["a.hung"].feedback
+    assert results["b.fine"].status is Status.PASSED
+
+
+def test_deadlines_follow_the_timeouts() -> None:
+    options = Options(build_timeout=300, start_timeout=60, grace=10)
+    assert [options.deadline(p) for p in Phase] == [70, 310, 130, 280]
 
 
 def test_requires_and_after(tmp_path: Path) -> None:

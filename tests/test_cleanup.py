@@ -1,0 +1,100 @@
+"""`grader cleanup` after a run killed with SIGKILL: no `finally` ran, the record and labels remain."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+from grader.cleanup import RunRecord, leftovers, records
+from grader.cli import main
+from tests.conftest import SUBMISSIONS, engine_counts
+
+pytestmark = pytest.mark.docker
+
+
+def test_cleanup_removes_what_a_killed_run_left(
+    engine: docker.DockerClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    before = engine_counts(engine)
+    # no-volume: PostgreSQL's data lands on an anonymous volume, which carries no compose label.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader.cli", "grade", str(SUBMISSIONS / "no-volume")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ | {"XDG_STATE_HOME": str(tmp_path / "state")},
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:  # until the record names the anonymous volume
+            recorded = [r for r in records().values() if r.anonymous_volumes]
+            if recorded:
+                break
+            assert proc.poll() is None, "the run ended before its stack was up"
+            time.sleep(0.5)
+        else:
+            pytest.fail("the run never recorded its stack")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    project = recorded[0].project
+    assert engine_counts(engine) != before, "the killed run should have left its stack behind"
+
+    found = {x.project: x for x in leftovers(engine)}
+    assert project in found and not found[project].alive
+    assert main(["cleanup", "--dry-run"]) == 0
+    assert f"{project}: would be removed" in capsys.readouterr().out
+    assert engine_counts(engine) != before
+
+    assert main(["cleanup"]) == 0
+    assert f"{project}: removed" in capsys.readouterr().out
+    assert engine_counts(engine) == before
+    assert records() == {}
+    for volume in recorded[0].anonymous_volumes:
+        with pytest.raises(docker.errors.NotFound):
+            engine.volumes.get(volume)
+    assert main(["cleanup"]) == 0
+    assert "nothing to clean up" in capsys.readouterr().out
+
+
+def test_cleanup_keeps_a_run_that_is_still_grading(
+    engine: docker.DockerClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    record = RunRecord("grader-alive-0a0b0c")  # this very process: alive
+    record.save()
+    volume = engine.volumes.create(labels={"com.docker.compose.project": record.project})
+    try:
+        assert main(["cleanup"]) == 0
+        assert "grader-alive-0a0b0c: still grading" in capsys.readouterr().out
+        engine.volumes.get(volume.name)
+        assert main(["cleanup", "--all"]) == 0
+        with pytest.raises(docker.errors.NotFound):
+            engine.volumes.get(volume.name)
+    finally:
+        record.delete()
+        with contextlib.suppress(docker.errors.NotFound):
+            engine.volumes.get(volume.name).remove(force=True)
+
+
+def test_cleanup_leaves_other_projects_alone(
+    engine: docker.DockerClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    volume = engine.volumes.create(labels={"com.docker.compose.project": "grader-homework"})  # a user's own
+    try:
+        assert main(["cleanup"]) == 0
+        assert "nothing to clean up" in capsys.readouterr().out
+        engine.volumes.get(volume.name)
+    finally:
+        volume.remove(force=True)
