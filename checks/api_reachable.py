@@ -47,6 +47,12 @@ def _judge(ctx: Context) -> Outcome:
             oom = [msg("hint.oom", service=app, memory=ctx.options.limits.memory)] if stack.oom_killed(app) else []
             tips = "".join(f" {tip}" for tip in [*oom, *explain_logs(logs)])
             return Outcome.failed(msg("api.stopped", app=app) + tips, logs)
+        if stack.memory_full(app, ctx.options.limits.memory_bytes):
+            memory = ctx.options.limits.memory
+            return Outcome.failed(
+                msg("api.memory_full", app=app) + " " + msg("hint.oom", service=app, memory=memory),
+                stack.logs(app, 20),
+            )
         endpoint = stack.endpoint(app, target)
         if endpoint is not None:
             url = f"http://{endpoint.url_host}:{endpoint.port}/"

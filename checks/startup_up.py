@@ -28,11 +28,11 @@ def _judge(ctx: Context) -> Outcome:
         message = ctx.relative((exc.stderr or b"").decode(errors="replace").strip())
         if network_failure(message):
             return Outcome.error(msg("startup.network"), message)
-        current = settle(stack, time.monotonic())
+        current = settle(stack, time.monotonic(), memory_limit=ctx.options.limits.memory_bytes)
         sentence, logs = crash_report(stack, [s for s in current if s.crashed], memory=ctx.options.limits.memory)
         text = msg("startup.up_failed_because", reason=sentence) if logs else msg("startup.up_failed")
         return Outcome.failed(text, f"{message}\n{logs}".strip())
-    current = settle(stack, deadline)
+    current = settle(stack, deadline, memory_limit=ctx.options.limits.memory_bytes)
     crashed = [s for s in current if s.crashed]
     if crashed:
         sentence, logs = crash_report(stack, crashed, memory=ctx.options.limits.memory)

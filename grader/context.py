@@ -152,8 +152,14 @@ class Context:
                 continue
             seen.add(path)
             name = self.relative(str(path))
+            raw = path.read_bytes()
             try:
-                data = safe_load(path.read_text(encoding="utf-8", errors="replace"), name)
+                text = raw.decode("utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig")
+            except UnicodeDecodeError as exc:
+                line = raw[: exc.start].count(b"\n") + 1
+                raise ComposeInvalid(msg("compose.not_utf8", file=name, line=line), refused=True) from exc
+            try:
+                data = safe_load(text, name)
             except UnsafeInput as exc:
                 raise ComposeInvalid(str(exc), refused=True) from exc
             except yaml.YAMLError:

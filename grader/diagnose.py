@@ -73,6 +73,11 @@ def db_localhost_line(logs: str) -> str | None:
     return None
 
 
+# Docker's embedded DNS server listens on 127.0.0.11 (a random TCP port) in every container on a
+# user-defined network: it is never the app, and naming its port would mislead the student.
+DOCKER_DNS = "127.0.0.11"
+
+
 @dataclass(frozen=True)
 class Listener:
     address: str  # "0.0.0.0", "127.0.0.1", "::", "::1", ...
@@ -111,9 +116,10 @@ def listeners(proc_net_tcp: str) -> list[Listener]:
         address, port = parts[1].rsplit(":", 1)
         try:
             ip = _hex_ipv4(address) if len(address) == 8 else _hex_ipv6(address)
-            found.append(Listener(ip, int(port, 16)))
         except ValueError:
             continue
+        if ip != DOCKER_DNS:
+            found.append(Listener(ip, int(port, 16)))
     return found
 
 

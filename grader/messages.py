@@ -254,10 +254,11 @@ _add(
 )
 _add(
     "hint.oom",
-    "`{service}` was killed for using more than its {memory} of memory: look for a leak or a "
-    "loop that keeps allocating.",
-    "`{service}` fue detenido por usar más de su límite de memoria ({memory}): busca una fuga o un "
-    "bucle que no deja de reservar memoria.",
+    "`{service}` used all of its {memory} of memory (the grader's limit per service; the kernel "
+    "kills or stalls a program that wants more): look for a leak or a loop that keeps allocating.",
+    "`{service}` usó toda su memoria ({memory}, el límite del corrector por servicio; el kernel "
+    "detiene o atasca un programa que pide más): busca una fuga o un bucle que no deja de reservar "
+    "memoria.",
 )
 _add(
     "runner.deadline",
@@ -267,6 +268,14 @@ _add(
     "El corrector detuvo esta comprobación tras {seconds} s: sus pasos no terminaron dentro de sus "
     "propios límites de tiempo, lo que apunta a la máquina de corrección (el motor de Docker no "
     "responde), no a tu trabajo. No se restaron puntos; el profesor la volverá a corregir.",
+)
+_add(
+    "compose.not_utf8",
+    "{file} is not UTF-8 text: line {line} has a byte compose cannot read (the file was probably "
+    "saved as Latin-1 or Windows-1252, e.g. an accent in a comment). Save it as UTF-8 in your editor.",
+    "{file} no es texto UTF-8: la línea {line} tiene un byte que compose no puede leer (probablemente "
+    "se guardó como Latin-1 o Windows-1252, por ejemplo un acento en un comentario). Guárdalo como "
+    "UTF-8 en tu editor.",
 )
 _add("compose.fix_reported", "Fix the error it reports:", "Corrige el error que informa:")
 _add(
@@ -533,6 +542,22 @@ _add(
     "state.unhealthy",
     "`{service}` is running but its healthcheck fails",
     "`{service}` está en marcha pero su healthcheck falla",
+)
+_add(
+    "state.health_starting",
+    "`{service}` runs, but its healthcheck has not passed yet (the check's last output is below)",
+    "`{service}` está en marcha, pero su healthcheck todavía no ha pasado (abajo, la última salida del healthcheck)",
+)
+_add("logs.healthcheck", "Last healthcheck of `{service}`:", "Último healthcheck de `{service}`:")
+_add(
+    "state.memory_full",
+    "`{service}` runs but has filled its memory limit, so it stalls",
+    "`{service}` está en marcha pero llenó su límite de memoria, así que se atasca",
+)
+_add(
+    "api.memory_full",
+    "Service `{app}` cannot answer HTTP: it has filled its memory limit and stalls.",
+    "El servicio `{app}` no puede responder HTTP: llenó su límite de memoria y se atasca.",
 )
 _add("state.other", "`{service}` is {state}", "`{service}` está en estado {state}")
 _add("logs.last_lines", "--- last log lines of {service} ---", "--- últimas líneas del log de {service} ---")

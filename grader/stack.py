@@ -75,6 +75,14 @@ class Limits:
     cpus: float = 1.0  # per service
     pids: int = 512  # processes and threads per service: Node uses ~15, PostgreSQL ~10
     services: int = 10  # the homework has 2-3; the security gate refuses more than this
+
+    @property
+    def memory_bytes(self) -> int:
+        """`memory` in bytes, read the way compose reads it (b, k, m, g; 1024-based)."""
+        text = self.memory.lower().rstrip("b")
+        scale = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(text[-1:], 1)
+        return int(float(text.rstrip("kmg")) * scale)
+
     log_size: str = "1m"  # per log file, two files per service (json-file, which `logs` reads)
     stop_grace_app: int = 2  # seconds after SIGTERM before SIGKILL; node as PID 1 ignores SIGTERM
     stop_grace_db: int = 20  # PostgreSQL shuts down cleanly in about a second
@@ -270,6 +278,32 @@ class Stack:
         """running, exited, restarting, ... or "" when the service has no container."""
         container = self.container(service)
         return str(container.State or "") if container is not None else ""
+
+    def health_output(self, service: str) -> str:
+        """What the service's healthcheck printed last, and its exit code ("" without one)."""
+        container = self.container(service)
+        if container is None or not container.ID:
+            return ""
+        with suppress(docker.errors.NotFound, docker.errors.APIError):
+            health = self.client.containers.get(container.ID).attrs["State"].get("Health") or {}
+            last = (health.get("Log") or [{}])[-1]
+            if last:
+                return f"exit {last.get('ExitCode')}: {str(last.get('Output') or '').strip()}"
+        return ""
+
+    def memory_full(self, service: str, limit: int) -> bool:
+        """Whether the service's working set (memory minus reclaimable file cache) fills its
+        limit. A memory hog is not always killed: at the limit the kernel may keep reclaiming the
+        program's own code pages and the process stalls, running but useless, for minutes."""
+        container = self.container(service)
+        if container is None or not container.ID:
+            return False
+        with suppress(docker.errors.NotFound, docker.errors.APIError, KeyError, TypeError):
+            stats = self.client.api.stats(container.ID, stream=False, one_shot=True)["memory_stats"]
+            detail = stats.get("stats") or {}
+            cache = detail.get("total_inactive_file", detail.get("inactive_file", detail.get("cache", 0)))
+            return bool(stats["usage"] - cache >= 0.95 * limit)
+        return False
 
     def oom_killed(self, service: str) -> bool:
         """Whether the kernel killed the service's container for exceeding its memory limit."""

@@ -18,11 +18,13 @@ class ServiceState:
     state: str  # running, exited, restarting, created, dead, ...
     health: str  # "", starting, healthy, unhealthy
     exit_code: int
+    memory_full: bool = False  # running, but its working set fills its memory limit
 
     @property
     def crashed(self) -> bool:
         return (
-            self.state in ("restarting", "dead", "removing")
+            self.memory_full
+            or self.state in ("restarting", "dead", "removing")
             or (self.state == "exited" and self.exit_code != 0)
             or self.health == "unhealthy"
         )
@@ -38,25 +40,39 @@ class ServiceState:
             return msg("state.exited", service=self.service, code=self.exit_code)
         if self.state == "restarting":
             return msg("state.restarting", service=self.service)
+        if self.memory_full:
+            return msg("state.memory_full", service=self.service)
         if self.health == "unhealthy":
             return msg("state.unhealthy", service=self.service)
+        if self.health == "starting":
+            return msg("state.health_starting", service=self.service)
         return msg("state.other", service=self.service, state=self.state)
 
 
-def states(stack: Stack) -> list[ServiceState]:
+def states(stack: Stack, memory_limit: int | None = None) -> list[ServiceState]:
+    """Every service's state; with `memory_limit`, running services are also checked for a
+    working set that fills it."""
     return [
-        ServiceState(str(c.Service), str(c.State or ""), str(c.Health or ""), int(c.ExitCode or 0))
+        ServiceState(
+            str(c.Service),
+            str(c.State or ""),
+            str(c.Health or ""),
+            int(c.ExitCode or 0),
+            bool(memory_limit and c.State == "running" and stack.memory_full(str(c.Service), memory_limit)),
+        )
         for c in stack.containers()
     ]
 
 
-def settle(stack: Stack, deadline: float, quiet_for: float = 5.0) -> list[ServiceState]:
+def settle(
+    stack: Stack, deadline: float, quiet_for: float = 5.0, memory_limit: int | None = Limits().memory_bytes
+) -> list[ServiceState]:
     """Wait until every service is running (healthy where it has a healthcheck) or finished with
     exit 0, and stays so for `quiet_for` seconds; return early on a crash; give up at deadline."""
     stable_since: float | None = None
     current: list[ServiceState] = []
     while True:
-        current = states(stack)
+        current = states(stack, memory_limit)
         now = time.monotonic()
         if any(s.crashed for s in current):
             return current
@@ -91,8 +107,10 @@ def crash_report(
     for state in crashed:
         logs = stack.logs(state.service, tail)
         parts.append(state.describe())
-        if state.state != "running" and stack.oom_killed(state.service):
+        if state.memory_full or (state.state != "running" and stack.oom_killed(state.service)):
             parts.append(msg("hint.oom", service=state.service, memory=memory))
         parts.extend(explain_logs(logs))
+        if state.health in ("starting", "unhealthy"):
+            evidence.append(f"{msg('logs.healthcheck', service=state.service)}\n{stack.health_output(state.service)}")
         evidence.append(f"{msg('logs.last_lines', service=state.service)}\n{logs.strip() or msg('logs.none')}")
     return "; ".join(p.rstrip(".") for p in parts) + ".", "\n".join(evidence)

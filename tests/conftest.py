@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,41 @@ def tree_digest(folder: Path) -> str:
         elif path.is_file():
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+class HostSampler:
+    """Samples the machine while a run grades: processes (all of /proc: container processes are
+    the host's too) and MemAvailable, every 0.2 s, in a thread."""
+
+    def __init__(self) -> None:
+        self.baseline_processes = self.max_processes = _processes()
+        self.baseline_available = self.min_available = _available()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.max_processes = max(self.max_processes, _processes())
+            self.min_available = min(self.min_available, _available())
+
+    def __enter__(self) -> HostSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _processes() -> int:
+    return sum(1 for name in os.listdir("/proc") if name.isdigit())
+
+
+def _available() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def engine_counts(client: docker.DockerClient) -> dict[str, int]:

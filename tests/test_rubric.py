@@ -9,6 +9,7 @@ from grader.context import Options
 from grader.errors import BadInput
 from grader.messages import title
 from grader.rubric import default_text, load, parse
+from grader.stack import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,6 +54,9 @@ def test_weights_and_disabled_checks() -> None:
             id="path-without-slash",
         ),
         pytest.param("colour: blue\n", "Additional properties are not allowed ('colour'", id="unknown-key"),
+        pytest.param("limits:\n  memory: lots\n", "line 2: limits.memory", id="limits-memory"),
+        pytest.param("limits:\n  pids: 2\n", "line 2: limits.pids", id="limits-pids-too-low"),
+        pytest.param("x: &a [*a]\n", "not valid YAML", id="recursive-alias"),
         pytest.param("checks: [\n", "not valid YAML", id="yaml-syntax"),
     ],
 )
@@ -72,6 +76,19 @@ def test_command_line_timeouts_win_over_the_rubric() -> None:
     assert Options.of(rubric) == Options(900, 60)
     assert Options.of(rubric, build=30) == Options(30, 60)
     assert Options.of(parse("")) == Options()
+
+
+def test_limits_change_only_what_the_rubric_names() -> None:
+    options = Options.of(parse("limits: {memory: 2g, pids: 1024}\n"))
+    assert options.limits == Limits(memory="2g", pids=1024)
+    assert Options.of(parse("")).limits == Limits()
+
+
+def test_a_yaml_bomb_rubric_is_bad_input() -> None:
+    levels = ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    with pytest.raises(BadInput, match="YAML bomb"):
+        parse("\n".join(levels) + "\n")
 
 
 def test_missing_environment_file(tmp_path: Path) -> None:

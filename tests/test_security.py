@@ -43,6 +43,9 @@ def svc(**extra: Any) -> dict[str, Any]:
         ),
         pytest.param({"services": {}, "volumes": {"v": {"external": True}}}, "external", id="external-volume"),
         pytest.param({"services": {}, "secrets": {"s": {"file": "/etc/shadow"}}}, "/etc/shadow", id="secret-file"),
+        pytest.param(
+            {"services": {f"s{i}": {"image": "node:18"} for i in range(11)}}, "11 services", id="too-many-services"
+        ),
     ],
 )
 def test_refused(config: dict[str, Any], needle: str) -> None:
@@ -67,3 +70,9 @@ def test_symlink_leaving_the_repo_is_refused(tmp_path: Path) -> None:
     (tmp_path / "data").symlink_to("/etc")
     config = svc(volumes=[{"type": "bind", "source": str(tmp_path / "data"), "target": "/d"}])
     assert findings(config, tmp_path)
+
+
+def test_ten_services_are_allowed_and_the_limit_is_the_rubric_s() -> None:
+    ten = {"services": {f"s{i}": {"image": "node:18"} for i in range(10)}}
+    assert findings(ten, ROOT) == []
+    assert "10 services" in findings(ten, ROOT, max_services=3)[0]

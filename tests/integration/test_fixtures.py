@@ -9,11 +9,20 @@ import docker
 import jsonschema
 import pytest
 
-from grader.report import schema, to_dict
+from grader.context import Options
+from grader.report import schema, to_dict, to_json
 from grader.runner import grade
-from tests.conftest import EXPECTED, SUBMISSIONS, engine_counts, tree_digest
+from tests.conftest import EXPECTED, SUBMISSIONS, HostSampler, engine_counts, tree_digest
 
 pytestmark = pytest.mark.docker
+
+
+def _bytes(size: str) -> int:
+    number, unit = size.lower().rstrip("b")[:-1], size.lower().rstrip("b")[-1]
+    if unit.isdigit():
+        return int(size.lower().rstrip("b"))
+    return int(float(number) * {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit])
+
 
 FIXTURES = sorted(p.name for p in SUBMISSIONS.iterdir() if p.is_dir())
 
@@ -29,8 +38,12 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     digest = tree_digest(submission)
     before = engine_counts(engine)
     since = int(time.time())
+    options = Options(**expected.get("options", {}))
 
-    report = grade(submission)
+    with HostSampler() as host:
+        started = time.monotonic()
+        report = grade(submission, options)
+        wall = time.monotonic() - started
 
     until = int(time.time()) + 1
     verdicts = {c.id: {"status": c.status.value, "points": c.points} for c in report.checks}
@@ -46,7 +59,16 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     for check_id, needle in expected.get("evidence_contains", {}).items():
         assert needle in by_id[check_id].evidence, by_id[check_id].evidence
     jsonschema.validate(to_dict(report), schema())
-    assert report.warnings == ()
+    assert list(report.warnings) == expected.get("warnings", [])
+    for needle in expected.get("report_excludes", []):
+        assert needle not in to_json(report)
+    if "deadline_s" in expected:
+        assert wall <= expected["deadline_s"], f"took {wall:.0f} s, deadline {expected['deadline_s']} s"
+    # The host untouched: whatever the submission does, it stays inside the grader's limits
+    # (processes per service, memory per service), plus the grader's own and the build's share.
+    services = 2
+    assert host.max_processes - host.baseline_processes <= options.limits.pids * services + 400
+    assert host.baseline_available - host.min_available <= services * _bytes(options.limits.memory) + (3 << 30)
 
     assert engine_counts(engine) == before, "the run leaked containers, networks, volumes or images"
     assert tree_digest(submission) == digest, "the submission folder was modified"
