@@ -29,22 +29,28 @@ class UnsafeInput(ValueError):
 
 def _expanded_size(root: yaml.Node) -> int:
     """Nodes the document becomes once aliases are expanded. PyYAML's composer shares aliased
-    nodes, so this walks the graph with memoisation instead of building the expansion."""
+    nodes, so this walks the graph with memoisation instead of building the expansion. An alias
+    inside its own anchor (`a: &x [*x]`) makes the graph cyclic: its expansion is infinite."""
     sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # on the current path: meeting one again is a cycle
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
         if id(node) in sizes:
             continue
+        if not children_done and id(node) in open_nodes:
+            return MAX_YAML_NODES + 1
         if isinstance(node, yaml.ScalarNode):
             sizes[id(node)] = 1
             continue
         children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
         if children_done:
+            open_nodes.discard(id(node))
             sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in children)
             if sizes[id(node)] > MAX_YAML_NODES:
                 return sizes[id(node)]
         else:
+            open_nodes.add(id(node))
             stack.append((node, True))
             stack.extend((c, False) for c in children if id(c) not in sizes)
     return sizes.get(id(root), 1)

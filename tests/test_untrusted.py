@@ -19,6 +19,12 @@ def test_a_billion_laughs_is_refused_quickly() -> None:
         screen_yaml(billion_laughs(), "compose.yml")
 
 
+@pytest.mark.parametrize("text", ["x: &a [*a]", "x: &a {k: [1, *a]}"], ids=["list", "mapping"])
+def test_an_alias_inside_its_own_anchor_is_refused(text: str) -> None:
+    with pytest.raises(UnsafeInput, match="YAML bomb"):
+        screen_yaml(text, "compose.yml")
+
+
 def test_ordinary_anchors_pass() -> None:
     text = "x-env: &env {NODE_ENV: production}\nservices:\n" + "".join(
         f"  s{i}: {{environment: *env}}\n" for i in range(50)
