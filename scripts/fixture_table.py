@@ -1,5 +1,6 @@
-"""Grade every fixture and print a Markdown table: expected vs actual score and verdicts, wall
-time, time spent after the last check (teardown), and engine objects before/after the run.
+"""Grade every fixture and print a Markdown table: expected vs actual score and verdicts, the
+fixture's deadline and wall time, time spent after the last check (teardown), the machine's peak
+extra processes and lowest free memory during the run, and engine objects left behind.
 
     .venv/bin/python scripts/fixture_table.py [NAME ...]
 """
@@ -15,32 +16,40 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from grader.context import Options
 from grader.runner import grade
-from tests.conftest import EXPECTED, SUBMISSIONS, engine_counts
+from tests.conftest import EXPECTED, SUBMISSIONS, HostSampler, engine_counts
 
 
 def main(names: list[str]) -> int:
     client = docker.from_env()
     names = names or sorted(p.name for p in SUBMISSIONS.iterdir() if p.is_dir())
     start_counts = engine_counts(client)
-    print("| fixture | expected | actual | verdicts match | wall s | teardown s | leaked |")
-    print("|---|---:|---:|---|---:|---:|---|")
+    print(
+        "| fixture | expected | actual | verdicts match | deadline s | wall s | teardown s "
+        "| peak extra processes | free memory drop MB | leaked |"
+    )
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---|")
     mismatches = 0
     for name in names:
         expected = json.loads((EXPECTED / f"{name}.json").read_text())
         before = engine_counts(client)
-        t0 = time.monotonic()
-        report = grade(SUBMISSIONS / name)
-        wall = time.monotonic() - t0
+        with HostSampler() as host:
+            t0 = time.monotonic()
+            report = grade(SUBMISSIONS / name, Options(**expected.get("options", {})))
+            wall = time.monotonic() - t0
         after = engine_counts(client)
         actual = {c.id: {"status": c.status.value, "points": c.points} for c in report.checks}
         diff = [k for k in expected["checks"] if expected["checks"][k] != actual.get(k)]
         mismatches += bool(diff)
         teardown = report.duration_s - sum(c.duration_s for c in report.checks)
         leaked = {k: after[k] - before[k] for k in after if after[k] != before[k]}
+        deadline = expected.get("deadline_s", "-")
+        processes = host.max_processes - host.baseline_processes
+        memory = (host.baseline_available - host.min_available) / 2**20
         print(
             f"| {name} | {expected['score']:g} | {report.score:g} | {'yes' if not diff else 'NO: ' + ', '.join(diff)} "
-            f"| {wall:.1f} | {teardown:.1f} | {leaked or 'none'} |"
+            f"| {deadline} | {wall:.1f} | {teardown:.1f} | {processes} | {memory:.0f} | {leaked or 'none'} |"
         )
     print(f"\nengine before: {start_counts}; after: {engine_counts(client)}")
     return 1 if mismatches else 0
