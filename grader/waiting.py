@@ -87,12 +87,13 @@ def settle(
         time.sleep(1)
 
 
-def explain_logs(logs: str) -> list[str]:
-    """Beginner mistakes recognisable in a service's log."""
+def explain_logs(logs: str, running: bool = False) -> list[str]:
+    """Beginner mistakes recognisable in a service's log. "Tried the database too early and gave
+    up" only fits a service that stopped: one still running may well have retried and connected."""
     tips: list[str] = []
     if db_localhost_line(logs):
         tips.append(msg("hint.db_localhost"))
-    if db_not_ready_line(logs):
+    if db_not_ready_line(logs) and not running:
         tips.append(msg("hint.db_not_ready"))
     if PG_NO_PASSWORD in logs:
         tips.append(msg("hint.no_password"))
@@ -109,7 +110,7 @@ def crash_report(
         parts.append(state.describe())
         if state.memory_full or (state.state != "running" and stack.oom_killed(state.service)):
             parts.append(msg("hint.oom", service=state.service, memory=memory))
-        parts.extend(explain_logs(logs))
+        parts.extend(explain_logs(logs, running=state.state == "running"))
         if state.health in ("starting", "unhealthy"):
             evidence.append(f"{msg('logs.healthcheck', service=state.service)}\n{stack.health_output(state.service)}")
         evidence.append(f"{msg('logs.last_lines', service=state.service)}\n{logs.strip() or msg('logs.none')}")

@@ -11,6 +11,8 @@ from grader.diagnose import (
     fixed_ip_settings,
     listeners,
 )
+from grader.messages import msg
+from grader.waiting import explain_logs
 
 PROC_NET_TCP = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:0BB8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0
@@ -92,3 +94,12 @@ def test_failed_connection_line(line: str, hit: bool) -> None:
 )
 def test_db_not_ready_line(line: str, hit: bool) -> None:
     assert (db_not_ready_line(line) is not None) is hit
+
+
+@pytest.mark.parametrize(
+    ("running", "hinted"),
+    [pytest.param(False, True, id="stopped-gave-up"), pytest.param(True, False, id="running-may-have-retried")],
+)
+def test_db_not_ready_hint_only_for_a_service_that_stopped(running: bool, hinted: bool) -> None:
+    logs = "Error conectando a PostgreSQL (intento 1): connect ECONNREFUSED 172.18.0.2:5432\nConectado a PostgreSQL\n"
+    assert (msg("hint.db_not_ready") in explain_logs(logs, running=running)) is hinted
