@@ -95,3 +95,10 @@ def test_missing_environment_file(tmp_path: Path) -> None:
     (tmp_path / "grader.yml").write_text("environment:\n  files: [nope.env]\n")
     with pytest.raises(BadInput, match=r"nope\.env"):
         load(tmp_path / "grader.yml")
+
+
+def test_a_rubric_not_in_utf8_is_bad_input(tmp_path: Path) -> None:
+    path = tmp_path / "grader.yml"
+    path.write_bytes("# corrección\nlang: es\n".encode("cp1252"))
+    with pytest.raises(BadInput, match="not UTF-8 text"):
+        load(path)
