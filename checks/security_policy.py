@@ -6,7 +6,6 @@ cannot hide a setting. A refused submission gets no container, network, volume o
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,10 @@ from grader.context import Context
 from grader.messages import msg
 from grader.model import Category, Check, Outcome
 from grader.stack import Limits
+from grader.untrusted import inside
 
 _NAMESPACES = ("network_mode", "pid", "ipc", "uts", "userns_mode", "cgroup")
 _SOCKETS = ("docker.sock", "containerd.sock", "podman.sock")
-
-
-def _inside(path: str, root: Path) -> bool:
-    real = Path(os.path.realpath(path))
-    top = Path(os.path.realpath(root))
-    return real == top or top in real.parents
 
 
 def findings(config: dict[str, Any], root: Path, max_services: int = Limits.services) -> list[str]:
@@ -42,7 +36,7 @@ def findings(config: dict[str, Any], root: Path, max_services: int = Limits.serv
                 found.append(msg("security.namespace", where=where, key=key, value=value))
         if build.get("network") == "host":
             found.append(msg("security.build_network", where=where))
-        if build.get("context") and "://" not in str(build["context"]) and not _inside(str(build["context"]), root):
+        if build.get("context") and "://" not in str(build["context"]) and not inside(str(build["context"]), root):
             found.append(msg("security.build_context", where=where, context=build["context"]))
         if svc.get("cap_add"):
             found.append(msg("security.cap_add", where=where, caps=", ".join(map(str, svc["cap_add"]))))
@@ -54,7 +48,7 @@ def findings(config: dict[str, Any], root: Path, max_services: int = Limits.serv
                 found.append(msg("security.unconfined", where=where, opt=opt))
         for mount in svc.get("volumes") or []:
             source = str(mount.get("source") or "")
-            if mount.get("type") == "bind" and source and not _inside(source, root):
+            if mount.get("type") == "bind" and source and not inside(source, root):
                 what = msg("security.socket") if source.endswith(_SOCKETS) else source
                 found.append(msg("security.bind_outside", where=where, what=what))
             elif mount.get("type") not in ("bind", "volume", "tmpfs", None):
@@ -62,7 +56,7 @@ def findings(config: dict[str, Any], root: Path, max_services: int = Limits.serv
     for name, vol in (config.get("volumes") or {}).items():
         opts = vol.get("driver_opts") or {}
         device = str(opts.get("device") or "")
-        if device and not _inside(device, root):
+        if device and not inside(device, root):
             found.append(msg("security.volume_device", name=name, device=device))
         if vol.get("external"):
             found.append(msg("security.external_volume", name=name))
@@ -72,7 +66,7 @@ def findings(config: dict[str, Any], root: Path, max_services: int = Limits.serv
     for kind in ("secrets", "configs"):
         for name, item in (config.get(kind) or {}).items():
             file = str(item.get("file") or "")
-            if file and not _inside(file, root):
+            if file and not inside(file, root):
                 found.append(msg("security.outside_file", kind=kind[:-1], name=name, file=file))
     return found
 

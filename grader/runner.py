@@ -22,6 +22,7 @@ from grader.errors import BadInput
 from grader.messages import language, msg, title
 from grader.model import Check, CheckResult, Outcome, Report, Status, bound
 from grader.rubric import Rubric
+from grader.untrusted import inside
 
 # 1.1: `location` of a finding; 1.2: `hidden` checks; 1.3: `lang`; 1.4: `traceback`
 SCHEMA_VERSION = "1.4"
@@ -37,17 +38,12 @@ def validate_submission(path: Path) -> Path:
     return path.resolve()
 
 
-def _inside(path: str, top: str) -> bool:
-    return path == top or path.startswith(top.rstrip("/") + "/")
-
-
 def copy_submission(source: Path, destination: Path) -> list[str]:
     """Copy the submission to `destination` and return the links left out, as `link -> target`.
 
     Skipped: .git; FIFOs, sockets and devices (opening a FIFO would hang the grader); symlinks
     that resolve outside the submission (`secret -> /etc/passwd`: compose, the Dockerfile
     checks and a bind mount would otherwise read the grading machine's files)."""
-    top = os.path.realpath(source)
     dropped: list[str] = []
 
     def ignore(directory: str, names: list[str]) -> set[str]:
@@ -55,7 +51,7 @@ def copy_submission(source: Path, destination: Path) -> list[str]:
         for name in names:
             path = os.path.join(directory, name)
             mode = os.lstat(path).st_mode
-            if stat.S_ISLNK(mode) and not _inside(os.path.realpath(path), top):
+            if stat.S_ISLNK(mode) and not inside(path, source):
                 dropped.append(f"{os.path.relpath(path, source)} -> {os.readlink(path)}")
                 skipped.add(name)
             elif not (stat.S_ISDIR(mode) or stat.S_ISREG(mode) or stat.S_ISLNK(mode)):

@@ -75,6 +75,9 @@ class Limits:
     cpus: float = 1.0  # per service
     pids: int = 512  # processes and threads per service: Node uses ~15, PostgreSQL ~10
     services: int = 10  # the homework has 2-3; the security gate refuses more than this
+    log_size: str = "1m"  # per log file, two files per service (json-file, which `logs` reads)
+    stop_grace_app: int = 2  # seconds after SIGTERM before SIGKILL; node as PID 1 ignores SIGTERM
+    stop_grace_db: int = 20  # PostgreSQL shuts down cleanly in about a second
 
     @property
     def memory_bytes(self) -> int:
@@ -82,10 +85,6 @@ class Limits:
         text = self.memory.lower().rstrip("b")
         scale = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(text[-1:], 1)
         return int(float(text.rstrip("kmg")) * scale)
-
-    log_size: str = "1m"  # per log file, two files per service (json-file, which `logs` reads)
-    stop_grace_app: int = 2  # seconds after SIGTERM before SIGKILL; node as PID 1 ignores SIGTERM
-    stop_grace_db: int = 20  # PostgreSQL shuts down cleanly in about a second
 
 
 def _scalar(value: Any) -> str:
@@ -187,6 +186,7 @@ class Stack:
     built_images: set[str] = field(default_factory=set)
     _override_dir: tempfile.TemporaryDirectory[str] | None = None
     _compose: GradingCompose | None = None
+    limits: Limits = field(default_factory=Limits)  # set by prepare(); the stop graces come from it
     started: bool = False
     _joined: list[str] = field(default_factory=list)
 
@@ -217,9 +217,10 @@ class Stack:
         return json.loads(result.stdout), result.stderr.decode(errors="replace")
 
     def prepare(self, config: dict[str, Any], db_service: str | None, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
         self._override_dir = tempfile.TemporaryDirectory(prefix="grader-override-")
         override = Path(self._override_dir.name) / "grader.override.yaml"
-        override.write_text(render_override(config, self.project, db_service, limits))
+        override.write_text(render_override(config, self.project, db_service, self.limits))
         self._compose = self._make([*(str(f) for f in self.compose_files), str(override)])
         self.built_images = {
             built_image_name(self.project, n) for n, s in (config.get("services") or {}).items() if s.get("build")
@@ -279,39 +280,41 @@ class Stack:
         container = self.container(service)
         return str(container.State or "") if container is not None else ""
 
+    def _container_id(self, service: str) -> str | None:
+        container = self.container(service)
+        return str(container.ID) if container is not None and container.ID else None
+
+    def _engine_state(self, service: str) -> dict[str, Any]:
+        """The engine's `State` of the service's container ({} when it has none): what compose's
+        `ps` does not tell (OOM kill, the healthcheck's log)."""
+        container_id = self._container_id(service)
+        if container_id is not None:
+            with suppress(docker.errors.NotFound, docker.errors.APIError):
+                return dict(self.client.containers.get(container_id).attrs["State"])
+        return {}
+
     def health_output(self, service: str) -> str:
         """What the service's healthcheck printed last, and its exit code ("" without one)."""
-        container = self.container(service)
-        if container is None or not container.ID:
-            return ""
-        with suppress(docker.errors.NotFound, docker.errors.APIError):
-            health = self.client.containers.get(container.ID).attrs["State"].get("Health") or {}
-            last = (health.get("Log") or [{}])[-1]
-            if last:
-                return f"exit {last.get('ExitCode')}: {str(last.get('Output') or '').strip()}"
-        return ""
-
-    def memory_full(self, service: str, limit: int) -> bool:
-        """Whether the service's working set (memory minus reclaimable file cache) fills its
-        limit. A memory hog is not always killed: at the limit the kernel may keep reclaiming the
-        program's own code pages and the process stalls, running but useless, for minutes."""
-        container = self.container(service)
-        if container is None or not container.ID:
-            return False
-        with suppress(docker.errors.NotFound, docker.errors.APIError, KeyError, TypeError):
-            stats = self.client.api.stats(container.ID, stream=False, one_shot=True)["memory_stats"]
-            detail = stats.get("stats") or {}
-            cache = detail.get("total_inactive_file", detail.get("inactive_file", detail.get("cache", 0)))
-            return bool(stats["usage"] - cache >= 0.95 * limit)
-        return False
+        last = ((self._engine_state(service).get("Health") or {}).get("Log") or [{}])[-1]
+        return f"exit {last.get('ExitCode')}: {str(last.get('Output') or '').strip()}" if last else ""
 
     def oom_killed(self, service: str) -> bool:
         """Whether the kernel killed the service's container for exceeding its memory limit."""
-        container = self.container(service)
-        if container is None or not container.ID:
+        return bool(self._engine_state(service).get("OOMKilled"))
+
+    def memory_full(self, service: str, limit: int, container_id: str | None = None) -> bool:
+        """Whether the service's working set (memory minus reclaimable file cache) fills its
+        limit. A memory hog is not always killed: at the limit the kernel may keep reclaiming the
+        program's own code pages and the process stalls, running but useless, for minutes.
+        `container_id`, when the caller has it, saves a `compose ps`."""
+        container_id = container_id or self._container_id(service)
+        if container_id is None:
             return False
-        with suppress(docker.errors.NotFound, docker.errors.APIError):
-            return bool(self.client.containers.get(container.ID).attrs["State"].get("OOMKilled"))
+        with suppress(docker.errors.NotFound, docker.errors.APIError, KeyError, TypeError):
+            stats = self.client.api.stats(container_id, stream=False, one_shot=True)["memory_stats"]
+            detail = stats.get("stats") or {}
+            cache = detail.get("total_inactive_file", detail.get("inactive_file", detail.get("cache", 0)))
+            return bool(stats["usage"] - cache >= 0.95 * limit)
         return False
 
     def endpoint(self, service: str, target: int) -> Endpoint | None:
@@ -388,13 +391,16 @@ class Stack:
         return out + err, code
 
     def stop_gracefully(self, db_services: list[str], timeout: float = 60) -> None:
-        """Stop the app side fast (node as PID 1 ignores SIGTERM: 2 s, then SIGKILL), then the
-        database with time for a clean shutdown, so `down` never waits 10 s per container."""
+        """Stop the app side fast (node as PID 1 ignores SIGTERM: SIGKILL after the limits' app
+        grace, 2 s), then the database with time for a clean shutdown, so `down` never waits 10 s
+        per container."""
         others = [c.Service for c in self.containers() if c.Service and c.Service not in db_services]
         if others:
-            self.compose.run(self.compose.command("stop", "--timeout", "2", *others), timeout, check=False)
+            grace = str(self.limits.stop_grace_app)
+            self.compose.run(self.compose.command("stop", "--timeout", grace, *others), timeout, check=False)
         if db_services:
-            self.compose.run(self.compose.command("stop", "--timeout", "20", *db_services), timeout, check=False)
+            grace = str(self.limits.stop_grace_db)
+            self.compose.run(self.compose.command("stop", "--timeout", grace, *db_services), timeout, check=False)
 
     def down(self, db_services: list[str], remove_volumes: bool, timeout: float = 90) -> None:
         self.track_anonymous_volumes()

@@ -58,7 +58,11 @@ def states(stack: Stack, memory_limit: int | None = None) -> list[ServiceState]:
             str(c.State or ""),
             str(c.Health or ""),
             int(c.ExitCode or 0),
-            bool(memory_limit and c.State == "running" and stack.memory_full(str(c.Service), memory_limit)),
+            bool(
+                memory_limit
+                and c.State == "running"
+                and stack.memory_full(str(c.Service), memory_limit, str(c.ID or "") or None)
+            ),
         )
         for c in stack.containers()
     ]

@@ -17,13 +17,6 @@ from tests.conftest import EXPECTED, SUBMISSIONS, HostSampler, engine_counts, tr
 pytestmark = pytest.mark.docker
 
 
-def _bytes(size: str) -> int:
-    number, unit = size.lower().rstrip("b")[:-1], size.lower().rstrip("b")[-1]
-    if unit.isdigit():
-        return int(size.lower().rstrip("b"))
-    return int(float(number) * {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit])
-
-
 FIXTURES = sorted(p.name for p in SUBMISSIONS.iterdir() if p.is_dir())
 
 
@@ -68,7 +61,7 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     # (processes per service, memory per service), plus the grader's own and the build's share.
     services = 2
     assert host.max_processes - host.baseline_processes <= options.limits.pids * services + 400
-    assert host.baseline_available - host.min_available <= services * _bytes(options.limits.memory) + (3 << 30)
+    assert host.baseline_available - host.min_available <= services * options.limits.memory_bytes + (3 << 30)
 
     assert engine_counts(engine) == before, "the run leaked containers, networks, volumes or images"
     assert tree_digest(submission) == digest, "the submission folder was modified"
