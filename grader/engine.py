@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import docker
@@ -22,16 +24,41 @@ COMPOSE_HELP = (
     "binary as ~/.docker/cli-plugins/docker-compose (make setup does this)."
 )
 
-# Only these host variables reach compose: a student's compose file must not be interpolated
-# with whatever the grading machine happens to export (PORT, DB_HOST, COMPOSE_FILE, ...).
-_PASSTHROUGH = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "USER")
-_PASSTHROUGH_PREFIXES = ("DOCKER_",)
+# What compose runs with, and so all that a compose file can interpolate: compose reads its
+# variables from this environment before the project's `.env` (the process wins). A grading
+# machine exports secrets (CI tokens, DOCKER_AUTH_CONFIG, DOCKER_PASSWORD, cloud keys) that a
+# student could put into a container as `${NAME}`, so only the engine connection passes, and HOME is
+# an empty folder of the grader's (`~` and `${HOME}` lead nowhere). DOCKER_CONFIG keeps compose's
+# plugins and registry logins, which the engine uses and no container sees.
+CONNECTION = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_BUILDKIT")
+_LOCALE = ("LANG", "LC_ALL", "TMPDIR")
+# Compose copies COMPOSE_* keys of the project's `.env` into its own environment unless they are
+# set: these are set, so a submission cannot turn them around. Remote `include`/`extends` would
+# make the grading machine fetch files over git or OCI (with its credentials).
+_COMPOSE_SETTINGS = {
+    "COMPOSE_EXPERIMENTAL_GIT_REMOTE": "0",
+    "COMPOSE_EXPERIMENTAL_OCI_REMOTE": "0",
+    "COMPOSE_ANSI": "never",
+    "COMPOSE_MENU": "false",
+    "COMPOSE_COMPATIBILITY": "false",
+    "COMPOSE_IGNORE_ORPHANS": "false",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _empty_home() -> str:
+    home = tempfile.mkdtemp(prefix="grader-home-")
+    atexit.register(shutil.rmtree, home, True)
+    return home
 
 
 def compose_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k in _PASSTHROUGH or k.startswith(_PASSTHROUGH_PREFIXES)}
-    env.setdefault("PATH", os.defpath)
-    return env
+    """The whole environment of every compose command the grader runs."""
+    env = {k: v for k, v in os.environ.items() if k in CONNECTION or k in _LOCALE}
+    env["PATH"] = os.environ.get("PATH") or os.defpath
+    env["DOCKER_CONFIG"] = os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
+    env["HOME"] = _empty_home()
+    return env | _COMPOSE_SETTINGS
 
 
 def docker_client(timeout: int = 30) -> docker.DockerClient:

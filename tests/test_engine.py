@@ -1,0 +1,54 @@
+"""The environment every compose command runs with: all that a compose file can interpolate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from grader.engine import compose_command, compose_env
+
+SECRETS = {
+    "DOCKER_AUTH_CONFIG": '{"auths": {"registry.invalid": {"auth": "c2VjcmV0"}}}',
+    "DOCKER_PASSWORD": "ci-registry-password",
+    "GITHUB_TOKEN": "ghp_example",
+    "AWS_SECRET_ACCESS_KEY": "aws-example",
+    "DB_PASSWORD": "instructor-db-password",
+}
+
+
+def test_only_the_engine_connection_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/docker.sock")
+    env = compose_env()
+    assert not set(SECRETS) & set(env)
+    assert env["DOCKER_HOST"] == "unix:///run/docker.sock"
+    assert env["COMPOSE_EXPERIMENTAL_GIT_REMOTE"] == "0"  # no remote include fetched by the machine
+
+
+def test_home_is_an_empty_folder_of_the_grader_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = compose_env()
+    assert env["HOME"] != str(Path.home())
+    assert list(Path(env["HOME"]).iterdir()) == []
+    assert env["DOCKER_CONFIG"]  # compose's plugins and registry logins stay reachable
+
+
+def test_compose_itself_cannot_interpolate_a_ci_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The real compose binary, given the grader's environment, resolves `${SECRET}` to nothing."""
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(key, value)
+    lines = "".join(f"      {key}: ${{{key}:-unset}}\n" for key in SECRETS)
+    (tmp_path / "compose.yaml").write_text(f"services:\n  app:\n    image: node:18\n    environment:\n{lines}")
+    result = subprocess.run(
+        [*compose_command(), "-f", "compose.yaml", "-p", "t", "config", "--format", "json"],
+        cwd=tmp_path,
+        env=compose_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(result.stdout)["services"]["app"]["environment"] == dict.fromkeys(SECRETS, "unset")
