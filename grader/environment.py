@@ -11,13 +11,14 @@ from typing import Any
 import yaml
 
 from grader.messages import msg
+from grader.untrusted import UnsafeInput, load_compose
 
 
 def env_files_named(compose_text: str) -> list[str]:
     """The env_file paths of every service, as written (string, list, or {path, required})."""
     try:
-        data = yaml.safe_load(compose_text)
-    except yaml.YAMLError:
+        data = load_compose(compose_text, "compose file")
+    except (yaml.YAMLError, UnsafeInput):
         return []
     services = (data or {}).get("services") if isinstance(data, dict) else None
     found: list[str] = []

@@ -2,9 +2,14 @@
 compose file names, which must stay inside the repository.
 
 `docker compose config` expands YAML aliases without limit (a 1 KB "billion laughs" file made
-it eat gigabytes here before it crashed) and reads every env_file, label_file, include and
-extends file it names, wherever it is, before the security gate sees anything. So both are
-screened here, on the raw text, before compose runs.
+it eat gigabytes here before it crashed) and reads every include, extends and label_file file it
+names, wherever it is, before the security gate sees anything. So both are screened here, on the
+raw text, before compose runs. (Env files are not read then: the grader resolves the model with
+`--no-env-resolution` first, and the gate checks every path in compose's own model.)
+
+Compose's YAML has two tags of its own, `!reset` and `!override`; PyYAML knows neither, and a
+screen that gives up on a file it cannot read lets compose read it unscreened. `load_compose`
+understands both and refuses any other tag.
 """
 
 from __future__ import annotations
@@ -80,27 +85,148 @@ def safe_load(text: str, name: str) -> Any:
         raise UnsafeInput(msg("yaml.too_deep", name=name)) from exc
 
 
+# -- compose's YAML ------------------------------------------------------------------------
+class ComposeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader plus compose's `!reset` and `!override` (compose-go's loader/reset.go).
+    The screen keeps the tagged value either way: a value compose drops is still screened."""
+
+
+def _tagged(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    value = loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else None
+    return None if value in (None, "", "null", "~", "Null", "NULL") else value
+
+
+def _refused_tag(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """`!!binary` turns base64 into a string for compose (`include: !!binary L2V0Yy9wYXNzd2Q=` is
+    /etc/passwd) but into bytes for PyYAML, which a screen of strings would not look at."""
+    raise yaml.constructor.ConstructorError(
+        None, None, f"could not determine a constructor for the tag {node.tag!r}", node.start_mark
+    )
+
+
+for _tag in ("!reset", "!override"):
+    ComposeLoader.add_constructor(_tag, _tagged)
+ComposeLoader.add_constructor("tag:yaml.org,2002:binary", _refused_tag)
+
+
+def load_compose(text: str, name: str) -> Any:
+    """A compose file as compose reads it; UnsafeInput for a bomb or a tag compose does not know,
+    yaml.YAMLError for YAML that is invalid."""
+    screen_yaml(text, name)
+    try:
+        return yaml.load(text, Loader=ComposeLoader)  # a SafeLoader subclass
+    except yaml.constructor.ConstructorError as exc:
+        if exc.problem and "could not determine a constructor for the tag" in exc.problem:
+            tag = exc.problem.rsplit(" ", 1)[-1].strip("'")
+            line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+            raise UnsafeInput(msg("yaml.unknown_tag", name=name, tag=tag, line=line)) from exc
+        raise
+    except RecursionError as exc:
+        raise UnsafeInput(msg("yaml.too_deep", name=name)) from exc
+
+
+# -- interpolation, as compose-go's template package does it ----------------------------------
+# `$$` is a literal `$`; `$NAME` and `${NAME}`; `${NAME:-default}` and `${NAME-default}`,
+# `${NAME:+alternative}` and `${NAME+alternative}`, `${NAME:?error}` and `${NAME?error}`, where
+# default and alternative are themselves interpolated (nested `${A:-${B}}`). Names are
+# case-insensitive in the pattern, as compose's `(?i:...)`.
+_PATTERN = re.compile(
+    r"\$(?:(?P<escaped>\$)|(?P<named>[_a-zA-Z][_a-zA-Z0-9]*)"
+    r"|\{(?:(?P<braced>[_a-zA-Z][_a-zA-Z0-9]*(?::?[-+?](?:.*))?)\}|(?P<invalid>)))"
+)  # no DOTALL: Go's `.` stops at a newline too
+_OPERATORS = (":?", "?", ":-", "-", ":+", "+")
+
+
+class InterpolationError(ValueError):
+    """`${NAME:?message}` with NAME unset, or a `$` compose cannot read (`${}`, `${1}`)."""
+
+
+def _closing_brace(text: str) -> int:
+    """Index of the `}` that balances the first `{` of `text`, -1 when none does. As compose-go's
+    getFirstBraceClosingIndex: every `{` opens (not only `${`) and the character after it is
+    skipped."""
+    depth, i = 0, 0
+    while i < len(text):
+        if text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        if text[i] == "{":
+            depth += 1
+            i += 1
+        i += 1
+    return -1
+
+
+def _braced(expression: str, env: Mapping[str, str]) -> str:
+    """The value of `NAME`, `NAME:-default`, ... (the text between `${` and its `}`)."""
+    match = re.match(r"[_a-zA-Z][_a-zA-Z0-9]*", expression)
+    assert match is not None  # the pattern guarantees a name
+    name, rest = match.group(), expression[match.end() :]
+    if not rest:
+        return env.get(name, "")
+    operator = next(op for op in _OPERATORS if rest.startswith(op))
+    argument = rest[len(operator) :]
+    value = env.get(name)
+    is_set = value is not None and (value != "" or ":" not in operator)
+    if operator.endswith("?"):
+        if not is_set:
+            raise InterpolationError(f"required variable {name} is missing a value: {interpolate(argument, env)}")
+        return value or ""
+    if operator.endswith("-"):
+        return value or "" if is_set else interpolate(argument, env)
+    return interpolate(argument, env) if is_set else ""
+
+
+def interpolate(text: str, env: Mapping[str, str]) -> str:
+    """`text` as compose interpolates it with the variables `env`; InterpolationError where
+    compose stops with an error."""
+    out, i = [], 0
+    while (match := _PATTERN.search(text, i)) is not None:
+        out.append(text[i : match.start()])
+        if match.group("escaped"):
+            out.append("$")
+            i = match.end()
+        elif match.group("named"):
+            out.append(env.get(match.group("named"), ""))
+            i = match.end()
+        elif match.group("braced") is not None:
+            closing = _closing_brace(text[match.start() : match.end()])
+            close = match.start() + closing if closing >= 0 else match.end() - 1
+            out.append(_braced(text[match.start() + 2 : close], env))
+            i = close + 1
+        else:
+            raise InterpolationError(f"invalid interpolation format: {text!r}")
+    return "".join(out) + text[i:]
+
+
+def variables(text: str) -> set[str]:
+    """Every variable name `text` refers to, in any form and at any depth (`$$` is no reference)."""
+    return set(re.findall(r"\$\{?([_a-zA-Z][_a-zA-Z0-9]*)", text.replace("$$", "")))
+
+
+def inherited_names(data: Any) -> set[str]:
+    """Names of `environment` and `build.args` entries written without a value (`- TOKEN`,
+    `TOKEN:`): compose fills them from its own environment."""
+    names: set[str] = set()
+    services = data.get("services") if isinstance(data, dict) else None
+    for service in services.values() if isinstance(services, dict) else []:
+        if not isinstance(service, dict):
+            continue
+        build = service.get("build")
+        for entries in (service.get("environment"), build.get("args") if isinstance(build, dict) else None):
+            if isinstance(entries, dict):
+                names |= {str(k) for k, v in entries.items() if v is None}
+            elif isinstance(entries, list):
+                names |= {e for e in entries if isinstance(e, str) and "=" not in e}
+    return names
+
+
 # -- paths a compose file names ------------------------------------------------------------
-_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
-
-
-def interpolate(value: str, env: Mapping[str, str]) -> str:
-    """Compose's `${VAR}`, `${VAR:-default}`, `$VAR` substitution, enough to see where a path
-    really points (`${HOME}/.ssh/id_rsa` must not pass as a relative path)."""
-
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(4)
-        op, arg = match.group(2), match.group(3) or ""
-        current = env.get(name)
-        if op in (":-", "-"):
-            return current if current or (op == "-" and current is not None) else arg
-        if op in (":+", "+"):
-            return arg if current or (op == "+" and current is not None) else ""
-        return current or ""
-
-    return _VARIABLE.sub(replace, value.replace("$$", "\0")).replace("\0", "$")
-
-
 def _paths(value: Any) -> Iterator[str]:
     """The path strings of a compose field written as a string, a list, or {path: ...} items."""
     for item in value if isinstance(value, list) else [value]:
@@ -113,27 +239,40 @@ def _paths(value: Any) -> Iterator[str]:
                     yield p
 
 
-def named_files(data: Any) -> Iterator[tuple[str, str]]:
-    """(what, path) for every file or folder a raw compose document makes compose read."""
+def config_time_files(data: Any) -> Iterator[tuple[str, str]]:
+    """(what, path) for every file `docker compose config --no-env-resolution` itself reads: the
+    files a document includes or extends and its label files."""
     if not isinstance(data, dict):
         return
-    for entry in _paths(data.get("include")):
+    include = data.get("include")
+    for entry in _paths(include):
         yield "include", entry
-    for item in data.get("include") or [] if isinstance(data.get("include"), list) else []:
+    for item in include if isinstance(include, list) else []:
         if isinstance(item, dict):
             for key in ("env_file", "project_directory"):
                 for p in _paths(item.get(key)):
                     yield f"include {key}", p
     services = data.get("services")
-    for name, service in (services or {}).items() if isinstance(services, dict) else []:
+    for name, service in services.items() if isinstance(services, dict) else []:
         if not isinstance(service, dict):
             continue
-        for key in ("env_file", "label_file"):
-            for p in _paths(service.get(key)):
-                yield f"service `{name}` {key}", p
+        for p in _paths(service.get("label_file")):
+            yield f"service `{name}` label_file", p
         extends = service.get("extends")
         if isinstance(extends, dict) and isinstance(extends.get("file"), str):
             yield f"service `{name}` extends", extends["file"]
+
+
+def named_files(data: Any) -> Iterator[tuple[str, str]]:
+    """(what, path) for every file or folder a raw compose document makes compose read at some
+    point: at config time, then env files, build contexts and additional contexts."""
+    yield from config_time_files(data)
+    services = data.get("services") if isinstance(data, dict) else None
+    for name, service in services.items() if isinstance(services, dict) else []:
+        if not isinstance(service, dict):
+            continue
+        for p in _paths(service.get("env_file")):
+            yield f"service `{name}` env_file", p
         build = service.get("build")
         if isinstance(build, str):
             yield f"service `{name}` build", build
@@ -153,17 +292,30 @@ def inside(path: str | Path, root: str | Path) -> bool:
     return real == top or top in real.parents
 
 
-def _is_remote(path: str) -> bool:
+def is_remote(path: str) -> bool:
     return "://" in path or path.startswith(("git@", "github.com/", "docker-image:", "service:", "oci://"))
 
 
 def outside_references(data: Any, base: Path, root: Path, env: Mapping[str, str]) -> list[str]:
     """`what: path` for each file a compose document names that lies outside `root`, following
-    symlinks, after interpolating variables with `env`. `base` is the compose file's folder."""
+    symlinks, after interpolating variables with `env`. `base` is the compose file's folder.
+
+    A file compose reads while resolving the model (include, extends, label_file) must be
+    written as a plain local path: with a variable in it, compose could read a file before the
+    gate has seen compose's own reading of the path, and a URL makes the grading machine fetch
+    it (over git, with whatever credentials the machine has), so either is refused whatever it
+    resolves to."""
+    config_time = set(config_time_files(data))
     found = []
     for what, raw in named_files(data):
-        path = interpolate(raw, env)
-        if not path or _is_remote(path):
+        if (what, raw) in config_time and ("$" in raw or raw.startswith("~") or is_remote(raw)):
+            found.append(f"{what}: {raw}")
+            continue
+        try:
+            path = interpolate(raw, env)
+        except InterpolationError:
+            continue  # compose stops on it with its own message
+        if not path or is_remote(path):
             continue
         # An absolute path replaces base; compose expands `~` to the grading machine's home.
         if path.startswith("~") or not inside(base / path, root):

@@ -1,11 +1,24 @@
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from grader.untrusted import MAX_YAML_NODES, UnsafeInput, interpolate, outside_references, safe_load, screen_yaml
+from grader.engine import compose_command, compose_env
+from grader.untrusted import (
+    MAX_YAML_NODES,
+    InterpolationError,
+    UnsafeInput,
+    interpolate,
+    load_compose,
+    outside_references,
+    safe_load,
+    screen_yaml,
+    variables,
+)
 
 
 def billion_laughs(levels: int = 9) -> str:
@@ -115,3 +128,111 @@ def test_outside_references(tmp_path: Path, compose: str, outside: list[str]) ->
 )
 def test_interpolate(value: str, expected: str) -> None:
     assert interpolate(value, {"A": "a", "EMPTY": ""}) == expected
+
+
+# Templates whose value the screen must compute exactly as compose does; compared with the real
+# compose binary below (no engine needed: `config` only parses).
+TEMPLATES = [
+    "${A}",
+    "$A/x",
+    "${A}}",
+    "${MISSING:-./.env}",
+    "${EMPTY:-d}",
+    "${EMPTY-d}",
+    "${MISSING-d}",
+    "${A:+set}",
+    "${EMPTY:+set}",
+    "${EMPTY+set}",
+    "${MISSING+set}",
+    "$$A",
+    "$${A}",
+    "$$$A",
+    "${MISSING:-${A}/../etc/passwd}",
+    "${MISSING:-${MISSING2:-${A}}}",
+    "${A:-x}-${B:-y}",
+    "x${A:-${B:-z}}z",
+    "${MISSING:-{x}}y}",
+    "${A?x-y}",
+    "${MISSING-x?y}",
+    "$1 and $ and 5$",
+    "${a}",
+    "pre${A}post$A",
+]
+DOTENV = {"A": "a", "EMPTY": "", "B": "b/c"}
+
+
+def test_interpolation_matches_compose(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in DOTENV.items()))
+    lines = "".join(f"      V{i}: {json.dumps(t)}\n" for i, t in enumerate(TEMPLATES))
+    (tmp_path / "compose.yaml").write_text(f"services:\n  app:\n    image: node:18\n    environment:\n{lines}")
+    result = subprocess.run(
+        [*compose_command(), "-f", "compose.yaml", "-p", "t", "config", "--format", "json"],
+        cwd=tmp_path,
+        env=compose_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    # `config` escapes every literal `$` of its output as `$$`, so the output can be read again
+    theirs = {k: v.replace("$$", "$") for k, v in json.loads(result.stdout)["services"]["app"]["environment"].items()}
+    ours = {f"V{i}": interpolate(t, DOTENV) for i, t in enumerate(TEMPLATES)}
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("template", ["${MISSING:?set it}", "${EMPTY:?}", "${MISSING?}", "${", "${1}", "${A"])
+def test_where_compose_stops_the_screen_stops(template: str, tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  app:\n    image: node:18\n    command: {json.dumps(template)}\n"
+    )
+    (tmp_path / ".env").write_text("EMPTY=\nA=a\n")
+    result = subprocess.run(
+        [*compose_command(), "-f", "compose.yaml", "-p", "t", "config"],
+        cwd=tmp_path,
+        env=compose_env(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    with pytest.raises(InterpolationError):
+        interpolate(template, {"EMPTY": "", "A": "a"})
+
+
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        pytest.param("${HOME}", {"HOME"}, id="braced"),
+        pytest.param("$HOME/x", {"HOME"}, id="bare"),
+        pytest.param("${X:-${HOME}}", {"X", "HOME"}, id="nested"),
+        pytest.param("$$HOME", set(), id="escaped"),
+        pytest.param("$$$HOME", {"HOME"}, id="escaped-then-variable"),
+    ],
+)
+def test_variables(text: str, names: set[str]) -> None:
+    assert variables(text) == names
+
+
+def test_compose_tags_are_read_and_others_refused() -> None:
+    data = load_compose("x-a: !reset null\nservices: !override {api: {image: node:18}}\n", "compose.yml")
+    assert data == {"x-a": None, "services": {"api": {"image": "node:18"}}}
+    with pytest.raises(UnsafeInput, match="`!include`"):
+        load_compose("services: {api: {env_file: !include /etc/passwd}}", "compose.yml")
+    # compose turns base64 into the path; PyYAML would hand the screen bytes it does not look at
+    with pytest.raises(UnsafeInput, match="binary"):
+        load_compose("include: [!!binary L2V0Yy9wYXNzd2Q=]", "compose.yml")
+
+
+@pytest.mark.parametrize(
+    "compose",
+    [
+        pytest.param("include: ['${ROOT}/db.yml']", id="include-variable"),
+        pytest.param("include: [https://example.invalid/compose.yml]", id="include-remote"),
+        pytest.param("services: {a: {extends: {file: '$BASE', service: b}}}", id="extends-variable"),
+        pytest.param("services: {a: {label_file: ~/labels}}", id="label-file-home"),
+    ],
+)
+def test_files_compose_reads_while_resolving_must_be_plain_local_paths(tmp_path: Path, compose: str) -> None:
+    """Whatever they resolve to (here: inside the repository), compose would read them before
+    the gate sees its model."""
+    data = load_compose(compose, "compose.yml")
+    assert outside_references(data, tmp_path, tmp_path, {"ROOT": str(tmp_path), "BASE": "b.yml"})
