@@ -9,6 +9,7 @@ from grader.context import ComposeInvalid, Context
 from grader.dockerfile import parse
 from grader.messages import msg
 from grader.model import Category, Check, Location, Outcome
+from grader.untrusted import inside
 
 MAX_DOCKERFILE_BYTES = 256 * 1024  # real Dockerfiles are a few KB; the checks read it whole
 
@@ -20,7 +21,9 @@ def locate(ctx: Context) -> tuple[Path, Path, str]:
         app = ctx.app_service()
         if app is not None:
             context, dockerfile = project.build_paths(app)
-            return context, dockerfile, msg("dockerfile.where_build", service=app, file=project.file.name)
+            # One outside the repository is never read (the security gate refuses it).
+            if inside(dockerfile, ctx.root):
+                return context, dockerfile, msg("dockerfile.where_build", service=app, file=project.file.name)
     except ComposeInvalid:
         pass
     for name in ("Dockerfile", "dockerfile"):  # the classic builder accepts both

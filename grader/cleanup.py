@@ -48,6 +48,7 @@ class RunRecord:
     host: str = field(default_factory=socket.gethostname)
     anonymous_volumes: list[str] = field(default_factory=list)
     built_images: list[str] = field(default_factory=list)
+    layers: list[str] = field(default_factory=list)  # image ids its builds created
 
     @property
     def path(self) -> Path:
@@ -118,6 +119,7 @@ class Leftover:
     alive: bool  # its run still grades: left alone unless forced
     images: tuple[str, ...]
     anonymous_volumes: tuple[str, ...]
+    layers: tuple[str, ...] = ()
 
 
 def leftovers(client: docker.DockerClient) -> list[Leftover]:
@@ -133,6 +135,7 @@ def leftovers(client: docker.DockerClient) -> list[Leftover]:
                 alive=record.alive() if record else False,
                 images=tuple(images),
                 anonymous_volumes=tuple(record.anonymous_volumes if record else []),
+                layers=tuple(record.layers if record else []),
             )
         )
     return found
@@ -145,6 +148,7 @@ def remove(client: docker.DockerClient, leftover: Leftover) -> list[str]:
     stack = Stack(Path("."), [], leftover.project, client)
     stack.anonymous_volumes = set(leftover.anonymous_volumes)
     stack.built_images = set(leftover.images)
+    stack.layers = list(leftover.layers)
     problems = stack.teardown()  # by label, then the recorded volumes and images
     if not problems:
         RunRecord(leftover.project).delete()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import docker
 import yaml
@@ -22,7 +24,15 @@ from grader.model import Phase
 from grader.project import ComposeProject, find_compose_files, find_override_file
 from grader.rubric import Rubric
 from grader.stack import Limits, Stack
-from grader.untrusted import UnsafeInput, interpolate, named_files, outside_references, safe_load
+from grader.untrusted import (
+    UnsafeInput,
+    config_time_files,
+    inherited_names,
+    inside,
+    load_compose,
+    outside_references,
+    variables,
+)
 
 
 @dataclass(frozen=True)
@@ -122,7 +132,11 @@ class Context:
 
     @cached_property
     def compose(self) -> ComposeProject:
-        """The resolved compose project; ComposeInvalid when there is none or compose rejects it."""
+        """The resolved compose project; ComposeInvalid when there is none or compose rejects it.
+
+        Compose resolves the model twice: first without reading any env file, so the gate sees
+        where they are; then, when every env file it names is inside the repository, with them
+        (the values the checks and `up` use). An env file outside is never read."""
         if not self.compose_files:
             raise ComposeInvalid("no compose file")
         file = self.compose_files[0]
@@ -133,7 +147,9 @@ class Context:
         ]
         stack = self.stack_for(files)
         try:
-            config, warnings = stack.resolve_config()
+            config, warnings = stack.resolve_config(env_files=False)
+            if all(inside(path, self.root) for path in env_file_paths(config)):
+                config, warnings = stack.resolve_config()
         except subprocess.CalledProcessError as exc:
             message = self.relative((exc.stderr or b"").decode(errors="replace").strip())
             raise ComposeInvalid(message, _missing_env_file(message)) from exc
@@ -142,9 +158,14 @@ class Context:
         return ComposeProject(file, self.root, config, file.read_text(errors="replace"), self.relative(warnings))
 
     def _screen(self, files: list[Path]) -> None:
-        """Before compose reads anything: no YAML bombs, no file outside the repository, in the
-        compose files and in the files they include or extend (which compose would read too)."""
-        env = compose_env() | _dotenv(self.root)
+        """Before compose reads anything: no YAML bombs or tags compose does not know, no file
+        outside the repository (in the compose files and in the files they include or extend,
+        which compose would read too), no variable of the grader's own environment."""
+        grader_env = compose_env()
+        dotenv_text = _read(self.root / ".env")
+        # compose: the process environment wins over the project's .env
+        env = parse_env(dotenv_text) | grader_env
+        borrowed = variables(dotenv_text) & set(grader_env)
         queue, seen = list(files), set()
         while queue:
             path = queue.pop(0)
@@ -159,16 +180,22 @@ class Context:
                 line = raw[: exc.start].count(b"\n") + 1
                 raise ComposeInvalid(msg("compose.not_utf8", file=name, line=line), refused=True) from exc
             try:
-                data = safe_load(text, name)
+                data = load_compose(text, name)
             except UnsafeInput as exc:
                 raise ComposeInvalid(str(exc), refused=True) from exc
-            except yaml.YAMLError:
+            except yaml.YAMLError as exc:
+                if _READS_FILES.search(text):  # compose could read a file this screen did not see
+                    raise ComposeInvalid(msg("compose.unreadable", file=name, error=exc), refused=True) from exc
                 continue  # compose reports invalid YAML in its own words
             outside = outside_references(data, path.parent, self.root, env)
             if outside:
                 refs = "; ".join(f"`{r}`" for r in outside)
                 raise ComposeInvalid(msg("compose.outside", file=name, refs=refs), refused=True)
-            queue += [path.parent / interpolate(p, env) for what, p in named_files(data) if _nested(what)]
+            borrowed |= (variables(text) | inherited_names(data)) & set(grader_env)
+            queue += [path.parent / p for what, p in config_time_files(data) if _nested(what)]
+        if borrowed:
+            names = ", ".join(f"`${{{n}}}`" for n in sorted(borrowed))
+            raise ComposeInvalid(msg("compose.grader_variables", file=files[0].name, names=names), refused=True)
 
     def stack_for(self, files: list[Path]) -> Stack:
         if self._stack is None:
@@ -200,11 +227,23 @@ def _nested(what: str) -> bool:
     return what == "include" or what.endswith(" extends")
 
 
-def _dotenv(root: Path) -> dict[str, str]:
-    """The project's .env, which compose reads for interpolation."""
+# The keys that make `docker compose config` read another file, wherever they appear.
+_READS_FILES = re.compile(r"\b(include|extends|label_file)\b")
+
+
+def _read(path: Path) -> str:
     with suppress(OSError):
-        return parse_env((root / ".env").read_text(encoding="utf-8", errors="replace"))
-    return {}
+        return path.read_text(encoding="utf-8", errors="replace")
+    return ""
+
+
+def env_file_paths(config: dict[str, Any]) -> list[str]:
+    """Every env file path of a model resolved with `--no-env-resolution` (absolute)."""
+    return [
+        str(entry.get("path") if isinstance(entry, dict) else entry)
+        for svc in (config.get("services") or {}).values()
+        for entry in svc.get("env_file") or []
+    ]
 
 
 def _missing_env_file(message: str) -> str | None:

@@ -227,6 +227,12 @@ _add(
     "{name} se expande a más de {nodes} valores mediante alias de YAML (`*nombre`): una bomba YAML. "
     "El corrector lo rechaza; escribe los valores o usa menos alias.",
 )
+_add(
+    "yaml.unknown_tag",
+    "{name} line {line}: the YAML tag `{tag}` is not one compose knows (it knows `!reset` and `!override`). Remove it.",
+    "{name} línea {line}: la etiqueta YAML `{tag}` no es una que compose conozca (conoce `!reset` y "
+    "`!override`). Quítala.",
+)
 _add("yaml.too_deep", "{name} is nested too deeply.", "{name} tiene demasiados niveles de anidación.")
 _add(
     "compose.outside",
@@ -403,8 +409,8 @@ _add(
 )
 _add(
     "security.build_network",
-    "{where}: `build.network: host` runs the build on the machine's network",
-    "{where}: `build.network: host` ejecuta el build en la red de la máquina",
+    "{where}: `build.network: {network}` runs the build on a network outside the submission",
+    "{where}: `build.network: {network}` ejecuta el build en una red fuera de la entrega",
 )
 _add(
     "security.build_context",
@@ -420,11 +426,6 @@ _add(
     "security.devices",
     "{where}: `devices` gives access to the machine's devices",
     "{where}: `devices` da acceso a los dispositivos de la máquina",
-)
-_add(
-    "security.unconfined",
-    "{where}: `security_opt: {opt}` turns off the container's confinement",
-    "{where}: `security_opt: {opt}` desactiva el aislamiento del contenedor",
 )
 _add(
     "security.socket", "the Docker socket (full control of the engine)", "el socket de Docker (control total del motor)"
@@ -454,6 +455,179 @@ _add(
     "security.outside_file",
     "{kind} `{name}`: file {file} is outside the repository",
     "{kind} `{name}`: el archivo {file} está fuera del repositorio",
+)
+_add(
+    "security.network_mode",
+    "{where}: `network_mode: {value}` puts the container on a network outside the submission's own",
+    "{where}: `network_mode: {value}` pone el contenedor en una red fuera de la propia de la entrega",
+)
+_add(
+    "security.cgroup_parent",
+    "{where}: `cgroup_parent` places the container in the machine's own control groups",
+    "{where}: `cgroup_parent` coloca el contenedor en los grupos de control de la máquina",
+)
+_add(
+    "security.runtime",
+    "{where}: `runtime` chooses another container runtime of the machine",
+    "{where}: `runtime` elige otro runtime de contenedores de la máquina",
+)
+_add(
+    "security.gpus",
+    "{where}: `gpus` gives access to the machine's GPUs",
+    "{where}: `gpus` da acceso a las GPU de la máquina",
+)
+_add(
+    "security.sysctls",
+    "{where}: `sysctls` changes kernel settings",
+    "{where}: `sysctls` cambia parámetros del kernel",
+)
+_add(
+    "security.external_links",
+    "{where}: `external_links` connects to containers that are not part of the submission",
+    "{where}: `external_links` conecta con contenedores que no son parte de la entrega",
+)
+_add(
+    "security.credential_spec",
+    "{where}: `credential_spec` reads credentials of the machine",
+    "{where}: `credential_spec` lee credenciales de la máquina",
+)
+_add(
+    "security.provider",
+    "{where}: `provider` makes compose run a program of the machine instead of a container",
+    "{where}: `provider` hace que compose ejecute un programa de la máquina en lugar de un contenedor",
+)
+_add(
+    "security.models",
+    "{where}: `models` makes the machine download and run AI models",
+    "{where}: `models` hace que la máquina descargue y ejecute modelos de IA",
+)
+_add(
+    "security.api_socket",
+    "{where}: `use_api_socket` gives the container the Docker engine and its logins",
+    "{where}: `use_api_socket` le da al contenedor el motor de Docker y sus credenciales",
+)
+_add(
+    "security.container_specs",
+    "`{key}` starts containers the grader cannot limit (the homework does not need it)",
+    "`{key}` arranca contenedores que el corrector no puede limitar (la tarea no lo necesita)",
+)
+_add("security.top_level", "the compose file", "el archivo compose")
+_add(
+    "security.volume_driver",
+    "{where}: `volume_driver: {driver}` uses a volume plugin of the machine",
+    "{where}: `volume_driver: {driver}` usa un plugin de volúmenes de la máquina",
+)
+_add(
+    "security.security_opt",
+    "{where}: `security_opt: {opt}` changes the container's confinement (only `no-new-privileges` is allowed)",
+    "{where}: `security_opt: {opt}` cambia el aislamiento del contenedor (solo se permite `no-new-privileges`)",
+)
+_add(
+    "security.host_gateway",
+    "{where}: `extra_hosts: {entry}` gives the container a name for the grading machine itself",
+    "{where}: `extra_hosts: {entry}` le da al contenedor un nombre para la propia máquina de corrección",
+)
+_add(
+    "security.volumes_from",
+    "{where}: `volumes_from: {source}` mounts the volumes of a container that is not part of the submission",
+    "{where}: `volumes_from: {source}` monta los volúmenes de un contenedor que no es parte de la entrega",
+)
+_add(
+    "security.privileged_hook",
+    "{where}: a `post_start`/`pre_stop` hook with `privileged: true` runs with full control of the machine",
+    "{where}: un hook `post_start`/`pre_stop` con `privileged: true` se ejecuta con control total de la máquina",
+)
+_add(
+    "security.build_dockerfile",
+    "{where}: `build.dockerfile: {dockerfile}` is outside the repository",
+    "{where}: `build.dockerfile: {dockerfile}` está fuera del repositorio",
+)
+_add(
+    "security.build_ssh",
+    "{where}: `build.ssh` gives the build the machine's SSH agent or keys",
+    "{where}: `build.ssh` le da al build el agente o las claves SSH de la máquina",
+)
+_add(
+    "security.build_entitlements",
+    "{where}: `build.entitlements` asks the builder for extra privileges",
+    "{where}: `build.entitlements` pide privilegios extra al builder",
+)
+_add(
+    "security.volume_plugin",
+    "volume `{name}`: `driver: {driver}` uses a volume plugin of the machine",
+    "volumen `{name}`: `driver: {driver}` usa un plugin de volúmenes de la máquina",
+)
+_add(
+    "security.volume_type",
+    "volume `{name}`: `driver_opts` type `{kind}` mounts a filesystem of the machine or the network",
+    "volumen `{name}`: `driver_opts` de tipo `{kind}` monta un sistema de archivos de la máquina o de la red",
+)
+_add(
+    "security.network_driver",
+    "network `{name}`: `driver: {driver}` connects containers to the machine's own network",
+    "red `{name}`: `driver: {driver}` conecta los contenedores a la red de la propia máquina",
+)
+_add(
+    "security.network_opts",
+    "network `{name}`: `driver_opts` changes how the network attaches to the machine",
+    "red `{name}`: `driver_opts` cambia cómo se conecta la red a la máquina",
+)
+_add(
+    "security.network_ipam",
+    "network `{name}`: a custom `ipam` driver or options",
+    "red `{name}`: un driver u opciones de `ipam` propios",
+)
+_add(
+    "security.external_item",
+    "{kind} `{name}`: `external: true` would use one that is not part of the submission",
+    "{kind} `{name}`: `external: true` usaría uno que no es parte de la entrega",
+)
+_add(
+    "security.grader_variable_item",
+    "{kind} `{name}`: `environment: {var}` would read the grading machine's own environment",
+    "{kind} `{name}`: `environment: {var}` leería el entorno de la propia máquina de corrección",
+)
+_add(
+    "compose.unreadable",
+    "{file} is not valid YAML ({error}), and it names other files for compose to read: fix the YAML first.",
+    "{file} no es YAML válido ({error}) y nombra otros archivos que compose leería: corrige primero el YAML.",
+)
+_add(
+    "compose.grader_variables",
+    "{file} uses variables of the grading machine's own environment ({names}): their values are the "
+    "grader's, not yours. Define what your app needs in `.env` under another name.",
+    "{file} usa variables del entorno de la propia máquina de corrección ({names}): sus valores son del "
+    "corrector, no tuyos. Define lo que necesita tu app en `.env` con otro nombre.",
+)
+_add(
+    "security.rewritten",
+    "Rewritten for grading, so the run cannot touch the engine's other images and volumes: {notes}.",
+    "Reescrito para la corrección, para que la ejecución no toque otras imágenes ni volúmenes del motor: {notes}.",
+)
+_add(
+    "rewrite.image",
+    "`image: {image}` of the built service `{service}` is not written (the grader names the image itself)",
+    "`image: {image}` del servicio construido `{service}` no se escribe (el corrector le pone nombre a la imagen)",
+)
+_add(
+    "rewrite.keys",
+    "{keys} of `{service}` left out",
+    "{keys} de `{service}` se omiten",
+)
+_add(
+    "rewrite.volumes",
+    "volume `{key}` is `{scoped}`, not `{name}`",
+    "el volumen `{key}` es `{scoped}`, no `{name}`",
+)
+_add(
+    "rewrite.networks",
+    "network `{key}` is `{scoped}`, not `{name}`",
+    "la red `{key}` es `{scoped}`, no `{name}`",
+)
+_add(
+    "security.outside_service_file",
+    "{where}: `{key}` {file} is outside the repository",
+    "{where}: `{key}` {file} está fuera del repositorio",
 )
 _add(
     "security.refused",

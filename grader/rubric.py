@@ -48,6 +48,7 @@ _STEP = {
 }
 _STEPS = {"type": "array", "minItems": 1, "items": _STEP}
 _POINTS = {"type": "number", "minimum": 0}
+GATE = "security.policy"  # the check a rubric may weight or hide, never disable
 _SECRET_KEY = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|JWT|SALT|CERT|DSN|DATABASE_URL", re.I)
 
 SCHEMA: dict[str, Any] = {
@@ -210,6 +211,14 @@ def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubr
         line = yaml_line(text, *keys)
         where = ".".join(str(k) for k in keys) or "(top level)"
         raise BadInput(f"{name}{f' line {line}' if line else ''}: {where}: {error.message}")
+    gate = (data.get("checks") or {}).get(GATE) or {}
+    if gate.get("enabled") is False:
+        line = yaml_line(text, "checks", GATE, "enabled")
+        raise BadInput(
+            f"{name}{f' line {line}' if line else ''}: checks.{GATE}.enabled: the security gate cannot be "
+            "disabled: it is what keeps a submission from reaching the grading machine, and nothing of a "
+            "submission is built or started before it passes (it is worth 0 points; `hidden: true` hides it)"
+        )
     env: dict[str, str] = {}
     for file in (data.get("environment") or {}).get("files") or []:
         path = (base or Path.cwd()) / file

@@ -25,12 +25,18 @@ from testcontainers.compose import ComposeContainer, DockerCompose
 from grader.cleanup import RunRecord
 from grader.engine import compose_command, compose_env
 from grader.errors import CommandTimeout
+from grader.policy import MAX_SERVICES, RESET_BUILD_KEYS, RESET_SERVICE_KEYS, findings, scoped_name
 from grader.proc import run_bounded
 
 PROJECT_LABEL = "com.docker.compose.project"
 VOLUME_LABEL = "com.docker.compose.volume"
 POSTGRES_PORT = 5432
 _INTERMEDIATE = re.compile(r"---> Running in ([0-9a-f]{12,64})")
+_STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$", re.MULTILINE)  # the classic builder's layers
+
+
+class GateClosed(RuntimeError):
+    """Something tried to build or start a stack the security gate has not passed."""
 
 
 @dataclass
@@ -41,7 +47,9 @@ class GradingCompose(DockerCompose):
 
     @cached_property
     def compose_command_property(self) -> list[str]:
-        cmd = [*self.base_command, "--project-name", self.project_name]
+        # Named on the command line, so the project's `.env` (COMPOSE_FILE, COMPOSE_PROJECT_NAME)
+        # cannot change which files and which project compose works on.
+        cmd = [*self.base_command, "--project-name", self.project_name, "--project-directory", str(self.context)]
         for file in self.compose_file_name or []:
             cmd += ["-f", str(file)]
         return cmd
@@ -74,7 +82,7 @@ class Limits:
     memory: str = "1g"  # per service; swap is not extra (memswap = memory)
     cpus: float = 1.0  # per service
     pids: int = 512  # processes and threads per service: Node uses ~15, PostgreSQL ~10
-    services: int = 10  # the homework has 2-3; the security gate refuses more than this
+    services: int = MAX_SERVICES  # the homework has 2-3; the security gate refuses more than this
     log_size: str = "1m"  # per log file, two files per service (json-file, which `logs` reads)
     stop_grace_app: int = 2  # seconds after SIGTERM before SIGKILL; node as PID 1 ignores SIGTERM
     stop_grace_db: int = 20  # PostgreSQL shuts down cleanly in about a second
@@ -98,7 +106,8 @@ def render_override(
     limits: Limits | None = None,
     db_port: int = POSTGRES_PORT,
 ) -> str:
-    """An override file that makes a stranger's stack safe to run next to others:
+    """An override file that makes a stranger's stack safe to run next to others (what it rewrites
+    is listed by grader.policy.rewrites for the student):
     every published port becomes an ephemeral port on 127.0.0.1 (never a public interface, never a
     collision); the database is published the same way so the grader can reach it; fixed
     container names are dropped; built images get a run-specific name so nothing local is
@@ -122,8 +131,12 @@ def render_override(
             f"    logging: !override {_scalar(log)}",
             f"    stop_grace_period: {grace}s",
         ]
+        lines += [f"    {key}: !reset null" for key in RESET_SERVICE_KEYS if key in service]
         if service.get("build"):
             lines.append(f"    image: {_scalar(built_image_name(project, name))}")
+            build = [k for k in RESET_BUILD_KEYS if k in service["build"]]
+            if build:
+                lines += ["    build:", *(f"      {key}: !reset null" for key in build)]
         if service.get("container_name"):
             lines.append("    container_name: !reset null")
         targets = [(int(p["target"]), p.get("protocol") or "tcp") for p in service.get("ports") or []]
@@ -132,6 +145,13 @@ def render_override(
         if targets or service.get("ports"):
             ports = [{"target": t, "host_ip": "127.0.0.1", "protocol": proto} for t, proto in dict.fromkeys(targets)]
             lines.append(f"    ports: !override {_scalar(ports)}")
+    # Every volume and network gets the run's own name: a `name:` of an object that exists on the
+    # engine would otherwise be mounted (and `down --volumes` deletes volumes by name).
+    for kind in ("volumes", "networks"):
+        keys = list(config.get(kind) or {})
+        if keys:
+            lines.append(f"{kind}:")
+            lines += [f"  {_scalar(k)}: {{name: {_scalar(scoped_name(project, k))}}}" for k in keys]
     return "\n".join(lines) + "\n"
 
 
@@ -184,6 +204,7 @@ class Stack:
     client: docker.DockerClient
     anonymous_volumes: set[str] = field(default_factory=set)
     built_images: set[str] = field(default_factory=set)
+    layers: list[str] = field(default_factory=list)  # image ids the run's builds created, in order
     _override_dir: tempfile.TemporaryDirectory[str] | None = None
     _compose: GradingCompose | None = None
     limits: Limits = field(default_factory=Limits)  # set by prepare(); the stop graces come from it
@@ -209,15 +230,22 @@ class Stack:
         )
 
     # -- static ------------------------------------------------------------------------------
-    def resolve_config(self, timeout: float = 60) -> tuple[dict[str, Any], str]:
+    def resolve_config(self, env_files: bool = True, timeout: float = 60) -> tuple[dict[str, Any], str]:
         """(resolved model, compose's warnings) of the student's files alone; raises
-        CalledProcessError with compose's message when the file is invalid."""
+        CalledProcessError with compose's message when the file is invalid. Without `env_files`
+        compose reads no env file: the gate sees where they are before any is read."""
         compose = self._make([str(f) for f in self.compose_files])
-        result = compose.run(compose.command("config", "--format", "json"), timeout)
+        args = ["config", "--format", "json"] + ([] if env_files else ["--no-env-resolution"])
+        result = compose.run(compose.command(*args), timeout)
         return json.loads(result.stdout), result.stderr.decode(errors="replace")
 
     def prepare(self, config: dict[str, Any], db_service: str | None, limits: Limits | None = None) -> None:
+        """Write the grader's override, after the security gate: a model the policy refuses
+        raises GateClosed and leaves nothing that can build or start (`compose` stays unset)."""
         self.limits = limits or Limits()
+        refused = findings(config, self.root, self.limits.services)
+        if refused:
+            raise GateClosed("; ".join(refused))
         self._override_dir = tempfile.TemporaryDirectory(prefix="grader-override-")
         override = Path(self._override_dir.name) / "grader.override.yaml"
         override.write_text(render_override(config, self.project, db_service, self.limits))
@@ -229,7 +257,7 @@ class Stack:
     @property
     def compose(self) -> GradingCompose:
         if self._compose is None:
-            raise RuntimeError("Stack.prepare() must run first")
+            raise GateClosed("Stack.prepare() has not passed the security gate: nothing may build or start")
         return self._compose
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -239,18 +267,36 @@ class Stack:
         self.started = True
         with suppress(OSError):
             RunRecord(
-                self.project, anonymous_volumes=sorted(self.anonymous_volumes), built_images=sorted(self.built_images)
+                self.project,
+                anonymous_volumes=sorted(self.anonymous_volumes),
+                built_images=sorted(self.built_images),
+                layers=list(self.layers),
             ).save()
 
     def build(self, timeout: float) -> subprocess.CompletedProcess[bytes]:
+        compose = self.compose  # GateClosed before anything is recorded or built
+        before = self._image_ids()
         self._record()  # a build leaves images behind even when it fails
         try:
-            result = self.compose.run(self.compose.command("--progress", "plain", "build"), timeout, check=False)
+            result = compose.run(compose.command("--progress", "plain", "build"), timeout, check=False)
         except CommandTimeout as exc:
-            self._remove_build_containers(exc.output)
+            self._after_build(exc.output, before)
             raise
-        self._remove_build_containers((result.stdout + result.stderr).decode(errors="replace"))
+        self._after_build((result.stdout + result.stderr).decode(errors="replace"), before)
         return result
+
+    def _image_ids(self) -> set[str]:
+        """Short ids of every image on the engine, layers included."""
+        return {str(i.id).split(":")[-1][:12] for i in self.client.images.list(all=True)}
+
+    def _after_build(self, output: str, before: set[str]) -> None:
+        """Note the layers this build created (the classic builder prints each step's image id;
+        a cached step prints one that existed before and is not ours), so teardown removes them
+        even when the build failed and left no tagged image; remove a failed step's container."""
+        created = [i[:12] for i in _STEP_IMAGE.findall(output) if i[:12] not in before]
+        self.layers += [i for i in created if i not in self.layers]
+        self._record()
+        self._remove_build_containers(output)
 
     def _remove_build_containers(self, output: str) -> None:
         """The classic builder keeps the container of a failed RUN step (it only removes them on
@@ -260,10 +306,11 @@ class Stack:
                 self.client.containers.get(short_id).remove(force=True)
 
     def up(self, timeout: float) -> None:
+        compose = self.compose  # GateClosed before anything is recorded or started
         self._record()
-        with self.compose.deadline(timeout):
+        with compose.deadline(timeout):
             try:
-                self.compose.start()  # `up --detach` through testcontainers
+                compose.start()  # `up --detach` through testcontainers
             finally:
                 self.track_anonymous_volumes()
                 self.join_networks()
@@ -453,17 +500,27 @@ class Stack:
             _attempt(problems, f"removing volume {v.name}", partial(v.remove, force=True))
         for name in sorted(self.anonymous_volumes):
             _attempt(problems, f"removing volume {name}", partial(self._remove_volume, name))
+        # The run's images and every layer its builds created: a class would fill the disk (about
+        # 1 GB per NestJS repository). Removing a tag prunes the untagged parents nothing else
+        # uses; a layer another image still builds on is not ours to remove (409 Conflict).
         for image in sorted(self.built_images):
-            # noprune keeps the intermediate layers as build cache for the next submission.
-            _attempt(
-                problems, f"removing image {image}", partial(self.client.images.remove, image, force=True, noprune=True)
-            )
+            _attempt(problems, f"removing image {image}", partial(self.client.images.remove, image, force=True))
+        for layer in reversed(self.layers):
+            _attempt(problems, f"removing layer {layer}", partial(self._remove_layer, layer))
         if self._override_dir is not None:
             self._override_dir.cleanup()
         if not problems:
             with suppress(OSError):
                 RunRecord(self.project).delete()
         return problems
+
+    def _remove_layer(self, layer: str) -> None:
+        with suppress(docker.errors.NotFound):
+            try:
+                self.client.images.remove(layer)
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:
+                    raise
 
     def _remove_volume(self, name: str) -> None:
         self.client.volumes.get(name).remove(force=True)

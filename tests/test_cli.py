@@ -114,3 +114,11 @@ def test_report_rejects_what_is_not_a_report(tmp_path: Path, capsys: pytest.Capt
     bad.write_text('{"score": "lots"}')
     assert main(["report", str(bad)]) == 2
     assert "not a compose-grader report" in capsys.readouterr().err
+
+
+def test_rubric_check_says_why_the_gate_stays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rubric = tmp_path / "grader.yml"
+    rubric.write_text("checks:\n  security.policy:\n    enabled: false\n")
+    assert main(["rubric", "check", str(rubric)]) == 2
+    err = capsys.readouterr().err
+    assert "line 3" in err and "the security gate cannot be disabled" in err

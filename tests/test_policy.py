@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from checks.security_policy import findings
+from grader.policy import findings, rewrites
+from grader.stack import GateClosed, Stack
 
 ROOT = Path("/tmp/grader-x/submission")
 
@@ -46,10 +47,103 @@ def svc(**extra: Any) -> dict[str, Any]:
         pytest.param(
             {"services": {f"s{i}": {"image": "node:18"} for i in range(11)}}, "11 services", id="too-many-services"
         ),
+        # round two (issue 9): every key that names a host path, a host resource, another
+        # container or an engine-wide name, as compose's resolved model writes it
+        pytest.param(svc(volumes_from=["container:victim"]), "volumes_from: container:victim", id="volumes-from"),
+        pytest.param(svc(external_links=["other_db:db"]), "external_links", id="external-links"),
+        pytest.param(svc(network_mode="bridge"), "network_mode: bridge", id="default-bridge"),
+        pytest.param(svc(network_mode="container:abc"), "network_mode: container:abc", id="container-network"),
+        pytest.param(svc(cgroup="host"), "cgroup: host", id="host-cgroup"),
+        pytest.param(svc(cgroup_parent="/system.slice"), "cgroup_parent", id="cgroup-parent"),
+        pytest.param(svc(runtime="runsc"), "runtime", id="runtime"),
+        pytest.param(svc(gpus="all"), "gpus", id="gpus"),
+        pytest.param(svc(sysctls={"net.ipv4.ip_forward": "1"}), "sysctls", id="sysctls"),
+        pytest.param(svc(extra_hosts=["host.docker.internal=host-gateway"]), "host-gateway", id="host-gateway"),
+        pytest.param(svc(security_opt=["seccomp=./allow-all.json"]), "seccomp=./allow-all.json", id="seccomp-file"),
+        pytest.param(svc(security_opt=["label=type:spc_t"]), "label=type:spc_t", id="selinux-spc"),
+        pytest.param(svc(security_opt=["apparmor=unconfined"]), "apparmor", id="apparmor"),
+        pytest.param(svc(security_opt=["systempaths=unconfined"]), "systempaths", id="systempaths"),
+        pytest.param(svc(volume_driver="rexray"), "volume_driver: rexray", id="service-volume-driver"),
+        pytest.param(svc(credential_spec={"file": "/etc/creds.json"}), "credential_spec", id="credential-spec"),
+        pytest.param(svc(provider={"type": "awesomecloud"}), "provider", id="provider"),
+        pytest.param(svc(models=["llm"]), "models", id="service-models"),
+        pytest.param(svc(use_api_socket=True), "use_api_socket", id="api-socket"),
+        pytest.param(svc(pre_start=[{"image": "alpine", "privileged": True}]), "pre_start", id="pre-start"),
+        pytest.param(svc(post_start=[{"command": ["sh"], "privileged": True}]), "hook", id="privileged-hook"),
+        pytest.param(svc(device_cgroup_rules=["c 1:3 mr"]), "devices", id="device-cgroup-rules"),
+        pytest.param(svc(build={"context": str(ROOT), "privileged": True}), "privileged", id="build-privileged"),
+        pytest.param(svc(build={"context": str(ROOT), "ssh": ["default"]}), "build.ssh", id="build-ssh"),
+        pytest.param(
+            svc(build={"context": str(ROOT), "entitlements": ["security.insecure"]}),
+            "build.entitlements",
+            id="build-entitlements",
+        ),
+        pytest.param(
+            svc(build={"context": str(ROOT), "extra_hosts": ["h=host-gateway"]}), "host-gateway", id="build-gateway"
+        ),
+        pytest.param(
+            svc(build={"context": str(ROOT), "network": "some_engine_net"}),
+            "build.network: some_engine_net",
+            id="build-engine-network",
+        ),
+        pytest.param(
+            svc(build={"context": str(ROOT), "dockerfile": "/etc/passwd"}),
+            "build.dockerfile: /etc/passwd",
+            id="dockerfile-absolute",
+        ),
+        pytest.param(
+            svc(build={"context": str(ROOT), "dockerfile": "../../../etc/passwd"}),
+            "build.dockerfile",
+            id="dockerfile-dot-dot",
+        ),
+        pytest.param(svc(build={"context": "/etc"}), "build context /etc", id="build-context"),
+        pytest.param(
+            svc(build={"context": str(ROOT), "additional_contexts": {"x": "/etc"}}), "x=/etc", id="additional-context"
+        ),
+        pytest.param(svc(env_file=[{"path": "/etc/passwd", "required": False}]), "/etc/passwd", id="env-file"),
+        pytest.param(svc(label_file=["/etc/shadow"]), "/etc/shadow", id="label-file"),
+        pytest.param(
+            svc(volumes=[{"type": "image", "source": "postgres:15", "target": "/i"}]), "`image` mount", id="image-mount"
+        ),
+        pytest.param(
+            svc(volumes=[{"type": "npipe", "source": "//./pipe/docker_engine", "target": "/p"}]), "npipe", id="npipe"
+        ),
+        pytest.param({"services": {}, "volumes": {"v": {"driver": "rexray/ebs"}}}, "volume plugin", id="plugin"),
+        pytest.param(
+            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "nfs", "o": "addr=10.0.0.1", "device": ":/"}}}},
+            "type `nfs`",
+            id="nfs-volume",
+        ),
+        pytest.param(
+            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "ext4", "device": "/dev/sda1"}}}},
+            "type `ext4`",
+            id="host-disk",
+        ),
+        pytest.param(
+            {"services": {}, "networks": {"n": {"driver": "macvlan"}}},
+            "macvlan",
+            id="macvlan",
+        ),
+        pytest.param({"services": {}, "networks": {"n": {"driver": "ipvlan"}}}, "ipvlan", id="ipvlan"),
+        pytest.param({"services": {}, "networks": {"n": {"external": True}}}, "network `n`", id="external-network"),
+        pytest.param({"services": {}, "networks": {"n": {"driver": "host"}}}, "network `n`", id="host-network-driver"),
+        pytest.param(
+            {"services": {}, "networks": {"n": {"driver_opts": {"com.docker.network.bridge.name": "docker0"}}}},
+            "driver_opts",
+            id="bridge-name",
+        ),
+        pytest.param({"services": {}, "networks": {"n": {"ipam": {"driver": "dhcp"}}}}, "ipam", id="ipam-driver"),
+        pytest.param({"services": {}, "secrets": {"s": {"external": True}}}, "external", id="external-secret"),
+        pytest.param({"services": {}, "configs": {"c": {"file": "/etc/hosts"}}}, "/etc/hosts", id="config-file"),
+        pytest.param(
+            {"services": {}, "secrets": {"s": {"environment": "DOCKER_HOST"}}}, "DOCKER_HOST", id="secret-from-env"
+        ),
+        pytest.param({"services": {}, "models": {"m": {"model": "ai/llama"}}}, "models", id="top-level-models"),
+        pytest.param({"services": {}, "jobs": {"j": {"image": "alpine"}}}, "jobs", id="jobs"),
     ],
 )
 def test_refused(config: dict[str, Any], needle: str) -> None:
-    found = findings(config, ROOT)
+    found = findings(config, ROOT, variables={"PATH": "/bin", "HOME": "/h", "DOCKER_HOST": "unix:///s"})
     assert len(found) == 1 and needle in found[0], found
 
 
@@ -60,10 +154,24 @@ def test_refused(config: dict[str, Any], needle: str) -> None:
         pytest.param(svc(volumes=[{"type": "volume", "source": "pgdata", "target": "/d"}]), id="named-volume"),
         pytest.param(svc(network_mode="service:db"), id="network-of-a-sibling"),
         pytest.param(svc(cap_drop=["ALL"], security_opt=["no-new-privileges:true"]), id="hardening"),
+        pytest.param(svc(volumes_from=["db"]), id="volumes-from-a-sibling"),
+        pytest.param(svc(extra_hosts=["api.local=127.0.0.1"]), id="plain-extra-host"),
+        pytest.param(svc(env_file=[{"path": str(ROOT / ".env"), "required": False}]), id="env-file-inside"),
+        pytest.param(svc(build={"context": str(ROOT), "dockerfile": "docker/Dockerfile.prod"}), id="dockerfile-inside"),
+        pytest.param(svc(build={"context": str(ROOT), "tags": ["postgres:15"]}), id="tags-are-rewritten"),
+        pytest.param(svc(network_mode="none"), id="no-network"),
+        pytest.param({"services": {}, "volumes": {"v": {"name": "victim"}}}, id="volume-name-is-rewritten"),
+        pytest.param(
+            {"services": {}, "networks": {"n": {"ipam": {"config": [{"subnet": "172.28.0.0/16"}]}}}}, id="subnet"
+        ),
+        pytest.param({"services": {}, "secrets": {"s": {"environment": "DB_PASSWORD"}}}, id="secret-from-own-env"),
+        pytest.param(
+            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "device": "tmpfs"}}}}, id="tmpfs-volume"
+        ),
     ],
 )
 def test_allowed(config: dict[str, Any]) -> None:
-    assert findings(config, ROOT) == []
+    assert findings(config, ROOT, variables={"PATH": "/bin", "HOME": "/h"}) == []
 
 
 def test_symlink_leaving_the_repo_is_refused(tmp_path: Path) -> None:
@@ -76,3 +184,33 @@ def test_ten_services_are_allowed_and_the_limit_is_the_rubric_s() -> None:
     ten = {"services": {f"s{i}": {"image": "node:18"} for i in range(10)}}
     assert findings(ten, ROOT) == []
     assert "10 services" in findings(ten, ROOT, max_services=3)[0]
+
+
+def test_rewrites_name_what_the_override_changes() -> None:
+    config = {
+        "services": {
+            "api": {"build": {"context": str(ROOT), "tags": ["postgres:15"]}, "image": "postgres:16"},
+            "db": {"image": "postgres:15", "pull_policy": "always", "oom_score_adj": -1000},
+        },
+        "volumes": {"pgdata": {"name": "victim"}, "other": {"name": "p_other"}},
+        "networks": {"default": {"name": "p_default"}},
+    }
+    assert rewrites(config, "p") == [
+        "`image: postgres:16` of the built service `api` is not written (the grader names the image itself)",
+        "`build.tags` of `api` left out",
+        "`pull_policy`, `oom_score_adj` of `db` left out",
+        "volume `pgdata` is `p_pgdata`, not `victim`",
+    ]
+
+
+def test_the_stack_builds_and_starts_nothing_the_gate_refuses(tmp_path: Path) -> None:
+    """Enforced where things start, not by the check order: prepare refuses, and build/up of a
+    stack that was never prepared raise before recording or running anything."""
+    stack = Stack(tmp_path, [tmp_path / "compose.yaml"], "grader-gate-test", client=None)  # type: ignore[arg-type]
+    with pytest.raises(GateClosed, match="privileged"):
+        stack.prepare(svc(privileged=True), None)
+    with pytest.raises(GateClosed):
+        stack.build(60)
+    with pytest.raises(GateClosed):
+        stack.up(60)
+    assert not stack.started

@@ -102,3 +102,17 @@ def test_a_rubric_not_in_utf8_is_bad_input(tmp_path: Path) -> None:
     path.write_bytes("# corrección\nlang: es\n".encode("cp1252"))
     with pytest.raises(BadInput, match="not UTF-8 text"):
         load(path)
+
+
+@pytest.mark.parametrize("setting", ["{enabled: false}", "{enabled: false, points: 0}"])
+def test_the_security_gate_cannot_be_disabled(setting: str) -> None:
+    with pytest.raises(
+        BadInput, match=r"line 3: checks\.security\.policy\.enabled: the security gate cannot be disabled"
+    ):
+        parse(f"lang: en\nchecks:\n  security.policy: {setting}\n")
+
+
+def test_the_security_gate_can_be_hidden_or_weighted() -> None:
+    rubric = parse("checks: {security.policy: {hidden: true, points: 5}}")
+    gate = registry(rubric)["security.policy"]
+    assert (gate.hidden, gate.max_points) == (True, 5)

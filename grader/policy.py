@@ -1,0 +1,227 @@
+"""The security gate: what a submission's compose model may ask of the grading machine.
+
+Decided on compose's own model (`docker compose config`), so YAML tags, interpolation, `extends`
+and `include` cannot hide a setting. Every key that names a host path, a host resource, a
+container or object outside the run, or an engine-wide name is either
+
+- refused (`findings`): the run builds and starts nothing, and the student reads why; or
+- rewritten by the grader's override (`rewrites`): kept harmless, and the student is told.
+
+`Stack.prepare` calls `findings` itself: whatever the check order, nothing of a refused
+submission is built or started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from grader.engine import compose_env
+from grader.messages import msg
+from grader.untrusted import inside, is_remote
+
+MAX_SERVICES = 10  # the homework has 2-3; more than this is refused
+_NAMESPACES = ("pid", "ipc", "uts", "userns_mode", "cgroup")
+_SOCKETS = ("docker.sock", "containerd.sock", "podman.sock")
+# Service keys that reach the machine itself, refused whatever their value.
+_HOST_KEYS = {
+    "cgroup_parent": "security.cgroup_parent",
+    "runtime": "security.runtime",
+    "gpus": "security.gpus",
+    "sysctls": "security.sysctls",
+    "external_links": "security.external_links",
+    "credential_spec": "security.credential_spec",
+    "provider": "security.provider",
+    "models": "security.models",
+    "use_api_socket": "security.api_socket",
+}
+_BUILD_KEYS = {"ssh": "security.build_ssh", "entitlements": "security.build_entitlements"}
+_NETWORK_MODES = ("none",)  # and `service:<name>`; host, bridge and container: leave the run
+_BUILD_NETWORKS = ("default", "none", "bridge")
+_SAFE_SECURITY_OPTS = ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true")
+
+# Rewritten by the grader's override: the service keys reset to compose's defaults (resource
+# knobs that fight the grader's limits, or make the kernel spare a container: oom_score_adj
+# -1000), and the build keys that write or read engine-wide names.
+RESET_SERVICE_KEYS = (
+    "pull_policy",
+    "oom_score_adj",
+    "cpu_shares",
+    "cpu_quota",
+    "cpu_period",
+    "cpu_rt_runtime",
+    "cpu_rt_period",
+    "cpuset",
+    "cpu_count",
+    "cpu_percent",
+    "blkio_config",
+    "mem_reservation",
+)
+RESET_BUILD_KEYS = ("tags", "cache_from", "cache_to", "pull")
+
+
+def _truthy(value: Any) -> bool:
+    return value not in (None, False, "", [], {}, "false")
+
+
+def _where(name: str) -> str:
+    return msg("security.service", name=name)
+
+
+def _service_findings(name: str, svc: Mapping[str, Any], root: Path) -> Iterator[str]:
+    where = _where(name)
+    build = svc.get("build") or {}
+    if svc.get("privileged") or build.get("privileged"):
+        yield msg("security.privileged", where=where)
+    for key in _NAMESPACES:
+        value = str(svc.get(key) or "")
+        if value == "host" or value.startswith("container:"):
+            yield msg("security.namespace", where=where, key=key, value=value)
+    mode = str(svc.get("network_mode") or "")
+    if mode and mode not in _NETWORK_MODES and not mode.startswith("service:"):
+        yield msg("security.network_mode", where=where, value=mode)
+    for key, message in _HOST_KEYS.items():
+        if _truthy(svc.get(key)):
+            yield msg(message, where=where)
+    if svc.get("cap_add"):
+        yield msg("security.cap_add", where=where, caps=", ".join(map(str, svc["cap_add"])))
+    if svc.get("devices") or svc.get("device_cgroup_rules"):
+        yield msg("security.devices", where=where)
+    if str(svc.get("volume_driver") or "local") != "local":
+        yield msg("security.volume_driver", where=where, driver=svc["volume_driver"])
+    for opt in svc.get("security_opt") or []:
+        if str(opt).strip() not in _SAFE_SECURITY_OPTS:
+            yield msg("security.security_opt", where=where, opt=opt)
+    for host in [*(svc.get("extra_hosts") or []), *(build.get("extra_hosts") or [])]:
+        if "host-gateway" in str(host):
+            yield msg("security.host_gateway", where=where, entry=host)
+    for source in svc.get("volumes_from") or []:
+        if str(source).startswith("container:"):
+            yield msg("security.volumes_from", where=where, source=source)
+    if svc.get("pre_start"):
+        yield f"{where}: " + msg("security.container_specs", key="pre_start")
+    for hook in [*(svc.get("post_start") or []), *(svc.get("pre_stop") or [])]:
+        if isinstance(hook, dict) and hook.get("privileged"):
+            yield msg("security.privileged_hook", where=where)
+    for mount in svc.get("volumes") or []:
+        source = str(mount.get("source") or "")
+        if mount.get("type") == "bind" and source and not inside(source, root):
+            what = msg("security.socket") if source.endswith(_SOCKETS) else source
+            yield msg("security.bind_outside", where=where, what=what)
+        elif mount.get("type") not in ("bind", "volume", "tmpfs", None):
+            yield msg("security.other_mount", where=where, kind=mount.get("type"), source=source)
+    for kind in ("env_file", "label_file"):
+        for entry in svc.get(kind) or []:
+            path = str(entry.get("path") if isinstance(entry, dict) else entry)
+            if not inside(root / path, root):
+                yield msg("security.outside_service_file", where=where, key=kind, file=path)
+    yield from _build_findings(where, build, root)
+
+
+def _build_findings(where: str, build: Mapping[str, Any], root: Path) -> Iterator[str]:
+    if not build:
+        return
+    network = str(build.get("network") or "default")
+    if network not in _BUILD_NETWORKS:
+        yield msg("security.build_network", where=where, network=network)
+    context = str(build.get("context") or root)
+    if not is_remote(context):
+        if not inside(root / context, root):
+            yield msg("security.build_context", where=where, context=context)
+        dockerfile = build.get("dockerfile")
+        if dockerfile and not build.get("dockerfile_inline") and not inside(root / context / str(dockerfile), root):
+            yield msg("security.build_dockerfile", where=where, dockerfile=dockerfile)
+    contexts = build.get("additional_contexts") or {}
+    for key, value in contexts.items() if isinstance(contexts, dict) else []:
+        text = str(value)
+        if not is_remote(text) and not inside(root / text, root):
+            yield msg("security.build_context", where=where, context=f"{key}={text}")
+    for key, message in _BUILD_KEYS.items():
+        if _truthy(build.get(key)):
+            yield msg(message, where=where)
+
+
+def _volume_findings(name: str, vol: Mapping[str, Any], root: Path) -> Iterator[str]:
+    if vol.get("external"):
+        yield msg("security.external_volume", name=name)
+    driver = str(vol.get("driver") or "local")
+    if driver != "local":
+        yield msg("security.volume_plugin", name=name, driver=driver)
+    opts = vol.get("driver_opts") or {}
+    kind = str(opts.get("type") or "none")
+    device = str(opts.get("device") or "")
+    if kind not in ("none", "tmpfs"):
+        yield msg("security.volume_type", name=name, kind=kind)
+    elif kind == "none" and device and not inside(root / device, root):
+        yield msg("security.volume_device", name=name, device=device)
+
+
+def _network_findings(name: str, net: Mapping[str, Any]) -> Iterator[str]:
+    driver = str(net.get("driver") or "bridge")
+    if net.get("external") or driver == "host":
+        yield msg("security.external_network", name=name)
+    elif driver != "bridge":
+        yield msg("security.network_driver", name=name, driver=driver)
+    if net.get("driver_opts"):
+        yield msg("security.network_opts", name=name)
+    ipam = net.get("ipam") or {}
+    if str(ipam.get("driver") or "default") != "default" or ipam.get("options"):
+        yield msg("security.network_ipam", name=name)
+
+
+def findings(
+    config: Mapping[str, Any], root: Path, max_services: int = MAX_SERVICES, variables: Mapping[str, str] | None = None
+) -> list[str]:
+    """Every setting of the model that reaches outside the run, one sentence each. `variables`
+    are the environment compose runs with (the grader's): a secret or config read from one of
+    them is refused."""
+    grader_env = set(variables if variables is not None else compose_env())
+    found: list[str] = []
+    services: Mapping[str, Any] = config.get("services") or {}
+    if len(services) > max_services:
+        found.append(msg("security.too_many_services", count=len(services), limit=max_services))
+    for name, svc in services.items():
+        found += _service_findings(name, svc, root)
+    for name, vol in (config.get("volumes") or {}).items():
+        found += _volume_findings(name, vol or {}, root)
+    for name, net in (config.get("networks") or {}).items():
+        found += _network_findings(name, net or {})
+    for kind in ("secrets", "configs"):
+        for name, item in (config.get(kind) or {}).items():
+            file = str(item.get("file") or "")
+            if file and not inside(root / file, root):
+                found.append(msg("security.outside_file", kind=kind[:-1], name=name, file=file))
+            if item.get("external"):
+                found.append(msg("security.external_item", kind=kind[:-1], name=name))
+            if item.get("environment") in grader_env:
+                found.append(msg("security.grader_variable_item", kind=kind[:-1], name=name, var=item["environment"]))
+    if config.get("jobs"):
+        found.append(msg("security.container_specs", key="jobs"))
+    if config.get("models"):
+        found.append(msg("security.models", where=msg("security.top_level")))
+    return found
+
+
+def rewrites(config: Mapping[str, Any], project: str) -> list[str]:
+    """What the grader's override changes that the student wrote, one sentence each (the
+    limits, ports and container names it always sets are in the README, not repeated here)."""
+    notes: list[str] = []
+    for name, svc in (config.get("services") or {}).items():
+        build = svc.get("build") or {}
+        if build and svc.get("image") and svc["image"] != f"{project}-{name}":
+            notes.append(msg("rewrite.image", service=name, image=svc["image"]))
+        keys = [k for k in RESET_SERVICE_KEYS if k in svc] + [f"build.{k}" for k in RESET_BUILD_KEYS if k in build]
+        if keys:
+            notes.append(msg("rewrite.keys", service=name, keys=", ".join(f"`{k}`" for k in keys)))
+    for kind in ("volumes", "networks"):
+        for key, item in (config.get(kind) or {}).items():
+            given = str((item or {}).get("name") or "")
+            if given and given != f"{project}_{key}":
+                notes.append(msg(f"rewrite.{kind}", key=key, name=given, scoped=scoped_name(project, key)))
+    return notes
+
+
+def scoped_name(project: str, key: str) -> str:
+    """The name a volume or network of the run gets on the engine, whatever the file asks."""
+    return f"{project}_{key}"
