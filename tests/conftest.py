@@ -62,13 +62,17 @@ def _available() -> int:
     return 0
 
 
-def engine_counts(client: docker.DockerClient) -> dict[str, int]:
-    graded_images = [t for i in client.images.list() for t in i.tags if t.endswith(":graded")]
+def engine_counts(client: docker.DockerClient) -> dict[str, object]:
+    """What a run may not leave behind or change: counts of containers, networks and volumes, every
+    image id (build layers included) and which image every tag names (a re-tagged base image
+    shows as a changed id)."""
+    images = client.images.list(all=True)
     return {
         "containers": len(client.containers.list(all=True)),
         "networks": len(client.networks.list()),
         "volumes": len(client.volumes.list()),
-        "graded_images": len(graded_images),
+        "image_ids": sorted(str(i.id) for i in images),
+        "tags": {t: str(i.id) for i in images for t in i.tags},
     }
 
 

@@ -9,6 +9,7 @@ import docker
 import jsonschema
 import pytest
 
+from grader import formats
 from grader.context import Options
 from grader.report import schema, to_dict, to_json
 from grader.runner import grade
@@ -33,6 +34,7 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     since = int(time.time())
     options = Options(**expected.get("options", {}))
 
+    preexisting = _create_preexisting(engine, expected.get("preexisting", {}))
     with HostSampler() as host:
         started = time.monotonic()
         report = grade(submission, options)
@@ -43,8 +45,9 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     assert verdicts == expected["checks"]
     assert report.score == expected["score"]
     by_id = {c.id: c for c in report.checks}
-    for check_id, needle in expected.get("feedback_contains", {}).items():
-        assert needle in by_id[check_id].feedback, by_id[check_id].feedback
+    for check_id, needles in expected.get("feedback_contains", {}).items():
+        for needle in [needles] if isinstance(needles, str) else needles:
+            assert needle in by_id[check_id].feedback, by_id[check_id].feedback
     for check_id, needle in expected.get("hints_contains", {}).items():
         assert any(needle in hint for hint in by_id[check_id].hints), by_id[check_id].hints
     for check_id, (file, line) in expected.get("locations", {}).items():
@@ -53,8 +56,18 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
         assert needle in by_id[check_id].evidence, by_id[check_id].evidence
     jsonschema.validate(to_dict(report), schema())
     assert list(report.warnings) == expected.get("warnings", [])
+    every_format = "\n".join(
+        [
+            to_json(report),
+            formats.junit(report),
+            formats.markdown(report),
+            *formats.github_annotations(report),
+            json.dumps(formats.gradescope(report)),
+            formats.classroom(report),
+        ]
+    )
     for needle in expected.get("report_excludes", []):
-        assert needle not in to_json(report)
+        assert needle not in every_format, f"{needle!r} is in a report"
     if "deadline_s" in expected:
         assert wall <= expected["deadline_s"], f"took {wall:.0f} s, deadline {expected['deadline_s']} s"
     # The host untouched: whatever the submission does, it stays inside the grader's limits
@@ -63,9 +76,51 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     assert host.max_processes - host.baseline_processes <= options.limits.pids * services + 400
     assert host.baseline_available - host.min_available <= services * options.limits.memory_bytes + (3 << 30)
 
+    _check_preexisting(engine, preexisting, since, until)
     assert engine_counts(engine) == before, "the run leaked containers, networks, volumes or images"
     assert tree_digest(submission) == digest, "the submission folder was modified"
     if expected.get("creates_nothing"):
         events = engine.events(since=since, until=until, decode=True, filters={"event": "create"})
         created = [e for e in events if e.get("Type") in ("container", "network", "volume")]
         assert created == [], "a refused submission must not create anything"
+
+
+TEST_LABEL = "compose-grader.test"  # objects this test module creates, and only those
+
+
+def _create_preexisting(engine: docker.DockerClient, wanted: dict[str, list[str]]) -> dict[str, str]:
+    """Create the engine objects a fixture names (a volume or network that "already exists" on the
+    grading machine); name -> id. The test owns them and removes them afterwards."""
+    created: dict[str, str] = {}
+    labels = {TEST_LABEL: "preexisting"}
+    for name in wanted.get("volumes", []):
+        created[name] = engine.volumes.create(name, labels=labels).name or name
+    for name in wanted.get("networks", []):
+        created[name] = str(engine.networks.create(name, labels=labels).id)
+    return created
+
+
+def _check_preexisting(engine: docker.DockerClient, created: dict[str, str], since: int, until: int) -> None:
+    """Each object that existed before the run still exists, as it was, and no container of the
+    run ever mounted or joined it; then the test removes it."""
+    events = list(engine.events(since=since, until=until, decode=True))
+    try:
+        for name, ident in created.items():
+            touched = [
+                e
+                for e in events
+                if e.get("Type") in ("volume", "network")
+                and e.get("Action") in ("mount", "connect", "destroy")
+                and ident in (e.get("Actor", {}).get("ID"), e.get("Actor", {}).get("Attributes", {}).get("name"))
+            ]
+            assert touched == [], f"the run used or removed {name}, which existed before it: {touched}"
+            if name == ident:
+                assert engine.volumes.get(name).attrs["Labels"] == {TEST_LABEL: "preexisting"}
+            else:
+                assert engine.networks.get(ident).attrs["Labels"] == {TEST_LABEL: "preexisting"}
+    finally:
+        for name, ident in created.items():
+            if name == ident:
+                engine.volumes.get(name).remove()
+            else:
+                engine.networks.get(ident).remove()
