@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import subprocess
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from grader.stack import Limits, Stack
 from grader.untrusted import (
     UnsafeInput,
     config_time_files,
+    env_file_references,
     inherited_names,
     inside,
     load_compose,
@@ -148,7 +148,9 @@ class Context:
         stack = self.stack_for(files)
         try:
             config, warnings = stack.resolve_config(env_files=False)
-            if all(inside(path, self.root) for path in env_file_paths(config)):
+            env_files = env_file_paths(config)
+            if all(inside(path, self.root) for path in env_files):
+                self._screen_env_files(env_files)
                 config, warnings = stack.resolve_config()
         except subprocess.CalledProcessError as exc:
             message = self.relative((exc.stderr or b"").decode(errors="replace").strip())
@@ -165,7 +167,7 @@ class Context:
         dotenv_text = _read(self.root / ".env")
         # compose: the process environment wins over the project's .env
         env = parse_env(dotenv_text) | grader_env
-        borrowed = variables(dotenv_text) & set(grader_env)
+        borrowed = env_file_references(dotenv_text) & set(grader_env)
         queue, seen = list(files), set()
         while queue:
             path = queue.pop(0)
@@ -184,18 +186,33 @@ class Context:
             except UnsafeInput as exc:
                 raise ComposeInvalid(str(exc), refused=True) from exc
             except yaml.YAMLError as exc:
-                if _READS_FILES.search(text):  # compose could read a file this screen did not see
-                    raise ComposeInvalid(msg("compose.unreadable", file=name, error=exc), refused=True) from exc
-                continue  # compose reports invalid YAML in its own words
+                # Never handed to compose: it parses YAML differently (goccy/go-yaml) and could read a
+                # file named in a part this screen could not see.
+                raise ComposeInvalid(msg("compose.unreadable", file=name, error=exc), refused=True) from exc
             outside = outside_references(data, path.parent, self.root, env)
             if outside:
                 refs = "; ".join(f"`{r}`" for r in outside)
                 raise ComposeInvalid(msg("compose.outside", file=name, refs=refs), refused=True)
             borrowed |= (variables(text) | inherited_names(data)) & set(grader_env)
-            queue += [path.parent / p for what, p in config_time_files(data) if _nested(what)]
+            nested = [path.parent / p for what, p in config_time_files(data) if _nested(what)]
+            for file in nested:  # compose reads the `.env` beside an included file too
+                borrowed |= env_file_references(_read(file.parent / ".env")) & set(grader_env)
+            queue += nested
         if borrowed:
             names = ", ".join(f"`${{{n}}}`" for n in sorted(borrowed))
             raise ComposeInvalid(msg("compose.grader_variables", file=files[0].name, names=names), refused=True)
+
+    def _screen_env_files(self, paths: list[str]) -> None:
+        """The service env files (inside the repository) take nothing from the grader's own
+        environment either: compose expands `${NAME}` in them and fills bare `NAME` lines."""
+        grader_env = set(compose_env())
+        for path in paths:
+            borrowed = env_file_references(_read(Path(path))) & grader_env
+            if borrowed:
+                names = ", ".join(f"`${{{n}}}`" for n in sorted(borrowed))
+                raise ComposeInvalid(
+                    msg("compose.grader_variables", file=self.relative(path), names=names), refused=True
+                )
 
     def stack_for(self, files: list[Path]) -> Stack:
         if self._stack is None:
@@ -225,10 +242,6 @@ class Context:
 def _nested(what: str) -> bool:
     """Fields that name another compose file, which compose parses too."""
     return what == "include" or what.endswith(" extends")
-
-
-# The keys that make `docker compose config` read another file, wherever they appear.
-_READS_FILES = re.compile(r"\b(include|extends|label_file)\b")
 
 
 def _read(path: Path) -> str:

@@ -28,8 +28,8 @@ COMPOSE_HELP = (
 # variables from this environment before the project's `.env` (the process wins). A grading
 # machine exports secrets (CI tokens, DOCKER_AUTH_CONFIG, DOCKER_PASSWORD, cloud keys) that a
 # student could put into a container as `${NAME}`, so only the engine connection passes, and HOME is
-# an empty folder of the grader's (`~` and `${HOME}` lead nowhere). DOCKER_CONFIG keeps compose's
-# plugins and registry logins, which the engine uses and no container sees.
+# an empty folder of the grader's (`~` and `${HOME}` lead nowhere). DOCKER_CONFIG is a folder with
+# the machine's CLI plugins only.
 CONNECTION = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_BUILDKIT")
 _LOCALE = ("LANG", "LC_ALL", "TMPDIR")
 # Compose copies COMPOSE_* keys of the project's `.env` into its own environment unless they are
@@ -52,11 +52,24 @@ def _empty_home() -> str:
     return home
 
 
+@functools.lru_cache(maxsize=1)
+def _plugins_only_config() -> str:
+    """A Docker config folder with the machine's CLI plugins (compose, buildx) and nothing else:
+    no registry logins (a submission's `FROM` or `image:` cannot pull what only the instructor
+    may) and no proxy settings (compose copies those into every container's environment)."""
+    folder = tempfile.mkdtemp(prefix="grader-docker-config-")
+    atexit.register(shutil.rmtree, folder, True)
+    plugins = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "cli-plugins"
+    if plugins.is_dir():
+        (Path(folder) / "cli-plugins").symlink_to(plugins.resolve())
+    return folder
+
+
 def compose_env() -> dict[str, str]:
     """The whole environment of every compose command the grader runs."""
     env = {k: v for k, v in os.environ.items() if k in CONNECTION or k in _LOCALE}
     env["PATH"] = os.environ.get("PATH") or os.defpath
-    env["DOCKER_CONFIG"] = os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
+    env["DOCKER_CONFIG"] = _plugins_only_config()
     env["HOME"] = _empty_home()
     return env | _COMPOSE_SETTINGS
 

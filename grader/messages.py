@@ -589,8 +589,13 @@ _add(
 )
 _add(
     "compose.unreadable",
-    "{file} is not valid YAML ({error}), and it names other files for compose to read: fix the YAML first.",
-    "{file} no es YAML válido ({error}) y nombra otros archivos que compose leería: corrige primero el YAML.",
+    "{file} is not valid YAML, so the grader does not give it to compose: {error}",
+    "{file} no es YAML válido, así que el corrector no se lo pasa a compose: {error}",
+)
+_add(
+    "yaml.several_documents",
+    "{name} holds {count} YAML documents (separated by `---`); write one compose file as one document.",
+    "{name} contiene {count} documentos YAML (separados por `---`); escribe un archivo compose como un solo documento.",
 )
 _add(
     "compose.grader_variables",
@@ -628,6 +633,25 @@ _add(
     "security.outside_service_file",
     "{where}: `{key}` {file} is outside the repository",
     "{where}: `{key}` {file} está fuera del repositorio",
+)
+_add(
+    "security.annotations",
+    "{where}: `annotations` pass settings straight to the container runtime",
+    "{where}: `annotations` pasan opciones directamente al runtime de contenedores",
+)
+_add(
+    "security.subpath",
+    "{where}: the volume mounted at {target} uses `subpath` (not needed for the homework)",
+    "{where}: el volumen montado en {target} usa `subpath` (la tarea no lo necesita)",
+)
+_add("security.bind_source", "the bind mount `{source}` of {where}", "el bind mount `{source}` del {where}")
+_add(
+    "security.swappable",
+    "{what} is inside {outer}, which a container mounts writable: that container could replace it with a link "
+    "to the grading machine's files before it is mounted. Mount {outer} read-only (`:ro`) or mount separate folders",
+    "{what} está dentro de {outer}, que un contenedor monta con escritura: ese contenedor podría reemplazarlo por "
+    "un enlace a archivos de la máquina de corrección antes de que se monte. Monta {outer} en solo lectura (`:ro`) "
+    "o monta carpetas separadas",
 )
 _add(
     "security.refused",

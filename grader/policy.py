@@ -13,6 +13,7 @@ submission is built or started.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ _HOST_KEYS = {
     "provider": "security.provider",
     "models": "security.models",
     "use_api_socket": "security.api_socket",
+    "annotations": "security.annotations",
 }
 _BUILD_KEYS = {"ssh": "security.build_ssh", "entitlements": "security.build_entitlements"}
 _NETWORK_MODES = ("none",)  # and `service:<name>`; host, bridge and container: leave the run
@@ -111,6 +113,8 @@ def _service_findings(name: str, svc: Mapping[str, Any], root: Path) -> Iterator
             yield msg("security.bind_outside", where=where, what=what)
         elif mount.get("type") not in ("bind", "volume", "tmpfs", None):
             yield msg("security.other_mount", where=where, kind=mount.get("type"), source=source)
+        if (mount.get("volume") or {}).get("subpath"):
+            yield msg("security.subpath", where=where, target=mount.get("target"))
     for kind in ("env_file", "label_file"):
         for entry in svc.get(kind) or []:
             path = str(entry.get("path") if isinstance(entry, dict) else entry)
@@ -170,6 +174,40 @@ def _network_findings(name: str, net: Mapping[str, Any]) -> Iterator[str]:
         yield msg("security.network_ipam", name=name)
 
 
+def _host_sources(config: Mapping[str, Any], root: Path) -> Iterator[tuple[str, str, bool]]:
+    """(what, real path, writable) for every folder or file of the copy the engine mounts into a
+    container: bind mounts, local volumes with `o: bind`, secret and config files."""
+    for name, svc in (config.get("services") or {}).items():
+        for mount in svc.get("volumes") or []:
+            if mount.get("type") == "bind" and mount.get("source"):
+                writable = not mount.get("read_only")
+                what = msg("security.bind_source", source=mount["source"], where=_where(name))
+                yield what, os.path.realpath(mount["source"]), writable
+    for name, vol in (config.get("volumes") or {}).items():
+        opts = (vol or {}).get("driver_opts") or {}
+        if opts.get("device") and "bind" in str(opts.get("o") or ""):
+            yield f"volume `{name}`", os.path.realpath(root / str(opts["device"])), True
+    for kind in ("secrets", "configs"):
+        for name, item in (config.get(kind) or {}).items():
+            if (item or {}).get("file"):
+                yield f"{kind[:-1]} `{name}`", os.path.realpath(root / str(item["file"])), False
+
+
+def _swappable_sources(config: Mapping[str, Any], root: Path) -> list[str]:
+    """A source inside a folder that a container mounts writable: that container can replace it
+    with a link to `/` before the engine mounts it (the engine follows links when it starts a
+    container, on every restart and on the second `up`), and the other container gets the
+    machine's root. Checked on real paths, so links inside the copy cannot hide the nesting."""
+    sources = list(_host_sources(config, root))
+    found = []
+    for what, path, _ in sources:
+        for outer, folder, writable in sources:
+            if writable and path != folder and path.startswith(folder.rstrip("/") + "/"):
+                found.append(msg("security.swappable", what=what, outer=outer))
+                break
+    return found
+
+
 def findings(
     config: Mapping[str, Any], root: Path, max_services: int = MAX_SERVICES, variables: Mapping[str, str] | None = None
 ) -> list[str]:
@@ -196,6 +234,7 @@ def findings(
                 found.append(msg("security.external_item", kind=kind[:-1], name=name))
             if item.get("environment") in grader_env:
                 found.append(msg("security.grader_variable_item", kind=kind[:-1], name=name, var=item["environment"]))
+    found += _swappable_sources(config, root)
     if config.get("jobs"):
         found.append(msg("security.container_specs", key="jobs"))
     if config.get("models"):

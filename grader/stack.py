@@ -52,6 +52,9 @@ class GradingCompose(DockerCompose):
         cmd = [*self.base_command, "--project-name", self.project_name, "--project-directory", str(self.context)]
         for file in self.compose_file_name or []:
             cmd += ["-f", str(file)]
+        env_files = [self.env_file] if isinstance(self.env_file, str) else self.env_file or []
+        for env_file in env_files:  # instead of the project's `.env`
+            cmd += ["--env-file", str(env_file)]
         return cmd
 
     def _run_command(self, cmd: str | list[str], context: str | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -155,6 +158,17 @@ def render_override(
     return "\n".join(lines) + "\n"
 
 
+def frozen_model(config: dict[str, Any]) -> dict[str, Any]:
+    """The resolved model as compose runs it again: `config --format json` already wrote every
+    path absolute, every env file and label file into `environment` and `labels`, and every `$`
+    as `$$`; the file references are dropped so nothing is read from the copy a second time."""
+    services = {
+        name: {k: v for k, v in svc.items() if k not in ("env_file", "label_file")}
+        for name, svc in (config.get("services") or {}).items()
+    }
+    return {**config, "services": services}
+
+
 def covers_path(folder: str, path: Path) -> bool:
     top = Path(folder)
     return path == top or top in path.parents
@@ -219,10 +233,11 @@ class Stack:
     def in_container(self) -> bool:
         return self.me is not None
 
-    def _make(self, files: list[str]) -> GradingCompose:
+    def _make(self, files: list[str], env_file: str | None = None) -> GradingCompose:
         return GradingCompose(
             context=str(self.root),
             compose_file_name=files,
+            env_file=env_file,
             build=False,
             wait=False,
             project_name=self.project,
@@ -240,16 +255,24 @@ class Stack:
         return json.loads(result.stdout), result.stderr.decode(errors="replace")
 
     def prepare(self, config: dict[str, Any], db_service: str | None, limits: Limits | None = None) -> None:
-        """Write the grader's override, after the security gate: a model the policy refuses
-        raises GateClosed and leaves nothing that can build or start (`compose` stays unset)."""
+        """After the security gate, write the model the gate saw and the grader's override to a
+        folder of the grader's; every later compose command (build, up, down, logs, exec) reads
+        those two, never the student's files again: a container that can write to the copy (a
+        bind mount of `.`) cannot rewrite the compose file, `.env` or an env file between the
+        gate and the second `up`. A refused model raises GateClosed and leaves nothing that can
+        build or start (`compose` stays unset)."""
         self.limits = limits or Limits()
         refused = findings(config, self.root, self.limits.services)
         if refused:
             raise GateClosed("; ".join(refused))
         self._override_dir = tempfile.TemporaryDirectory(prefix="grader-override-")
-        override = Path(self._override_dir.name) / "grader.override.yaml"
-        override.write_text(render_override(config, self.project, db_service, self.limits))
-        self._compose = self._make([*(str(f) for f in self.compose_files), str(override)])
+        folder = Path(self._override_dir.name)
+        (folder / "model.json").write_text(json.dumps(frozen_model(config)))
+        (folder / "grader.override.yaml").write_text(render_override(config, self.project, db_service, self.limits))
+        (folder / "empty.env").write_text("")
+        self._compose = self._make(
+            [str(folder / "model.json"), str(folder / "grader.override.yaml")], env_file=str(folder / "empty.env")
+        )
         self.built_images = {
             built_image_name(self.project, n) for n, s in (config.get("services") or {}).items() if s.get("build")
         }
@@ -275,35 +298,34 @@ class Stack:
 
     def build(self, timeout: float) -> subprocess.CompletedProcess[bytes]:
         compose = self.compose  # GateClosed before anything is recorded or built
-        before = self._image_ids()
+        before = self._image_ids(), {str(c.id) for c in self.client.containers.list(all=True)}
         self._record()  # a build leaves images behind even when it fails
         try:
             result = compose.run(compose.command("--progress", "plain", "build"), timeout, check=False)
         except CommandTimeout as exc:
-            self._after_build(exc.output, before)
+            self._after_build(exc.output, *before)
             raise
-        self._after_build((result.stdout + result.stderr).decode(errors="replace"), before)
+        self._after_build((result.stdout + result.stderr).decode(errors="replace"), *before)
         return result
 
     def _image_ids(self) -> set[str]:
         """Short ids of every image on the engine, layers included."""
         return {str(i.id).split(":")[-1][:12] for i in self.client.images.list(all=True)}
 
-    def _after_build(self, output: str, before: set[str]) -> None:
+    def _after_build(self, output: str, images_before: set[str], containers_before: set[str]) -> None:
         """Note the layers this build created (the classic builder prints each step's image id;
         a cached step prints one that existed before and is not ours), so teardown removes them
-        even when the build failed and left no tagged image; remove a failed step's container."""
-        created = [i[:12] for i in _STEP_IMAGE.findall(output) if i[:12] not in before]
+        even when the build failed and left no tagged image; remove a failed step's container.
+        The output is the student's too (`RUN echo ' ---> Running in <id>'`): an id counts only
+        for an object that did not exist before the build."""
+        created = [i[:12] for i in _STEP_IMAGE.findall(output) if i[:12] not in images_before]
         self.layers += [i for i in created if i not in self.layers]
         self._record()
-        self._remove_build_containers(output)
-
-    def _remove_build_containers(self, output: str) -> None:
-        """The classic builder keeps the container of a failed RUN step (it only removes them on
-        success) and it carries no label; its id is in the build output."""
         for short_id in set(_INTERMEDIATE.findall(output)):
             with suppress(docker.errors.NotFound, docker.errors.APIError):
-                self.client.containers.get(short_id).remove(force=True)
+                container = self.client.containers.get(short_id)
+                if str(container.id) not in containers_before:
+                    container.remove(force=True)
 
     def up(self, timeout: float) -> None:
         compose = self.compose  # GateClosed before anything is recorded or started

@@ -118,7 +118,10 @@ def load_compose(text: str, name: str) -> Any:
     yaml.YAMLError for YAML that is invalid."""
     screen_yaml(text, name)
     try:
-        return yaml.load(text, Loader=ComposeLoader)  # a SafeLoader subclass
+        documents = [d for d in yaml.load_all(text, Loader=ComposeLoader) if d is not None]  # a SafeLoader subclass
+        if len(documents) > 1:  # compose merges them; nobody writes a compose file like that
+            raise UnsafeInput(msg("yaml.several_documents", name=name, count=len(documents)))
+        return documents[0] if documents else None
     except yaml.constructor.ConstructorError as exc:
         if exc.problem and "could not determine a constructor for the tag" in exc.problem:
             tag = exc.problem.rsplit(" ", 1)[-1].strip("'")
@@ -207,6 +210,13 @@ def interpolate(text: str, env: Mapping[str, str]) -> str:
 def variables(text: str) -> set[str]:
     """Every variable name `text` refers to, in any form and at any depth (`$$` is no reference)."""
     return set(re.findall(r"\$\{?([_a-zA-Z][_a-zA-Z0-9]*)", text.replace("$$", "")))
+
+
+def env_file_references(text: str) -> set[str]:
+    """Variables an env file takes from compose's environment: `${NAME}` in values (compose
+    expands unquoted and double-quoted ones) and bare `NAME` lines, which inherit the value."""
+    bare = {line.strip().removeprefix("export ").strip() for line in text.splitlines()}
+    return variables(text) | {n for n in bare if re.fullmatch(r"[_a-zA-Z][_a-zA-Z0-9.\-\[\]]*", n)}
 
 
 def inherited_names(data: Any) -> set[str]:
@@ -308,7 +318,11 @@ def outside_references(data: Any, base: Path, root: Path, env: Mapping[str, str]
     config_time = set(config_time_files(data))
     found = []
     for what, raw in named_files(data):
-        if (what, raw) in config_time and ("$" in raw or raw.startswith("~") or is_remote(raw)):
+        # compose resolves an include's nested references from its project_directory, not from
+        # where the file is: refused rather than followed differently from compose
+        if what == "include project_directory" or (
+            (what, raw) in config_time and ("$" in raw or raw.startswith("~") or is_remote(raw))
+        ):
             found.append(f"{what}: {raw}")
             continue
         try:

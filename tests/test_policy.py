@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,39 @@ def svc(**extra: Any) -> dict[str, Any]:
         ),
         pytest.param({"services": {}, "models": {"m": {"model": "ai/llama"}}}, "models", id="top-level-models"),
         pytest.param({"services": {}, "jobs": {"j": {"image": "alpine"}}}, "jobs", id="jobs"),
+        pytest.param(svc(annotations={"run.oci.hooks": "x"}), "annotations", id="annotations"),
+        pytest.param(
+            svc(volumes=[{"type": "volume", "source": "v", "target": "/d", "volume": {"subpath": "x"}}]),
+            "subpath",
+            id="volume-subpath",
+        ),
+        # a container that can write `.` can replace ./data with a link to / before another mount
+        pytest.param(
+            svc(
+                volumes=[
+                    {"type": "bind", "source": str(ROOT), "target": "/src"},
+                    {"type": "bind", "source": str(ROOT / "data"), "target": "/host", "read_only": True},
+                ]
+            ),
+            f"the bind mount `{ROOT / 'data'}` of service `api` is inside the bind mount `{ROOT}` of service `api`",
+            id="bind-inside-a-writable-bind",
+        ),
+        pytest.param(
+            {
+                "services": {"a": {"volumes": [{"type": "bind", "source": str(ROOT), "target": "/src"}]}},
+                "secrets": {"s": {"file": str(ROOT / "secrets" / "db.txt")}},
+            },
+            "secret `s` is inside",
+            id="secret-inside-a-writable-bind",
+        ),
+        pytest.param(
+            {
+                "services": {"a": {"volumes": [{"type": "bind", "source": str(ROOT / "data"), "target": "/d"}]}},
+                "volumes": {"v": {"driver_opts": {"type": "none", "o": "bind", "device": str(ROOT)}}},
+            },
+            "inside volume `v`",
+            id="bind-inside-a-bind-volume",
+        ),
     ],
 )
 def test_refused(config: dict[str, Any], needle: str) -> None:
@@ -167,6 +201,33 @@ def test_refused(config: dict[str, Any], needle: str) -> None:
         pytest.param({"services": {}, "secrets": {"s": {"environment": "DB_PASSWORD"}}}, id="secret-from-own-env"),
         pytest.param(
             {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "device": "tmpfs"}}}}, id="tmpfs-volume"
+        ),
+        pytest.param(
+            svc(
+                volumes=[
+                    {"type": "bind", "source": str(ROOT), "target": "/app"},
+                    {"type": "volume", "target": "/app/node_modules"},
+                ]
+            ),
+            id="dev-setup-with-node-modules-volume",
+        ),
+        pytest.param(
+            svc(
+                volumes=[
+                    {"type": "bind", "source": str(ROOT), "target": "/src", "read_only": True},
+                    {"type": "bind", "source": str(ROOT / "data"), "target": "/d"},
+                ]
+            ),
+            id="inside-a-read-only-bind",
+        ),
+        pytest.param(
+            svc(
+                volumes=[
+                    {"type": "bind", "source": str(ROOT / "a"), "target": "/a"},
+                    {"type": "bind", "source": str(ROOT / "ab"), "target": "/b"},
+                ]
+            ),
+            id="siblings-with-a-common-prefix",
         ),
     ],
 )
@@ -214,3 +275,24 @@ def test_the_stack_builds_and_starts_nothing_the_gate_refuses(tmp_path: Path) ->
     with pytest.raises(GateClosed):
         stack.up(60)
     assert not stack.started
+
+
+def test_the_stack_runs_the_model_the_gate_saw(tmp_path: Path) -> None:
+    """After prepare, compose reads the gate's model and the override from the grader's folder:
+    never the student's compose file, `.env` or env files again."""
+    student = tmp_path / "compose.yaml"
+    config = {
+        "name": "p",
+        "services": {
+            "api": {"image": "node:18", "env_file": [{"path": str(tmp_path / ".env")}], "label_file": ["l"]},
+        },
+    }
+    stack = Stack(tmp_path, [student], "grader-model-test", client=None)  # type: ignore[arg-type]
+    stack.prepare(config, None)
+    command = stack.compose.command("up")
+    files = [command[i + 1] for i, arg in enumerate(command) if arg in ("-f", "--env-file")]
+    assert [Path(f).name for f in files] == ["model.json", "grader.override.yaml", "empty.env"]
+    assert str(student) not in command and not any(str(tmp_path) in f for f in files)
+    model = json.loads(Path(files[0]).read_text())
+    assert model["services"]["api"] == {"image": "node:18"}
+    stack.teardown()

@@ -12,6 +12,7 @@ from grader.untrusted import (
     MAX_YAML_NODES,
     InterpolationError,
     UnsafeInput,
+    env_file_references,
     interpolate,
     load_compose,
     outside_references,
@@ -236,3 +237,29 @@ def test_files_compose_reads_while_resolving_must_be_plain_local_paths(tmp_path:
     the gate sees its model."""
     data = load_compose(compose, "compose.yml")
     assert outside_references(data, tmp_path, tmp_path, {"ROOT": str(tmp_path), "BASE": "b.yml"})
+
+
+def test_several_documents_are_refused() -> None:
+    """compose merges every document of a file; the screen reads one."""
+    with pytest.raises(UnsafeInput, match="2 YAML documents"):
+        load_compose("services: {a: {image: alpine}}\n---\ninclude: [/etc/x.yml]\n", "compose.yml")
+    assert load_compose("---\nservices: {a: {image: alpine}}\n", "compose.yml") == {
+        "services": {"a": {"image": "alpine"}}
+    }
+
+
+def test_include_project_directory_is_refused(tmp_path: Path) -> None:
+    data = load_compose("include: [{path: a/b.yml, project_directory: .}]", "compose.yml")
+    assert outside_references(data, tmp_path, tmp_path, {}) == ["include project_directory: ."]
+
+
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        pytest.param("A=1\nB=${HOME}/x\n", {"HOME"}, id="expanded"),
+        pytest.param("# comment\nDOCKER_HOST\nexport PATH\n", {"DOCKER_HOST", "PATH"}, id="inherited"),
+        pytest.param("A=1\nB='x'\n", set(), id="plain"),
+    ],
+)
+def test_env_file_references(text: str, names: set[str]) -> None:
+    assert env_file_references(text) == names

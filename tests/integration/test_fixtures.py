@@ -56,14 +56,15 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
         assert needle in by_id[check_id].evidence, by_id[check_id].evidence
     jsonschema.validate(to_dict(report), schema())
     assert list(report.warnings) == expected.get("warnings", [])
+    data = to_dict(report)  # every format is written from the JSON report
     every_format = "\n".join(
         [
             to_json(report),
-            formats.junit(report),
-            formats.markdown(report),
-            *formats.github_annotations(report),
-            json.dumps(formats.gradescope(report)),
-            formats.classroom(report),
+            formats.junit(data),
+            formats.markdown(data),
+            *formats.github_annotations(data),
+            json.dumps(formats.gradescope(data)),
+            formats.classroom(data),
         ]
     )
     for needle in expected.get("report_excludes", []):
@@ -79,48 +80,43 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     _check_preexisting(engine, preexisting, since, until)
     assert engine_counts(engine) == before, "the run leaked containers, networks, volumes or images"
     assert tree_digest(submission) == digest, "the submission folder was modified"
+    if expected.get("never_labelled"):  # a label only a file written by a container during the run has
+        events = engine.events(since=since, until=until, decode=True, filters={"type": "container", "event": "create"})
+        created = [e for e in events if expected["never_labelled"] in e.get("Actor", {}).get("Attributes", {})]
+        assert created == [], "a container was created from a file the submission rewrote while it ran"
     if expected.get("creates_nothing"):
         events = engine.events(since=since, until=until, decode=True, filters={"event": "create"})
         created = [e for e in events if e.get("Type") in ("container", "network", "volume")]
         assert created == [], "a refused submission must not create anything"
 
 
-TEST_LABEL = "compose-grader.test"  # objects this test module creates, and only those
+TEST_LABEL = {"compose-grader.test": "preexisting"}  # objects this test creates, and only those
 
 
-def _create_preexisting(engine: docker.DockerClient, wanted: dict[str, list[str]]) -> dict[str, str]:
+def _create_preexisting(engine: docker.DockerClient, wanted: dict[str, list[str]]) -> list[tuple[str, str]]:
     """Create the engine objects a fixture names (a volume or network that "already exists" on the
-    grading machine); name -> id. The test owns them and removes them afterwards."""
-    created: dict[str, str] = {}
-    labels = {TEST_LABEL: "preexisting"}
-    for name in wanted.get("volumes", []):
-        created[name] = engine.volumes.create(name, labels=labels).name or name
-    for name in wanted.get("networks", []):
-        created[name] = str(engine.networks.create(name, labels=labels).id)
+    grading machine): (kind, id) each; a volume's id is its name. The test removes them."""
+    created = [("volume", str(engine.volumes.create(n, labels=TEST_LABEL).name)) for n in wanted.get("volumes", [])]
+    created += [("network", str(engine.networks.create(n, labels=TEST_LABEL).id)) for n in wanted.get("networks", [])]
     return created
 
 
-def _check_preexisting(engine: docker.DockerClient, created: dict[str, str], since: int, until: int) -> None:
+def _check_preexisting(engine: docker.DockerClient, created: list[tuple[str, str]], since: int, until: int) -> None:
     """Each object that existed before the run still exists, as it was, and no container of the
     run ever mounted or joined it; then the test removes it."""
     events = list(engine.events(since=since, until=until, decode=True))
+    collections = {"volume": engine.volumes, "network": engine.networks}
     try:
-        for name, ident in created.items():
+        for kind, ident in created:
             touched = [
                 e
                 for e in events
-                if e.get("Type") in ("volume", "network")
+                if e.get("Type") == kind
                 and e.get("Action") in ("mount", "connect", "destroy")
-                and ident in (e.get("Actor", {}).get("ID"), e.get("Actor", {}).get("Attributes", {}).get("name"))
+                and e.get("Actor", {}).get("ID") == ident
             ]
-            assert touched == [], f"the run used or removed {name}, which existed before it: {touched}"
-            if name == ident:
-                assert engine.volumes.get(name).attrs["Labels"] == {TEST_LABEL: "preexisting"}
-            else:
-                assert engine.networks.get(ident).attrs["Labels"] == {TEST_LABEL: "preexisting"}
+            assert touched == [], f"the run used or removed the {kind} {ident}, which existed before it: {touched}"
+            assert collections[kind].get(ident).attrs["Labels"] == TEST_LABEL
     finally:
-        for name, ident in created.items():
-            if name == ident:
-                engine.volumes.get(name).remove()
-            else:
-                engine.networks.get(ident).remove()
+        for kind, ident in created:
+            collections[kind].get(ident).remove()
