@@ -654,6 +654,11 @@ _add(
     "o monta carpetas separadas",
 )
 _add(
+    "security.endpoint_opts",
+    "{where}: `networks.{network}.driver_opts` passes settings to the machine's network driver",
+    "{where}: `networks.{network}.driver_opts` pasa opciones al driver de red de la máquina",
+)
+_add(
     "security.refused",
     "The grader refuses to run this compose file: it asks for access to the grading machine, which the homework "
     "never needs. Remove these settings: {findings}.",

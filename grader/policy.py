@@ -59,8 +59,9 @@ RESET_SERVICE_KEYS = (
     "cpu_percent",
     "blkio_config",
     "mem_reservation",
+    "platform",  # a pull of another platform's variant replaces the engine's local tag
 )
-RESET_BUILD_KEYS = ("tags", "cache_from", "cache_to", "pull")
+RESET_BUILD_KEYS = ("tags", "cache_from", "cache_to", "pull", "platforms")
 
 
 def _truthy(value: Any) -> bool:
@@ -98,6 +99,10 @@ def _service_findings(name: str, svc: Mapping[str, Any], root: Path) -> Iterator
     for host in [*(svc.get("extra_hosts") or []), *(build.get("extra_hosts") or [])]:
         if "host-gateway" in str(host):
             yield msg("security.host_gateway", where=where, entry=host)
+    networks = svc.get("networks") or {}
+    for net, attachment in networks.items() if isinstance(networks, dict) else []:
+        if (attachment or {}).get("driver_opts"):
+            yield msg("security.endpoint_opts", where=where, network=net)
     for source in svc.get("volumes_from") or []:
         if str(source).startswith("container:"):
             yield msg("security.volumes_from", where=where, source=source)

@@ -143,6 +143,11 @@ def svc(**extra: Any) -> dict[str, Any]:
         pytest.param({"services": {}, "jobs": {"j": {"image": "alpine"}}}, "jobs", id="jobs"),
         pytest.param(svc(annotations={"run.oci.hooks": "x"}), "annotations", id="annotations"),
         pytest.param(
+            svc(networks={"default": {"driver_opts": {"com.docker.network.endpoint.sysctls": "x"}}}),
+            "networks.default.driver_opts",
+            id="endpoint-driver-opts",
+        ),
+        pytest.param(
             svc(volumes=[{"type": "volume", "source": "v", "target": "/d", "volume": {"subpath": "x"}}]),
             "subpath",
             id="volume-subpath",
