@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,22 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "fixtures" / "submissions"
 EXPECTED = ROOT / "fixtures" / "expected"
+
+
+def compose_config(folder: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`docker compose config` of the compose.yaml in `folder`, with the environment the grader
+    gives compose (no engine needed: config only parses)."""
+    from grader.engine import compose_command, compose_env
+
+    return subprocess.run(
+        [*compose_command(), "-f", "compose.yaml", "-p", "t", "config", *args],
+        cwd=folder,
+        env=compose_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=check,
+    )
 
 
 def tree_digest(folder: Path) -> str:

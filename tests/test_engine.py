@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from grader.engine import compose_command, compose_env
+from grader.engine import compose_env
+from tests.conftest import compose_config
 
 SECRETS = {
     "DOCKER_AUTH_CONFIG": '{"auths": {"registry.invalid": {"auth": "c2VjcmV0"}}}',
@@ -43,13 +43,5 @@ def test_compose_itself_cannot_interpolate_a_ci_secret(monkeypatch: pytest.Monke
         monkeypatch.setenv(key, value)
     lines = "".join(f"      {key}: ${{{key}:-unset}}\n" for key in SECRETS)
     (tmp_path / "compose.yaml").write_text(f"services:\n  app:\n    image: node:18\n    environment:\n{lines}")
-    result = subprocess.run(
-        [*compose_command(), "-f", "compose.yaml", "-p", "t", "config", "--format", "json"],
-        cwd=tmp_path,
-        env=compose_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    result = compose_config(tmp_path, "--format", "json")
     assert json.loads(result.stdout)["services"]["app"]["environment"] == dict.fromkeys(SECRETS, "unset")

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from grader.engine import compose_command, compose_env
 from grader.untrusted import (
     MAX_YAML_NODES,
     InterpolationError,
@@ -20,6 +18,7 @@ from grader.untrusted import (
     screen_yaml,
     variables,
 )
+from tests.conftest import compose_config
 
 
 def billion_laughs(levels: int = 9) -> str:
@@ -166,15 +165,7 @@ def test_interpolation_matches_compose(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in DOTENV.items()))
     lines = "".join(f"      V{i}: {json.dumps(t)}\n" for i, t in enumerate(TEMPLATES))
     (tmp_path / "compose.yaml").write_text(f"services:\n  app:\n    image: node:18\n    environment:\n{lines}")
-    result = subprocess.run(
-        [*compose_command(), "-f", "compose.yaml", "-p", "t", "config", "--format", "json"],
-        cwd=tmp_path,
-        env=compose_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    result = compose_config(tmp_path, "--format", "json")
     # `config` escapes every literal `$` of its output as `$$`, so the output can be read again
     theirs = {k: v.replace("$$", "$") for k, v in json.loads(result.stdout)["services"]["app"]["environment"].items()}
     ours = {f"V{i}": interpolate(t, DOTENV) for i, t in enumerate(TEMPLATES)}
@@ -187,13 +178,7 @@ def test_where_compose_stops_the_screen_stops(template: str, tmp_path: Path) -> 
         f"services:\n  app:\n    image: node:18\n    command: {json.dumps(template)}\n"
     )
     (tmp_path / ".env").write_text("EMPTY=\nA=a\n")
-    result = subprocess.run(
-        [*compose_command(), "-f", "compose.yaml", "-p", "t", "config"],
-        cwd=tmp_path,
-        env=compose_env(),
-        capture_output=True,
-        timeout=60,
-    )
+    result = compose_config(tmp_path, check=False)
     assert result.returncode != 0
     with pytest.raises(InterpolationError):
         interpolate(template, {"EMPTY": "", "A": "a"})
