@@ -14,7 +14,7 @@ import docker
 import yaml
 
 from grader.deadline import DeadlineExceeded, deadline
-from grader.engine import compose_env
+from grader.engine import GRADER_VARIABLES, compose_env
 from grader.environment import parse_env
 from grader.environment import provide as provide_env
 from grader.errors import CommandTimeout
@@ -163,11 +163,11 @@ class Context:
         """Before compose reads anything: no YAML bombs or tags compose does not know, no file
         outside the repository (in the compose files and in the files they include or extend,
         which compose would read too), no variable of the grader's own environment."""
-        grader_env = compose_env()
+        grader_names = set(GRADER_VARIABLES)
         dotenv_text = _read(self.root / ".env")
         # compose: the process environment wins over the project's .env
-        env = parse_env(dotenv_text) | grader_env
-        borrowed = env_file_references(dotenv_text) & set(grader_env)
+        env = parse_env(dotenv_text) | compose_env()
+        borrowed = env_file_references(dotenv_text) & grader_names
         queue, seen = list(files), set()
         while queue:
             path = queue.pop(0)
@@ -193,10 +193,10 @@ class Context:
             if outside:
                 refs = "; ".join(f"`{r}`" for r in outside)
                 raise ComposeInvalid(msg("compose.outside", file=name, refs=refs), refused=True)
-            borrowed |= (variables(text) | inherited_names(data)) & set(grader_env)
+            borrowed |= (variables(text) | inherited_names(data)) & grader_names
             nested = [path.parent / p for what, p in config_time_files(data) if _nested(what)]
             for file in nested:  # compose reads the `.env` beside an included file too
-                borrowed |= env_file_references(_read(file.parent / ".env")) & set(grader_env)
+                borrowed |= env_file_references(_read(file.parent / ".env")) & grader_names
             queue += nested
         if borrowed:
             names = ", ".join(f"`${{{n}}}`" for n in sorted(borrowed))
@@ -205,9 +205,8 @@ class Context:
     def _screen_env_files(self, paths: list[str]) -> None:
         """The service env files (inside the repository) take nothing from the grader's own
         environment either: compose expands `${NAME}` in them and fills bare `NAME` lines."""
-        grader_env = set(compose_env())
         for path in paths:
-            borrowed = env_file_references(_read(Path(path))) & grader_env
+            borrowed = env_file_references(_read(Path(path))) & GRADER_VARIABLES
             if borrowed:
                 names = ", ".join(f"`${{{n}}}`" for n in sorted(borrowed))
                 raise ComposeInvalid(

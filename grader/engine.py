@@ -65,6 +65,11 @@ def _plugins_only_config() -> str:
     return folder
 
 
+GRADER_VARIABLES = frozenset({"PATH", "HOME", "DOCKER_CONFIG", *CONNECTION, *_LOCALE, *_COMPOSE_SETTINGS})
+"""Every name compose_env() may hold, set on this machine or not: a submission that refers to one
+gets the grader's value, or none, depending on the machine; it is refused everywhere alike."""
+
+
 def compose_env() -> dict[str, str]:
     """The whole environment of every compose command the grader runs."""
     env = {k: v for k, v in os.environ.items() if k in CONNECTION or k in _LOCALE}

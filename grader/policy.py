@@ -14,11 +14,11 @@ submission is built or started.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from grader.engine import compose_env
+from grader.engine import GRADER_VARIABLES
 from grader.messages import msg
 from grader.untrusted import inside, is_remote
 
@@ -214,12 +214,12 @@ def _swappable_sources(config: Mapping[str, Any], root: Path) -> list[str]:
 
 
 def findings(
-    config: Mapping[str, Any], root: Path, max_services: int = MAX_SERVICES, variables: Mapping[str, str] | None = None
+    config: Mapping[str, Any], root: Path, max_services: int = MAX_SERVICES, variables: Iterable[str] | None = None
 ) -> list[str]:
     """Every setting of the model that reaches outside the run, one sentence each. `variables`
-    are the environment compose runs with (the grader's): a secret or config read from one of
-    them is refused."""
-    grader_env = set(variables if variables is not None else compose_env())
+    are the names of the grader's own environment: a secret or config read from one of them is
+    refused."""
+    grader_env = set(variables if variables is not None else GRADER_VARIABLES)
     found: list[str] = []
     services: Mapping[str, Any] = config.get("services") or {}
     if len(services) > max_services:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import compose_env
+from grader.engine import GRADER_VARIABLES, compose_env
 from tests.conftest import compose_config
 
 SECRETS = {
@@ -45,3 +45,10 @@ def test_compose_itself_cannot_interpolate_a_ci_secret(monkeypatch: pytest.Monke
     (tmp_path / "compose.yaml").write_text(f"services:\n  app:\n    image: node:18\n    environment:\n{lines}")
     result = compose_config(tmp_path, "--format", "json")
     assert json.loads(result.stdout)["services"]["app"]["environment"] == dict.fromkeys(SECRETS, "unset")
+
+
+def test_the_refused_names_do_not_depend_on_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`${DOCKER_HOST}` is refused on a laptop that sets it and on a CI runner that does not."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/docker.sock")
+    assert set(compose_env()) <= GRADER_VARIABLES
+    assert {"DOCKER_HOST", "DOCKER_CERT_PATH", "HOME", "PATH"} <= GRADER_VARIABLES
