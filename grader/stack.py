@@ -522,11 +522,14 @@ class Stack:
             _attempt(problems, f"removing volume {v.name}", partial(v.remove, force=True))
         for name in sorted(self.anonymous_volumes):
             _attempt(problems, f"removing volume {name}", partial(self._remove_volume, name))
-        # The run's images and every layer its builds created: a class would fill the disk (about
-        # 1 GB per NestJS repository). Removing a tag prunes the untagged parents nothing else
-        # uses; a layer another image still builds on is not ours to remove (409 Conflict).
+        # The run's images and every layer its builds created, and nothing else: a class would fill
+        # the disk (about 1 GB per NestJS repository). noprune everywhere: pruning would also take
+        # untagged parents that existed before the run (another build's cache). A layer another
+        # image still builds on is not ours to remove (409 Conflict).
         for image in sorted(self.built_images):
-            _attempt(problems, f"removing image {image}", partial(self.client.images.remove, image, force=True))
+            _attempt(
+                problems, f"removing image {image}", partial(self.client.images.remove, image, force=True, noprune=True)
+            )
         for layer in reversed(self.layers):
             _attempt(problems, f"removing layer {layer}", partial(self._remove_layer, layer))
         if self._override_dir is not None:
@@ -539,7 +542,7 @@ class Stack:
     def _remove_layer(self, layer: str) -> None:
         with suppress(docker.errors.NotFound):
             try:
-                self.client.images.remove(layer)
+                self.client.images.remove(layer, noprune=True)
             except docker.errors.APIError as exc:
                 if exc.status_code != 409:
                     raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -109,3 +110,26 @@ def test_compose_override_file_is_merged_like_compose_does(engine: docker.Docker
         ("volume", "pgdata", "/var/lib/postgresql/data")
     ]
     ctx.teardown()
+
+
+def test_a_run_removes_its_own_layers_and_no_one_else_s(engine: docker.DockerClient, tmp_path: Path) -> None:
+    """Build cache that existed before the run (an untagged chain of layers, as the classic builder
+    leaves them) is reused and left in place; the layers the run created itself are removed."""
+    root = tmp_path / "s"
+    shutil.copytree(SUBMISSIONS / "complete", root)
+    with (root / ".dockerignore").open("a") as ignore:
+        ignore.write("Dockerfile\n")  # so that changing it below leaves `COPY . .` a cache hit
+    image, _ = engine.images.build(path=str(root), tag="compose-grader-test-cache:1", rm=True)
+    ours = engine.images.get(str(image.id)).attrs["Parent"]
+    engine.images.remove("compose-grader-test-cache:1", noprune=True)  # leaves an untagged chain
+    cache = {str(i.id) for i in engine.images.list(all=True)}
+    try:
+        # every step is a cache hit, then one layer of the run's own on top of the cached chain
+        (root / "Dockerfile").write_text((root / "Dockerfile").read_text() + 'LABEL graded="yes"\n')
+        report = grade(root)
+        assert {c.id: c.status for c in report.checks}["dockerfile.build"] is Status.PASSED
+        assert {str(i.id) for i in engine.images.list(all=True)} == cache
+    finally:
+        for layer in [str(image.id), ours]:
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                engine.images.remove(layer)  # the test's own chain, pruned up to the base image
