@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from grader.context import Options
 from grader.runner import grade
-from tests.conftest import EXPECTED, SUBMISSIONS, HostSampler, engine_counts
+from tests.conftest import EXPECTED, SUBMISSIONS, HostSampler, engine_changes, engine_counts
 
 
 def main(names: list[str]) -> int:
@@ -43,7 +43,7 @@ def main(names: list[str]) -> int:
         diff = [k for k in expected["checks"] if expected["checks"][k] != actual.get(k)]
         mismatches += bool(diff)
         teardown = report.duration_s - sum(c.duration_s for c in report.checks)
-        leaked = {k: after[k] - before[k] for k in after if after[k] != before[k]}
+        leaked = engine_changes(before, after)
         deadline = expected.get("deadline_s", "-")
         processes = host.max_processes - host.baseline_processes
         memory = (host.baseline_available - host.min_available) / 2**20
@@ -51,7 +51,8 @@ def main(names: list[str]) -> int:
             f"| {name} | {expected['score']:g} | {report.score:g} | {'yes' if not diff else 'NO: ' + ', '.join(diff)} "
             f"| {deadline} | {wall:.1f} | {teardown:.1f} | {processes} | {memory:.0f} | {leaked or 'none'} |"
         )
-    print(f"\nengine before: {start_counts}; after: {engine_counts(client)}")
+    changed = engine_changes(start_counts, engine_counts(client))
+    print(f"\nengine after the table, against before it: {changed or 'unchanged'}")
     return 1 if mismatches else 0
 
 

@@ -6,6 +6,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import docker
 import pytest
@@ -79,18 +80,44 @@ def _available() -> int:
     return 0
 
 
-def engine_counts(client: docker.DockerClient) -> dict[str, object]:
+class EngineState(NamedTuple):
     """What a run may not leave behind or change: counts of containers, networks and volumes, every
-    image id (build layers included) and which image every tag names (a re-tagged base image
-    shows as a changed id)."""
+    image id (build layers included) and which image every tag names (a re-tagged base image shows
+    as a changed id)."""
+
+    containers: int
+    networks: int
+    volumes: int
+    image_ids: frozenset[str]
+    tags: dict[str, str]
+
+
+def engine_counts(client: docker.DockerClient) -> EngineState:
     images = client.images.list(all=True)
-    return {
-        "containers": len(client.containers.list(all=True)),
-        "networks": len(client.networks.list()),
-        "volumes": len(client.volumes.list()),
-        "image_ids": sorted(str(i.id) for i in images),
-        "tags": {t: str(i.id) for i in images for t in i.tags},
+    return EngineState(
+        containers=len(client.containers.list(all=True)),
+        networks=len(client.networks.list()),
+        volumes=len(client.volumes.list()),
+        image_ids=frozenset(str(i.id) for i in images),
+        tags={t: str(i.id) for i in images for t in i.tags},
+    )
+
+
+def engine_changes(before: EngineState, after: EngineState) -> dict[str, object]:
+    """What differs between two states, briefly: counts by how much, images by how many, tags by
+    name (a tag that names another image, or appeared or vanished)."""
+    changes: dict[str, object] = {
+        key: getattr(after, key) - getattr(before, key)
+        for key in ("containers", "networks", "volumes")
+        if getattr(after, key) != getattr(before, key)
     }
+    left, gone = after.image_ids - before.image_ids, before.image_ids - after.image_ids
+    if left or gone:
+        changes["images"] = f"+{len(left)} -{len(gone)}"
+    moved = sorted(t for t in before.tags.keys() | after.tags.keys() if before.tags.get(t) != after.tags.get(t))
+    if moved:
+        changes["tags"] = moved
+    return changes
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from grader import formats
 from grader.context import Options
 from grader.report import schema, to_dict, to_json
 from grader.runner import grade
-from tests.conftest import EXPECTED, SUBMISSIONS, HostSampler, engine_counts, tree_digest
+from tests.conftest import EXPECTED, SUBMISSIONS, HostSampler, engine_changes, engine_counts, tree_digest
 
 pytestmark = pytest.mark.docker
 
@@ -78,7 +78,8 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     assert host.baseline_available - host.min_available <= services * options.limits.memory_bytes + (3 << 30)
 
     _check_preexisting(engine, preexisting, since, until)
-    assert engine_counts(engine) == before, "the run leaked containers, networks, volumes or images"
+    after = engine_counts(engine)
+    assert after == before, f"the run leaked or changed engine objects: {engine_changes(before, after)}"
     assert tree_digest(submission) == digest, "the submission folder was modified"
     if expected.get("never_labelled"):  # a label only a file written by a container during the run has
         events = engine.events(since=since, until=until, decode=True, filters={"type": "container", "event": "create"})
