@@ -24,7 +24,7 @@ import docker
 PROJECT_LABEL = "com.docker.compose.project"
 # grader.runner.project_name: grader-<slug>-<6 hex>. Nothing else on the engine is touched.
 PROJECT_PATTERN = re.compile(r"grader-[a-z0-9-]*-[0-9a-f]{6}")
-IMAGE_PATTERN = re.compile(r"(grader-[a-z0-9-]*-[0-9a-f]{6})-[^:]+:graded")
+RUN_LABEL = "compose-grader.run"  # on every image a run builds (the grader's override sets it)
 
 
 def runs_dir() -> Path:
@@ -105,11 +105,12 @@ def projects_on_engine(client: docker.DockerClient) -> dict[str, set[str]]:
         project = labels.get(PROJECT_LABEL, "")
         if PROJECT_PATTERN.fullmatch(project):
             found.setdefault(project, set())
-    for image in client.images.list():
-        for tag in image.tags:
-            match = IMAGE_PATTERN.fullmatch(tag)
-            if match:
-                found.setdefault(match.group(1), set()).add(tag)
+    # Images by the run label, not by a name pattern: a service name may contain `-a1b2c3-`, and
+    # `grader-x-a1b2c3-web-d4e5f6-y:graded` must not be read as another project's image.
+    for image in client.images.list(filters={"label": RUN_LABEL}):
+        project = str((image.labels or {}).get(RUN_LABEL, ""))
+        if PROJECT_PATTERN.fullmatch(project):
+            found.setdefault(project, set()).update(image.tags)
     return found
 
 

@@ -31,6 +31,7 @@ from grader.untrusted import (
     inside,
     load_compose,
     outside_references,
+    string_values,
     variables,
 )
 
@@ -193,10 +194,16 @@ class Context:
             if outside:
                 refs = "; ".join(f"`{r}`" for r in outside)
                 raise ComposeInvalid(msg("compose.outside", file=name, refs=refs), refused=True)
-            borrowed |= (variables(text) | inherited_names(data)) & grader_names
-            nested = [path.parent / p for what, p in config_time_files(data) if _nested(what)]
-            for file in nested:  # compose reads the `.env` beside an included file too
-                borrowed |= env_file_references(_read(file.parent / ".env")) & grader_names
+            borrowed |= (
+                {v for value in string_values(data) for v in variables(value)} | inherited_names(data)
+            ) & grader_names
+            read = [(what, path.parent / p) for what, p in config_time_files(data)]
+            nested = [file for what, file in read if _nested(what)]
+            # env files compose reads at config time and expands like .env: an include's own, and
+            # the `.env` beside an included file
+            env_files = [file for what, file in read if what == "include env_file"]
+            for file in [*env_files, *(n.parent / ".env" for n in nested)]:
+                borrowed |= env_file_references(_read(file)) & grader_names
             queue += nested
         if borrowed:
             names = ", ".join(f"`${{{n}}}`" for n in sorted(borrowed))

@@ -437,11 +437,6 @@ _add(
 )
 _add("security.other_mount", "{where}: a `{kind}` mount of {source}", "{where}: un montaje `{kind}` de {source}")
 _add(
-    "security.volume_device",
-    "volume `{name}`: driver_opts device {device} is a folder of the machine",
-    "volumen `{name}`: driver_opts device {device} es una carpeta de la máquina",
-)
-_add(
     "security.external_volume",
     "volume `{name}`: `external: true` would use a volume that is not part of the submission",
     "volumen `{name}`: `external: true` usaría un volumen que no es parte de la entrega",
@@ -558,11 +553,6 @@ _add(
     "volumen `{name}`: `driver: {driver}` usa un plugin de volúmenes de la máquina",
 )
 _add(
-    "security.volume_type",
-    "volume `{name}`: `driver_opts` type `{kind}` mounts a filesystem of the machine or the network",
-    "volumen `{name}`: `driver_opts` de tipo `{kind}` monta un sistema de archivos de la máquina o de la red",
-)
-_add(
     "security.network_driver",
     "network `{name}`: `driver: {driver}` connects containers to the machine's own network",
     "red `{name}`: `driver: {driver}` conecta los contenedores a la red de la propia máquina",
@@ -574,8 +564,9 @@ _add(
 )
 _add(
     "security.network_ipam",
-    "network `{name}`: a custom `ipam` driver or options",
-    "red `{name}`: un driver u opciones de `ipam` propios",
+    "network `{name}`: a custom `ipam` driver, options or subnet (one can cover the grading machine's own network)",
+    "red `{name}`: un driver, opciones o subred de `ipam` propios (una subred puede tapar la red de la propia "
+    "máquina de corrección)",
 )
 _add(
     "security.external_item",
@@ -657,6 +648,18 @@ _add(
     "security.endpoint_opts",
     "{where}: `networks.{network}.driver_opts` passes settings to the machine's network driver",
     "{where}: `networks.{network}.driver_opts` pasa opciones al driver de red de la máquina",
+)
+_add(
+    "security.volume_opts",
+    "volume `{name}`: `driver_opts` ({opts}) mount something other than a folder of the repository (allowed: "
+    "`type: none`, `o: bind` and an absolute `device` inside the repository, or a tmpfs)",
+    "volumen `{name}`: `driver_opts` ({opts}) montan algo que no es una carpeta del repositorio (se permite: "
+    "`type: none`, `o: bind` y un `device` absoluto dentro del repositorio, o un tmpfs)",
+)
+_add(
+    "security.fixed_address",
+    "{where}: a fixed address on network `{network}` (the grader's networks choose their own)",
+    "{where}: una dirección fija en la red `{network}` (las redes del corrector eligen las suyas)",
 )
 _add(
     "security.refused",

@@ -103,6 +103,8 @@ def _service_findings(name: str, svc: Mapping[str, Any], root: Path) -> Iterator
     for net, attachment in networks.items() if isinstance(networks, dict) else []:
         if (attachment or {}).get("driver_opts"):
             yield msg("security.endpoint_opts", where=where, network=net)
+        if any((attachment or {}).get(k) for k in ("ipv4_address", "ipv6_address", "link_local_ips")):
+            yield msg("security.fixed_address", where=where, network=net)
     for source in svc.get("volumes_from") or []:
         if str(source).startswith("container:"):
             yield msg("security.volumes_from", where=where, source=source)
@@ -158,12 +160,38 @@ def _volume_findings(name: str, vol: Mapping[str, Any], root: Path) -> Iterator[
     if driver != "local":
         yield msg("security.volume_plugin", name=name, driver=driver)
     opts = vol.get("driver_opts") or {}
-    kind = str(opts.get("type") or "none")
+    if opts and not (_bind_volume(opts, root) or _tmpfs_volume(opts)):
+        yield msg("security.volume_opts", name=name, opts=", ".join(f"{k}={v}" for k, v in opts.items()))
+
+
+def _mount_options(opts: Mapping[str, Any]) -> set[str]:
+    return {o.strip().split("=", 1)[0] for o in str(opts.get("o") or "").split(",") if o.strip()}
+
+
+def _bind_volume(opts: Mapping[str, Any], root: Path) -> bool:
+    """The local driver's bind of a folder of the repository: `type: none`, `o: bind`, an
+    absolute `device` inside the copy. The kernel ignores the type of a bind (`type: tmpfs,
+    o: bind, device: /` mounts the machine's root), and the daemon resolves a relative device
+    from its own folder, so nothing else with `bind` passes."""
     device = str(opts.get("device") or "")
-    if kind not in ("none", "tmpfs"):
-        yield msg("security.volume_type", name=name, kind=kind)
-    elif kind == "none" and device and not inside(root / device, root):
-        yield msg("security.volume_device", name=name, device=device)
+    return (
+        set(opts) <= {"type", "o", "device"}
+        and str(opts.get("type") or "") == "none"
+        and _mount_options(opts) <= {"bind", "rbind", "ro", "rw"}
+        and bool(_mount_options(opts) & {"bind", "rbind"})
+        and device.startswith("/")
+        and inside(device, root)
+    )
+
+
+def _tmpfs_volume(opts: Mapping[str, Any]) -> bool:
+    """A tmpfs volume with size and mode options only."""
+    return (
+        set(opts) <= {"type", "o", "device"}
+        and str(opts.get("type") or "") == "tmpfs"
+        and str(opts.get("device") or "tmpfs") == "tmpfs"
+        and _mount_options(opts) <= {"size", "mode", "uid", "gid", "nr_inodes"}
+    )
 
 
 def _network_findings(name: str, net: Mapping[str, Any]) -> Iterator[str]:
@@ -175,7 +203,8 @@ def _network_findings(name: str, net: Mapping[str, Any]) -> Iterator[str]:
     if net.get("driver_opts"):
         yield msg("security.network_opts", name=name)
     ipam = net.get("ipam") or {}
-    if str(ipam.get("driver") or "default") != "default" or ipam.get("options"):
+    if str(ipam.get("driver") or "default") != "default" or ipam.get("options") or ipam.get("config"):
+        # a chosen subnet can cover the machine's own network or its DNS resolver
         yield msg("security.network_ipam", name=name)
 
 
@@ -190,8 +219,8 @@ def _host_sources(config: Mapping[str, Any], root: Path) -> Iterator[tuple[str, 
                 yield what, os.path.realpath(mount["source"]), writable
     for name, vol in (config.get("volumes") or {}).items():
         opts = (vol or {}).get("driver_opts") or {}
-        if opts.get("device") and "bind" in str(opts.get("o") or ""):
-            yield f"volume `{name}`", os.path.realpath(root / str(opts["device"])), True
+        if _bind_volume(opts, root):
+            yield f"volume `{name}`", os.path.realpath(str(opts["device"])), "ro" not in _mount_options(opts)
     for kind in ("secrets", "configs"):
         for name, item in (config.get(kind) or {}).items():
             if (item or {}).get("file"):

@@ -177,7 +177,9 @@ def grade(
     compose_command()  # fail early, with install instructions, when compose is missing
     started_at = datetime.now(timezone.utc)
     t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
+    # A container can leave root-owned files in the copy (a bind mount of `.`): a grader that is
+    # not root cannot delete them, and that must not cost the report.
+    with tempfile.TemporaryDirectory(prefix="grader-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp) / "submission"
         dropped = copy_submission(submission, root)
         ctx = Context(root, submission, options or Options.of(rubric), client, project_name(submission), rubric)

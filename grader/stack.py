@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import docker
 from testcontainers.compose import ComposeContainer, DockerCompose
 
-from grader.cleanup import RunRecord
+from grader.cleanup import RUN_LABEL, RunRecord
 from grader.engine import compose_command, compose_env
 from grader.errors import CommandTimeout
 from grader.policy import MAX_SERVICES, RESET_BUILD_KEYS, RESET_SERVICE_KEYS, findings, scoped_name
@@ -137,9 +137,11 @@ def render_override(
         lines += [f"    {key}: !reset null" for key in RESET_SERVICE_KEYS if key in service]
         if service.get("build"):
             lines.append(f"    image: {_scalar(built_image_name(project, name))}")
-            build = [k for k in RESET_BUILD_KEYS if k in service["build"]]
-            if build:
-                lines += ["    build:", *(f"      {key}: !reset null" for key in build)]
+            lines += [
+                "    build:",
+                *(f"      {key}: !reset null" for key in RESET_BUILD_KEYS if key in service["build"]),
+                f"      labels: {{{_scalar(RUN_LABEL)}: {_scalar(project)}}}",  # `grader cleanup` finds it by this
+            ]
         if service.get("container_name"):
             lines.append("    container_name: !reset null")
         targets = [(int(p["target"]), p.get("protocol") or "tcp") for p in service.get("ports") or []]
@@ -332,7 +334,9 @@ class Stack:
         self._record()
         with compose.deadline(timeout):
             try:
-                compose.start()  # `up --detach` through testcontainers
+                # The images were built by `build` before; `--no-build` so that a missing one is an
+                # error, never a build from the copy a container may have changed since.
+                compose._run_command(compose.command("up", "--detach", "--no-build"))
             finally:
                 self.track_anonymous_volumes()
                 self.join_networks()
@@ -541,6 +545,8 @@ class Stack:
 
     def _remove_layer(self, layer: str) -> None:
         with suppress(docker.errors.NotFound):
+            if self.client.images.get(layer).tags:
+                return  # tagged since: another build reused it as its image (a cache hit)
             try:
                 self.client.images.remove(layer, noprune=True)
             except docker.errors.APIError as exc:

@@ -207,6 +207,20 @@ def interpolate(text: str, env: Mapping[str, str]) -> str:
     return "".join(out) + text[i:]
 
 
+def string_values(data: Any) -> Iterator[str]:
+    """Every string value of a loaded document, at any depth (keys are never interpolated). The
+    loaded values, not the raw text: `"\\x24{HOME}"` is `${HOME}` once YAML decodes it, and a
+    comment is nothing."""
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for value in data.values():
+            yield from string_values(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from string_values(item)
+
+
 def variables(text: str) -> set[str]:
     """Every variable name `text` refers to, in any form and at any depth (`$$` is no reference)."""
     return set(re.findall(r"\$\{?([_a-zA-Z][_a-zA-Z0-9]*)", text.replace("$$", "")))

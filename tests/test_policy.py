@@ -112,14 +112,41 @@ def svc(**extra: Any) -> dict[str, Any]:
         pytest.param({"services": {}, "volumes": {"v": {"driver": "rexray/ebs"}}}, "volume plugin", id="plugin"),
         pytest.param(
             {"services": {}, "volumes": {"v": {"driver_opts": {"type": "nfs", "o": "addr=10.0.0.1", "device": ":/"}}}},
-            "type `nfs`",
+            "type=nfs",
             id="nfs-volume",
         ),
         pytest.param(
             {"services": {}, "volumes": {"v": {"driver_opts": {"type": "ext4", "device": "/dev/sda1"}}}},
-            "type `ext4`",
+            "type=ext4",
             id="host-disk",
         ),
+        # the kernel ignores the type of a bind; the daemon resolves a relative device from its own folder
+        pytest.param(
+            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "o": "bind", "device": "/"}}}},
+            "type=tmpfs, o=bind, device=/",
+            id="tmpfs-typed-bind",
+        ),
+        pytest.param(
+            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "none", "o": "rbind", "device": "."}}}},
+            "device=.",
+            id="relative-device",
+        ),
+        pytest.param(
+            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "none", "o": "remount,bind", "device": "/"}}}},
+            "o=remount,bind",
+            id="remount",
+        ),
+        pytest.param(
+            {"services": {}, "volumes": {"v": {"driver_opts": {"o": "bind", "device": str(ROOT)}}}},
+            "driver_opts",
+            id="bind-without-type",
+        ),
+        pytest.param(
+            {"services": {}, "networks": {"n": {"ipam": {"config": [{"subnet": "10.0.0.0/28"}]}}}},
+            "subnet",
+            id="subnet",
+        ),
+        pytest.param(svc(networks={"n": {"ipv4_address": "10.0.0.2"}}), "fixed address", id="fixed-address"),
         pytest.param(
             {"services": {}, "networks": {"n": {"driver": "macvlan"}}},
             "macvlan",
@@ -201,7 +228,15 @@ def test_refused(config: dict[str, Any], needle: str) -> None:
         pytest.param(svc(network_mode="none"), id="no-network"),
         pytest.param({"services": {}, "volumes": {"v": {"name": "victim"}}}, id="volume-name-is-rewritten"),
         pytest.param(
-            {"services": {}, "networks": {"n": {"ipam": {"config": [{"subnet": "172.28.0.0/16"}]}}}}, id="subnet"
+            {
+                "services": {},
+                "volumes": {"v": {"driver_opts": {"type": "none", "o": "bind", "device": str(ROOT / "d")}}},
+            },
+            id="bind-volume-inside",
+        ),
+        pytest.param(
+            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=64m"}}}},
+            id="sized-tmpfs",
         ),
         pytest.param({"services": {}, "secrets": {"s": {"environment": "DB_PASSWORD"}}}, id="secret-from-own-env"),
         pytest.param(

@@ -1,0 +1,68 @@
+"""The screen before compose reads anything (no engine: Context._screen reads files only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.context import ComposeInvalid, Context, Options
+
+
+def screen(tmp_path: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    ctx = Context(tmp_path, tmp_path, Options(), client=None, project="grader-screen-test")  # type: ignore[arg-type]
+    ctx._screen([tmp_path / "compose.yaml"])
+
+
+@pytest.mark.parametrize(
+    "files, needle",
+    [
+        pytest.param(
+            {"compose.yaml": 'services: {a: {image: x, environment: {A: "\\x24{DOCKER_HOST}"}}}'},
+            "`${DOCKER_HOST}`",
+            id="yaml-escaped-dollar",
+        ),
+        pytest.param(
+            {
+                "compose.yaml": "include: [{path: sub/inc.yaml, env_file: sub/inc.env}]\nservices: {}",
+                "sub/inc.yaml": "services: {b: {image: x}}",
+                "sub/inc.env": "X=${DOCKER_CERT_PATH}\n",
+            },
+            "`${DOCKER_CERT_PATH}`",
+            id="include-env-file",
+        ),
+        pytest.param(
+            {
+                "compose.yaml": "include: [sub/inc.yaml]\nservices: {}",
+                "sub/inc.yaml": "services: {b: {image: x}}",
+                "sub/.env": "PATH\n",
+            },
+            "`${PATH}`",
+            id="dotenv-beside-an-include",
+        ),
+        pytest.param(
+            {"compose.yaml": "services: {a: {image: x}}", ".env": "A=$HOME/x\n"}, "`${HOME}`", id="dotenv"
+        ),
+        pytest.param(
+            {"compose.yaml": "services: {a: {image: x}}\n---\ninclude: [/etc/x.yaml]\n"},
+            "2 YAML documents",
+            id="two-docs",
+        ),
+        pytest.param(
+            {"compose.yaml": 'services: {a: {image: x}}\n"\\x69nclude": [../x.yaml\n'},
+            "not valid YAML",
+            id="invalid-yaml",
+        ),
+    ],
+)
+def test_refused_before_compose_runs(tmp_path: Path, files: dict[str, str], needle: str) -> None:
+    with pytest.raises(ComposeInvalid) as caught:
+        screen(tmp_path, files)
+    assert caught.value.refused and needle in caught.value.message, caught.value.message
+
+
+def test_a_comment_is_not_a_reference(tmp_path: Path) -> None:
+    screen(tmp_path, {"compose.yaml": "# run with ${HOME}/bin/docker\nservices: {a: {image: x, command: echo $$HOME}}"})
