@@ -366,6 +366,12 @@ class Stack:
                 return dict(self.client.containers.get(container_id).attrs["State"])
         return {}
 
+    def restarts(self, container_id: str) -> int:
+        """How often the engine restarted the container (0 when it is gone)."""
+        with suppress(docker.errors.NotFound, docker.errors.APIError, KeyError, TypeError, ValueError):
+            return int(self.client.api.inspect_container(container_id)["RestartCount"])
+        return 0
+
     def health_output(self, service: str) -> str:
         """What the service's healthcheck printed last, and its exit code ("" without one)."""
         last = ((self._engine_state(service).get("Health") or {}).get("Log") or [{}])[-1]

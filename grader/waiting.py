@@ -10,6 +10,9 @@ from grader.messages import msg
 from grader.stack import Limits, Stack
 
 PG_NO_PASSWORD = "superuser password is not specified"
+# A crash loop restarts every few hundred milliseconds at first (the engine's backoff doubles from
+# 100 ms), so a poll can land on `running` again and again; its restart count cannot.
+CRASH_LOOP_RESTARTS = 3
 
 
 @dataclass(frozen=True)
@@ -19,11 +22,13 @@ class ServiceState:
     health: str  # "", starting, healthy, unhealthy
     exit_code: int
     memory_full: bool = False  # running, but its working set fills its memory limit
+    restarts: int = 0  # how often the engine restarted it (its restart policy)
 
     @property
     def crashed(self) -> bool:
         return (
             self.memory_full
+            or self.restarts >= CRASH_LOOP_RESTARTS
             or self.state in ("restarting", "dead", "removing")
             or (self.state == "exited" and self.exit_code != 0)
             or self.health == "unhealthy"
@@ -38,7 +43,7 @@ class ServiceState:
     def describe(self) -> str:
         if self.state == "exited":
             return msg("state.exited", service=self.service, code=self.exit_code)
-        if self.state == "restarting":
+        if self.state == "restarting" or self.restarts >= CRASH_LOOP_RESTARTS:
             return msg("state.restarting", service=self.service)
         if self.memory_full:
             return msg("state.memory_full", service=self.service)
@@ -63,6 +68,7 @@ def states(stack: Stack, memory_limit: int | None = None) -> list[ServiceState]:
                 and c.State == "running"
                 and stack.memory_full(str(c.Service), memory_limit, str(c.ID or "") or None)
             ),
+            stack.restarts(str(c.ID or "")),
         )
         for c in stack.containers()
     ]

@@ -43,9 +43,7 @@ def screen(tmp_path: Path, files: dict[str, str]) -> None:
             "`${PATH}`",
             id="dotenv-beside-an-include",
         ),
-        pytest.param(
-            {"compose.yaml": "services: {a: {image: x}}", ".env": "A=$HOME/x\n"}, "`${HOME}`", id="dotenv"
-        ),
+        pytest.param({"compose.yaml": "services: {a: {image: x}}", ".env": "A=$HOME/x\n"}, "`${HOME}`", id="dotenv"),
         pytest.param(
             {"compose.yaml": "services: {a: {image: x}}\n---\ninclude: [/etc/x.yaml]\n"},
             "2 YAML documents",
