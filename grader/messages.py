@@ -564,9 +564,8 @@ _add(
 )
 _add(
     "security.network_ipam",
-    "network `{name}`: a custom `ipam` driver, options or subnet (one can cover the grading machine's own network)",
-    "red `{name}`: un driver, opciones o subred de `ipam` propios (una subred puede tapar la red de la propia "
-    "máquina de corrección)",
+    "network `{name}`: a custom `ipam` driver or options",
+    "red `{name}`: un driver u opciones de `ipam` propios",
 )
 _add(
     "security.external_item",
@@ -658,8 +657,20 @@ _add(
 )
 _add(
     "security.fixed_address",
-    "{where}: a fixed address on network `{network}` (the grader's networks choose their own)",
-    "{where}: una dirección fija en la red `{network}` (las redes del corrector eligen las suyas)",
+    "{where}: `link_local_ips` on network `{network}`",
+    "{where}: `link_local_ips` en la red `{network}`",
+)
+_add(
+    "security.subnet_public",
+    "network `{name}`: subnet {subnet} is not a private range (use one such as 172.28.0.0/16)",
+    "red `{name}`: la subred {subnet} no es un rango privado (usa uno como 172.28.0.0/16)",
+)
+_add(
+    "security.subnet_overlap",
+    "network `{name}`: subnet {subnet} covers {route}, a network of the grading machine itself; choose another "
+    "private range (or leave the subnet out: Docker picks a free one)",
+    "red `{name}`: la subred {subnet} tapa {route}, una red de la propia máquina de corrección; elige otro rango "
+    "privado (o no pongas subred: Docker elige una libre)",
 )
 _add(
     "security.refused",

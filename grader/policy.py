@@ -13,8 +13,10 @@ submission is built or started.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +105,7 @@ def _service_findings(name: str, svc: Mapping[str, Any], root: Path) -> Iterator
     for net, attachment in networks.items() if isinstance(networks, dict) else []:
         if (attachment or {}).get("driver_opts"):
             yield msg("security.endpoint_opts", where=where, network=net)
-        if any((attachment or {}).get(k) for k in ("ipv4_address", "ipv6_address", "link_local_ips")):
+        if (attachment or {}).get("link_local_ips"):
             yield msg("security.fixed_address", where=where, network=net)
     for source in svc.get("volumes_from") or []:
         if str(source).startswith("container:"):
@@ -203,9 +205,45 @@ def _network_findings(name: str, net: Mapping[str, Any]) -> Iterator[str]:
     if net.get("driver_opts"):
         yield msg("security.network_opts", name=name)
     ipam = net.get("ipam") or {}
-    if str(ipam.get("driver") or "default") != "default" or ipam.get("options") or ipam.get("config"):
-        # a chosen subnet can cover the machine's own network or its DNS resolver
+    if str(ipam.get("driver") or "default") != "default" or ipam.get("options"):
         yield msg("security.network_ipam", name=name)
+    for entry in ipam.get("config") or []:
+        yield from _subnet_findings(name, str((entry or {}).get("subnet") or ""))
+
+
+def _subnet_findings(name: str, subnet: str) -> Iterator[str]:
+    """A subnet of the student's choice (tutorials fix one) must be private and must not cover a
+    network the machine routes itself (its LAN, a cloud VPC and its DNS resolver): the machine's
+    traffic there would go into the student's bridge. Docker checks overlaps with its own networks."""
+    if not subnet:
+        return
+    try:
+        network = ipaddress.ip_network(subnet, strict=False)
+    except ValueError:
+        return  # compose or the engine says what is wrong with it
+    if not network.is_private or network.is_loopback or network.is_link_local:
+        yield msg("security.subnet_public", name=name, subnet=subnet)
+        return
+    for route in machine_networks():
+        if network.version == route.version and network.overlaps(route):
+            yield msg("security.subnet_overlap", name=name, subnet=subnet, route=route)
+            return
+
+
+def machine_networks() -> list[ipaddress.IPv4Network]:
+    """The IPv4 networks this machine routes to directly or through a gateway, without the default
+    route and Docker's own bridges (/proc/net/route: little-endian hex)."""
+    found = []
+    with suppress(OSError):
+        for line in Path("/proc/net/route").read_text().splitlines()[1:]:
+            fields = line.split()
+            if len(fields) < 8 or fields[0].startswith(("docker", "br-")):
+                continue
+            destination = ipaddress.IPv4Address(int(fields[1], 16).to_bytes(4, "little"))
+            mask = ipaddress.IPv4Address(int(fields[7], 16).to_bytes(4, "little"))
+            if int(mask):
+                found.append(ipaddress.IPv4Network(f"{destination}/{mask}", strict=False))
+    return found
 
 
 def _host_sources(config: Mapping[str, Any], root: Path) -> Iterator[tuple[str, str, bool]]:

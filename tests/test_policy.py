@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from grader import policy
 from grader.policy import findings, rewrites
 from grader.stack import GateClosed, Stack
 
@@ -142,11 +144,11 @@ def svc(**extra: Any) -> dict[str, Any]:
             id="bind-without-type",
         ),
         pytest.param(
-            {"services": {}, "networks": {"n": {"ipam": {"config": [{"subnet": "10.0.0.0/28"}]}}}},
-            "subnet",
-            id="subnet",
+            {"services": {}, "networks": {"n": {"ipam": {"config": [{"subnet": "8.8.8.0/24"}]}}}},
+            "subnet 8.8.8.0/24 is not a private range",
+            id="public-subnet",
         ),
-        pytest.param(svc(networks={"n": {"ipv4_address": "10.0.0.2"}}), "fixed address", id="fixed-address"),
+        pytest.param(svc(networks={"n": {"link_local_ips": ["169.254.169.254"]}}), "link_local_ips", id="link-local"),
         pytest.param(
             {"services": {}, "networks": {"n": {"driver": "macvlan"}}},
             "macvlan",
@@ -336,3 +338,19 @@ def test_the_stack_runs_the_model_the_gate_saw(tmp_path: Path) -> None:
     model = json.loads(Path(files[0]).read_text())
     assert model["services"]["api"] == {"image": "node:18"}
     stack.teardown()
+
+
+def test_a_subnet_over_the_machine_s_own_network_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cloud runner's VPC (here 172.31.0.0/16) taken by a student's bridge would cut the runner
+    off from its resolver; a private subnet elsewhere, as tutorials write it, passes."""
+    monkeypatch.setattr(policy, "machine_networks", lambda: [ipaddress.IPv4Network("172.31.0.0/16")])
+    overlapping = {"services": {}, "networks": {"n": {"ipam": {"config": [{"subnet": "172.31.5.0/24"}]}}}}
+    assert "covers 172.31.0.0/16" in findings(overlapping, ROOT)[0]
+    elsewhere = {"services": {}, "networks": {"n": {"ipam": {"config": [{"subnet": "172.28.5.0/24"}]}}}}
+    assert findings(elsewhere, ROOT) == []
+
+
+def test_machine_networks_skip_the_default_route_and_docker_s_bridges() -> None:
+    networks = policy.machine_networks()
+    assert ipaddress.IPv4Network("0.0.0.0/0") not in networks
+    assert ipaddress.IPv4Network("172.17.0.0/16") not in networks  # docker0
