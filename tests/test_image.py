@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -18,7 +19,16 @@ IMAGE = "compose-grader:test"
 @pytest.fixture(scope="module")
 def image(engine: docker.DockerClient) -> str:
     # FROM python:3.11-slim: the official image, or the stand-in fixtures/images/build.sh made.
-    engine.images.build(path=str(ROOT), tag=IMAGE, rm=True, forcerm=True)
+    try:
+        previous: str | None = str(engine.images.get(IMAGE).id)
+    except docker.errors.ImageNotFound:
+        previous = None
+    built, _ = engine.images.build(path=str(ROOT), tag=IMAGE, rm=True, forcerm=True)
+    if previous and previous != built.id:
+        # The build of an earlier run, untagged by this one: the test's own image, and the engine
+        # should not keep one more of them after every change to the grader.
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            engine.images.remove(previous)
     return IMAGE
 
 
