@@ -205,20 +205,13 @@ class Context:
             for file in [*env_files, *(n.parent / ".env" for n in nested)]:
                 borrowed |= env_file_references(_read(file)) & grader_names
             queue += nested
-        if borrowed:
-            names = ", ".join(f"`${{{n}}}`" for n in sorted(borrowed))
-            raise ComposeInvalid(msg("compose.grader_variables", file=files[0].name, names=names), refused=True)
+        _refuse_grader_variables(files[0].name, borrowed)
 
     def _screen_env_files(self, paths: list[str]) -> None:
         """The service env files (inside the repository) take nothing from the grader's own
         environment either: compose expands `${NAME}` in them and fills bare `NAME` lines."""
         for path in paths:
-            borrowed = env_file_references(_read(Path(path))) & GRADER_VARIABLES
-            if borrowed:
-                names = ", ".join(f"`${{{n}}}`" for n in sorted(borrowed))
-                raise ComposeInvalid(
-                    msg("compose.grader_variables", file=self.relative(path), names=names), refused=True
-                )
+            _refuse_grader_variables(self.relative(path), env_file_references(_read(Path(path))) & GRADER_VARIABLES)
 
     def stack_for(self, files: list[Path]) -> Stack:
         if self._stack is None:
@@ -248,6 +241,12 @@ class Context:
 def _nested(what: str) -> bool:
     """Fields that name another compose file, which compose parses too."""
     return what == "include" or what.endswith(" extends")
+
+
+def _refuse_grader_variables(file: str, names: set[str]) -> None:
+    if names:
+        listed = ", ".join(f"`${{{n}}}`" for n in sorted(names))
+        raise ComposeInvalid(msg("compose.grader_variables", file=file, names=listed), refused=True)
 
 
 def _read(path: Path) -> str:

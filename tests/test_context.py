@@ -64,3 +64,12 @@ def test_refused_before_compose_runs(tmp_path: Path, files: dict[str, str], need
 
 def test_a_comment_is_not_a_reference(tmp_path: Path) -> None:
     screen(tmp_path, {"compose.yaml": "# run with ${HOME}/bin/docker\nservices: {a: {image: x, command: echo $$HOME}}"})
+
+
+def test_a_service_env_file_takes_nothing_from_the_grader(tmp_path: Path) -> None:
+    (tmp_path / "app.env").write_text("PORT=3000\nDOCKER_CERT_PATH\n")
+    ctx = Context(tmp_path, tmp_path, Options(), client=None, project="grader-screen-test")  # type: ignore[arg-type]
+    with pytest.raises(ComposeInvalid, match=r"app\.env uses .*`\$\{DOCKER_CERT_PATH\}`"):
+        ctx._screen_env_files([str(tmp_path / "app.env")])
+    (tmp_path / "app.env").write_text("PORT=3000\n")
+    ctx._screen_env_files([str(tmp_path / "app.env")])
