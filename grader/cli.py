@@ -116,6 +116,9 @@ def _finish(doc: dict[str, Any], args: argparse.Namespace, json_path: Path | Non
             sys.stdout.write(f"{label} report: {path}\n")
     if doc["status"] == "error":
         return EXIT_INFRA  # the caller's exception handling decides the real exit code
+    if doc["status"] == "incomplete":
+        sys.stderr.write(f"grader: incomplete: {doc['ungraded']['points']:g} points could not be graded\n")
+        return EXIT_INFRA  # a counted check ended in `error`: the score is not a grade
     if args.fail_under is not None and doc["score"] < args.fail_under:
         return EXIT_BELOW
     return EXIT_OK

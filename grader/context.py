@@ -19,7 +19,7 @@ from grader.environment import parse_env
 from grader.environment import provide as provide_env
 from grader.errors import CommandTimeout
 from grader.messages import msg
-from grader.model import Phase
+from grader.model import Phase, Substitution
 from grader.project import ComposeProject, find_compose_files, find_override_file
 from grader.rubric import Rubric
 from grader.stack import Limits, Stack
@@ -97,6 +97,7 @@ class Context:
         client: docker.DockerClient,
         project: str,
         rubric: Rubric | None = None,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self.root = root  # the copy the grader works on; the submission itself is never touched
         self.submission = submission
@@ -104,6 +105,8 @@ class Context:
         self.client = client
         self.project_name = project
         self.rubric = rubric or Rubric()
+        self.secrets = secrets  # grading values no report may show (grader.redaction)
+        self.substitutions: list[Substitution] = []  # the rubric's image pins, as applied
         self.memo: dict[str, object] = {}  # results several checks share (the persistence cycle)
         self.env_notes: list[str] = []  # which files the instructor's grading values filled in
         self.dropped_links: list[str] = []  # `link -> target` left out of the copy: they leave the repo

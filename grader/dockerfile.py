@@ -46,8 +46,14 @@ class Dockerfile:
         return max((i.stage for i in self.instructions), default=0)
 
 
+def without_bom(text: str) -> str:
+    """Windows editors save UTF-8 with a byte-order mark; the builder ignores it before `FROM`."""
+    return text.removeprefix("\ufeff")
+
+
 def parse(text: str) -> Dockerfile:
     """Raises ValueError when there is no FROM (not a Dockerfile the builder would accept)."""
+    text = without_bom(text)
     parser = DockerfileParser(fileobj=io.BytesIO(text.encode()))
     instructions: list[Instruction] = []
     stage = -1
@@ -265,7 +271,11 @@ def hadolint_hints(text: str, limit: int = 5) -> list[str]:
         return []
     try:
         run = subprocess.run(
-            [binary, "--no-fail", "--format", "json", "-"], input=text, capture_output=True, text=True, timeout=30
+            [binary, "--no-fail", "--format", "json", "-"],
+            input=without_bom(text),
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         findings = json.loads(run.stdout or "[]")
     except (OSError, subprocess.TimeoutExpired, ValueError):

@@ -46,6 +46,20 @@ def _pts(value: float) -> str:
     return f"{value:g}"
 
 
+def incomplete(report: Report) -> str | None:
+    """The banner of a run whose score is not a grade: counted checks ended in `error` (the
+    grader's or the machine's fault) or were skipped because of one. None for a graded run."""
+    ungraded = report.get("ungraded") or {}
+    if report["status"] != "incomplete" or not ungraded.get("checks"):
+        return None
+    checks = ", ".join(f"`{c}`" for c in ungraded["checks"])
+    return msg("report.incomplete", points=_pts(ungraded["points"]), checks=checks)
+
+
+def _images(report: Report) -> list[str]:
+    return [msg("report.image_used", **i) for i in report.get("images") or []]
+
+
 def _tail(text: str, lines: int) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
@@ -98,10 +112,11 @@ def junit(report: Report) -> str:
                 *check["hints"],
             ]
             ET.SubElement(case, "system-out").text = "\n".join(out)
-    if report["status"] == "error":
+    banner = report["error"] if report["status"] == "error" else incomplete(report)
+    if banner is not None:
         suite = ET.SubElement(root, "testsuite", name="grader", tests="1", failures="0", errors="1", skipped="0")
         case = ET.SubElement(suite, "testcase", classname="grader", name=msg("report.not_graded"))
-        ET.SubElement(case, "error", message=report["error"] or "", type="grader_error")
+        ET.SubElement(case, "error", message=banner or "", type="grader_error")
         totals["tests"] += 1
         totals["errors"] += 1
     for key, value in totals.items():
@@ -128,6 +143,11 @@ def markdown(report: Report, evidence_lines: int = 15) -> str:
     ]
     if report["status"] == "error":
         lines[1:1] = ["", msg("report.md_error", error=_cell(report["error"] or ""))]
+    banner = incomplete(report)
+    if banner is not None:
+        lines[1:1] = ["", banner]
+    if report.get("images"):
+        lines[1:1] = ["", *(f"- {line}" for line in _images(report))]
     for c in report["checks"]:
         points = f"{_pts(c['points'])}/{_pts(c['max_points'])}"
         lines.append(f"| {_cell(c['title'])} | {_ICON[c['status']]} {msg('state.' + c['status'])} | {points} |")
@@ -181,8 +201,12 @@ def github_annotations(report: Report, path_prefix: str = "") -> list[str]:
         elif c["status"] == "error":
             out.append(_command("warning", c["feedback"], title=msg("report.grader_problem", title=c["title"])))
         out.extend(_command("warning", hint, title=msg("report.tip", title=c["title"])) for hint in c["hints"])
-    if report["status"] == "error":
-        out.append(_command("error", report["error"] or "", title=msg("report.not_graded")))
+    out.extend(_command("notice", line) for line in _images(report))
+    banner = report["error"] if report["status"] == "error" else incomplete(report)
+    if banner is not None:
+        # No `Points` line: GitHub Classroom records that line as the grade, and this is none.
+        out.append(_command("error", banner or "", title=msg("report.not_graded")))
+        return out
     # `Points X/Y` under the title Autograding is GitHub Classroom's own wording: kept in English.
     out.append(_command("notice", f"Points {_pts(report['score'])}/{_pts(report['max_score'])}", title="Autograding"))
     return out
@@ -210,18 +234,29 @@ def gradescope(report: Report) -> dict[str, Any]:
                 "visibility": "visible",
             }
         )
+    banner = incomplete(report)
+    output = "\n\n".join(
+        [
+            msg(
+                "report.gradescope_output",
+                name=report["submission"]["name"],
+                score=_pts(report["score"]),
+                max=_pts(report["max_score"]),
+            ),
+            *([msg("report.md_error", error=report["error"])] if report["status"] == "error" else []),
+            *([banner, msg("report.gradescope_placeholder")] if banner else []),
+            *_images(report),
+        ]
+    )
     return {
-        "score": report["score"],
+        # Gradescope has no "not graded" state: an incomplete run records 0 as a placeholder the
+        # output explains (the instructor re-runs it), never a partial score that looks final.
+        "score": 0.0 if banner else report["score"],
         "execution_time": round(report["duration_s"]),
-        "output": msg(
-            "report.gradescope_output",
-            name=report["submission"]["name"],
-            score=_pts(report["score"]),
-            max=_pts(report["max_score"]),
-        )
-        + (f"\n\n{msg('report.md_error', error=report['error'])}" if report["status"] == "error" else ""),
+        "output": output,
         "visibility": "visible",
         "stdout_visibility": "hidden",
+        "extra_data": {"status": report["status"], "ungraded": report.get("ungraded") or {"points": 0, "checks": []}},
         "tests": tests,
     }
 
@@ -234,9 +269,12 @@ _CLASSROOM_STATUS = {"passed": "pass", "failed": "fail", "skipped": "fail", "err
 def classroom_result(report: Report) -> dict[str, Any]:
     """The runner result the classroom grading reporter adds up (score per test, max_score)."""
     report = student_view(report)
+    placeholder = incomplete(report) is not None
     statuses = {c["status"] for c in report["checks"]}
     overall = (
-        "error" if "error" in statuses or report["status"] == "error" else ("fail" if statuses - {"passed"} else "pass")
+        "error"
+        if "error" in statuses or report["status"] in ("error", "incomplete")
+        else ("fail" if statuses - {"passed"} else "pass")
     )
     return {
         "version": 1,
@@ -251,7 +289,8 @@ def classroom_result(report: Report) -> dict[str, Any]:
                 "filename": (c["location"] or {}).get("file", ""),
                 "line_no": (c["location"] or {}).get("line") or 0,
                 "execution_time": f"{c['duration_s']:.2f}s",
-                "score": c["points"],
+                # An incomplete run is no grade: 0 as the placeholder the reporter adds up.
+                "score": 0.0 if placeholder else c["points"],
             }
             for c in report["checks"]
         ],

@@ -71,6 +71,11 @@ _add(
     "Sin corregir: antes tiene que ejecutarse '{needed}' ({state}).",
 )
 _add("state.not_run", "not run", "no ejecutada")
+_add(
+    "runner.root_cause",
+    "The root cause is '{cause}': fixing that is what lets this check run.",
+    "La causa de fondo es '{cause}': al corregirla se podrá corregir esta verificación.",
+)
 _add("state.passed", "passed", "aprobada")
 _add("state.failed", "failed", "fallida")
 _add("state.error", "error", "error")
@@ -976,6 +981,23 @@ _add(
     "⚠️ **El corrector no pudo corregir esta entrega**: {error}",
 )
 _add("report.not_graded", "Not graded", "Sin corregir")
+_add(
+    "report.incomplete",
+    "⚠️ **Incomplete, not a grade**: {points} points could not be graded ({checks}) because of a problem of "
+    "the grader or the grading machine, not of the submission. The instructor will grade it again.",
+    "⚠️ **Incompleta, no es una nota**: {points} puntos no se pudieron corregir ({checks}) por un problema del "
+    "corrector o de la máquina de corrección, no de la entrega. El docente la volverá a corregir.",
+)
+_add(
+    "report.gradescope_placeholder",
+    "The score 0 is a placeholder until the run is repeated, not your grade.",
+    "El 0 es provisorio hasta repetir la corrección, no es tu nota.",
+)
+_add(
+    "report.image_used",
+    "The course fixes image versions: `{written}` ({where}) was graded as `{used}`.",
+    "El curso fija las versiones de las imágenes: `{written}` ({where}) se corrigió como `{used}`.",
+)
 _add("report.md_fix", "### What to fix", "### Qué corregir")
 _add("report.md_line", " line {line}", " línea {line}")
 _add("report.md_tips", "### Tips (no points)", "### Consejos (no restan puntos)")

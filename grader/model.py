@@ -72,6 +72,9 @@ class Outcome:
     fraction: float | None = None
     hints: tuple[str, ...] = ()
     location: Location | None = None
+    # Skipped because of another check's verdict: the id of that check (the root cause), so a
+    # fault costs one deduction and the feedback names the one thing to fix.
+    cause: str | None = None
 
     @classmethod
     def passed(cls, feedback: str, evidence: str = "", hints: tuple[str, ...] = ()) -> Outcome:
@@ -99,8 +102,8 @@ class Outcome:
         return cls(Status.ERROR, feedback, evidence)
 
     @classmethod
-    def skipped(cls, feedback: str) -> Outcome:
-        return cls(Status.SKIPPED, feedback)
+    def skipped(cls, feedback: str, cause: str | None = None) -> Outcome:
+        return cls(Status.SKIPPED, feedback, cause=cause)
 
 
 class Check(NamedTuple):
@@ -133,6 +136,15 @@ class CheckResult:
     duration_s: float
     location: Location | None = None
     hidden: bool = False  # counts, but student formats withhold its feedback (rubric)
+    cause: str | None = None  # skipped: the check whose verdict is the root cause
+
+
+class Substitution(NamedTuple):
+    """An image reference the rubric pinned in the grader's working copy."""
+
+    where: str  # `docker-compose.yml services.db.image`, `Dockerfile line 1`
+    written: str  # what the student wrote: `postgres`, `node:latest`
+    used: str  # what the grader used: `postgres:16`
 
 
 @dataclass(frozen=True)
@@ -144,12 +156,13 @@ class Report:
     submission_name: str
     started_at: str
     duration_s: float
-    status: str  # "graded" | "error"
+    status: str  # "graded" | "incomplete" (a counted check ended in `error`) | "error"
     lang: str = "en"  # the language of every student-facing string in the report
     checks: tuple[CheckResult, ...] = field(default=())
     warnings: tuple[str, ...] = ()  # for the instructor: e.g. leftovers teardown could not remove
     error: str | None = None  # why the run could not grade; shown to students
     traceback: str | None = None  # the grader's crash, for the instructor; never in student formats
+    images: tuple[Substitution, ...] = ()  # the rubric's image pins applied in the working copy
 
     @property
     def score(self) -> float:
@@ -158,3 +171,14 @@ class Report:
     @property
     def max_score(self) -> float:
         return round(sum(c.max_points for c in self.checks), 2)
+
+    @property
+    def ungraded(self) -> tuple[CheckResult, ...]:
+        """Counted checks the run could not judge: those that ended in `error` (the grader's or
+        the machine's fault) and those skipped because of one. Their points are no verdict."""
+        errored = {c.id for c in self.checks if c.status is Status.ERROR}
+        return tuple(
+            c
+            for c in self.checks
+            if c.max_points > 0 and (c.status is Status.ERROR or (c.status is Status.SKIPPED and c.cause in errored))
+        )

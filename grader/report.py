@@ -28,6 +28,7 @@ def check_to_dict(check: CheckResult) -> dict[str, Any]:
         "duration_s": check.duration_s,
         "location": {"file": check.location.file, "line": check.location.line} if check.location else None,
         "hidden": check.hidden,
+        "cause": check.cause,
     }
 
 
@@ -41,7 +42,12 @@ def to_dict(report: Report) -> dict[str, Any]:
         "score": report.score,
         "max_score": report.max_score,
         "status": report.status,
+        "ungraded": {
+            "points": round(sum(c.max_points for c in report.ungraded), 2),
+            "checks": [c.id for c in report.ungraded],
+        },
         "lang": report.lang,
+        "images": [{"where": i.where, "written": i.written, "used": i.used} for i in report.images],
         "checks": [check_to_dict(c) for c in report.checks],
         "warnings": list(report.warnings),
         "error": report.error,
@@ -121,5 +127,10 @@ def _table(report: Report, width: int) -> str:
             if check.evidence:
                 lines.extend("    " + line for line in check.evidence.splitlines()[-15:])
         lines.extend(f"  {msg('table.tip')}: {hint}" for hint in check.hints)
+    if report.ungraded:
+        points = _points(sum(c.max_points for c in report.ungraded))
+        checks = ", ".join(c.id for c in report.ungraded)
+        lines += ["", msg("report.incomplete", points=points, checks=checks)]
+    lines.extend(msg("report.image_used", written=i.written, used=i.used, where=i.where) for i in report.images)
     lines.extend(f"warning: {w}" for w in report.warnings)
     return "\n".join(lines) + "\n"

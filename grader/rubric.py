@@ -14,6 +14,7 @@ import yaml
 
 from grader.environment import parse_env
 from grader.errors import BadInput
+from grader.images import floating
 from grader.project import yaml_line
 from grader.untrusted import UnsafeInput, safe_load
 
@@ -48,6 +49,7 @@ _STEP = {
 }
 _STEPS = {"type": "array", "minItems": 1, "items": _STEP}
 _POINTS = {"type": "number", "minimum": 0}
+_PINNED = r"^[a-z0-9][a-z0-9._:/-]*(:[A-Za-z0-9_][A-Za-z0-9._-]*|@sha256:[0-9a-f]{64})$"  # with a tag or digest
 GATE = "security.policy"  # the check a rubric may weight or hide, never disable
 _SECRET_KEY = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|JWT|SALT|CERT|DSN|DATABASE_URL", re.I)
 
@@ -87,11 +89,20 @@ SCHEMA: dict[str, Any] = {
                 "properties": {"points": _POINTS, "enabled": {"type": "boolean"}, "hidden": {"type": "boolean"}},
             },
         },
+        "images": {
+            "type": "object",
+            "propertyNames": {"pattern": "^[a-z0-9][a-z0-9._/-]*$"},
+            "additionalProperties": {
+                "type": "string",
+                "pattern": "^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9._-]*|@sha256:[0-9a-f]{64})$",
+            },
+        },
         "environment": {
             "type": "object",
             "additionalProperties": False,
             "properties": {
                 "files": {"type": "array", "items": {"type": "string"}},
+                "secrets": {"type": "array", "items": {"type": "string"}},
                 "variables": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
             },
         },
@@ -165,14 +176,16 @@ class Rubric:
     limits: dict[str, Any] = field(default_factory=dict)  # grader.stack.Limits fields to change
     checks: dict[str, CheckSetting] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
+    secret_keys: frozenset[str] = frozenset()  # environment keys the rubric marks secret
+    images: dict[str, str] = field(default_factory=dict)  # untagged/latest reference -> the one to use
     scenarios: tuple[Scenario, ...] = ()
     persistence: Scenario | None = None
 
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Values the reports must never show: those of keys named like credentials. Redacting
-        every value would blank out `postgres`, `3000` and `products` wherever they appear."""
-        return tuple(v for k, v in self.environment.items() if _SECRET_KEY.search(k) and len(v) >= 4)
+    def secret_values(self) -> tuple[str, ...]:
+        """Values the reports must never show: of keys the rubric marks secret or named like
+        credentials. Redacting every value would blank out `postgres`, `3000` and `products`
+        wherever they appear (grader.redaction decides what is really masked)."""
+        return tuple(v for k, v in self.environment.items() if v and (k in self.secret_keys or _SECRET_KEY.search(k)))
 
 
 def _slug(name: str) -> str:
@@ -254,6 +267,14 @@ def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubr
     ids = [s.id for s in scenarios]
     if len(ids) != len(set(ids)):
         raise BadInput(f"{name}: two scenarios have the same name")
+    images = dict(data.get("images") or {})
+    for written, used in images.items():
+        if floating(used) or not floating(written):
+            line = yaml_line(text, "images", written)
+            raise BadInput(
+                f"{name}{f' line {line}' if line else ''}: images.{written}: a pin maps an image without a tag "
+                f"(or with `latest`) to one with a tag or digest, e.g. `postgres: postgres:16`"
+            )
     app = data.get("app") or {}
     timeouts = data.get("timeouts") or {}
     return Rubric(
@@ -268,6 +289,8 @@ def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubr
             for k, v in (data.get("checks") or {}).items()
         },
         environment=env,
+        secret_keys=frozenset((data.get("environment") or {}).get("secrets") or ()),
+        images=images,
         scenarios=scenarios,
         persistence=persistence,
     )
@@ -315,8 +338,13 @@ def default_text(checks: list[tuple[str, str, float]]) -> str:
         "# where the submission's env file is missing or lacks a key; never printed in reports.",
         "# environment:",
         "#   files: [grading.env]        # relative to this file",
+        "#   secrets: [API_KEY]           # also never shown (keys named like PASSWORD, TOKEN, ... always)",
         "#   variables:",
         "#     JWT_SECRET: change-me",
+        "",
+        "# Which image an untagged or `latest` reference means, so a term is graded reproducibly (compose",
+        "# `image:` and Dockerfile `FROM`; applied in the grader's copy only, and reported).",
+        '# images: {postgres: "postgres:16", node: "node:18"}',
         "",
         "# HTTP scenarios against the running API; one check each, in the `api` category.",
         "# `{name}` in a path, header or body is a value captured from an earlier answer.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import secrets
@@ -10,22 +11,25 @@ import stat
 import tempfile
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
-from grader import NAME, __version__
+from grader import NAME, __version__, redaction
 from grader.context import Context, Options
 from grader.deadline import DeadlineExceeded, deadline
 from grader.engine import compose_command, docker_client
 from grader.errors import BadInput
 from grader.messages import language, msg, title
 from grader.model import Check, CheckResult, Outcome, Report, Status, bound
+from grader.redaction import redact
 from grader.rubric import Rubric
 from grader.untrusted import inside
 
-# 1.1: `location` of a finding; 1.2: `hidden` checks; 1.3: `lang`; 1.4: `traceback`
-SCHEMA_VERSION = "1.4"
+# 1.1: `location` of a finding; 1.2: `hidden` checks; 1.3: `lang`; 1.4: `traceback`;
+# 1.5: status `incomplete` with `ungraded`, a check's `cause`, `images` (the rubric's pins)
+SCHEMA_VERSION = "1.5"
 
 
 def validate_submission(path: Path) -> Path:
@@ -70,36 +74,55 @@ def project_name(submission: Path) -> str:
     return f"grader-{slug}-{secrets.token_hex(3)}"
 
 
-def _blocker(check: Check, done: Mapping[str, CheckResult], present: set[str]) -> str | None:
-    """Why `check` cannot run yet; a prerequisite the rubric disabled does not block."""
+class Blocker(NamedTuple):
+    why: str  # for the student
+    cause: str  # the check whose verdict is the root cause
+
+
+def _blocker(
+    check: Check, done: Mapping[str, CheckResult], present: set[str], blocked: Set[str] = frozenset()
+) -> Blocker | None:
+    """Why `check` cannot run yet; a prerequisite the rubric disabled does not block. The cause is
+    followed to its root: startup skipped because the build was skipped because `compose.file`
+    failed names `compose.file`, the one thing to fix. `blocked` are the checks the runner skipped
+    (they never ran); a check that ran and skipped itself because of a root cause (the stack was
+    started) does not block checks that only need it to have run."""
     for needed in (n for n in check.requires if n in present):
         result = done.get(needed)
         if result is None or result.status is not Status.PASSED:
-            state = msg(f"state.{result.status.value}") if result else msg("state.not_run")
-            return msg("runner.needs_pass", needed=needed, state=state)
+            return _explain("runner.needs_pass", needed, result)
     for needed in (n for n in check.after if n in present):
         result = done.get(needed)
-        if result is None or result.status in (Status.SKIPPED, Status.ERROR):
-            state = msg(f"state.{result.status.value}") if result else msg("state.not_run")
-            return msg("runner.needs_run", needed=needed, state=state)
+        if (
+            result is None
+            or result.status is Status.ERROR
+            or (result.status is Status.SKIPPED and (needed in blocked or result.cause is None))
+        ):
+            return _explain("runner.needs_run", needed, result)
     return None
 
 
-def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """The instructor's grading values never reach a report, even when an app logs them."""
-    for value in sorted(secrets, key=len, reverse=True):
-        text = text.replace(value, "***")
-    return text
+def _explain(key: str, needed: str, result: CheckResult | None) -> Blocker:
+    state = msg(f"state.{result.status.value}") if result else msg("state.not_run")
+    why = msg(key, needed=needed, state=state)
+    cause = result.cause if result is not None and result.cause else needed
+    if cause != needed:
+        why += " " + msg("runner.root_cause", cause=cause)
+    return Blocker(why, cause)
 
 
 def run_check(
-    check: Check, ctx: Context, done: Mapping[str, CheckResult], present: set[str] | None = None
+    check: Check,
+    ctx: Context,
+    done: Mapping[str, CheckResult],
+    present: set[str] | None = None,
+    blocked: Set[str] = frozenset(),
 ) -> CheckResult:
     """Run one check; a crash becomes an `error` result for this check only."""
     started = time.monotonic()
-    blocker = _blocker(check, done, present if present is not None else set(check.requires + check.after))
+    blocker = _blocker(check, done, present if present is not None else set(check.requires + check.after), blocked)
     if blocker is not None:
-        outcome = Outcome.skipped(blocker)
+        outcome = Outcome.skipped(blocker.why, blocker.cause)
     else:
         seconds = ctx.options.deadline(check.phase)
         try:
@@ -119,7 +142,7 @@ def run_check(
     else:
         share = 0.0
     points = check.max_points * max(0.0, min(share, 1.0))
-    secrets = ctx.rubric.secrets
+    secrets = ctx.secrets
     return CheckResult(
         id=check.id,
         category=check.category,
@@ -133,14 +156,18 @@ def run_check(
         duration_s=round(time.monotonic() - started, 2),
         location=outcome.location,
         hidden=check.hidden,
+        cause=outcome.cause if outcome.status is Status.SKIPPED else None,
     )
 
 
 def run_checks(ctx: Context, registry: Mapping[str, Check]) -> tuple[CheckResult, ...]:
     done: dict[str, CheckResult] = {}
     present = set(registry)
+    blocked: set[str] = set()
     for check in registry.values():
-        done[check.id] = run_check(check, ctx, done, present)
+        if _blocker(check, done, present, blocked) is not None:
+            blocked.add(check.id)
+        done[check.id] = run_check(check, ctx, done, present, blocked)
     return tuple(done.values())
 
 
@@ -182,14 +209,15 @@ def grade(
     with tempfile.TemporaryDirectory(prefix="grader-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp) / "submission"
         dropped = copy_submission(submission, root)
-        ctx = Context(root, submission, options or Options.of(rubric), client, project_name(submission), rubric)
+        hidden = redaction.secrets(rubric.secret_values(), redaction.submission_text(submission))
+        ctx = Context(root, submission, options or Options.of(rubric), client, project_name(submission), rubric, hidden)
         ctx.dropped_links = dropped
         try:
             with language(ctx.options.lang):
                 results = run_checks(ctx, checks)
         finally:
             problems = ctx.teardown()
-    return Report(
+    report = Report(
         schema_version=SCHEMA_VERSION,
         grader_name=NAME,
         grader_version=__version__,
@@ -200,6 +228,9 @@ def grade(
         status="graded",
         lang=ctx.options.lang,
         checks=results,
+        images=tuple(ctx.substitutions),
         warnings=tuple(f"not copied (link outside the submission): {d}" for d in dropped)
         + tuple(f"cleanup: {p}" for p in problems),
     )
+    # Points the run could not judge are not a grade: a gradebook must not record this score.
+    return dataclasses.replace(report, status="incomplete") if report.ungraded else report

@@ -109,6 +109,13 @@ def test_report_renders_formats_from_a_saved_report(tmp_path: Path, capsys: pyte
     assert (tmp_path / "s.md").read_text() == (golden / "listen-localhost.md").read_text()
 
 
+def test_an_incomplete_report_exits_3_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    golden = Path(__file__).parent / "golden" / "build-error.report.json"
+    assert main(["report", str(golden), "--markdown", str(tmp_path / "s.md")]) == 3
+    assert "incomplete: 58 points could not be graded" in capsys.readouterr().err
+    assert "Incomplete, not a grade" in (tmp_path / "s.md").read_text()
+
+
 def test_report_rejects_what_is_not_a_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"score": "lots"}')

@@ -18,7 +18,7 @@ from junitparser import Error, Failure, JUnitXml, Skipped
 from grader import formats
 
 GOLDEN = Path(__file__).parent / "golden"
-REPORTS = ["complete", "listen-localhost", "invalid-compose"]
+REPORTS = ["complete", "listen-localhost", "invalid-compose", "build-error"]
 
 
 def load(name: str) -> dict[str, Any]:
@@ -52,8 +52,10 @@ def test_junit_is_read_by_a_junit_library(name: str, tmp_path: Path) -> None:
     path.write_text(formats.junit(report), encoding="utf-8")
     xml = JUnitXml.fromfile(str(path))
     suites = {suite.name: suite for suite in xml}
-    assert list(suites) == list(dict.fromkeys(c["category"] for c in report["checks"]))
-    by_name = {case.name: case for suite in xml for case in suite}
+    # an incomplete run adds a suite of the grader's own: one error, "not graded"
+    extra = ["grader"] if report["status"] in ("incomplete", "error") else []
+    assert list(suites) == list(dict.fromkeys(c["category"] for c in report["checks"])) + extra
+    by_name = {case.name: case for suite in xml if suite.name != "grader" for case in suite}
     assert len(by_name) == len(report["checks"])
     for check in report["checks"]:
         case = by_name[f"{check['title']} ({check['id']})"]
@@ -77,6 +79,7 @@ GRADESCOPE = {
         "output": {"type": "string"},
         "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
         "stdout_visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+        "extra_data": {"type": "object"},
         "tests": {
             "type": "array",
             "items": {
@@ -103,7 +106,14 @@ def test_gradescope_follows_the_spec(name: str) -> None:
     report = load(name)
     result = formats.gradescope(report)
     jsonschema.validate(result, GRADESCOPE)
-    assert result["score"] == report["score"] == sum(t["score"] for t in result["tests"])
+    assert sum(t["score"] for t in result["tests"]) == report["score"]
+    if report["status"] == "incomplete":
+        # No partial score that looks final: 0 as a placeholder, and the output says why.
+        assert result["score"] == 0 and report["score"] > 0
+        assert "Incomplete, not a grade" in result["output"] and "placeholder" in result["output"]
+        assert result["extra_data"]["ungraded"] == report["ungraded"]
+    else:
+        assert result["score"] == report["score"]
 
 
 @pytest.mark.parametrize("name", REPORTS)
@@ -111,7 +121,11 @@ def test_classroom_result_adds_up(name: str) -> None:
     report = load(name)
     decoded = json.loads(base64.b64decode(formats.classroom(report)))
     assert decoded["version"] == 1 and decoded["max_score"] == report["max_score"]
-    # The classroom reporter adds up `score` of every test against `max_score`.
+    # The classroom reporter adds up `score` of every test against `max_score`; an incomplete run
+    # gives it 0 to add up (a placeholder), never a partial score, and says `error`.
+    if report["status"] == "incomplete":
+        assert sum(t["score"] for t in decoded["tests"]) == 0 and decoded["status"] == "error"
+        return
     assert sum(t["score"] for t in decoded["tests"]) == report["score"]
     assert {t["status"] for t in decoded["tests"]} <= {"pass", "fail", "error"}
     assert decoded["status"] == ("pass" if report["score"] == report["max_score"] else "fail")
@@ -125,6 +139,18 @@ def test_annotations_point_at_the_line_and_escape_newlines() -> None:
     assert lines[-1] == "::notice title=Autograding::Points 85/100"
     assert all("\n" not in line for line in lines)
     assert formats._escape_data("a\nb%") == "a%0Ab%25"
+
+
+def test_an_incomplete_run_is_no_grade_in_any_format() -> None:
+    report = load("build-error")
+    assert report["status"] == "incomplete" and report["ungraded"]["points"] == 58
+    lines = formats.github_annotations(report)
+    assert not any("Points" in line for line in lines)  # GitHub Classroom records that line
+    assert lines[-1].startswith("::error title=Not graded::") and "58 points could not be graded" in lines[-1]
+    assert "Incomplete, not a grade" in formats.markdown(report)
+    xml = JUnitXml.fromstring(formats.junit(report).encode())
+    assert xml.errors == 2  # the build's error and the run's own "not graded"
+    assert "`postgres`" in formats.markdown(report) and "`postgres:16`" in formats.markdown(report)
 
 
 def test_markdown_lists_every_check_and_what_to_fix() -> None:

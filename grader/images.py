@@ -1,0 +1,93 @@
+"""The rubric's image pins: `images: {postgres: "postgres:16", node: "node:18"}`.
+
+An untagged or `latest` reference means whatever the registry serves today: `image: postgres` was
+16 when a repository was written and is 18 now, with another data directory. A term is graded
+reproducibly when the instructor pins what such references mean. Pins apply only to references
+without a tag (or with `latest`) and without a digest, only in the grader's working copy, and
+every substitution is recorded for the report."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from grader.dockerfile import without_bom
+from grader.model import Substitution
+
+# `FROM [--platform=...] image [AS name]`, one instruction per line (what students write).
+_FROM = re.compile(
+    r"^(?P<head>\s*FROM\s+(?:--\S+\s+)*)(?P<image>[^\s$]+)(?P<tail>(?:\s+AS\s+(?P<stage>\S+))?\s*)$", re.I
+)
+
+
+def repository(reference: str) -> str:
+    """The repository a reference names, without its registry, the way the engine reads short
+    names: `postgres`, `library/postgres` and `<registry>/library/postgres:latest` are all
+    `library/postgres`. A first component with a dot or a port, or `localhost`, is a registry."""
+    name = reference.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name = name[: len(name) - len(last)] + last.split(":", 1)[0]
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        name = rest
+    name = name.lower()
+    return name if "/" in name else f"library/{name}"
+
+
+def floating(reference: str) -> bool:
+    """Untagged or `latest`, and no digest: what the registry serves changes over time."""
+    if "@" in reference:
+        return False
+    last = reference.rsplit("/", 1)[-1]
+    return ":" not in last or last.split(":", 1)[1] == "latest"
+
+
+def pinned(reference: str, pins: Mapping[str, str]) -> str | None:
+    """The rubric's pin for `reference`, or None (tagged, a digest, an unexpanded variable, no pin)."""
+    if not reference or "$" in reference or not floating(reference):
+        return None
+    wanted = repository(reference)
+    return next((used for name, used in pins.items() if repository(name) == wanted), None)
+
+
+def pin_services(config: dict[str, object], pins: Mapping[str, str], file: str) -> list[Substitution]:
+    """Pin the `image:` of every service compose pulls (not of those it builds: there `image:` is
+    the name of the result) in the resolved model, in place."""
+    done: list[Substitution] = []
+    services = config.get("services")
+    for name, service in (services or {}).items() if isinstance(services, dict) else ():
+        if not isinstance(service, dict) or service.get("build"):
+            continue
+        written = str(service.get("image") or "")
+        used = pinned(written, pins)
+        if used is not None:
+            service["image"] = used
+            done.append(Substitution(f"{file} services.{name}.image", written, used))
+    return done
+
+
+def pin_dockerfile(path: Path, pins: Mapping[str, str], shown: str) -> list[Substitution]:
+    """Rewrite the floating `FROM` images of a Dockerfile of the working copy; stage names
+    (`FROM build`) and `scratch` are left alone."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    stages: set[str] = set()
+    lines, done = [], []
+    for number, line in enumerate(without_bom(text).split("\n"), start=1):
+        match = _FROM.match(line)
+        if match:
+            image = match.group("image")
+            used = None if image.lower() in stages | {"scratch"} else pinned(image, pins)
+            if used is not None:
+                line = f"{match.group('head')}{used}{match.group('tail')}"
+                done.append(Substitution(f"{shown} line {number}", image, used))
+            if match.group("stage"):
+                stages.add(match.group("stage").lower())
+        lines.append(line)
+    if done:
+        path.write_text("\n".join(lines), encoding="utf-8")
+    return done
