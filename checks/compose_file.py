@@ -10,6 +10,7 @@ from grader.messages import msg
 from grader.model import Category, Check, Location, Outcome
 from grader.project import COMPOSE_FILES, find_override_file, yaml_line
 
+CHECK_ID = "compose.file"
 # Keys of a compose service (Compose Specification), to suggest the one a typo meant.
 SERVICE_KEYS = (
     "build",
@@ -46,6 +47,9 @@ _UNKNOWN = (
 )
 
 
+_EXAMPLES = (".env.example", ".env.sample", ".env.template", "env.example", ".env.dist")
+
+
 def unknown_key(message: str) -> tuple[str, str] | None:
     """(service, key) when compose rejects an unknown key of a service."""
     match = next(filter(None, (pattern.search(message) for pattern in _UNKNOWN)), None)
@@ -61,6 +65,20 @@ def unknown_key_advice(message: str) -> str | None:
     close = difflib.get_close_matches(key, SERVICE_KEYS, n=1)
     guess = msg("compose.did_you_mean", guess=close[0]) if close else ""
     return msg("compose.unknown_key", key=key, service=service) + guess
+
+
+def without_model() -> Outcome:
+    """For the checks that read the compose model when there is none to read."""
+    return Outcome.skipped(
+        msg("runner.needs_pass", needed=CHECK_ID, state=msg("state.failed")) + " " + msg("compose.unreadable_model"),
+        cause=CHECK_ID,
+    )
+
+
+def analysed_without(ctx: Context) -> str:
+    """The note of a verdict read from the model without its missing env files, or ""."""
+    missing = ctx.missing_env_file()
+    return " " + msg("compose.graded_without_env", missing=ctx.relative(missing)) if missing else ""
 
 
 def _judge(ctx: Context) -> Outcome:
@@ -79,10 +97,11 @@ def _judge(ctx: Context) -> Outcome:
             return Outcome.failed(exc.message)
         if exc.missing_env_file:
             missing = ctx.relative(exc.missing_env_file)
-            return Outcome.failed(
-                msg("compose.missing_env_file", file=name, missing=missing),
-                exc.message,
-            )
+            example = next((n for n in _EXAMPLES if (ctx.root / n).is_file()), None)
+            text = msg("compose.missing_env_file", file=name, missing=missing)
+            if example:
+                text += " " + msg("compose.env_example_unread", example=example, missing=missing)
+            return Outcome.failed(text, exc.message)
         return Outcome.failed(
             msg("compose.rejected", file=name, advice=unknown_key_advice(exc.message) or msg("compose.fix_reported")),
             exc.message,
@@ -116,7 +135,7 @@ def run(ctx: Context) -> Outcome:
 
 
 CHECK = Check(
-    id="compose.file",
+    id=CHECK_ID,
     category=Category.COMPOSE,
     title="title.compose.file",
     max_points=5,

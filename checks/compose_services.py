@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from checks.compose_file import analysed_without, without_model
 from grader.context import Context
 from grader.diagnose import fixed_ip_hint, fixed_ip_settings
 from grader.messages import msg
 from grader.model import Category, Check, Outcome
+from grader.project import ComposeProject
 
 
-def _judge(ctx: Context) -> Outcome:
-    project = ctx.compose
+def _judge(ctx: Context, project: ComposeProject) -> Outcome:
     app, db = ctx.app_service(), project.db_service()
     services = ", ".join(project.services) or msg("api.none")
     problems: list[str] = []
@@ -32,13 +33,17 @@ def _judge(ctx: Context) -> Outcome:
     if app:
         hints += [fixed_ip_hint(key, address) for key, address in fixed_ip_settings(project.environment(app))]
     evidence = msg("services.evidence", services=services, app=app or "-", db=db or "-")
+    note = analysed_without(ctx)
     if problems:
-        return Outcome.failed(" ".join(problems), evidence, fraction=earned / 10, hints=tuple(hints))
-    return Outcome.passed(msg("services.ok", app=app, db=db), evidence, tuple(hints))
+        return Outcome.failed(" ".join(problems) + note, evidence, fraction=earned / 10, hints=tuple(hints))
+    return Outcome.passed(msg("services.ok", app=app, db=db) + note, evidence, tuple(hints))
 
 
 def run(ctx: Context) -> Outcome:
-    return _judge(ctx).at(ctx.compose.location("services"))
+    project = ctx.analysis()
+    if project is None:
+        return without_model()
+    return _judge(ctx, project).at(project.location("services"))
 
 
 CHECK = Check(
@@ -47,5 +52,6 @@ CHECK = Check(
     title="title.compose.services",
     max_points=10,
     run=run,
-    requires=("compose.file",),
+    # Graded from what compose can read even when the file cannot start (a missing env file).
+    after=("compose.file",),
 )

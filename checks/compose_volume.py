@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from checks.compose_file import analysed_without, without_model
 from grader.context import Context
 from grader.messages import msg
 from grader.model import Category, Check, Outcome
-from grader.project import LEGACY_PGDATA, V18_VOLUME, covers, data_mount, postgres_layout, split_image
+from grader.project import LEGACY_PGDATA, V18_VOLUME, ComposeProject, covers, data_mount, postgres_layout, split_image
 
 
-def _judge(ctx: Context) -> Outcome:
-    project = ctx.compose
+def _judge(ctx: Context, project: ComposeProject) -> Outcome:
     db = project.db_service()
     if db is None:
         return Outcome.failed(msg("volume.no_db"))
@@ -59,11 +60,16 @@ def _judge(ctx: Context) -> Outcome:
 
 
 def run(ctx: Context) -> Outcome:
-    db = ctx.compose.db_service()
+    project = ctx.analysis()
+    if project is None:
+        return without_model()
+    outcome = _judge(ctx, project)
+    outcome = dataclasses.replace(outcome, feedback=outcome.feedback + analysed_without(ctx))
+    db = project.db_service()
     if db is None:
-        return _judge(ctx).at(ctx.compose.location("services"))
-    keys = ("services", db, "volumes") if ctx.compose.services[db].get("volumes") else ("services", db)
-    return _judge(ctx).at(ctx.compose.location(*keys))
+        return outcome.at(project.location("services"))
+    keys = ("services", db, "volumes") if project.services[db].get("volumes") else ("services", db)
+    return outcome.at(project.location(*keys))
 
 
 CHECK = Check(
@@ -72,5 +78,5 @@ CHECK = Check(
     title="title.compose.volume",
     max_points=10,
     run=run,
-    requires=("compose.file",),
+    after=("compose.file",),  # like compose.services
 )

@@ -62,6 +62,7 @@ CHECK = Check(
     title="title.dockerfile.build",
     max_points=13,
     run=run,
-    requires=("dockerfile.present", "security.policy"),
+    # compose.file: a model compose could only read without its env files is never run
+    requires=("dockerfile.present", "compose.file", "security.policy"),
     phase=Phase.BUILD,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from checks.dockerfile_present import locate
-from grader.context import ComposeInvalid, Context
+from grader.context import Context
 from grader.dockerfile import hadolint_hints, npm_as_pid1, parse, practices
 from grader.messages import msg
 from grader.model import Category, Check, Location, Outcome
@@ -12,12 +12,8 @@ from grader.model import Category, Check, Location, Outcome
 def run(ctx: Context) -> Outcome:
     context, dockerfile, _ = locate(ctx)
     text = dockerfile.read_text(errors="replace")
-    targets: list[int] = []
-    try:
-        app = ctx.app_service()
-        targets = ctx.compose.published_targets(app) if app else []
-    except ComposeInvalid:
-        pass
+    app, project = ctx.app_service(), ctx.analysis()
+    targets = project.published_targets(app) if app and project else []
     ignore_file = context / ".dockerignore"
     ignore_text = ignore_file.read_text(errors="replace") if ignore_file.is_file() else None
     parsed = parse(text)

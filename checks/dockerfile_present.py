@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from grader.context import ComposeInvalid, Context
+from grader.context import Context
 from grader.dockerfile import parse
 from grader.messages import msg
 from grader.model import Category, Check, Location, Outcome
@@ -16,16 +16,12 @@ MAX_DOCKERFILE_BYTES = 256 * 1024  # real Dockerfiles are a few KB; the checks r
 
 def locate(ctx: Context) -> tuple[Path, Path, str]:
     """(build context, Dockerfile, how it was found): the build compose uses, else the repo root."""
-    try:
-        project = ctx.compose
-        app = ctx.app_service()
-        if app is not None:
-            context, dockerfile = project.build_paths(app)
-            # One outside the repository is never read (the security gate refuses it).
-            if inside(dockerfile, ctx.root):
-                return context, dockerfile, msg("dockerfile.where_build", service=app, file=project.file.name)
-    except ComposeInvalid:
-        pass
+    project, app = ctx.analysis(), ctx.app_service()
+    if project is not None and app is not None:
+        context, dockerfile = project.build_paths(app)
+        # One outside the repository is never read (the security gate refuses it).
+        if inside(dockerfile, ctx.root):
+            return context, dockerfile, msg("dockerfile.where_build", service=app, file=project.file.name)
     for name in ("Dockerfile", "dockerfile"):  # the classic builder accepts both
         if (ctx.root / name).is_file():
             return ctx.root, ctx.root / name, msg("dockerfile.where_root")

@@ -7,24 +7,28 @@ A rubric cannot disable this check (`grader rubric check` says why).
 
 from __future__ import annotations
 
+from checks.compose_file import analysed_without, without_model
 from grader.context import Context
 from grader.messages import msg
 from grader.model import Category, Check, Outcome
 from grader.policy import findings, rewrites
+from grader.project import ComposeProject
 
 
-def _judge(ctx: Context) -> Outcome:
-    project = ctx.compose
+def _judge(ctx: Context, project: ComposeProject) -> Outcome:
     found = findings(project.config, ctx.root, ctx.options.limits.services)
     if found:
         return Outcome.failed(msg("security.refused", findings="; ".join(ctx.relative(f) for f in found)))
     notes = rewrites(project.config, ctx.project_name)
     hints = (msg("security.rewritten", notes="; ".join(notes)),) if notes else ()
-    return Outcome.passed(msg("security.ok"), hints=hints)
+    return Outcome.passed(msg("security.ok") + analysed_without(ctx), hints=hints)
 
 
 def run(ctx: Context) -> Outcome:
-    return _judge(ctx).at(ctx.compose.location("services"))
+    project = ctx.analysis()
+    if project is None:
+        return without_model()
+    return _judge(ctx, project).at(project.location("services"))
 
 
 CHECK = Check(
@@ -33,5 +37,7 @@ CHECK = Check(
     title="title.security.policy",
     max_points=0,
     run=run,
-    requires=("compose.file",),
+    # Judged on what compose can read even when an env file is missing (nothing runs then:
+    # dockerfile.build also needs compose.file to pass).
+    after=("compose.file",),
 )

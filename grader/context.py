@@ -18,6 +18,7 @@ from grader.engine import GRADER_VARIABLES, compose_env
 from grader.environment import parse_env
 from grader.environment import provide as provide_env
 from grader.errors import CommandTimeout
+from grader.images import pin_dockerfile, pin_services
 from grader.messages import msg
 from grader.model import Phase, Substitution
 from grader.project import ComposeProject, find_compose_files, find_override_file
@@ -81,11 +82,19 @@ class ComposeInvalid(Exception):
     """The compose file could not be resolved; `message` is compose's own words, or with
     `refused` the grader's own sentence (a YAML bomb, paths outside the repository)."""
 
-    def __init__(self, message: str, missing_env_file: str | None = None, refused: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        missing_env_file: str | None = None,
+        refused: bool = False,
+        analysis: ComposeProject | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.missing_env_file = missing_env_file
         self.refused = refused
+        # Missing env files only: the model without them, for the static checks (never run).
+        self.analysis = analysis
 
 
 class Context:
@@ -114,16 +123,20 @@ class Context:
 
     def app_service(self) -> str | None:
         """The API service: the rubric's choice when it names one, else the compose file's."""
-        if self.rubric.app_service and self.rubric.app_service in self.compose.services:
+        project = self.analysis()
+        if project is None:
+            return None
+        if self.rubric.app_service and self.rubric.app_service in project.services:
             return self.rubric.app_service
-        return self.compose.app_service()
+        return project.app_service()
 
     def app_port(self) -> int | None:
         """The API's container port: the rubric's, else the first one the service publishes."""
         app = self.app_service()
         if self.rubric.app_port:
             return self.rubric.app_port
-        targets = self.compose.published_targets(app) if app else []
+        project = self.analysis()
+        targets = project.published_targets(app) if app and project else []
         return targets[0] if targets else None
 
     def relative(self, text: str) -> str:
@@ -134,34 +147,73 @@ class Context:
     def compose_files(self) -> list[Path]:
         return find_compose_files(self.root)
 
-    @cached_property
+    @property
     def compose(self) -> ComposeProject:
-        """The resolved compose project; ComposeInvalid when there is none or compose rejects it.
+        """The resolved compose project; ComposeInvalid when there is none or compose rejects it."""
+        resolved = self._resolved
+        if isinstance(resolved, ComposeInvalid):
+            raise resolved
+        return resolved
+
+    def analysis(self) -> ComposeProject | None:
+        """What the static checks read: the resolved project, or, when compose rejected the file
+        only because an env file is missing, the model compose resolved without reading env files
+        (as if they were empty). Never run: `stack` needs `compose`."""
+        resolved = self._resolved
+        if isinstance(resolved, ComposeInvalid):
+            return resolved.analysis
+        return resolved
+
+    def missing_env_file(self) -> str | None:
+        """The env file whose absence is the only reason compose rejected the file, if that is so."""
+        resolved = self._resolved
+        if isinstance(resolved, ComposeInvalid) and resolved.analysis is not None:
+            return resolved.missing_env_file
+        return None
+
+    @cached_property
+    def _resolved(self) -> ComposeProject | ComposeInvalid:
+        """Resolved once per run (a rejection too: every check asks).
 
         Compose resolves the model twice: first without reading any env file, so the gate sees
         where they are; then, when every env file it names is inside the repository, with them
         (the values the checks and `up` use). An env file outside is never read."""
         if not self.compose_files:
-            raise ComposeInvalid("no compose file")
+            return ComposeInvalid("no compose file")
         file = self.compose_files[0]
         files = [file, *filter(None, [find_override_file(self.root)])]
-        self._screen(files)
+        try:
+            self._screen(files)
+        except ComposeInvalid as exc:
+            return exc
         self.env_notes = [
             n for f in files for n in provide_env(self.root, f.read_text(errors="replace"), self.rubric.environment)
         ]
         stack = self.stack_for(files)
+        text = file.read_text(errors="replace")
+        lenient: dict[str, Any] | None = None
         try:
             config, warnings = stack.resolve_config(env_files=False)
+            lenient = config
             env_files = env_file_paths(config)
             if all(inside(path, self.root) for path in env_files):
                 self._screen_env_files(env_files)
                 config, warnings = stack.resolve_config()
+        except ComposeInvalid as exc:
+            return exc
         except subprocess.CalledProcessError as exc:
             message = self.relative((exc.stderr or b"").decode(errors="replace").strip())
-            raise ComposeInvalid(message, _missing_env_file(message)) from exc
+            missing = _missing_env_file(message)
+            analysis = None
+            if missing and lenient is not None:
+                self.substitutions += pin_services(lenient, self.rubric.images, file.name)
+                analysis = ComposeProject(file, self.root, lenient, text)
+            return ComposeInvalid(message, missing, analysis=analysis)
         except CommandTimeout as exc:
-            raise ComposeInvalid(str(exc)) from exc
-        return ComposeProject(file, self.root, config, file.read_text(errors="replace"), self.relative(warnings))
+            return ComposeInvalid(str(exc))
+        # The rubric's pins decide what `image: postgres` means, for the checks and for `up` alike.
+        self.substitutions += pin_services(config, self.rubric.images, file.name)
+        return ComposeProject(file, self.root, config, text, self.relative(warnings))
 
     def _screen(self, files: list[Path]) -> None:
         """Before compose reads anything: no YAML bombs or tags compose does not know, no file
@@ -227,8 +279,23 @@ class Context:
         project = self.compose
         stack = self.stack_for([project.file])  # created by `compose` already, with its files
         if stack._compose is None:
+            self._pin_dockerfiles(project)
             stack.prepare(project.config, project.db_service(), self.options.limits)
         return stack
+
+    def _pin_dockerfiles(self, project: ComposeProject) -> None:
+        """The rubric's pins in the Dockerfiles compose builds, just before the build: the static
+        checks have read what the student wrote (an untagged `FROM node` still costs the pinned-tag
+        practice), the build uses what the instructor chose."""
+        if not self.rubric.images:
+            return
+        seen: set[Path] = set()
+        for service in project.build_services():
+            _, dockerfile = project.build_paths(service)
+            if dockerfile in seen or not inside(dockerfile, self.root) or dockerfile.is_symlink():
+                continue
+            seen.add(dockerfile)
+            self.substitutions += pin_dockerfile(dockerfile, self.rubric.images, self.relative(str(dockerfile)))
 
     def teardown(self, seconds: float = TEARDOWN_S) -> list[str]:
         """Remove everything the run started; what could not be removed, for the report."""

@@ -207,13 +207,30 @@ _add(
 )
 _add("compose.files_at_root", "Files at the root: {listing}", "Archivos en la raíz: {listing}")
 _add(
+    "compose.unreadable_model",
+    "There is no compose model to read until the file is accepted.",
+    "No hay un modelo de compose que leer hasta que el archivo sea aceptado.",
+)
+_add(
+    "compose.graded_without_env",
+    "(Read with `{missing}` taken as empty, since it is not in the repository; the stack cannot start without it.)",
+    "(Leído tomando `{missing}` como vacío, ya que no está en el repositorio; el stack no puede arrancar sin él.)",
+)
+_add(
+    "compose.env_example_unread",
+    "`{example}` is in the repository, but compose never reads it: only `{missing}`.",
+    "`{example}` está en el repositorio, pero compose nunca lo lee: solo `{missing}`.",
+)
+_add(
     "compose.missing_env_file",
     "{file} loads `env_file: {missing}`, but `{missing}` is not in the repository, so compose cannot start "
-    "anything. Commit `{missing}` with the values the app needs (for the homework: the database settings), or "
-    "put them under `environment:` in the compose file.",
+    "anything. Keeping it out of git is right for real secrets; then the stack must still start without it: mark it "
+    "optional (`env_file: [{{path: {missing}, required: false}}]`) and give the homework's values under "
+    "`environment:` (`${{DB_PASSWORD:-postgres}}`), or commit a `{missing}` with the homework's non-secret values.",
     "{file} carga `env_file: {missing}`, pero `{missing}` no está en el repositorio, así que compose no puede "
-    "arrancar nada. Sube `{missing}` con los valores que necesita la app (para la tarea: la configuración de la "
-    "base de datos), o ponlos en `environment:` dentro del archivo compose.",
+    "arrancar nada. Dejarlo fuera de git está bien para secretos reales; entonces el stack tiene que arrancar igual "
+    "sin él: márcalo opcional (`env_file: [{{path: {missing}, required: false}}]`) y pon los valores de la tarea en "
+    "`environment:` (`${{DB_PASSWORD:-postgres}}`), o sube un `{missing}` con los valores no secretos de la tarea.",
 )
 _add(
     "compose.rejected",
