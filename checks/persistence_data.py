@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import psycopg
 import requests
 
+from checks.compose_volume import because_of_legacy_mount
 from grader.context import Context
 from grader.messages import msg
 from grader.model import Category, Check, Outcome, Phase
@@ -52,6 +53,9 @@ def _connect(stack: Stack, db: str, env: dict[str, str], deadline: float) -> psy
 
 
 def _db_down(ctx: Context, db: str, when: str) -> Outcome:
+    known = because_of_legacy_mount(ctx.compose, db, msg("persistence.what"))
+    if known is not None:
+        return known
     stack = ctx.stack
     crashed = [s for s in states(stack) if s.service == db]
     sentence, logs = (

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import time
 
+from checks.compose_volume import because_of_legacy_mount
 from grader.context import Context
 from grader.diagnose import network_failure
 from grader.errors import CommandTimeout
 from grader.messages import msg
 from grader.model import Category, Check, Outcome, Phase
 from grader.waiting import crash_report, settle
+
+
+def _known_cause(ctx: Context, crashed: list[str]) -> Outcome | None:
+    """Skipped, naming the static check that already deducted the reason, when the database alone
+    failed for it (one root cause, one deduction); None when anything else failed too."""
+    if len(crashed) != 1:
+        return None
+    return because_of_legacy_mount(ctx.compose, crashed[0], msg("startup.what"))
 
 
 def _judge(ctx: Context) -> Outcome:
@@ -29,20 +39,31 @@ def _judge(ctx: Context) -> Outcome:
         if network_failure(message):
             return Outcome.error(msg("startup.network"), message)
         current = settle(stack, time.monotonic(), memory_limit=ctx.options.limits.memory_bytes)
-        sentence, logs = crash_report(stack, [s for s in current if s.crashed], memory=ctx.options.limits.memory)
+        crashed = [s for s in current if s.crashed]
+        sentence, logs = crash_report(stack, crashed, memory=ctx.options.limits.memory)
+        known = _known_cause(ctx, [s.service for s in crashed])
+        if known is not None:
+            return dataclasses.replace(known, evidence=f"{message}\n{logs}".strip())
         text = msg("startup.up_failed_because", reason=sentence) if logs else msg("startup.up_failed")
         return Outcome.failed(text, f"{message}\n{logs}".strip())
     current = settle(stack, deadline, memory_limit=ctx.options.limits.memory_bytes)
     crashed = [s for s in current if s.crashed]
     if crashed:
         sentence, logs = crash_report(stack, crashed, memory=ctx.options.limits.memory)
+        known = _known_cause(ctx, [s.service for s in crashed])
+        if known is not None:
+            return dataclasses.replace(known, evidence=logs)
         return Outcome.failed(msg("startup.crashed", reason=sentence), logs)
     waiting = [s for s in current if not s.settled]
     if waiting:
         sentence, logs = crash_report(stack, waiting, memory=ctx.options.limits.memory)
         return Outcome.failed(msg("startup.not_ready", seconds=f"{timeout:.0f}", reason=sentence), logs)
     running = ", ".join(f"`{s.service}`" for s in current if s.state == "running")
-    return Outcome.passed(msg("startup.ok", running=running))
+    text = msg("startup.ok", running=running)
+    finished = [s.service for s in current if s.state == "exited"]  # settled: exit 0
+    if finished:  # a one-shot (`migrate`): say it ran, so nobody wonders why it is not running
+        text += " " + msg("startup.one_shot", services=", ".join(f"`{s}`" for s in finished))
+    return Outcome.passed(text)
 
 
 def run(ctx: Context) -> Outcome:

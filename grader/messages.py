@@ -775,6 +775,20 @@ _add(
     "No todos los servicios estuvieron listos en {seconds} s: {reason}",
 )
 _add("startup.ok", "The stack started: {running} running.", "El stack arrancó: {running} en marcha.")
+_add(
+    "startup.one_shot",
+    "{services} ran and finished with exit code 0 (a one-shot, like a migration: that is expected).",
+    "{services} se ejecutó y terminó con código 0 (una tarea única, como una migración: es lo esperado).",
+)
+_add("startup.what", "Startup", "El arranque")
+_add("persistence.what", "The data check", "La prueba de datos")
+_add(
+    "volume.root_cause",
+    "{what} is not graded: `{db}` refused to start because of its volume's mount path, the fault `{check}` already "
+    "deducts. Fix that mount and this is graded too.",
+    "{what} no se corrige: `{db}` no arrancó por la ruta de montaje de su volumen, el error que `{check}` ya "
+    "descuenta. Corrige ese montaje y esto también se corregirá.",
+)
 _add("state.exited", "`{service}` stopped with exit code {code}", "`{service}` se detuvo con código de salida {code}")
 _add("state.restarting", "`{service}` keeps crashing and restarting", "`{service}` se cae y se reinicia una y otra vez")
 _add(
