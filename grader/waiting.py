@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from grader.diagnose import db_localhost_line, db_not_ready_line
 from grader.messages import msg
 from grader.stack import Limits, Stack
 
 PG_NO_PASSWORD = "superuser password is not specified"
-# A crash loop restarts every few hundred milliseconds at first (the engine's backoff doubles from
-# 100 ms), so a poll can land on `running` again and again; its restart count cannot.
+# A restart policy legitimately brings a service back while the database initialises (an app that
+# exits when it cannot connect, `restart: on-failure`). The engine's backoff doubles from 100 ms,
+# so such a service restarts a few times in the first seconds. It is in a crash loop when it has
+# restarted at least CRASH_LOOP_RESTARTS times and restarts again LOOP_GRACE seconds after every
+# other service was up (or LOOP_PATIENCE seconds after `up` when they never all are): by then
+# the database it waited for has had its time.
 CRASH_LOOP_RESTARTS = 3
+LOOP_GRACE = 10.0
+LOOP_PATIENCE = 30.0
 
 
 @dataclass(frozen=True)
@@ -23,12 +30,13 @@ class ServiceState:
     exit_code: int
     memory_full: bool = False  # running, but its working set fills its memory limit
     restarts: int = 0  # how often the engine restarted it (its restart policy)
+    looping: bool = False  # still restarting after the others were up (RestartWatch)
 
     @property
     def crashed(self) -> bool:
         return (
             self.memory_full
-            or self.restarts >= CRASH_LOOP_RESTARTS
+            or self.looping
             or self.state in ("restarting", "dead", "removing")
             or (self.state == "exited" and self.exit_code != 0)
             or self.health == "unhealthy"
@@ -43,7 +51,7 @@ class ServiceState:
     def describe(self) -> str:
         if self.state == "exited":
             return msg("state.exited", service=self.service, code=self.exit_code)
-        if self.state == "restarting" or self.restarts >= CRASH_LOOP_RESTARTS:
+        if self.state == "restarting" or self.looping:
             return msg("state.restarting", service=self.service)
         if self.memory_full:
             return msg("state.memory_full", service=self.service)
@@ -52,6 +60,46 @@ class ServiceState:
         if self.health == "starting":
             return msg("state.health_starting", service=self.service)
         return msg("state.other", service=self.service, state=self.state)
+
+
+@dataclass
+class RestartWatch:
+    """Tells a service its restart policy is bringing back (wait for it) from a crash loop (a
+    crash), from successive polls. Pure bookkeeping over the states and the clock, so the
+    timing rules are unit-tested without an engine."""
+
+    started: float
+    quiet_for: float = 5.0
+    _counts: dict[str, int] = field(default_factory=dict)
+    _restarted_at: dict[str, float] = field(default_factory=dict)
+    _others_up_since: float | None = None
+
+    def observe(self, current: list[ServiceState], now: float) -> list[ServiceState]:
+        """The states with `looping` set; call once per poll."""
+        for s in current:
+            if s.state == "restarting" or s.restarts != self._counts.get(s.service, 0):
+                self._restarted_at[s.service] = now
+            self._counts[s.service] = s.restarts
+        others = [s for s in current if s.service not in self._restarted_at]
+        if others and all(s.settled for s in others):
+            self._others_up_since = self._others_up_since if self._others_up_since is not None else now
+        else:
+            self._others_up_since = None
+        grace_end = (
+            self._others_up_since + LOOP_GRACE if self._others_up_since is not None else self.started + LOOP_PATIENCE
+        )
+        return [
+            dataclasses.replace(s, looping=True)
+            if s.restarts >= CRASH_LOOP_RESTARTS and self._restarted_at.get(s.service, -1.0) > grace_end
+            else s
+            for s in current
+        ]
+
+    def bouncing(self, state: ServiceState, now: float) -> bool:
+        """Brought back by its restart policy and not (yet) a loop: neither crashed nor settled."""
+        if state.looping:
+            return False
+        return state.state == "restarting" or now - self._restarted_at.get(state.service, -1e9) < self.quiet_for
 
 
 def states(stack: Stack, memory_limit: int | None = None) -> list[ServiceState]:
@@ -78,22 +126,25 @@ def settle(
     stack: Stack, deadline: float, quiet_for: float = 5.0, memory_limit: int | None = Limits().memory_bytes
 ) -> list[ServiceState]:
     """Wait until every service is running (healthy where it has a healthcheck) or finished with
-    exit 0, and stays so for `quiet_for` seconds; return early on a crash; give up at deadline."""
+    exit 0, and stays so for `quiet_for` seconds; return early on a crash; give up at deadline.
+    A service its restart policy brings back is waited for (RestartWatch), not a crash."""
+    watch = RestartWatch(time.monotonic(), quiet_for)
     stable_since: float | None = None
     current: list[ServiceState] = []
     while True:
-        current = states(stack, memory_limit)
         now = time.monotonic()
-        if any(s.crashed for s in current):
+        current = watch.observe(states(stack, memory_limit), now)
+        bouncing = [s for s in current if watch.bouncing(s, now)]
+        if any(s.crashed and s not in bouncing for s in current):
             return current
-        if current and all(s.settled for s in current):
+        if current and not bouncing and all(s.settled for s in current):
             stable_since = stable_since or now
             if now - stable_since >= quiet_for:
                 return current
         else:
             stable_since = None
-        if now >= deadline:
-            return current
+        if now >= deadline:  # still being brought back when time ran out: that is no start
+            return [dataclasses.replace(s, looping=True) if s in bouncing else s for s in current]
         time.sleep(1)
 
 
