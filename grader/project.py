@@ -29,6 +29,8 @@ POSTGRES_IMAGES = frozenset({"postgres", "postgis", "postgresql"})
 LEGACY_PGDATA = "/var/lib/postgresql/data"
 V18_VOLUME = "/var/lib/postgresql"
 LATEST_POSTGRES_MAJOR = 18
+_HOST_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # words of a value: hosts, users, ports
+_URL_HOST = re.compile(r"://(?:[^@/\s]*@)?([A-Za-z0-9][A-Za-z0-9_.-]*)")  # `postgres://u:p@db:5432/x` -> db
 
 
 def find_compose_files(root: Path) -> list[Path]:
@@ -145,18 +147,47 @@ class ComposeProject:
     def build_services(self) -> list[str]:
         return [name for name, svc in self.services.items() if svc.get("build")]
 
-    def db_service(self) -> str | None:
-        for name, svc in self.services.items():
-            if is_postgres_image(str(svc.get("image") or "")) and not svc.get("build"):
-                return name
-        return None
+    def postgres_services(self) -> list[str]:
+        return [
+            name
+            for name, svc in self.services.items()
+            if is_postgres_image(str(svc.get("image") or "")) and not svc.get("build")
+        ]
+
+    def connects_to(self, service: str, target: str) -> int:
+        """How plainly `service` uses `target`: 3 when its environment gives it as a host
+        (`DB_HOST=db`, `postgres://u:p@db:5432/x`), 2 when a value only mentions the name (a user
+        may be called `postgres` too), 1 when it only depends on it, else 0."""
+        names = {target, *(str(self.services[target].get(k) or "") for k in ("hostname", "container_name"))} - {""}
+        env = self.environment(service)
+        hosts = {v.strip() for k, v in env.items() if "HOST" in k.upper()}
+        hosts |= {h for v in env.values() for h in _URL_HOST.findall(v)}
+        if names & hosts:
+            return 3
+        if any(names & set(_HOST_TOKEN.findall(v)) for v in env.values()):
+            return 2
+        return 1 if target in (self.services[service].get("depends_on") or {}) else 0
 
     def app_service(self) -> str | None:
-        """The API: a service built from the repo, preferring one that publishes a port."""
-        candidates = [name for name in self.build_services() if name != self.db_service()]
-        publishing = [name for name in candidates if self.published_targets(name)]
-        ranked = publishing or candidates
-        return ranked[0] if ranked else None
+        """The API: a service built from the repo; among several (an API and a `migrate` one-shot
+        built from the same Dockerfile), the one that publishes a port, then the one that connects
+        to the database; compose's order only breaks ties."""
+        candidates = self.build_services()
+        databases = self.postgres_services()
+
+        def rank(name: str) -> tuple[bool, int]:
+            return bool(self.published_targets(name)), max((self.connects_to(name, d) for d in databases), default=0)
+
+        return max(candidates, key=rank, default=None)
+
+    def db_service(self) -> str | None:
+        """The PostgreSQL service the API uses: with several (a second database, a test one), the
+        one the API's settings name, then the one it depends on; compose's order breaks ties."""
+        databases = self.postgres_services()
+        app = self.app_service()
+        if len(databases) <= 1 or app is None:
+            return databases[0] if databases else None
+        return max(databases, key=lambda d: self.connects_to(app, d))
 
     def environment(self, service: str) -> dict[str, str]:
         env = self.services[service].get("environment") or {}

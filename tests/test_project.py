@@ -92,6 +92,66 @@ def test_app_and_db_services() -> None:
     assert p.published_targets("api") == [3000]
 
 
+_API = {"build": {"context": "/r"}, "ports": [{"target": 3000}]}
+
+
+@pytest.mark.parametrize(
+    "services, app, db",
+    [
+        # Compose lists services by name: `analytics-db` comes first, the API uses `db`.
+        pytest.param(
+            {
+                "analytics-db": {"image": "postgres:16"},
+                "api": {**_API, "environment": {"DB_HOST": "db"}},
+                "db": {"image": "postgres:16"},
+            },
+            "api",
+            "db",
+            id="db-host-names-the-second",
+        ),
+        pytest.param(
+            {
+                "api": {**_API, "environment": {"DATABASE_URL": "postgres://postgres:pw@main-db:5432/app"}},
+                "main-db": {"image": "postgres"},
+                "postgres": {"image": "postgres"},
+            },
+            "api",
+            "main-db",
+            id="url-host-beats-a-user-called-postgres",
+        ),
+        pytest.param(
+            {
+                "api": {**_API, "depends_on": {"pg": {"condition": "service_started"}}},
+                "a-test-db": {"image": "postgres"},
+                "pg": {"image": "postgres"},
+            },
+            "api",
+            "pg",
+            id="depends-on",
+        ),
+        pytest.param(
+            {
+                "api": {"build": {"context": "/r"}, "environment": {"DB_HOST": "db"}},
+                "a-worker": {"build": {"context": "/r"}},
+                "db": {"image": "postgres"},
+            },
+            "api",
+            "db",
+            id="no-port-published-the-one-that-connects",
+        ),
+        pytest.param(
+            {"db": {"image": "postgres"}, "migrate": {"build": {"context": "/r"}, "environment": {"DB_HOST": "db"}}},
+            "migrate",
+            "db",
+            id="one-build-service",
+        ),
+    ],
+)
+def test_the_app_and_database_are_what_the_app_connects_to(services: dict[str, Any], app: str, db: str) -> None:
+    p = project(services)
+    assert (p.app_service(), p.db_service()) == (app, db)
+
+
 def test_no_app_without_build() -> None:
     assert project({"db": {"image": "postgres:15"}, "api": {"image": "node:18"}}).app_service() is None
 
