@@ -19,27 +19,45 @@ from grader.messages import msg
 from grader.model import Category, Check, Outcome, Phase
 from grader.project import postgres_layout
 from grader.scenarios import Run, StepFailed, run_steps
-from grader.stack import POSTGRES_PORT, Stack
+from grader.stack import Stack, db_port
 from grader.waiting import crash_report, states
 
 TABLE = "compose_grader_marker"
 
 
+def _credentials(stack: Stack, db: str, env: dict[str, str]) -> tuple[str, str, str] | None:
+    """(user, password, database) as the official image reads them: each given directly or, as
+    its documentation offers for secrets, in a file named by `<NAME>_FILE`, read inside the
+    database's container. None while a file cannot be read yet."""
+    values: dict[str, str] = {}
+    for name in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"):
+        values[name] = env.get(name, "")
+        if not values[name] and env.get(f"{name}_FILE"):
+            out, code = stack.exec(db, ["cat", env[f"{name}_FILE"]])
+            if code != 0:
+                return None
+            values[name] = out.rstrip("\r\n")
+    user = values["POSTGRES_USER"] or "postgres"
+    return user, values["POSTGRES_PASSWORD"], values["POSTGRES_DB"] or user
+
+
 def _connect(stack: Stack, db: str, env: dict[str, str], deadline: float) -> psycopg.Connection[tuple[object, ...]]:
-    user = env.get("POSTGRES_USER") or "postgres"
     last: Exception | None = None
+    credentials = None
     while time.monotonic() < deadline:
         if stack.state(db) in ("", "exited", "dead", "restarting"):
             break  # gone or crashed: waiting longer cannot help
-        endpoint = stack.endpoint(db, int(env.get("PGPORT") or POSTGRES_PORT))
-        if endpoint is not None:
+        endpoint = stack.endpoint(db, db_port(env))
+        credentials = credentials or _credentials(stack, db, env)
+        if endpoint is not None and credentials is not None:
+            user, password, dbname = credentials
             try:
                 return psycopg.connect(
                     host=endpoint.host,
                     port=endpoint.port,
                     user=user,
-                    password=env.get("POSTGRES_PASSWORD", ""),
-                    dbname=env.get("POSTGRES_DB") or user,
+                    password=password,
+                    dbname=dbname,
                     connect_timeout=3,
                     autocommit=True,
                     options="-c statement_timeout=15000",  # a wedged server cannot hang the grader

@@ -12,7 +12,8 @@ from grader.diagnose import network_failure
 from grader.errors import CommandTimeout
 from grader.messages import msg
 from grader.model import Category, Check, Outcome, Phase
-from grader.waiting import crash_report, settle
+from grader.stack import db_port
+from grader.waiting import accepts_connections, crash_report, settle
 
 
 def _known_cause(ctx: Context, crashed: list[str]) -> Outcome | None:
@@ -46,7 +47,9 @@ def _judge(ctx: Context) -> Outcome:
             return dataclasses.replace(known, evidence=f"{message}\n{logs}".strip())
         text = msg("startup.up_failed_because", reason=sentence) if logs else msg("startup.up_failed")
         return Outcome.failed(text, f"{message}\n{logs}".strip())
-    current = settle(stack, deadline, memory_limit=ctx.options.limits.memory_bytes)
+    db = ctx.compose.db_service()
+    ready = accepts_connections(stack, db, db_port(ctx.compose.environment(db))) if db else None
+    current = settle(stack, deadline, memory_limit=ctx.options.limits.memory_bytes, db_ready=ready)
     crashed = [s for s in current if s.crashed]
     if crashed:
         sentence, logs = crash_report(stack, crashed, memory=ctx.options.limits.memory)

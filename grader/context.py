@@ -23,7 +23,7 @@ from grader.messages import msg
 from grader.model import Phase, Substitution
 from grader.project import ComposeProject, find_compose_files, find_override_file
 from grader.rubric import Rubric
-from grader.stack import Limits, Stack
+from grader.stack import POSTGRES_PORT, Limits, Stack, db_port
 from grader.untrusted import (
     UnsafeInput,
     config_time_files,
@@ -280,7 +280,9 @@ class Context:
         stack = self.stack_for([project.file])  # created by `compose` already, with its files
         if stack._compose is None:
             self._pin_dockerfiles(project)
-            stack.prepare(project.config, project.db_service(), self.options.limits)
+            db = project.db_service()
+            port = db_port(project.environment(db)) if db else POSTGRES_PORT
+            stack.prepare(project.config, db, self.options.limits, port)
         return stack
 
     def _pin_dockerfiles(self, project: ComposeProject) -> None:

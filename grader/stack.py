@@ -160,6 +160,12 @@ def render_override(
     return "\n".join(lines) + "\n"
 
 
+def db_port(environment: dict[str, str]) -> int:
+    """Where PostgreSQL listens inside its container: 5432, or the image's PGPORT."""
+    value = environment.get("PGPORT", "").strip()
+    return int(value) if value.isdigit() and 0 < int(value) < 65536 else POSTGRES_PORT
+
+
 def frozen_model(config: dict[str, Any]) -> dict[str, Any]:
     """The resolved model as compose runs it again: `config --format json` already wrote every
     path absolute, every env file and label file into `environment` and `labels`, and every `$`
@@ -256,7 +262,9 @@ class Stack:
         result = compose.run(compose.command(*args), timeout)
         return json.loads(result.stdout), result.stderr.decode(errors="replace")
 
-    def prepare(self, config: dict[str, Any], db_service: str | None, limits: Limits | None = None) -> None:
+    def prepare(
+        self, config: dict[str, Any], db_service: str | None, limits: Limits | None = None, db_port: int = POSTGRES_PORT
+    ) -> None:
         """After the security gate, write the model the gate saw and the grader's override to a
         folder of the grader's; every later compose command (build, up, down, logs, exec) reads
         those two, never the student's files again: a container that can write to the copy (a
@@ -270,7 +278,8 @@ class Stack:
         self._override_dir = tempfile.TemporaryDirectory(prefix="grader-override-")
         folder = Path(self._override_dir.name)
         (folder / "model.json").write_text(json.dumps(frozen_model(config)))
-        (folder / "grader.override.yaml").write_text(render_override(config, self.project, db_service, self.limits))
+        override = render_override(config, self.project, db_service, self.limits, db_port)
+        (folder / "grader.override.yaml").write_text(override)
         (folder / "empty.env").write_text("")
         self._compose = self._make(
             [str(folder / "model.json"), str(folder / "grader.override.yaml")], env_file=str(folder / "empty.env")

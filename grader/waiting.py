@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from grader.diagnose import db_localhost_line, db_not_ready_line
@@ -15,8 +17,8 @@ PG_NO_PASSWORD = "superuser password is not specified"
 # exits when it cannot connect, `restart: on-failure`). The engine's backoff doubles from 100 ms,
 # so such a service restarts a few times in the first seconds. It is in a crash loop when it has
 # restarted at least CRASH_LOOP_RESTARTS times and restarts again LOOP_GRACE seconds after every
-# other service was up (or LOOP_PATIENCE seconds after `up` when they never all are): by then
-# the database it waited for has had its time.
+# other service was up and the database accepted connections (or LOOP_PATIENCE seconds after
+# `up` when that never happens): by then what it waited for has had its time.
 CRASH_LOOP_RESTARTS = 3
 LOOP_GRACE = 10.0
 LOOP_PATIENCE = 30.0
@@ -74,14 +76,15 @@ class RestartWatch:
     _restarted_at: dict[str, float] = field(default_factory=dict)
     _others_up_since: float | None = None
 
-    def observe(self, current: list[ServiceState], now: float) -> list[ServiceState]:
-        """The states with `looping` set; call once per poll."""
+    def observe(self, current: list[ServiceState], now: float, db_ready: bool = True) -> list[ServiceState]:
+        """The states with `looping` set; call once per poll. `db_ready`: the database accepts
+        connections (a database without healthcheck is `running` long before it does)."""
         for s in current:
             if s.state == "restarting" or s.restarts != self._counts.get(s.service, 0):
                 self._restarted_at[s.service] = now
             self._counts[s.service] = s.restarts
         others = [s for s in current if s.service not in self._restarted_at]
-        if others and all(s.settled for s in others):
+        if db_ready and others and all(s.settled for s in others):
             self._others_up_since = self._others_up_since if self._others_up_since is not None else now
         else:
             self._others_up_since = None
@@ -100,6 +103,23 @@ class RestartWatch:
         if state.looping:
             return False
         return state.state == "restarting" or now - self._restarted_at.get(state.service, -1e9) < self.quiet_for
+
+
+def accepts_connections(stack: Stack, service: str, port: int) -> Callable[[], bool]:
+    """A probe: whether the service's port takes a TCP connection (PostgreSQL listens on TCP only
+    once its initialisation is over)."""
+
+    def probe() -> bool:
+        endpoint = stack.endpoint(service, port)
+        if endpoint is None:
+            return False
+        try:
+            with socket.create_connection((endpoint.host, endpoint.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    return probe
 
 
 def states(stack: Stack, memory_limit: int | None = None) -> list[ServiceState]:
@@ -123,7 +143,11 @@ def states(stack: Stack, memory_limit: int | None = None) -> list[ServiceState]:
 
 
 def settle(
-    stack: Stack, deadline: float, quiet_for: float = 5.0, memory_limit: int | None = Limits().memory_bytes
+    stack: Stack,
+    deadline: float,
+    quiet_for: float = 5.0,
+    memory_limit: int | None = Limits().memory_bytes,
+    db_ready: Callable[[], bool] | None = None,
 ) -> list[ServiceState]:
     """Wait until every service is running (healthy where it has a healthcheck) or finished with
     exit 0, and stays so for `quiet_for` seconds; return early on a crash; give up at deadline.
@@ -131,9 +155,11 @@ def settle(
     watch = RestartWatch(time.monotonic(), quiet_for)
     stable_since: float | None = None
     current: list[ServiceState] = []
+    ready = False
     while True:
         now = time.monotonic()
-        current = watch.observe(states(stack, memory_limit), now)
+        ready = ready or db_ready is None or db_ready()
+        current = watch.observe(states(stack, memory_limit), now, ready)
         bouncing = [s for s in current if watch.bouncing(s, now)]
         if any(s.crashed and s not in bouncing for s in current):
             return current

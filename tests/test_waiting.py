@@ -27,16 +27,20 @@ def test_a_loop_caught_running_says_it_keeps_restarting() -> None:
     assert "restart" in ServiceState("api", "running", "", 0, restarts=5, looping=True).describe()
 
 
-def _replay(restart_times: list[float], db_up_at: float, until: float, app_only: bool = False) -> list[float]:
+def _replay(
+    restart_times: list[float], db_up_at: float, until: float, app_only: bool = False, healthcheck: bool = True
+) -> list[float]:
     """Poll once a second; the app restarts at `restart_times` (the engine's backoff), the
-    database is healthy from `db_up_at`. Returns the poll times at which the app was looping."""
+    database accepts connections from `db_up_at` (healthy then, with a healthcheck; `running` from
+    the start without). Returns the poll times at which the app was looping."""
     watch, looping, now = RestartWatch(started=0.0), [], 0.0
     while now <= until:
         restarts = sum(t <= now for t in restart_times)
         current = [ServiceState("api", "running", "", 0, restarts=restarts)]
         if not app_only:
-            current.append(ServiceState("db", "running", "healthy" if now >= db_up_at else "starting", 0))
-        observed = watch.observe(current, now)
+            health = ("healthy" if now >= db_up_at else "starting") if healthcheck else ""
+            current.append(ServiceState("db", "running", health, 0))
+        observed = watch.observe(current, now, db_ready=now >= db_up_at)
         looping += [now] if observed[0].looping else []
         now += 1.0
     return looping
@@ -46,20 +50,22 @@ BACKOFF = [0.1, 0.3, 0.7, 1.5, 3.1, 6.3, 12.7, 25.5, 51.1]  # 100 ms doubling, a
 
 
 @pytest.mark.parametrize(
-    "restart_times, db_up_at, looping_from",
+    "restart_times, db_up_at, healthcheck, looping_from",
     [
         # `restart: on-failure` while PostgreSQL initialises: 4 restarts, then it connects.
-        pytest.param(BACKOFF[:4], 3.0, None, id="brought-back-while-the-db-starts"),
+        pytest.param(BACKOFF[:4], 3.0, True, None, id="brought-back-while-the-db-starts"),
         # The database takes 20 s to be healthy; the app restarts meanwhile and then stays up.
-        pytest.param(BACKOFF[:7], 20.0, None, id="slow-database-with-healthcheck"),
+        pytest.param(BACKOFF[:7], 20.0, True, None, id="slow-database-with-healthcheck"),
+        # No healthcheck: `running` at once, accepting connections only after a slow initdb.
+        pytest.param(BACKOFF[:7], 12.0, False, None, id="slow-database-without-healthcheck"),
         # The app exits at once forever; the database was up from the start.
-        pytest.param(BACKOFF, 0.0, 13.0, id="crash-loop"),
+        pytest.param(BACKOFF, 0.0, False, 13.0, id="crash-loop"),
     ],
 )
 def test_a_restart_policy_is_waited_for_and_a_loop_is_not(
-    restart_times: list[float], db_up_at: float, looping_from: float | None
+    restart_times: list[float], db_up_at: float, healthcheck: bool, looping_from: float | None
 ) -> None:
-    looping = _replay(restart_times, db_up_at, until=60.0)
+    looping = _replay(restart_times, db_up_at, until=60.0, healthcheck=healthcheck)
     assert (looping[0] if looping else None) == looping_from
     if looping_from is not None:
         assert looping_from <= db_up_at + LOOP_GRACE + 3.0 and looping_from >= db_up_at + LOOP_GRACE
