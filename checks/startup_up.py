@@ -13,7 +13,7 @@ from grader.errors import CommandTimeout
 from grader.messages import msg
 from grader.model import Category, Check, Outcome, Phase
 from grader.stack import db_port
-from grader.waiting import accepts_connections, crash_report, settle
+from grader.waiting import crash_report, postgres_answers, settle
 
 
 def _known_cause(ctx: Context, crashed: list[str]) -> Outcome | None:
@@ -48,7 +48,7 @@ def _judge(ctx: Context) -> Outcome:
         text = msg("startup.up_failed_because", reason=sentence) if logs else msg("startup.up_failed")
         return Outcome.failed(text, f"{message}\n{logs}".strip())
     db = ctx.compose.db_service()
-    ready = accepts_connections(stack, db, db_port(ctx.compose.environment(db))) if db else None
+    ready = postgres_answers(stack, db, db_port(ctx.compose.environment(db))) if db else None
     current = settle(stack, deadline, memory_limit=ctx.options.limits.memory_bytes, db_ready=ready)
     crashed = [s for s in current if s.crashed]
     if crashed:

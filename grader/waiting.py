@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,17 +106,23 @@ class RestartWatch:
         return state.state == "restarting" or now - self._restarted_at.get(state.service, -1e9) < self.quiet_for
 
 
-def accepts_connections(stack: Stack, service: str, port: int) -> Callable[[], bool]:
-    """A probe: whether the service's port takes a TCP connection (PostgreSQL listens on TCP only
-    once its initialisation is over)."""
+_SSL_REQUEST = struct.pack("!ii", 8, 80877103)  # PostgreSQL's SSLRequest: answered `S` or `N`
+
+
+def postgres_answers(stack: Stack, service: str, port: int) -> Callable[[], bool]:
+    """A probe: whether PostgreSQL itself answers on the service's port (it listens on TCP only
+    once its initialisation is over). A TCP connection alone proves nothing: the engine's proxy
+    accepts one on a published port whatever listens behind it. No credentials needed."""
 
     def probe() -> bool:
         endpoint = stack.endpoint(service, port)
         if endpoint is None:
             return False
         try:
-            with socket.create_connection((endpoint.host, endpoint.port), timeout=1):
-                return True
+            with socket.create_connection((endpoint.host, endpoint.port), timeout=1) as sock:
+                sock.settimeout(1)
+                sock.sendall(_SSL_REQUEST)
+                return sock.recv(1) in (b"S", b"N")
         except OSError:
             return False
 

@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "fixtures" / "submissions"
 EXPECTED = ROOT / "fixtures" / "expected"
+RUBRICS = ROOT / "fixtures" / "rubrics"
 
 
 def compose_config(folder: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ import pytest
 
 from grader.context import Context, Options
 from grader.errors import BadInput
-from grader.model import Category, Check, Outcome, Phase, Status
+from grader.model import Category, Check, Outcome, Phase, Report, Status
 from grader.runner import copy_submission, project_name, run_checks, validate_submission
 
 
@@ -85,6 +85,47 @@ def test_requires_and_after(tmp_path: Path) -> None:
     assert "a.fails" in results["b.needs_pass"].feedback
     assert results["c.needs_run"].status is Status.PASSED
     assert results["d.after_skip"].status is Status.SKIPPED
+
+
+def test_a_skip_names_the_root_cause(tmp_path: Path) -> None:
+    registry = {
+        "a.root": check("a.root", lambda _: Outcome.failed("the real fault")),
+        "b.build": check("b.build", lambda _: Outcome.passed("ok"), requires=("a.root",)),
+        "c.start": check("c.start", lambda _: Outcome.passed("ok"), requires=("b.build",)),
+        "d.api": check("d.api", lambda _: Outcome.passed("ok"), after=("c.start",)),
+    }
+    results = {r.id: r for r in run_checks(ctx(tmp_path), registry)}
+    assert [results[i].cause for i in ("a.root", "b.build", "c.start", "d.api")] == [None, "a.root", "a.root", "a.root"]
+    assert "root cause is 'a.root'" in results["d.api"].feedback
+    assert "root cause" not in results["b.build"].feedback  # it names a.root already
+
+
+def test_a_check_that_skips_itself_for_a_root_cause_does_not_block_what_only_needs_it_run(tmp_path: Path) -> None:
+    registry = {
+        "a.volume": check("a.volume", lambda _: Outcome.failed("wrong mount")),
+        "b.start": check("b.start", lambda _: Outcome.skipped("the db refused: see a.volume", cause="a.volume")),
+        "c.api": check("c.api", lambda _: Outcome.passed("answers"), after=("b.start",)),
+        "d.data": check("d.data", lambda _: Outcome.passed("kept"), requires=("b.start",)),
+    }
+    results = {r.id: r for r in run_checks(ctx(tmp_path), registry)}
+    assert results["b.start"].cause == "a.volume"
+    assert results["c.api"].status is Status.PASSED  # the stack was started: the API can be judged
+    assert results["d.data"].status is Status.SKIPPED and results["d.data"].cause == "a.volume"
+
+
+def test_an_error_makes_the_run_incomplete_with_the_points_it_withheld(tmp_path: Path) -> None:
+    registry = {
+        "a.fine": check("a.fine", lambda _: Outcome.passed("ok"), points=5),
+        "b.build": check("b.build", boom, points=13),
+        "c.start": check("c.start", lambda _: Outcome.passed("ok"), requires=("b.build",)),
+        "d.lint": check("d.lint", lambda _: Outcome.failed("no"), points=2),
+    }
+    results = run_checks(ctx(tmp_path), registry)
+    report = Report("1.5", "g", "0", "/s", "s", "2026-01-01T00:00:00+00:00", 1.0, "graded", checks=results)
+    assert [c.id for c in report.ungraded] == ["b.build", "c.start"]
+    assert sum(c.max_points for c in report.ungraded) == 23
+    failed_only = Report("1.5", "g", "0", "/s", "s", "x", 1.0, "graded", checks=results[3:])
+    assert failed_only.ungraded == ()  # a failure is a verdict
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,9 @@ import pytest
 from grader import formats
 from grader.context import Options
 from grader.report import schema, to_dict, to_json
+from grader.rubric import Rubric, load
 from grader.runner import grade
-from tests.conftest import EXPECTED, SUBMISSIONS, HostSampler, engine_changes, engine_counts, tree_digest
+from tests.conftest import EXPECTED, RUBRICS, SUBMISSIONS, HostSampler, engine_changes, engine_counts, tree_digest
 
 pytestmark = pytest.mark.docker
 
@@ -32,12 +33,14 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     digest = tree_digest(submission)
     before = engine_counts(engine)
     since = int(time.time())
-    options = Options(**expected.get("options", {}))
+    # A fixture graded with a course rubric (fixtures/rubrics/...): its options come from it.
+    rubric = load(RUBRICS / expected["rubric"]) if "rubric" in expected else Rubric()
+    options = Options.of(rubric) if "rubric" in expected else Options(**expected.get("options", {}))
 
     preexisting = _create_preexisting(engine, expected.get("preexisting", {}))
     with HostSampler() as host:
         started = time.monotonic()
-        report = grade(submission, options)
+        report = grade(submission, options, rubric=rubric)
         wall = time.monotonic() - started
 
     until = int(time.time()) + 1
@@ -55,6 +58,10 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     for check_id, needle in expected.get("evidence_contains", {}).items():
         assert needle in by_id[check_id].evidence, by_id[check_id].evidence
     jsonschema.validate(to_dict(report), schema())
+    assert [list(i) for i in report.images] == expected.get("images", [])
+    assert report.status == expected.get("status", "graded")
+    for check_id, cause in expected.get("causes", {}).items():
+        assert by_id[check_id].cause == cause, (check_id, by_id[check_id].cause)
     assert list(report.warnings) == expected.get("warnings", [])
     data = to_dict(report)  # every format is written from the JSON report
     every_format = "\n".join(
