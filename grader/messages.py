@@ -72,6 +72,13 @@ _add(
 )
 _add("state.not_run", "not run", "no ejecutada")
 _add(
+    "runner.root_error",
+    "The root cause is a problem of the grading machine in '{cause}', not of your work: this is graded when "
+    "the run is repeated.",
+    "La causa de fondo es un problema de la máquina de corrección en '{cause}', no de tu trabajo: esto se "
+    "corregirá al repetir la corrección.",
+)
+_add(
     "runner.root_cause",
     "The root cause is '{cause}': fixing that is what lets this check run.",
     "La causa de fondo es '{cause}': al corregirla se podrá corregir esta verificación.",

@@ -90,7 +90,7 @@ def _blocker(
     for needed in (n for n in check.requires if n in present):
         result = done.get(needed)
         if result is None or result.status is not Status.PASSED:
-            return _explain("runner.needs_pass", needed, result)
+            return _explain("runner.needs_pass", needed, done)
     for needed in (n for n in check.after if n in present):
         result = done.get(needed)
         if (
@@ -98,15 +98,19 @@ def _blocker(
             or result.status is Status.ERROR
             or (result.status is Status.SKIPPED and (needed in blocked or result.cause is None))
         ):
-            return _explain("runner.needs_run", needed, result)
+            return _explain("runner.needs_run", needed, done)
     return None
 
 
-def _explain(key: str, needed: str, result: CheckResult | None) -> Blocker:
+def _explain(key: str, needed: str, done: Mapping[str, CheckResult]) -> Blocker:
+    result = done.get(needed)
     state = msg(f"state.{result.status.value}") if result else msg("state.not_run")
     why = msg(key, needed=needed, state=state)
     cause = result.cause if result is not None and result.cause else needed
-    if cause != needed:
+    root = done.get(cause)
+    if root is not None and root.status is Status.ERROR:  # nothing the student can fix
+        why += " " + msg("runner.root_error", cause=cause)
+    elif cause != needed:
         why += " " + msg("runner.root_cause", cause=cause)
     return Blocker(why, cause)
 

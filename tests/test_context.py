@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader.context import ComposeInvalid, Context, Options
+from grader.rubric import parse
 
 
 def screen(tmp_path: Path, files: dict[str, str]) -> None:
@@ -73,3 +74,26 @@ def test_a_service_env_file_takes_nothing_from_the_grader(tmp_path: Path) -> Non
         ctx._screen_env_files([str(tmp_path / "app.env")])
     (tmp_path / "app.env").write_text("PORT=3000\n")
     ctx._screen_env_files([str(tmp_path / "app.env")])
+
+
+def test_a_missing_env_file_leaves_a_model_to_analyse_and_none_to_run(tmp_path: Path) -> None:
+    """compose rejects the file, but `config --no-env-resolution` reads it: the static checks grade
+    that model (as if the env file were empty); `compose` and the stack still refuse it."""
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  api: {build: ., env_file: .env.development, ports: ['3000:3000']}\n"
+        "  db: {image: postgres, env_file: .env.development, volumes: ['pgdata:/var/lib/postgresql/data']}\n"
+        "volumes: {pgdata: {}}\n"
+    )
+    (tmp_path / "Dockerfile").write_text("FROM node\n")
+    rubric = parse("images: {postgres: 'postgres:16'}\n")
+    ctx = Context(tmp_path, tmp_path, Options(), None, "grader-analysis-test", rubric)  # type: ignore[arg-type]
+    with pytest.raises(ComposeInvalid) as caught:
+        _ = ctx.compose
+    assert caught.value.missing_env_file and caught.value.missing_env_file.endswith(".env.development")
+    project = ctx.analysis()
+    assert project is not None and (project.app_service(), project.db_service()) == ("api", "db")
+    assert project.services["db"]["image"] == "postgres:16"  # the rubric's pin, recorded once
+    assert [s.used for s in ctx.substitutions] == ["postgres:16"]
+    assert ctx.missing_env_file() == caught.value.missing_env_file
+    with pytest.raises(ComposeInvalid):
+        _ = ctx.stack  # nothing is ever built or started from the lenient model
