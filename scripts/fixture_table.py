@@ -17,8 +17,9 @@ import docker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from grader.context import Options
+from grader.rubric import Rubric, load
 from grader.runner import grade
-from tests.conftest import EXPECTED, SUBMISSIONS, HostSampler, engine_changes, engine_counts
+from tests.conftest import EXPECTED, RUBRICS, SUBMISSIONS, HostSampler, engine_changes, engine_counts
 
 
 def main(names: list[str]) -> int:
@@ -36,7 +37,9 @@ def main(names: list[str]) -> int:
         before = engine_counts(client)
         with HostSampler() as host:
             t0 = time.monotonic()
-            report = grade(SUBMISSIONS / name, Options(**expected.get("options", {})))
+            rubric = load(RUBRICS / expected["rubric"]) if "rubric" in expected else Rubric()
+            options = Options.of(rubric) if "rubric" in expected else Options(**expected.get("options", {}))
+            report = grade(SUBMISSIONS / name, options, rubric=rubric)
             wall = time.monotonic() - t0
         after = engine_counts(client)
         actual = {c.id: {"status": c.status.value, "points": c.points} for c in report.checks}
