@@ -205,7 +205,7 @@ def github_annotations(report: Report, path_prefix: str = "") -> list[str]:
     banner = report["error"] if report["status"] == "error" else incomplete(report)
     if banner is not None:
         # No `Points` line: GitHub Classroom records that line as the grade, and this is none.
-        out.append(_command("error", banner or "", title=msg("report.not_graded")))
+        out.append(_command("error", (banner or "").replace("**", ""), title=msg("report.not_graded")))
         return out
     # `Points X/Y` under the title Autograding is GitHub Classroom's own wording: kept in English.
     out.append(_command("notice", f"Points {_pts(report['score'])}/{_pts(report['max_score'])}", title="Autograding"))

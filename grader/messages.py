@@ -1022,9 +1022,11 @@ _add("report.not_graded", "Not graded", "Sin corregir")
 _add(
     "report.incomplete",
     "⚠️ **Incomplete, not a grade**: {points} points could not be graded ({checks}) because of a problem of "
-    "the grader or the grading machine, not of the submission. The instructor will grade it again.",
+    "the grader or the grading machine, not of the submission. Grade it again (re-run the job); if it happens "
+    "again, tell the instructor.",
     "⚠️ **Incompleta, no es una nota**: {points} puntos no se pudieron corregir ({checks}) por un problema del "
-    "corrector o de la máquina de corrección, no de la entrega. El docente la volverá a corregir.",
+    "corrector o de la máquina de corrección, no de la entrega. Vuelve a corregirla (re-ejecuta el job); si se "
+    "repite, avisa al docente.",
 )
 _add(
     "report.gradescope_placeholder",

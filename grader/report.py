@@ -130,7 +130,7 @@ def _table(report: Report, width: int) -> str:
     if report.ungraded:
         points = _points(sum(c.max_points for c in report.ungraded))
         checks = ", ".join(c.id for c in report.ungraded)
-        lines += ["", msg("report.incomplete", points=points, checks=checks)]
+        lines += ["", msg("report.incomplete", points=points, checks=checks).replace("**", "")]  # plain text
     lines.extend(msg("report.image_used", written=i.written, used=i.used, where=i.where) for i in report.images)
     lines.extend(f"warning: {w}" for w in report.warnings)
     return "\n".join(lines) + "\n"
