@@ -6,6 +6,7 @@ import time
 
 import requests
 
+from checks.startup_up import crashed_at_startup
 from grader.context import Context
 from grader.diagnose import (
     Listener,
@@ -43,11 +44,17 @@ def _judge(ctx: Context) -> Outcome:
     last_error = ""
     while time.monotonic() < deadline:
         if stack.state(app) != "running":
+            known = crashed_at_startup(ctx, app, msg("api.what"))
+            if known is not None:  # startup deducted this crash; the API could not be judged
+                return known
             logs = stack.logs(app, 40)
             oom = [msg("hint.oom", service=app, memory=ctx.options.limits.memory)] if stack.oom_killed(app) else []
             tips = "".join(f" {tip}" for tip in [*oom, *explain_logs(logs)])
             return Outcome.failed(msg("api.stopped", app=app) + tips, logs)
         if stack.memory_full(app, ctx.options.limits.memory_bytes):
+            known = crashed_at_startup(ctx, app, msg("api.what"))
+            if known is not None:
+                return known
             memory = ctx.options.limits.memory
             return Outcome.failed(
                 msg("api.memory_full", app=app) + " " + msg("hint.oom", service=app, memory=memory),

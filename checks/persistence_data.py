@@ -14,6 +14,7 @@ import psycopg
 import requests
 
 from checks.compose_volume import because_of_legacy_mount
+from checks.startup_up import crashed_at_startup
 from grader.context import Context
 from grader.messages import msg
 from grader.model import Category, Check, Outcome, Phase
@@ -71,7 +72,9 @@ def _connect(stack: Stack, db: str, env: dict[str, str], deadline: float) -> psy
 
 
 def _db_down(ctx: Context, db: str, when: str) -> Outcome:
-    known = because_of_legacy_mount(ctx.compose, db, msg("persistence.what"))
+    known = because_of_legacy_mount(ctx.compose, db, msg("persistence.what")) or crashed_at_startup(
+        ctx, db, msg("persistence.what")
+    )
     if known is not None:
         return known
     stack = ctx.stack

@@ -143,11 +143,11 @@ def markdown(report: Report, evidence_lines: int = 15) -> str:
     ]
     if report["status"] == "error":
         lines[1:1] = ["", msg("report.md_error", error=_cell(report["error"] or ""))]
-    banner = incomplete(report)
-    if banner is not None:
-        lines[1:1] = ["", banner]
     if report.get("images"):
         lines[1:1] = ["", *(f"- {line}" for line in _images(report))]
+    banner = incomplete(report)
+    if banner is not None:  # right under the title: the total above it is no grade
+        lines[1:1] = ["", banner]
     for c in report["checks"]:
         points = f"{_pts(c['points'])}/{_pts(c['max_points'])}"
         lines.append(f"| {_cell(c['title'])} | {_ICON[c['status']]} {msg('state.' + c['status'])} | {points} |")

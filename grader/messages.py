@@ -788,6 +788,14 @@ _add(
     "{services} se ejecutó y terminó con código 0 (una tarea única, como una migración: es lo esperado).",
 )
 _add("startup.what", "Startup", "El arranque")
+_add("api.what", "The API check", "La prueba de la API")
+_add(
+    "startup.root_cause",
+    "{what} is not graded: `{service}` crashed at startup, which `{check}` already deducts (its feedback says "
+    "why). Fix that and this is graded too.",
+    "{what} no se corrige: `{service}` se cayó al arrancar, y `{check}` ya lo descuenta (su comentario dice por "
+    "qué). Corrige eso y esto también se corregirá.",
+)
 _add("persistence.what", "The data check", "La prueba de datos")
 _add(
     "volume.root_cause",

@@ -52,7 +52,10 @@ def emit(doc: dict[str, Any], targets: Targets, env: Mapping[str, str], stdout: 
         prefix = _annotation_prefix(doc["submission"]["path"], env.get("GITHUB_WORKSPACE"))
         for line in formats.github_annotations(doc, prefix):
             stdout.write(line + "\n")
-    outputs = {"score": f"{doc['score']:g}", "max-score": f"{doc['max_score']:g}"}
+    graded = doc["status"] == "graded"
+    # An incomplete or failed run has no score to record: a workflow reading `score` gets none.
+    outputs = {"score": f"{doc['score']:g}" if graded else "", "max-score": f"{doc['max_score']:g}"}
+    outputs["status"] = doc["status"]
     if targets.json:
         outputs["report"] = str(targets.json)
     if targets.classroom:

@@ -106,8 +106,12 @@ def _table(report: Report, width: int) -> str:
     w_mark = max([len(head[1])] + [len(r[1]) for r in rows])
     w_pts = max([len(head[2])] + [len(r[2]) for r in rows])
     w_fb = max(20, width - w_title - w_pts - w_mark - 6)
-    lines = [
-        msg("table.grading", name=report.submission_name, seconds=f"{report.duration_s:.0f}"),
+    lines = [msg("table.grading", name=report.submission_name, seconds=f"{report.duration_s:.0f}")]
+    if report.ungraded:  # first: the total below is no grade
+        points = _points(sum(c.max_points for c in report.ungraded))
+        checks = ", ".join(c.id for c in report.ungraded)
+        lines += [msg("report.incomplete", points=points, checks=checks).replace("**", ""), ""]  # plain text
+    lines += [
         f"{head[0]:<{w_title}}  {head[1]:<{w_mark}}  {head[2]:>{w_pts}}  {head[3]}",
         f"{'-' * w_title}  {'-' * w_mark}  {'-' * w_pts}  {'-' * w_fb}",
     ]
@@ -127,10 +131,6 @@ def _table(report: Report, width: int) -> str:
             if check.evidence:
                 lines.extend("    " + line for line in check.evidence.splitlines()[-15:])
         lines.extend(f"  {msg('table.tip')}: {hint}" for hint in check.hints)
-    if report.ungraded:
-        points = _points(sum(c.max_points for c in report.ungraded))
-        checks = ", ".join(c.id for c in report.ungraded)
-        lines += ["", msg("report.incomplete", points=points, checks=checks).replace("**", "")]  # plain text
     lines.extend(msg("report.image_used", written=i.written, used=i.used, where=i.where) for i in report.images)
     lines.extend(f"warning: {w}" for w in report.warnings)
     return "\n".join(lines) + "\n"

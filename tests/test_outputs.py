@@ -42,3 +42,11 @@ def test_in_actions_summary_annotations_and_outputs(tmp_path: Path) -> None:
     written = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
     assert written["score"] == "85" and written["max-score"] == "100" and written["result"]
     assert "report" not in written  # no --json, no report path
+    assert written["status"] == "graded"
+
+
+def test_an_incomplete_run_outputs_no_score(tmp_path: Path) -> None:
+    outputs = tmp_path / "output"
+    emit(load("build-error"), Targets(), {"GITHUB_OUTPUT": str(outputs)}, io.StringIO())
+    written = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    assert written["score"] == "" and written["status"] == "incomplete" and written["max-score"] == "100"
