@@ -35,8 +35,8 @@ def _credentials(stack: Stack, db: str, env: dict[str, str]) -> tuple[str, str, 
         values[name] = env.get(name, "")
         if not values[name] and env.get(f"{name}_FILE"):
             out, code = stack.exec(db, ["cat", env[f"{name}_FILE"]])
-            if code != 0:
-                return None
+            if code != 0 or "\x00" in out:
+                return None  # unreadable (yet): the connection keeps failing until the deadline
             values[name] = out.rstrip("\r\n")
     user = values["POSTGRES_USER"] or "postgres"
     return user, values["POSTGRES_PASSWORD"], values["POSTGRES_DB"] or user

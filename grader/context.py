@@ -14,6 +14,7 @@ import docker
 import yaml
 
 from grader.deadline import DeadlineExceeded, deadline
+from grader.dockerfile import parse as parse_dockerfile
 from grader.engine import GRADER_VARIABLES, compose_env
 from grader.environment import parse_env
 from grader.environment import provide as provide_env
@@ -124,11 +125,7 @@ class Context:
     def app_service(self) -> str | None:
         """The API service: the rubric's choice when it names one, else the compose file's."""
         project = self.analysis()
-        if project is None:
-            return None
-        if self.rubric.app_service and self.rubric.app_service in project.services:
-            return self.rubric.app_service
-        return project.app_service()
+        return project.app_service() if project is not None else None
 
     def app_port(self) -> int | None:
         """The API's container port: the rubric's, else the first one the service publishes."""
@@ -206,14 +203,14 @@ class Context:
             missing = _missing_env_file(message)
             analysis = None
             if missing and lenient is not None:
-                self.substitutions += pin_services(lenient, self.rubric.images, file.name)
-                analysis = ComposeProject(file, self.root, lenient, text)
+                self.substitutions += pin_services(lenient, self.rubric.images, file.name, _interpolated_images(files))
+                analysis = ComposeProject(file, self.root, lenient, text, chosen_app=self.rubric.app_service)
             return ComposeInvalid(message, missing, analysis=analysis)
         except CommandTimeout as exc:
             return ComposeInvalid(str(exc))
         # The rubric's pins decide what `image: postgres` means, for the checks and for `up` alike.
-        self.substitutions += pin_services(config, self.rubric.images, file.name)
-        return ComposeProject(file, self.root, config, text, self.relative(warnings))
+        self.substitutions += pin_services(config, self.rubric.images, file.name, _interpolated_images(files))
+        return ComposeProject(file, self.root, config, text, self.relative(warnings), self.rubric.app_service)
 
     def _screen(self, files: list[Path]) -> None:
         """Before compose reads anything: no YAML bombs or tags compose does not know, no file
@@ -279,10 +276,10 @@ class Context:
         project = self.compose
         stack = self.stack_for([project.file])  # created by `compose` already, with its files
         if stack._compose is None:
-            self._pin_dockerfiles(project)
             db = project.db_service()
             port = db_port(project.environment(db)) if db else POSTGRES_PORT
             stack.prepare(project.config, db, self.options.limits, port)
+            self._pin_dockerfiles(project)  # after the gate: a refused copy is left as it was
         return stack
 
     def _pin_dockerfiles(self, project: ComposeProject) -> None:
@@ -294,7 +291,7 @@ class Context:
         seen: set[Path] = set()
         for service in project.build_services():
             _, dockerfile = project.build_paths(service)
-            if dockerfile in seen or not inside(dockerfile, self.root) or dockerfile.is_symlink():
+            if dockerfile in seen or not inside(dockerfile, self.root) or not _plain_dockerfile(dockerfile):
                 continue
             seen.add(dockerfile)
             self.substitutions += pin_dockerfile(dockerfile, self.rubric.images, self.relative(str(dockerfile)))
@@ -308,6 +305,34 @@ class Context:
                 return self._stack.teardown()
         except DeadlineExceeded:
             return [f"teardown did not finish within {seconds:.0f} s; `grader cleanup` removes what is left"]
+
+
+def _plain_dockerfile(path: Path) -> bool:
+    """A regular file (not a link) the Dockerfile parser reads: `build.dockerfile: compose.yaml`
+    is not rewritten."""
+    try:
+        if path.is_symlink() or not path.is_file():
+            return False
+        parse_dockerfile(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _interpolated_images(files: list[Path]) -> set[str]:
+    """Services whose `image:` the student builds from variables: never pinned, since the value
+    compose resolved may carry any variable, the grader's secrets included."""
+    names: set[str] = set()
+    for file in files:
+        try:
+            data = load_compose(file.read_text(encoding="utf-8", errors="replace"), file.name)
+        except (OSError, yaml.YAMLError, UnsafeInput):
+            continue
+        services = data.get("services") if isinstance(data, dict) else None
+        for name, service in services.items() if isinstance(services, dict) else ():
+            if isinstance(service, dict) and "$" in str(service.get("image") or ""):
+                names.add(str(name))
+    return names
 
 
 def _nested(what: str) -> bool:

@@ -9,7 +9,7 @@ every substitution is recorded for the report."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from pathlib import Path
 
 from grader.dockerfile import without_bom
@@ -52,13 +52,16 @@ def pinned(reference: str, pins: Mapping[str, str]) -> str | None:
     return next((used for name, used in pins.items() if repository(name) == wanted), None)
 
 
-def pin_services(config: dict[str, object], pins: Mapping[str, str], file: str) -> list[Substitution]:
+def pin_services(
+    config: dict[str, object], pins: Mapping[str, str], file: str, interpolated: Set[str] = frozenset()
+) -> list[Substitution]:
     """Pin the `image:` of every service compose pulls (not of those it builds: there `image:` is
-    the name of the result) in the resolved model, in place."""
+    the name of the result) in the resolved model, in place; not of `interpolated` services (an
+    `image:` written with variables is the student's choice)."""
     done: list[Substitution] = []
     services = config.get("services")
     for name, service in (services or {}).items() if isinstance(services, dict) else ():
-        if not isinstance(service, dict) or service.get("build"):
+        if not isinstance(service, dict) or service.get("build") or name in interpolated:
             continue
         written = str(service.get("image") or "")
         used = pinned(written, pins)
@@ -89,5 +92,8 @@ def pin_dockerfile(path: Path, pins: Mapping[str, str], shown: str) -> list[Subs
                 stages.add(match.group("stage").lower())
         lines.append(line)
     if done:
-        path.write_text("\n".join(lines), encoding="utf-8")
+        try:
+            path.write_text("\n".join(lines), encoding="utf-8")
+        except OSError:  # read-only in the copy: build what the student wrote
+            return []
     return done

@@ -135,6 +135,7 @@ class ComposeProject:
     config: dict[str, Any]  # resolved by `docker compose config --format json`
     text: str  # the file as the student wrote it
     warnings: str = ""  # what compose printed on stderr while resolving
+    chosen_app: str | None = None  # the rubric's `app.service`, when the model has that service
 
     @property
     def services(self) -> dict[str, dict[str, Any]]:
@@ -172,6 +173,8 @@ class ComposeProject:
         """The API: a service built from the repo; among several (an API and a `migrate` one-shot
         built from the same Dockerfile), the one that publishes a port, then the one that connects
         to the database; compose's order only breaks ties."""
+        if self.chosen_app in self.services:
+            return self.chosen_app
         candidates = self.build_services()
         databases = self.postgres_services()
 

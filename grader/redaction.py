@@ -1,8 +1,8 @@
 """What the reports must not show: the instructor's grading secrets, and nothing else.
 
 A value is secret when the rubric marks its key (or the key is named like a credential) and the
-submission does not already contain it: a password the student committed is no secret of the
-instructor's, and masking it would only blank out their own words. Values everybody uses
+submission does not assign it to that key itself: a password the student committed is no secret
+of the instructor's, and masking it would only blank out their own words. Values everybody uses
 (`postgres`, `admin`, `1234`) are never masked: with `POSTGRES_PASSWORD=postgres`, masking made
 "`postgres` stopped" read "`***` stopped" and `/var/lib/postgresql` read `/var/lib/***ql`. Short
 values are masked only as whole words; long ones (which no word contains) wherever they appear."""
@@ -51,36 +51,51 @@ COMMON = frozenset(
 )
 MIN_LENGTH = 4  # shorter values cannot be told from ordinary words and numbers
 WHOLE_WORD_BELOW = 12  # shorter values are masked only where they stand alone
-# Enough to read a homework repository's own files; dependencies are not the student's words.
+# Where a submission assigns values: its env files and compose files. Real ones are a few KB; the
+# bound keeps a submission from listing every candidate value to unmask the real one.
+_ASSIGNING = re.compile(r"(^\.env(\..*)?$|\.env$|^(docker-)?compose(\.[\w-]+)?\.ya?ml$)", re.I)
 SKIPPED_DIRS = frozenset({".git", "node_modules", "dist", "build", ".next", "coverage"})
-MAX_FILE_BYTES = 1 << 20
-MAX_TOTAL_BYTES = 32 << 20
+MAX_TOTAL_BYTES = 256 << 10
 
 
-def submission_text(root: Path) -> str:
-    """The text of the submission's own files (bounded), to tell its values from the rubric's."""
+def submission_assignments(root: Path) -> str:
+    """The text of the submission's env and compose files (bounded), to tell a value the student
+    assigned from one only the rubric knows."""
     parts: list[str] = []
     total = 0
     for directory, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
-        for name in sorted(files):
+        for name in sorted(n for n in files if _ASSIGNING.search(n)):
             path = Path(directory) / name
             try:
-                if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
+                if path.is_symlink() or not path.is_file():
                     continue
-                data = path.read_bytes()
+                data = path.read_bytes()[: MAX_TOTAL_BYTES - total]
             except OSError:
                 continue
             total += len(data)
-            if total > MAX_TOTAL_BYTES:
-                return "\n".join(parts)
             parts.append(data.decode("utf-8", errors="replace"))
+            if total >= MAX_TOTAL_BYTES:
+                return "\n".join(parts)
     return "\n".join(parts)
 
 
-def secrets(values: Iterable[str], submission: str) -> tuple[str, ...]:
-    """The values to mask: long enough, not common, not already in the submission's text."""
-    chosen = {v for v in values if len(v) >= MIN_LENGTH and v.lower() not in COMMON and v not in submission}
+def _assigned(key: str, value: str, text: str) -> bool:
+    """`KEY=value` (env file, `- KEY=value`) or `KEY: value` (compose), quoted or not, alone on its line."""
+    quote = "[\"']?"
+    pattern = (
+        rf"^\s*(?:export\s+|-\s*)?{quote}{re.escape(key)}{quote}\s*[:=]\s*{quote}{re.escape(value)}{quote}\s*(?:#.*)?$"
+    )
+    return re.search(pattern, text, re.MULTILINE) is not None
+
+
+def secrets(items: Iterable[tuple[str, str]], assignments: str) -> tuple[str, ...]:
+    """The values to mask: long enough, not common, and not assigned to the same key by the
+    submission itself (a password the student committed). A value merely appearing somewhere in
+    the submission does not count: a list of every candidate would unmask any secret."""
+    chosen = {
+        v for k, v in items if len(v) >= MIN_LENGTH and v.lower() not in COMMON and not _assigned(k, v, assignments)
+    }
     return tuple(sorted(chosen, key=len, reverse=True))
 
 

@@ -181,11 +181,13 @@ class Rubric:
     scenarios: tuple[Scenario, ...] = ()
     persistence: Scenario | None = None
 
-    def secret_values(self) -> tuple[str, ...]:
-        """Values the reports must never show: of keys the rubric marks secret or named like
+    def secret_items(self) -> tuple[tuple[str, str], ...]:
+        """(key, value) the reports must never show: keys the rubric marks secret or named like
         credentials. Redacting every value would blank out `postgres`, `3000` and `products`
         wherever they appear (grader.redaction decides what is really masked)."""
-        return tuple(v for k, v in self.environment.items() if v and (k in self.secret_keys or _SECRET_KEY.search(k)))
+        return tuple(
+            (k, v) for k, v in self.environment.items() if v and (k in self.secret_keys or _SECRET_KEY.search(k))
+        )
 
 
 def _slug(name: str) -> str:

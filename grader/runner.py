@@ -213,7 +213,7 @@ def grade(
     with tempfile.TemporaryDirectory(prefix="grader-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp) / "submission"
         dropped = copy_submission(submission, root)
-        hidden = redaction.secrets(rubric.secret_values(), redaction.submission_text(submission))
+        hidden = redaction.secrets(rubric.secret_items(), redaction.submission_assignments(submission))
         ctx = Context(root, submission, options or Options.of(rubric), client, project_name(submission), rubric, hidden)
         ctx.dropped_links = dropped
         try:
@@ -232,7 +232,8 @@ def grade(
         status="graded",
         lang=ctx.options.lang,
         checks=results,
-        images=tuple(ctx.substitutions),
+        # what compose resolved may carry a variable's value: redacted like all feedback
+        images=tuple(s._replace(written=redact(s.written, ctx.secrets)) for s in ctx.substitutions),
         warnings=tuple(f"not copied (link outside the submission): {d}" for d in dropped)
         + tuple(f"cleanup: {p}" for p in problems),
     )

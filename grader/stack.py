@@ -163,7 +163,8 @@ def render_override(
 def db_port(environment: dict[str, str]) -> int:
     """Where PostgreSQL listens inside its container: 5432, or the image's PGPORT."""
     value = environment.get("PGPORT", "").strip()
-    return int(value) if value.isdigit() and 0 < int(value) < 65536 else POSTGRES_PORT
+    # ASCII digits only: str.isdigit() accepts "²", which int() refuses
+    return int(value) if re.fullmatch(r"[0-9]{1,5}", value) and 0 < int(value) < 65536 else POSTGRES_PORT
 
 
 def frozen_model(config: dict[str, Any]) -> dict[str, Any]:
@@ -471,11 +472,15 @@ class Stack:
         return (result.stdout + result.stderr).decode(errors="replace")
 
     def exec(self, service: str, command: list[str], timeout: float = 20) -> tuple[str, int]:
+        """(output, exit code) of a command in the service's container; a command the submission
+        makes hang (a FIFO to `cat`) ends at `timeout` with code 124, like timeout(1)."""
         with self.compose.deadline(timeout):
             try:
                 out, err, code = self.compose.exec_in_container(command, service)
             except subprocess.CalledProcessError as exc:
                 return (exc.stdout or b"").decode(errors="replace"), exc.returncode
+            except CommandTimeout as exc:
+                return exc.output, 124
         return out + err, code
 
     def stop_gracefully(self, db_services: list[str], timeout: float = 60) -> None:

@@ -84,3 +84,25 @@ def test_a_dockerfile_without_floating_images_is_left_untouched(tmp_path: Path) 
     dockerfile.write_bytes(b'FROM node:18.12\r\nCMD ["node"]\r\n')
     assert pin_dockerfile(dockerfile, PINS, "Dockerfile") == []
     assert dockerfile.read_bytes() == b'FROM node:18.12\r\nCMD ["node"]\r\n'
+
+
+def test_an_image_written_with_variables_is_never_pinned() -> None:
+    # `image: "${POSTGRES_PASSWORD}.x/library/postgres"` resolves to a reference the pin would match
+    # and the report would then print: the value of a grading secret.
+    config: dict[str, Any] = {"services": {"db": {"image": "Sup3r-S3cret.x/library/postgres"}}}
+    assert pin_services(config, PINS, "compose.yaml", interpolated={"db"}) == []
+    assert config["services"]["db"]["image"] == "Sup3r-S3cret.x/library/postgres"
+
+
+def test_a_dockerfile_that_cannot_be_written_is_built_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM node\n")
+
+    def refuse(*args: object, **kwargs: object) -> int:
+        raise PermissionError("read-only")  # a 0444 file of an archive, for a grader that is not root
+
+    monkeypatch.setattr(Path, "write_text", refuse)
+    assert pin_dockerfile(dockerfile, PINS, "Dockerfile") == []  # no substitution claimed
+    assert dockerfile.read_text() == "FROM node\n"

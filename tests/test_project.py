@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from grader.project import ComposeProject, data_mount, postgres_layout, postgres_major, split_image
+from grader.stack import db_port
 
 
 @pytest.mark.parametrize(
@@ -150,6 +152,34 @@ _API = {"build": {"context": "/r"}, "ports": [{"target": 3000}]}
 def test_the_app_and_database_are_what_the_app_connects_to(services: dict[str, Any], app: str, db: str) -> None:
     p = project(services)
     assert (p.app_service(), p.db_service()) == (app, db)
+
+
+@pytest.mark.parametrize(
+    "pgport, port",
+    [
+        pytest.param("5433", 5433, id="set"),
+        pytest.param("", 5432, id="unset"),
+        pytest.param("²", 5432, id="superscript-digit"),  # str.isdigit() says yes, int() refuses
+        pytest.param("70000", 5432, id="out-of-range"),
+        pytest.param(" 6543 ", 6543, id="spaces"),
+    ],
+)
+def test_the_database_port_follows_pgport(pgport: str, port: int) -> None:
+    assert db_port({"PGPORT": pgport}) == port
+
+
+def test_the_rubric_s_app_decides_the_database_too() -> None:
+    p = project(
+        {
+            "api": {"build": {"context": "/r"}, "environment": {"DB_HOST": "db"}},
+            "decoy": {**_API, "environment": {"DB_HOST": "decoy-db"}},
+            "db": {"image": "postgres"},
+            "decoy-db": {"image": "postgres"},
+        }
+    )
+    assert (p.app_service(), p.db_service()) == ("decoy", "decoy-db")
+    chosen = dataclasses.replace(p, chosen_app="api")
+    assert (chosen.app_service(), chosen.db_service()) == ("api", "db")
 
 
 def test_no_app_without_build() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.redaction import redact, secrets, submission_text
+from grader.redaction import redact, secrets, submission_assignments
 
 FEEDBACK = (
     "`postgres` stopped: /var/lib/postgresql/18/docker is not on a volume; pin `postgres:17`. "
@@ -18,21 +18,27 @@ FEEDBACK = (
     "values, submission, masked",
     [
         # The course's most common value: masking it garbled every sentence naming the image.
-        pytest.param(["postgres"], "", (), id="common-value-never-masked"),
-        pytest.param(["admin", "1234"], "", (), id="other-common-values"),
-        pytest.param(["abc"], "", (), id="too-short"),
-        pytest.param(["grading-secret-pw"], "", ("grading-secret-pw",), id="rubric-only-secret"),
+        pytest.param({"POSTGRES_PASSWORD": "postgres"}, "", (), id="common-value-never-masked"),
+        pytest.param({"ADMIN_PASSWORD": "admin", "PIN_KEY": "1234"}, "", (), id="other-common-values"),
+        pytest.param({"DB_PASSWORD": "abc"}, "", (), id="too-short"),
+        pytest.param({"DB_PASSWORD": "grading-secret-pw"}, "", ("grading-secret-pw",), id="rubric-only-secret"),
         # A password the student committed is theirs: nothing of the instructor's to hide.
-        pytest.param(["s3creto"], "DB_PASSWORD=s3creto\n", (), id="already-in-the-submission"),
+        pytest.param({"DB_PASSWORD": "s3creto"}, "DB_PASSWORD=s3creto\n", (), id="assigned-in-an-env-file"),
+        pytest.param({"DB_PASSWORD": "s3creto"}, "    DB_PASSWORD: 's3creto'\n", (), id="assigned-in-compose"),
+        pytest.param({"DB_PASSWORD": "s3creto"}, "  - DB_PASSWORD=s3creto # dev\n", (), id="compose-list-form"),
+        # Listing every candidate value does not unmask the real one: it must be assigned, to that key.
+        pytest.param(
+            {"DB_PASSWORD": "s3creto"}, "s3creto s3creta\nOTHER=s3creto\n", ("s3creto",), id="merely-mentioned"
+        ),
     ],
 )
-def test_which_values_are_secret(values: list[str], submission: str, masked: tuple[str, ...]) -> None:
-    assert secrets(values, submission) == masked
+def test_which_values_are_secret(values: dict[str, str], submission: str, masked: tuple[str, ...]) -> None:
+    assert secrets(values.items(), submission) == masked
 
 
 def test_a_rubric_secret_is_masked_and_the_rest_stays_readable() -> None:
     text = FEEDBACK.format(pw="grading-secret-pw")
-    out = redact(text, secrets(["grading-secret-pw", "postgres"], ""))
+    out = redact(text, secrets([("DB_PASSWORD", "grading-secret-pw"), ("POSTGRES_PASSWORD", "postgres")], ""))
     assert "grading-secret-pw" not in out
     assert out == FEEDBACK.format(pw="***")
 
@@ -43,13 +49,16 @@ def test_short_secrets_are_masked_as_whole_words_only() -> None:
     assert redact("tokengrading-secret-pw2", ("grading-secret-pw",)) == "token***2"
 
 
-def test_the_submission_text_skips_dependencies_and_large_files(tmp_path: Path) -> None:
+def test_only_env_and_compose_files_count_and_only_so_much(tmp_path: Path) -> None:
     (tmp_path / ".env.example").write_text("DB_PASSWORD=cambiar\n")
+    (tmp_path / "docker-compose.yml").write_text("services: {db: {environment: {A: b}}}\n")
     (tmp_path / "node_modules" / "x").mkdir(parents=True)
-    (tmp_path / "node_modules" / "x" / "index.js").write_text("grading-secret-pw")
-    (tmp_path / "big.bin").write_bytes(b"grading-secret-pw" + b"0" * (2 << 20))
-    text = submission_text(tmp_path)
-    assert "cambiar" in text and "grading-secret-pw" not in text
+    (tmp_path / "node_modules" / "x" / ".env").write_text("DB_PASSWORD=from-a-dependency\n")
+    (tmp_path / "index.js").write_text("DB_PASSWORD=in-the-code\n")
+    (tmp_path / "zz.env").write_bytes(b"#" * (1 << 20) + b"\nDB_PASSWORD=past-the-bound\n")
+    text = submission_assignments(tmp_path)
+    assert "cambiar" in text and "services:" in text
+    assert "from-a-dependency" not in text and "in-the-code" not in text and "past-the-bound" not in text
 
 
 def test_every_format_keeps_names_and_paths_and_never_shows_a_rubric_only_secret(tmp_path: Path) -> None:
@@ -62,7 +71,7 @@ def test_every_format_keeps_names_and_paths_and_never_shows_a_rubric_only_secret
 
     (tmp_path / ".env").write_text("POSTGRES_USER=postgres\nPOSTGRES_DB=products\n")  # the student's own
     rubric = parse("environment:\n  variables: {POSTGRES_PASSWORD: postgres, JWT_SECRET: rubric-only-jwt-4711}\n")
-    hidden = secrets(rubric.secret_values(), submission_text(tmp_path))
+    hidden = secrets(rubric.secret_items(), submission_assignments(tmp_path))
     assert hidden == ("rubric-only-jwt-4711",)
     said = (
         "`postgres` stopped: /var/lib/postgresql/18/docker is empty; pin `postgres:17`. "

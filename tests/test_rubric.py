@@ -19,7 +19,7 @@ def test_the_course_rubric_loads() -> None:
     assert [s.name for s in rubric.scenarios] == ["Create and list products"]
     assert rubric.persistence is not None and len(rubric.persistence.after_steps) == 1
     assert rubric.environment["POSTGRES_DB"] == "products"  # read from grading.env beside it
-    assert rubric.secret_values() == ("grading-secret-pw", "grading-secret-pw")
+    assert rubric.secret_items() == (("DB_PASSWORD", "grading-secret-pw"), ("POSTGRES_PASSWORD", "grading-secret-pw"))
     checks = registry(rubric)
     assert sum(c.max_points for c in checks.values()) == 120
     assert list(checks).index("api.scenario_create_and_list_products") == list(checks).index("api.reachable") + 1
