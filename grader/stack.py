@@ -113,7 +113,8 @@ def render_override(
     is listed by grader.policy.rewrites for the student):
     every published port becomes an ephemeral port on 127.0.0.1 (never a public interface, never a
     collision); the database is published the same way so the grader can reach it; fixed
-    container names are dropped; built images get a run-specific name so nothing local is
+    container names are dropped (kept as network aliases, so other services still reach them by
+    that name); built images get a run-specific name so nothing local is
     overwritten and teardown knows what to delete. Every service gets the grader's limits (memory
     without extra swap, CPUs, processes, bounded logs, a short stop grace); the student's own
     limits, replicas and OOM-killer settings are replaced, so a service runs once, inside them."""
@@ -144,6 +145,15 @@ def render_override(
             ]
         if service.get("container_name"):
             lines.append("    container_name: !reset null")
+            # Other containers may reach it by that name (`DB_HOST=products_db`): kept as an alias on
+            # each of its networks, which are the run's own.
+            if not service.get("network_mode"):
+                alias = str(service["container_name"])
+                networks = {
+                    net: {**(settings or {}), "aliases": [*((settings or {}).get("aliases") or []), alias]}
+                    for net, settings in (service.get("networks") or {"default": None}).items()
+                }
+                lines.append(f"    networks: !override {_scalar(networks)}")
         targets = [(int(p["target"]), p.get("protocol") or "tcp") for p in service.get("ports") or []]
         if name == db_service and (db_port, "tcp") not in targets:
             targets.append((db_port, "tcp"))

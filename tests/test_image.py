@@ -73,6 +73,7 @@ def test_image_grades_the_complete_fixture(engine: docker.DockerClient, image: s
 @pytest.mark.parametrize(
     ("shared", "score", "startup"),
     [
+        # The set-up's fault: startup.up is `error`, so the run is incomplete (exit 3), not a 45.
         pytest.param(False, 45, "error", id="workdir-not-shared"),
         pytest.param(True, 90, "passed", id="workdir-shared"),
     ],
@@ -94,8 +95,9 @@ def test_image_with_a_bind_mounted_data_folder(
         environment["TMPDIR"] = str(workdir)
     before = engine_counts(engine)
     code, logs = run_grader(engine, image, volumes, environment)
-    assert code == 0, logs
     report = json.loads((tmp_path / "report.json").read_text())
+    assert code == (3 if startup == "error" else 0), logs
+    assert report["status"] == ("incomplete" if startup == "error" else "graded")
     assert {c["id"]: c["status"] for c in report["checks"]}["startup.up"] == startup
     assert report["score"] == score
     assert engine_counts(engine) == before
