@@ -4,8 +4,9 @@ rebooted, the engine stopped mid-teardown), and `grader cleanup` to remove them.
 Every run records itself while it has something on the engine: its compose project, its PID, the
 anonymous volumes it has seen (they carry no compose label, so only this record finds them once
 their container is gone) and the images it builds. A normal teardown deletes the record.
-`grader cleanup` removes every grader project whose run is no longer alive: what the engine
-still labels with it, what its record names, and images named like its builds.
+`grader cleanup` removes every grader project whose run it knows has ended: what the engine
+still labels with it, what its record names, and images named like its builds. A project with no
+record here may be someone else's live run on a shared engine: it is kept unless named.
 """
 
 from __future__ import annotations
@@ -117,7 +118,9 @@ def projects_on_engine(client: docker.DockerClient) -> dict[str, set[str]]:
 @dataclass(frozen=True)
 class Leftover:
     project: str
-    alive: bool  # its run still grades: left alone unless forced
+    # True: its run still grades; None: no record of it on this machine, so nothing tells (another
+    # user's or another machine's run on a shared engine); both are left alone unless forced.
+    alive: bool | None
     images: tuple[str, ...]
     anonymous_volumes: tuple[str, ...]
     layers: tuple[str, ...] = ()
@@ -133,7 +136,7 @@ def leftovers(client: docker.DockerClient) -> list[Leftover]:
         found.append(
             Leftover(
                 project,
-                alive=record.alive() if record else False,
+                alive=record.alive() if record else None,
                 images=tuple(images),
                 anonymous_volumes=tuple(record.anonymous_volumes if record else []),
                 layers=tuple(record.layers if record else []),

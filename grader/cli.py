@@ -68,7 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
         "cleanup", help="remove what crashed or killed runs left on the engine (containers, networks, volumes, images)"
     )
     clean.add_argument("--dry-run", action="store_true", help="list the leftovers, remove nothing")
-    clean.add_argument("--all", action="store_true", help="also stop runs that are still grading")
+    clean.add_argument(
+        "--all",
+        action="store_true",
+        help="also remove runs that are still grading or have no record on this machine (another user's, "
+        "on a shared engine): with --project, only those",
+    )
+    clean.add_argument(
+        "--project", action="append", default=[], metavar="NAME", help="only this project (grader-...); repeatable"
+    )
     rub = sub.add_parser("rubric", help="write or validate an instructor's rubric").add_subparsers(
         dest="rubric_command", required=True
     )
@@ -137,11 +145,17 @@ def _cleanup(args: argparse.Namespace) -> int:
     from grader import cleanup  # the engine only for this command
 
     client = docker_client()
-    found = cleanup.leftovers(client)
+    found = [x for x in cleanup.leftovers(client) if not args.project or x.project in args.project]
     failed = False
     for leftover in found:
         if leftover.alive and not args.all:
             sys.stdout.write(f"{leftover.project}: still grading (its process runs); kept\n")
+            continue
+        if leftover.alive is None and not args.all:
+            sys.stdout.write(
+                f"{leftover.project}: no record of this run on this machine (another user's or machine's?); "
+                "kept: `grader cleanup --all --project NAME` removes it\n"
+            )
             continue
         if args.dry_run:
             sys.stdout.write(f"{leftover.project}: would be removed\n")
