@@ -22,6 +22,7 @@ from grader.engine import docker_client
 from grader.errors import BadInput, GraderError, Terminated
 from grader.messages import LANGUAGES, title
 from grader.outputs import Targets, emit
+from grader.progress import for_stream
 from grader.report import schema, to_dict, to_table
 from grader.rubric import Rubric, default_text
 from grader.rubric import load as load_rubric
@@ -177,7 +178,11 @@ def _grade(args: argparse.Namespace) -> int:
         rubric = load_rubric(args.rubric) if args.rubric else Rubric()
         options = Options.of(rubric, args.build_timeout, args.start_timeout, args.lang)
         lang = options.lang
-        report = grade(args.path, options, rubric=rubric)
+        progress = for_stream(sys.stderr)  # live on a terminal, plain lines in a CI log
+        try:
+            report = grade(args.path, options, rubric=rubric, progress=progress)
+        finally:
+            progress.close()
     except GraderError as exc:
         _finish(to_dict(not_graded(args.path, str(exc), lang)), args, args.json)
         raise

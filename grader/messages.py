@@ -1061,6 +1061,18 @@ _add("table.feedback", "Feedback", "Devolución")
 _add("table.total", "TOTAL", "TOTAL")
 _add("table.tip", "tip", "consejo")
 _add("table.pass", "PASS", "OK")
+_add("progress.static", "reading the files", "leyendo los archivos")
+_add("progress.build", "building the images", "construyendo las imágenes")
+_add(
+    "progress.start",
+    "starting, waiting for the services to answer",
+    "arrancando, esperando que respondan los servicios",
+)
+_add(
+    "progress.cycle",
+    "docker compose down, then up, then the data again",
+    "docker compose down, luego up, y otra vez los datos",
+)
 _add("table.fail", "FAIL", "MAL")
 _add("table.error", "ERROR", "ERROR")
 _add("table.skip", "SKIP", "OMIT")

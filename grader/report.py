@@ -78,7 +78,7 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
-_MARK = {
+MARKS = {
     Status.PASSED: "table.pass",
     Status.FAILED: "table.fail",
     Status.ERROR: "table.error",
@@ -97,7 +97,7 @@ def to_table(report: Report, width: int = 100) -> str:
 
 
 def _table(report: Report, width: int) -> str:
-    mark = {status: msg(key) for status, key in _MARK.items()}
+    mark = {status: msg(key) for status, key in MARKS.items()}
     head = [msg("table.check"), msg("table.result"), msg("table.points"), msg("table.feedback")]
     rows = [
         (c.title, mark[c.status], f"{_points(c.points)}/{_points(c.max_points)}", c.feedback) for c in report.checks

@@ -23,6 +23,7 @@ from grader.engine import compose_command, docker_client
 from grader.errors import BadInput
 from grader.messages import language, msg, title
 from grader.model import Check, CheckResult, Outcome, Report, Status, bound
+from grader.progress import Progress, Silent
 from grader.redaction import redact
 from grader.rubric import Rubric
 from grader.untrusted import inside
@@ -164,14 +165,20 @@ def run_check(
     )
 
 
-def run_checks(ctx: Context, registry: Mapping[str, Check]) -> tuple[CheckResult, ...]:
+def run_checks(
+    ctx: Context, registry: Mapping[str, Check], progress: Progress | None = None
+) -> tuple[CheckResult, ...]:
+    progress = progress or Silent()
     done: dict[str, CheckResult] = {}
     present = set(registry)
     blocked: set[str] = set()
     for check in registry.values():
         if _blocker(check, done, present, blocked) is not None:
             blocked.add(check.id)
+        else:
+            progress.started(check)
         done[check.id] = run_check(check, ctx, done, present, blocked)
+        progress.finished(done[check.id])
     return tuple(done.values())
 
 
@@ -197,6 +204,7 @@ def grade(
     options: Options | None = None,
     registry: Mapping[str, Check] | None = None,
     rubric: Rubric | None = None,
+    progress: Progress | None = None,
 ) -> Report:
     """Grade one submission folder. Raises BadInput / InfrastructureError before anything runs."""
     from checks import registry as build_registry  # late import: checks import grader modules
@@ -218,7 +226,7 @@ def grade(
         ctx.dropped_links = dropped
         try:
             with language(ctx.options.lang):
-                results = run_checks(ctx, checks)
+                results = run_checks(ctx, checks, progress)
         finally:
             problems = ctx.teardown()
     report = Report(
