@@ -21,7 +21,8 @@ def run(ctx: Context) -> Outcome:
 
     hints = [h for h in [npm_as_pid1(parsed)] if h] + hadolint_hints(text)
     lines = [
-        f"{'OK ' if p.ok else 'FIX'} {p.label}" + (msg("practices.line", line=p.line) if p.line and not p.ok else "")
+        f"{msg('practices.ok') if p.ok else msg('practices.fix')} {p.label}"
+        + (msg("practices.line", line=p.line) if p.line and not p.ok else "")
         for p in found
     ]
     missing = [p for p in found if not p.ok]

@@ -19,7 +19,7 @@ import jsonschema
 from grader import NAME, __version__
 from grader.context import Options
 from grader.engine import docker_client
-from grader.errors import BadInput, GraderError, Terminated
+from grader.errors import BadInput, GraderError, InfrastructureError, Terminated
 from grader.messages import LANGUAGES, title
 from grader.outputs import Targets, emit
 from grader.progress import for_stream
@@ -28,8 +28,11 @@ from grader.rubric import Rubric, default_text
 from grader.rubric import load as load_rubric
 from grader.runner import grade, not_graded
 
-EXIT_OK, EXIT_BELOW, EXIT_BAD_INPUT, EXIT_INFRA, EXIT_CRASH = 0, 1, 2, 3, 4
+# One definition: the exceptions carry theirs (grader.errors); these are the rest.
+EXIT_OK, EXIT_BELOW, EXIT_BAD_INPUT, EXIT_INFRA, EXIT_CRASH = 0, 1, BadInput.exit_code, InfrastructureError.exit_code, 4
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+# Not "the stack was removed": the teardown ran, but whether it removed everything is not known here.
+_AFTER_SIGNAL = "the teardown ran; `grader cleanup` removes anything it could not\n"
 
 
 def _positive(text: str) -> float:
@@ -222,10 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"grader: {exc}\n")
         return exc.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("grader: interrupted; the stack was removed\n")
+        sys.stderr.write("grader: interrupted (Ctrl-C); " + _AFTER_SIGNAL)
         return EXIT_INTERRUPTED
     except Terminated:
-        sys.stderr.write("grader: terminated; the stack was removed\n")
+        sys.stderr.write("grader: terminated (SIGTERM); " + _AFTER_SIGNAL)
         return EXIT_TERMINATED
     finally:
         for signum, handler in handlers.items():

@@ -188,9 +188,7 @@ def practices(df: Dockerfile, published_targets: list[int], dockerignore: str | 
         advice = msg("practice.expose.mismatch", exposed=shown, targets=targets)
     else:
         ok, advice = True, ""
-    result.append(
-        Practice("expose", ok, "EXPOSE matches the published port", advice, exposes[0].line if exposes else None)
-    )
+    result.append(Practice("expose", ok, msg("practice.expose"), advice, exposes[0].line if exposes else None))
 
     starts = [i for i in df.instructions if i.stage == final and i.name in ("CMD", "ENTRYPOINT")]
     last = starts[-1] if starts else None

@@ -13,14 +13,14 @@ from typing import Any, ParamSpec, TypeVar
 
 from grader.messages import language, msg
 
-Report = dict[str, Any]
+Doc = dict[str, Any]  # the JSON report (grader.report.to_dict): not grader.model.Report
 P = ParamSpec("P")
 T = TypeVar("T")
 
 _ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️"}
 
 
-def student_view(report: Report) -> Report:
+def student_view(report: Doc) -> Doc:
     """The report as student formats show it: hidden checks keep their points, lose their words."""
     withheld = msg("report.withheld")
     checks = [
@@ -46,7 +46,7 @@ def _pts(value: float) -> str:
     return f"{value:g}"
 
 
-def incomplete(report: Report) -> str | None:
+def incomplete(report: Doc) -> str | None:
     """The banner of a run whose score is not a grade: counted checks ended in `error` (the
     grader's or the machine's fault) or were skipped because of one. None for a graded run."""
     ungraded = report.get("ungraded") or {}
@@ -56,7 +56,7 @@ def incomplete(report: Report) -> str | None:
     return msg("report.incomplete", points=_pts(ungraded["points"]), checks=checks)
 
 
-def _images(report: Report) -> list[str]:
+def _images(report: Doc) -> list[str]:
     return [msg("report.image_used", **i) for i in report.get("images") or []]
 
 
@@ -66,7 +66,7 @@ def _tail(text: str, lines: int) -> str:
 
 # -- JUnit XML ---------------------------------------------------------------------------------
 @in_report_language
-def junit(report: Report) -> str:
+def junit(report: Doc) -> str:
     """One testsuite per category, one testcase per check; failure/error/skipped as JUnit's own
     elements (message = feedback, text = evidence)."""
     report = student_view(report)
@@ -132,7 +132,7 @@ def _cell(text: str) -> str:
 
 
 @in_report_language
-def markdown(report: Report, evidence_lines: int = 15) -> str:
+def markdown(report: Doc, evidence_lines: int = 15) -> str:
     """What a student reads first: the total, a table, then what to fix with short evidence."""
     report = student_view(report)
     lines = [
@@ -184,7 +184,7 @@ def _command(kind: str, message: str, **props: str) -> str:
 
 
 @in_report_language
-def github_annotations(report: Report, path_prefix: str = "") -> list[str]:
+def github_annotations(report: Doc, path_prefix: str = "") -> list[str]:
     """`::error` for what the student must fix (at the file and line it is about), `::warning` for
     the grader's own failures and for tips, then `::notice` with the points."""
     report = student_view(report)
@@ -214,7 +214,7 @@ def github_annotations(report: Report, path_prefix: str = "") -> list[str]:
 
 # -- Gradescope --------------------------------------------------------------------------------
 @in_report_language
-def gradescope(report: Report) -> dict[str, Any]:
+def gradescope(report: Doc) -> dict[str, Any]:
     """results.json per Gradescope's autograder specification."""
     report = student_view(report)
     tests = []
@@ -266,7 +266,7 @@ _CLASSROOM_STATUS = {"passed": "pass", "failed": "fail", "skipped": "fail", "err
 
 
 @in_report_language
-def classroom_result(report: Report) -> dict[str, Any]:
+def classroom_result(report: Doc) -> dict[str, Any]:
     """The runner result the classroom grading reporter adds up (score per test, max_score)."""
     report = student_view(report)
     placeholder = incomplete(report) is not None
@@ -297,6 +297,6 @@ def classroom_result(report: Report) -> dict[str, Any]:
     }
 
 
-def classroom(report: Report) -> str:
+def classroom(report: Doc) -> str:
     """Base64 of the runner result, as the step output `result`."""
     return base64.b64encode(json.dumps(classroom_result(report)).encode()).decode()

@@ -151,6 +151,8 @@ _add(
     "vuelve a instalarlo todo. Usa `COPY package*.json ./`, luego `RUN npm install` y luego `COPY . .`.",
 )
 _add("practice.expose", "EXPOSE matches the published port", "EXPOSE coincide con el puerto publicado")
+_add("practices.ok", "OK ", "OK ")
+_add("practices.fix", "FIX", "MAL")
 _add(
     "practice.expose.missing",
     "Add `EXPOSE {port}`: it documents the port your app listens on.",
