@@ -6,7 +6,6 @@ import time
 
 import requests
 
-from checks.startup_up import crashed_at_startup
 from grader.context import Context
 from grader.diagnose import (
     Listener,
@@ -20,6 +19,7 @@ from grader.diagnose import (
 from grader.messages import msg
 from grader.model import Category, Check, Outcome, Phase
 from grader.stack import Stack
+from grader.verdicts import crashed_at_startup
 from grader.waiting import explain_logs
 
 REACHABLE_BUT_NO_DB = 1 / 3  # 5 of the default 15: it answers, but cannot do its job

@@ -67,20 +67,6 @@ def unknown_key_advice(message: str) -> str | None:
     return msg("compose.unknown_key", key=key, service=service) + guess
 
 
-def without_model() -> Outcome:
-    """For the checks that read the compose model when there is none to read."""
-    return Outcome.skipped(
-        msg("runner.needs_pass", needed=CHECK_ID, state=msg("state.failed")) + " " + msg("compose.unreadable_model"),
-        cause=CHECK_ID,
-    )
-
-
-def analysed_without(ctx: Context) -> str:
-    """The note of a verdict read from the model without its missing env files, or ""."""
-    missing = ctx.missing_env_file()
-    return " " + msg("compose.graded_without_env", missing=ctx.relative(missing)) if missing else ""
-
-
 def _judge(ctx: Context) -> Outcome:
     if not ctx.compose_files:
         names = ", ".join(f"`{n}`" for n in COMPOSE_FILES)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from checks.compose_file import analysed_without, without_model
 from grader.context import Context
 from grader.diagnose import fixed_ip_hint, fixed_ip_settings
 from grader.messages import msg
 from grader.model import Category, Check, Outcome
 from grader.project import ComposeProject
+from grader.verdicts import analysed_without, without_model
 
 
 def _judge(ctx: Context, project: ComposeProject) -> Outcome:

@@ -5,36 +5,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from checks.compose_file import analysed_without, without_model
 from grader.context import Context
 from grader.messages import msg
 from grader.model import Category, Check, Outcome
 from grader.project import LEGACY_PGDATA, V18_VOLUME, ComposeProject, covers, data_mount, postgres_layout, split_image
+from grader.verdicts import analysed_without, without_model
 
 CHECK_ID = "compose.volume"
-
-
-def legacy_mount(project: ComposeProject) -> bool:
-    """The database is PostgreSQL 18+ with a mount at the pre-18 data directory, which the
-    official image refuses to start with: a fault this check deducts, and the reason startup and
-    persistence then fail (they say they are skipped because of it: one cause, one deduction)."""
-    db = project.db_service()
-    if db is None:
-        return False
-    service = project.services[db]
-    layout = postgres_layout(str(service.get("image")), project.environment(db))
-    return layout.is_18_layout and any(
-        m.get("target") == LEGACY_PGDATA and not covers(LEGACY_PGDATA, layout.pgdata)
-        for m in service.get("volumes") or []
-    )
-
-
-def because_of_legacy_mount(project: ComposeProject, service: str, what: str) -> Outcome | None:
-    """`what` (startup, the data check) skipped, naming this check, when `service` is the database
-    that refused to start for the reason this check found; None otherwise."""
-    if service != project.db_service() or not legacy_mount(project):
-        return None
-    return Outcome.skipped(msg("volume.root_cause", db=service, what=what, check=CHECK_ID), cause=CHECK_ID)
 
 
 def _judge(ctx: Context, project: ComposeProject) -> Outcome:

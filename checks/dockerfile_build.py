@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from checks.dockerfile_present import locate
 from grader.context import Context
 from grader.diagnose import network_failure
 from grader.errors import CommandTimeout
@@ -52,7 +51,7 @@ def _judge(ctx: Context) -> Outcome:
 
 
 def run(ctx: Context) -> Outcome:
-    _, dockerfile, _ = locate(ctx)
+    _, dockerfile, _ = ctx.dockerfile_location()
     return _judge(ctx).at(Location(ctx.relative(str(dockerfile))))
 
 

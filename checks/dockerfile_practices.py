@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from checks.dockerfile_present import locate
 from grader.context import Context
 from grader.dockerfile import hadolint_hints, npm_as_pid1, parse, practices
 from grader.messages import msg
@@ -10,7 +9,7 @@ from grader.model import Category, Check, Location, Outcome
 
 
 def run(ctx: Context) -> Outcome:
-    context, dockerfile, _ = locate(ctx)
+    context, dockerfile, _ = ctx.dockerfile_location()
     text = dockerfile.read_text(errors="replace")
     app, project = ctx.app_service(), ctx.analysis()
     targets = project.published_targets(app) if app and project else []

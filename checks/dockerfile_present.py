@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 from grader.context import Context
 from grader.dockerfile import parse
 from grader.messages import msg
 from grader.model import Category, Check, Location, Outcome
-from grader.untrusted import inside
 
 MAX_DOCKERFILE_BYTES = 256 * 1024  # real Dockerfiles are a few KB; the checks read it whole
 
 
-def locate(ctx: Context) -> tuple[Path, Path, str]:
-    """(build context, Dockerfile, how it was found): the build compose uses, else the repo root."""
-    project, app = ctx.analysis(), ctx.app_service()
-    if project is not None and app is not None:
-        context, dockerfile = project.build_paths(app)
-        # One outside the repository is never read (the security gate refuses it).
-        if inside(dockerfile, ctx.root):
-            return context, dockerfile, msg("dockerfile.where_build", service=app, file=project.file.name)
-    for name in ("Dockerfile", "dockerfile"):  # the classic builder accepts both
-        if (ctx.root / name).is_file():
-            return ctx.root, ctx.root / name, msg("dockerfile.where_root")
-    return ctx.root, ctx.root / "Dockerfile", msg("dockerfile.where_root")
-
-
 def _judge(ctx: Context) -> Outcome:
-    context, dockerfile, where = locate(ctx)
+    context, dockerfile, where = ctx.dockerfile_location()
     shown = ctx.relative(str(dockerfile))
     if not dockerfile.is_file():
         listing = ", ".join(sorted(p.name for p in context.iterdir())[:30]) if context.is_dir() else ""
@@ -49,7 +33,7 @@ def _judge(ctx: Context) -> Outcome:
 
 
 def run(ctx: Context) -> Outcome:
-    _, dockerfile, _ = locate(ctx)
+    _, dockerfile, _ = ctx.dockerfile_location()
     outcome = _judge(ctx).at(Location(ctx.relative(str(dockerfile))))
     if ctx.dropped_links:  # the first check: where a student learns why COPY cannot find them
         links = ", ".join(f"`{link}`" for link in ctx.dropped_links[:10])

@@ -3,10 +3,10 @@ down`, its `after` requests once the stack is back, in the same cycle as the dat
 
 from __future__ import annotations
 
-from checks.persistence_data import cycle
 from grader.context import Context
 from grader.messages import msg
 from grader.model import Category, Check, Outcome, Phase
+from grader.persistence import cycle
 from grader.rubric import Scenario
 
 

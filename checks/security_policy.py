@@ -7,12 +7,12 @@ A rubric cannot disable this check (`grader rubric check` says why).
 
 from __future__ import annotations
 
-from checks.compose_file import analysed_without, without_model
 from grader.context import Context
 from grader.messages import msg
 from grader.model import Category, Check, Outcome
 from grader.policy import findings, rewrites
 from grader.project import ComposeProject
+from grader.verdicts import analysed_without, without_model
 
 
 def _judge(ctx: Context, project: ComposeProject) -> Outcome:

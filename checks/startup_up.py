@@ -6,26 +6,16 @@ import dataclasses
 import subprocess
 import time
 
-from checks.compose_volume import because_of_legacy_mount
 from grader.context import Context
 from grader.diagnose import network_failure
 from grader.errors import CommandTimeout
 from grader.messages import msg
 from grader.model import Category, Check, Outcome, Phase
 from grader.stack import db_port
+from grader.verdicts import STARTUP_CRASHED, because_of_legacy_mount
 from grader.waiting import crash_report, postgres_answers, settle
 
 CHECK_ID = "startup.up"
-CRASHED = "startup.crashed"  # memo: the services startup saw crash (it deducted that once)
-
-
-def crashed_at_startup(ctx: Context, service: str, what: str) -> Outcome | None:
-    """`what` (the API check, the data check) skipped, naming startup.up, when `service` is one
-    startup already saw crash: one root cause, one deduction. None otherwise."""
-    crashed = ctx.memo.get(CRASHED)
-    if not isinstance(crashed, frozenset) or service not in crashed:
-        return None
-    return Outcome.skipped(msg("startup.root_cause", service=service, what=what, check=CHECK_ID), cause=CHECK_ID)
 
 
 def _known_cause(ctx: Context, crashed: list[str]) -> Outcome | None:
@@ -53,7 +43,7 @@ def _judge(ctx: Context) -> Outcome:
             return Outcome.error(msg("startup.network"), message)
         current = settle(stack, time.monotonic(), memory_limit=ctx.options.limits.memory_bytes)
         crashed = [s for s in current if s.crashed]
-        ctx.memo[CRASHED] = frozenset(s.service for s in crashed)
+        ctx.memo[STARTUP_CRASHED] = frozenset(s.service for s in crashed)
         sentence, logs = crash_report(stack, crashed, memory=ctx.options.limits.memory)
         known = _known_cause(ctx, [s.service for s in crashed])
         if known is not None:
@@ -64,7 +54,7 @@ def _judge(ctx: Context) -> Outcome:
     ready = postgres_answers(stack, db, db_port(ctx.compose.environment(db))) if db else None
     current = settle(stack, deadline, memory_limit=ctx.options.limits.memory_bytes, db_ready=ready)
     crashed = [s for s in current if s.crashed]
-    ctx.memo[CRASHED] = frozenset(s.service for s in crashed)
+    ctx.memo[STARTUP_CRASHED] = frozenset(s.service for s in crashed)
     if crashed:
         sentence, logs = crash_report(stack, crashed, memory=ctx.options.limits.memory)
         known = _known_cause(ctx, [s.service for s in crashed])

@@ -136,6 +136,21 @@ class Context:
         targets = project.published_targets(app) if app and project else []
         return targets[0] if targets else None
 
+    def dockerfile_location(self) -> tuple[Path, Path, str]:
+        """(build context, Dockerfile, how it was found): the build compose uses for the API,
+        else the repository root (`Dockerfile`, or `dockerfile`, which the classic builder
+        accepts too)."""
+        project, app = self.analysis(), self.app_service()
+        if project is not None and app is not None:
+            context, dockerfile = project.build_paths(app)
+            # One outside the repository is never read (the security gate refuses it).
+            if inside(dockerfile, self.root):
+                return context, dockerfile, msg("dockerfile.where_build", service=app, file=project.file.name)
+        for name in ("Dockerfile", "dockerfile"):
+            if (self.root / name).is_file():
+                return self.root, self.root / name, msg("dockerfile.where_root")
+        return self.root, self.root / "Dockerfile", msg("dockerfile.where_root")
+
     def relative(self, text: str) -> str:
         """Compose and docker print absolute paths of the copy; show them as the student's paths."""
         return text.replace(str(self.root) + "/", "").replace(str(self.root), ".")

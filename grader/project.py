@@ -97,6 +97,21 @@ def data_mount(layout: PgLayout, mounts: list[dict[str, Any]]) -> dict[str, Any]
     return max(holding, key=lambda m: len(str(m["target"])), default=None)
 
 
+def legacy_mount(project: ComposeProject) -> bool:
+    """The database is PostgreSQL 18+ with a mount at the pre-18 data directory, which the
+    official image refuses to start with (compose.volume deducts it; grader.verdicts skips what
+    fails because of it)."""
+    db = project.db_service()
+    if db is None:
+        return False
+    service = project.services[db]
+    layout = postgres_layout(str(service.get("image")), project.environment(db))
+    mounts = service.get("volumes") or []
+    return layout.is_18_layout and any(
+        m.get("target") == LEGACY_PGDATA and not covers(LEGACY_PGDATA, layout.pgdata) for m in mounts
+    )
+
+
 def covers(mount_target: str, path: str) -> bool:
     target, inner = PurePosixPath(mount_target), PurePosixPath(path)
     return inner == target or target in inner.parents

@@ -1,0 +1,191 @@
+"""The persistence cycle both persistence checks share (the database marker and the rubric's
+API scenario): write, `docker compose down` (containers removed, volumes kept), `up` again without
+rebuilding, read back. Not stop/start and not `up --force-recreate`: those keep the containers'
+anonymous volumes and would pass a submission that loses its data."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+import psycopg
+import requests
+
+from grader.context import Context
+from grader.messages import msg
+from grader.model import Outcome
+from grader.project import postgres_layout
+from grader.scenarios import Run, StepFailed, run_steps
+from grader.stack import Stack, db_port
+from grader.verdicts import because_of_legacy_mount, crashed_at_startup
+from grader.waiting import crash_report, states
+
+TABLE = "compose_grader_marker"
+
+
+def _credentials(stack: Stack, db: str, env: dict[str, str]) -> tuple[str, str, str] | None:
+    """(user, password, database) as the official image reads them: each given directly or, as
+    its documentation offers for secrets, in a file named by `<NAME>_FILE`, read inside the
+    database's container. None while a file cannot be read yet."""
+    values: dict[str, str] = {}
+    for name in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"):
+        values[name] = env.get(name, "")
+        if not values[name] and env.get(f"{name}_FILE"):
+            out, code = stack.exec(db, ["cat", env[f"{name}_FILE"]])
+            if code != 0 or "\x00" in out:
+                return None  # unreadable (yet): the connection keeps failing until the deadline
+            values[name] = out.rstrip("\r\n")
+    user = values["POSTGRES_USER"] or "postgres"
+    return user, values["POSTGRES_PASSWORD"], values["POSTGRES_DB"] or user
+
+
+def _connect(stack: Stack, db: str, env: dict[str, str], deadline: float) -> psycopg.Connection[tuple[object, ...]]:
+    last: Exception | None = None
+    credentials = None
+    while time.monotonic() < deadline:
+        if stack.state(db) in ("", "exited", "dead", "restarting"):
+            break  # gone or crashed: waiting longer cannot help
+        endpoint = stack.endpoint(db, db_port(env))
+        credentials = credentials or _credentials(stack, db, env)
+        if endpoint is not None and credentials is not None:
+            user, password, dbname = credentials
+            try:
+                return psycopg.connect(
+                    host=endpoint.host,
+                    port=endpoint.port,
+                    user=user,
+                    password=password,
+                    dbname=dbname,
+                    connect_timeout=3,
+                    autocommit=True,
+                    options="-c statement_timeout=15000",  # a wedged server cannot hang the grader
+                )
+            except psycopg.OperationalError as exc:
+                last = exc
+                if "password authentication failed" in str(exc):
+                    raise
+        time.sleep(1)
+    raise TimeoutError(f"PostgreSQL did not accept connections ({last})")
+
+
+def _db_down(ctx: Context, db: str, when: str) -> Outcome:
+    known = because_of_legacy_mount(ctx.compose, db, msg("persistence.what")) or crashed_at_startup(
+        ctx, db, msg("persistence.what")
+    )
+    if known is not None:
+        return known
+    stack = ctx.stack
+    crashed = [s for s in states(stack) if s.service == db]
+    sentence, logs = (
+        crash_report(stack, crashed, memory=ctx.options.limits.memory)
+        if crashed
+        else (msg("persistence.not_running"), "")
+    )
+    return Outcome.failed(msg("persistence.db_down", when=when, reason=sentence), logs)
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    marker: Outcome  # the database marker (this check)
+    scenario: Outcome | None  # the rubric's API-level scenario, run in the same cycle
+
+
+def cycle(ctx: Context) -> CycleResult:
+    """One `down` + `up` for everything that must survive it; shared by this check and the
+    rubric's persistence scenario (whichever runs first triggers it)."""
+    cached = ctx.memo.get("persistence")
+    if not isinstance(cached, CycleResult):
+        cached = ctx.memo["persistence"] = _cycle(ctx)
+    return cached
+
+
+def _api_url(ctx: Context, deadline: float) -> str | None:
+    """The API's base URL once it answers HTTP (any status), or None at the deadline."""
+    app, port = ctx.app_service(), ctx.app_port()
+    while app and port and time.monotonic() < deadline:
+        endpoint = ctx.stack.endpoint(app, port)
+        if endpoint is not None:
+            url = f"http://{endpoint.url_host}:{endpoint.port}"
+            try:
+                requests.get(url + "/", timeout=5)
+                return url
+            except requests.RequestException:
+                pass
+        time.sleep(1)
+    return None
+
+
+def _cycle(ctx: Context) -> CycleResult:
+    project, stack = ctx.compose, ctx.stack
+    db, scenario = project.db_service(), ctx.rubric.persistence
+    timeout = ctx.options.start_timeout
+    env = project.environment(db) if db else {}
+    marker = secrets.token_hex(16)
+
+    marker_outcome: Outcome | None = None
+    if db is None:
+        marker_outcome = Outcome.skipped(msg("persistence.no_db"))
+    else:
+        try:
+            with _connect(stack, db, env, time.monotonic() + timeout) as conn:
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (token text PRIMARY KEY)")
+                conn.execute(f"INSERT INTO {TABLE} (token) VALUES (%s)", (marker,))
+        except TimeoutError:
+            marker_outcome = _db_down(ctx, db, msg("persistence.when_started"))
+
+    run = Run()
+    scenario_outcome: Outcome | None = None
+    if scenario is not None:
+        url = _api_url(ctx, time.monotonic() + timeout)
+        if url is None:
+            scenario_outcome = Outcome.failed(msg("scenario.no_api"))
+        else:
+            try:
+                run_steps(url, scenario.steps, run)
+            except StepFailed as exc:
+                scenario_outcome = Outcome.failed(msg("scenario.before", reason=exc), "\n".join(run.log))
+    if marker_outcome is not None and (scenario is None or scenario_outcome is not None):
+        return CycleResult(marker_outcome, scenario_outcome)  # nothing was written: no cycle to run
+
+    stack.down([db] if db else [], remove_volumes=False)
+    left = stack.containers()
+    if left:
+        message = msg("persistence.left", count=len(left))
+        return CycleResult(marker_outcome or Outcome.error(message), scenario_outcome or Outcome.error(message))
+    stack.up(timeout)
+    deadline = time.monotonic() + timeout
+    if marker_outcome is None and db is not None:
+        marker_outcome = _read_marker(ctx, db, env, marker, deadline)
+    if scenario is not None and scenario_outcome is None:
+        url = _api_url(ctx, deadline)
+        if url is None:
+            scenario_outcome = Outcome.failed(msg("scenario.no_api_after"))
+        else:
+            try:
+                run_steps(url, scenario.after_steps, run, first_number=len(scenario.steps) + 1)
+                scenario_outcome = Outcome.passed(msg("scenario.kept"), "\n".join(run.log))
+            except StepFailed as exc:
+                scenario_outcome = Outcome.failed(msg("scenario.lost", reason=exc), "\n".join(run.log))
+    assert marker_outcome is not None
+    return CycleResult(marker_outcome, scenario_outcome)
+
+
+def _read_marker(ctx: Context, db: str, env: dict[str, str], marker: str, deadline: float) -> Outcome:
+    project, stack = ctx.compose, ctx.stack
+    try:
+        with _connect(stack, db, env, deadline) as conn:
+            exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (TABLE,)).fetchone()
+            found = (
+                exists is not None
+                and bool(exists[0])
+                and conn.execute(f"SELECT 1 FROM {TABLE} WHERE token = %s", (marker,)).fetchone() is not None
+            )
+    except TimeoutError:
+        return _db_down(ctx, db, msg("persistence.when_recreated"))
+    result = msg("persistence.found") if found else msg("persistence.missing")
+    evidence = msg("persistence.evidence", marker=marker[:8], table=TABLE, result=result)
+    if found:
+        return Outcome.passed(msg("persistence.ok"), evidence)
+    layout = postgres_layout(str(project.services[db].get("image")), env)
+    return Outcome.failed(msg("persistence.lost", mount=layout.expected_mount, db=db), evidence)

@@ -1,0 +1,47 @@
+"""Verdicts several checks give for the same reason: one root cause, one deduction. The check
+that finds a fault deducts it; what it keeps from being judged is skipped with `cause` naming
+that check (README: "One root cause, one deduction"). Check ids are named, not imported: checks
+import grader services, never each other."""
+
+from __future__ import annotations
+
+from grader.context import Context
+from grader.messages import msg
+from grader.model import Outcome
+from grader.project import ComposeProject, legacy_mount
+
+COMPOSE_FILE, COMPOSE_VOLUME, STARTUP = "compose.file", "compose.volume", "startup.up"
+STARTUP_CRASHED = "startup.crashed"  # ctx.memo: the services startup saw crash (it deducted that once)
+
+
+def without_model() -> Outcome:
+    """For the checks that read the compose model when there is none to read."""
+    return Outcome.skipped(
+        msg("runner.needs_pass", needed=COMPOSE_FILE, state=msg("state.failed"))
+        + " "
+        + msg("compose.unreadable_model"),
+        cause=COMPOSE_FILE,
+    )
+
+
+def analysed_without(ctx: Context) -> str:
+    """The note of a verdict read from the model without its missing env files, or ""."""
+    missing = ctx.missing_env_file()
+    return " " + msg("compose.graded_without_env", missing=ctx.relative(missing)) if missing else ""
+
+
+def because_of_legacy_mount(project: ComposeProject, service: str, what: str) -> Outcome | None:
+    """`what` (startup, the data check) skipped, naming compose.volume, when `service` is the
+    database that refused to start for the reason compose.volume deducts; None otherwise."""
+    if service != project.db_service() or not legacy_mount(project):
+        return None
+    return Outcome.skipped(msg("volume.root_cause", db=service, what=what, check=COMPOSE_VOLUME), cause=COMPOSE_VOLUME)
+
+
+def crashed_at_startup(ctx: Context, service: str, what: str) -> Outcome | None:
+    """`what` (the API check, the data check) skipped, naming startup.up, when `service` is one
+    startup already saw crash; None otherwise."""
+    crashed = ctx.memo.get(STARTUP_CRASHED)
+    if not isinstance(crashed, frozenset) or service not in crashed:
+        return None
+    return Outcome.skipped(msg("startup.root_cause", service=service, what=what, check=STARTUP), cause=STARTUP)
