@@ -26,9 +26,16 @@ lint: $(BIN)/grader
 	$(BIN)/ruff check grader checks tests scripts
 	$(BIN)/mypy
 
-# Fast tests only (no engine needed).
+# Fast tests only (no engine needed: the static checks run `docker compose config`, which does not
+# talk to one), with coverage; every static check module must be at least 85 % covered by them.
+STATIC_CHECKS := checks/dockerfile_present.py checks/dockerfile_practices.py checks/compose_file.py \
+                 checks/compose_services.py checks/compose_volume.py checks/security_policy.py
 unit: $(BIN)/grader
-	$(BIN)/pytest -m 'not docker'
+	$(BIN)/pytest -m 'not docker' --cov=checks --cov=grader --cov-report=term:skip-covered
+	@for module in $(STATIC_CHECKS); do \
+	  $(BIN)/coverage report --include=$$module --fail-under=85 >/dev/null \
+	    || { echo "$$module: under 85 % covered by the unit tests"; $(BIN)/coverage report -m --include=$$module; exit 1; }; \
+	done; echo "static checks: every module at least 85 % covered"
 
 test: setup lint
 	$(BIN)/pytest
