@@ -16,7 +16,10 @@ import os
 import re
 import socket
 import tempfile
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -147,13 +150,72 @@ def leftovers(client: docker.DockerClient) -> list[Leftover]:
 
 def remove(client: docker.DockerClient, leftover: Leftover) -> list[str]:
     """Remove one project's leftovers; what could not be removed."""
-    from grader.stack import Stack  # late: stack records runs through this module
-
-    stack = Stack(Path("."), [], leftover.project, client)
-    stack.anonymous_volumes = set(leftover.anonymous_volumes)
-    stack.built_images = set(leftover.images)
-    stack.layers = list(leftover.layers)
-    problems = stack.teardown()  # by label, then the recorded volumes and images
+    problems = remove_labelled(
+        client, leftover.project, set(leftover.anonymous_volumes), set(leftover.images), list(leftover.layers)
+    )
     if not problems:
         RunRecord(leftover.project).delete()
     return problems
+
+
+def remove_labelled(
+    client: docker.DockerClient,
+    project: str,
+    anonymous_volumes: set[str],
+    built_images: set[str],
+    layers: list[str],
+) -> list[str]:
+    """Remove what the engine labels with the project (containers, networks, volumes), then the
+    anonymous volumes, images and build layers the run recorded. Never raises; returns what could
+    not be removed. Used by a run's own teardown after `compose down` and by `grader cleanup`."""
+    problems: list[str] = []
+    label: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={project}"}
+    for c in _listed(problems, lambda: client.containers.list(all=True, filters=label)):
+        _attempt(problems, f"removing container {c.name}", partial(c.remove, force=True, v=True))
+    for n in _listed(problems, lambda: client.networks.list(filters=label)):
+        _attempt(problems, f"removing network {n.name}", n.remove)
+    for v in _listed(problems, lambda: client.volumes.list(filters=label)):
+        _attempt(problems, f"removing volume {v.name}", partial(v.remove, force=True))
+    for name in sorted(anonymous_volumes):
+        _attempt(problems, f"removing volume {name}", partial(_remove_volume, client, name))
+    # The run's images and every layer its builds created, and nothing else: a class would fill
+    # the disk (about 1 GB per NestJS repository). noprune everywhere: pruning would also take
+    # untagged parents that existed before the run (another build's cache). A layer another
+    # image still builds on is not ours to remove (409 Conflict).
+    for image in sorted(built_images):
+        _attempt(problems, f"removing image {image}", partial(client.images.remove, image, force=True, noprune=True))
+    for layer in reversed(layers):
+        _attempt(problems, f"removing layer {layer}", partial(_remove_layer, client, layer))
+    return problems
+
+
+def _remove_layer(client: docker.DockerClient, layer: str) -> None:
+    with suppress(docker.errors.NotFound):
+        if client.images.get(layer).tags:
+            return  # tagged since: another build reused it as its image (a cache hit)
+        try:
+            client.images.remove(layer, noprune=True)
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:
+                raise
+
+
+def _remove_volume(client: docker.DockerClient, name: str) -> None:
+    client.volumes.get(name).remove(force=True)
+
+
+def _listed(problems: list[str], lister: Callable[[], list[Any]]) -> list[Any]:
+    try:
+        return lister()
+    except Exception as exc:
+        problems.append(f"listing leftovers: {exc}")
+        return []
+
+
+def _attempt(problems: list[str], what: str, action: Callable[[], object]) -> None:
+    try:
+        action()
+    except docker.errors.NotFound:
+        pass  # already gone: that is the goal
+    except Exception as exc:
+        problems.append(f"{what}: {exc}")

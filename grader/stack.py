@@ -12,17 +12,17 @@ import re
 import socket
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import docker
 from testcontainers.compose import ComposeContainer, DockerCompose
 
-from grader.cleanup import RUN_LABEL, RunRecord
+from grader.cleanup import RUN_LABEL, RunRecord, remove_labelled
 from grader.engine import compose_command, compose_env
 from grader.errors import CommandTimeout
 from grader.policy import MAX_SERVICES, RESET_BUILD_KEYS, RESET_SERVICE_KEYS, findings, scoped_name
@@ -546,59 +546,12 @@ class Stack:
                 self.compose.run(self.compose.command(*args), 120, check=False)
             except Exception as exc:
                 problems.append(f"compose down: {exc}")
-        # Whatever `down` missed (timeouts, orphans, a crashed run) is found by label.
-        label = self._project_filter()
-        for c in self._listed(problems, lambda: self.client.containers.list(all=True, filters=label)):
-            _attempt(problems, f"removing container {c.name}", partial(c.remove, force=True, v=True))
-        for n in self._listed(problems, lambda: self.client.networks.list(filters=label)):
-            _attempt(problems, f"removing network {n.name}", n.remove)
-        for v in self._listed(problems, lambda: self.client.volumes.list(filters=label)):
-            _attempt(problems, f"removing volume {v.name}", partial(v.remove, force=True))
-        for name in sorted(self.anonymous_volumes):
-            _attempt(problems, f"removing volume {name}", partial(self._remove_volume, name))
-        # The run's images and every layer its builds created, and nothing else: a class would fill
-        # the disk (about 1 GB per NestJS repository). noprune everywhere: pruning would also take
-        # untagged parents that existed before the run (another build's cache). A layer another
-        # image still builds on is not ours to remove (409 Conflict).
-        for image in sorted(self.built_images):
-            _attempt(
-                problems, f"removing image {image}", partial(self.client.images.remove, image, force=True, noprune=True)
-            )
-        for layer in reversed(self.layers):
-            _attempt(problems, f"removing layer {layer}", partial(self._remove_layer, layer))
+        # Whatever `down` missed (timeouts, orphans, a crashed run) is found by label; then what the
+        # run recorded (grader.cleanup does the same for a run that could not tear down itself).
+        problems += remove_labelled(self.client, self.project, self.anonymous_volumes, self.built_images, self.layers)
         if self._override_dir is not None:
             self._override_dir.cleanup()
         if not problems:
             with suppress(OSError):
                 RunRecord(self.project).delete()
         return problems
-
-    def _remove_layer(self, layer: str) -> None:
-        with suppress(docker.errors.NotFound):
-            if self.client.images.get(layer).tags:
-                return  # tagged since: another build reused it as its image (a cache hit)
-            try:
-                self.client.images.remove(layer, noprune=True)
-            except docker.errors.APIError as exc:
-                if exc.status_code != 409:
-                    raise
-
-    def _remove_volume(self, name: str) -> None:
-        self.client.volumes.get(name).remove(force=True)
-
-    @staticmethod
-    def _listed(problems: list[str], lister: Callable[[], list[Any]]) -> list[Any]:
-        try:
-            return lister()
-        except Exception as exc:
-            problems.append(f"listing leftovers: {exc}")
-            return []
-
-
-def _attempt(problems: list[str], what: str, action: Callable[[], object]) -> None:
-    try:
-        action()
-    except docker.errors.NotFound:
-        pass  # already gone: that is the goal
-    except Exception as exc:
-        problems.append(f"{what}: {exc}")
