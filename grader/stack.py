@@ -65,7 +65,8 @@ class GradingCompose(DockerCompose):
         return run_bounded(cmd, timeout, cwd=str(self.context), env=compose_env(), check=check)
 
     @contextmanager
-    def deadline(self, seconds: float) -> Iterator[None]:
+    def bounded(self, seconds: float) -> Iterator[None]:
+        """Every compose command inside takes at most `seconds` (testcontainers calls run() itself)."""
         previous, self.timeout = self.timeout, seconds
         try:
             yield
@@ -245,12 +246,13 @@ class Stack:
     _joined: list[str] = field(default_factory=list)
 
     @cached_property
-    def me(self) -> str | None:
+    def grader_container(self) -> str | None:
+        """The id of the container the grader itself runs in (its image), or None on the host."""
         return own_container(self.client)
 
     @property
     def in_container(self) -> bool:
-        return self.me is not None
+        return self.grader_container is not None
 
     def _make(self, files: list[str], env_file: str | None = None) -> GradingCompose:
         return GradingCompose(
@@ -352,7 +354,7 @@ class Stack:
     def up(self, timeout: float) -> None:
         compose = self.compose  # GateClosed before anything is recorded or started
         self._record()
-        with compose.deadline(timeout):
+        with compose.bounded(timeout):
             try:
                 # The images were built by `build` before; `--no-build` so that a missing one is an
                 # error, never a build from the copy a container may have changed since.
@@ -362,7 +364,7 @@ class Stack:
                 self.join_networks()
 
     def containers(self) -> list[ComposeContainer]:
-        with self.compose.deadline(30):
+        with self.compose.bounded(30):
             return list(self.compose.get_containers(include_all=True))
 
     def container(self, service: str) -> ComposeContainer | None:
@@ -439,18 +441,18 @@ class Stack:
         inside the grader's container only when `path` lies in a folder mounted at the same path
         (e.g. -v /tmp/compose-grader:/tmp/compose-grader), else the engine would create an empty
         folder on the host."""
-        if self.me is None:
+        if self.grader_container is None:
             return True
-        mounts = self.client.containers.get(self.me).attrs.get("Mounts") or []
+        mounts = self.client.containers.get(self.grader_container).attrs.get("Mounts") or []
         return any(
             m.get("Type") == "bind" and m.get("Source") == m.get("Destination") and covers_path(m["Destination"], path)
             for m in mounts
         )
 
     def join_networks(self) -> None:
-        if self.me is None:
+        if self.grader_container is None:
             return
-        me = self.me
+        me = self.grader_container
         for network in self.client.networks.list(filters=self._project_filter()):
             if network.name and network.name not in self._joined:
                 network.connect(me)
@@ -458,7 +460,7 @@ class Stack:
 
     def leave_networks(self) -> None:
         """Before `down`: a network with the grader still attached cannot be removed."""
-        me = self.me or ""
+        me = self.grader_container or ""
         for name in self._joined:
             with suppress(docker.errors.NotFound, docker.errors.APIError):
                 self.client.networks.get(name).disconnect(me, force=True)
@@ -484,7 +486,7 @@ class Stack:
     def exec(self, service: str, command: list[str], timeout: float = 20) -> tuple[str, int]:
         """(output, exit code) of a command in the service's container; a command the submission
         makes hang (a FIFO to `cat`) ends at `timeout` with code 124, like timeout(1)."""
-        with self.compose.deadline(timeout):
+        with self.compose.bounded(timeout):
             try:
                 out, err, code = self.compose.exec_in_container(command, service)
             except subprocess.CalledProcessError as exc:
