@@ -8,7 +8,15 @@ from typing import Any
 from grader.context import Context
 from grader.messages import msg
 from grader.model import Category, Check, Outcome
-from grader.project import LEGACY_PGDATA, V18_VOLUME, ComposeProject, covers, data_mount, postgres_layout, split_image
+from grader.project import (
+    LEGACY_PGDATA,
+    V18_VOLUME,
+    ComposeProject,
+    data_mount,
+    legacy_mount,
+    postgres_layout,
+    split_image,
+)
 from grader.verdicts import analysed_without, without_model
 
 CHECK_ID = "compose.volume"
@@ -30,23 +38,21 @@ def _judge(ctx: Context, project: ComposeProject) -> Outcome:
     )
     example = msg("volume.example", mount=layout.expected_mount, db=db)
 
-    if layout.is_18_layout:
-        legacy = [m for m in mounts if m.get("target") == LEGACY_PGDATA and not covers(LEGACY_PGDATA, layout.pgdata)]
-        if legacy:
-            version = (
-                msg("volume.pg_version", image=image, major=layout.major)
-                if split_image(image)[1][:1].isdigit()
-                else msg("volume.pg_newest", image=image)
-            )
-            text = msg(
-                "volume.pg18_legacy_mount",
-                where=where,
-                version=version,
-                pgdata=layout.pgdata,
-                legacy=LEGACY_PGDATA,
-                volume=V18_VOLUME,
-            )
-            return Outcome.failed(text, evidence)
+    if legacy_mount(project):  # the same rule startup and persistence skip by (grader.verdicts)
+        version = (
+            msg("volume.pg_version", image=image, major=layout.major)
+            if split_image(image)[1][:1].isdigit()
+            else msg("volume.pg_newest", image=image)
+        )
+        text = msg(
+            "volume.pg18_legacy_mount",
+            where=where,
+            version=version,
+            pgdata=layout.pgdata,
+            legacy=LEGACY_PGDATA,
+            volume=V18_VOLUME,
+        )
+        return Outcome.failed(text, evidence)
     holder = data_mount(layout, mounts)
     if holder and holder.get("type") == "volume" and holder.get("source"):
         return Outcome.passed(msg("volume.ok", db=db, pgdata=layout.pgdata, volume=holder["source"]), evidence)
