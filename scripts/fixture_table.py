@@ -21,11 +21,17 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader.context import Options
 from grader.model import Report
-from grader.rubric import Rubric, load
 from grader.runner import grade
-from tests.conftest import EXPECTED, RUBRICS, SUBMISSIONS, HostSampler, engine_changes, engine_counts
+from tests.conftest import (
+    EXPECTED,
+    SUBMISSIONS,
+    HostSampler,
+    engine_changes,
+    engine_counts,
+    fixture_options,
+    fixture_rubric,
+)
 
 
 def write_expected(name: str, expected: dict[str, Any], report: Report) -> None:
@@ -59,8 +65,8 @@ def main(args: list[str]) -> int:
         before = engine_counts(client)
         with HostSampler() as host:
             t0 = time.monotonic()
-            rubric = load(RUBRICS / expected["rubric"]) if "rubric" in expected else Rubric()
-            options = Options.of(rubric) if "rubric" in expected else Options(**expected.get("options", {}))
+            rubric = fixture_rubric(expected)
+            options = fixture_options(expected, rubric)
             report = grade(SUBMISSIONS / name, options, rubric=rubric)
             wall = time.monotonic() - t0
         after = engine_counts(client)

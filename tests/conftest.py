@@ -6,15 +6,29 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import docker
 import pytest
+
+from grader.context import Options
+from grader.rubric import Rubric
+from grader.rubric import load as load_rubric
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "fixtures" / "submissions"
 EXPECTED = ROOT / "fixtures" / "expected"
 RUBRICS = ROOT / "fixtures" / "rubrics"
+
+
+def fixture_rubric(expected: dict[str, Any]) -> Rubric:
+    """The course rubric an expected file names (`rubric`), else the built-in one."""
+    return load_rubric(RUBRICS / expected["rubric"]) if "rubric" in expected else Rubric()
+
+
+def fixture_options(expected: dict[str, Any], rubric: Rubric) -> Options:
+    """A fixture graded with a course rubric takes its options from it, else from `options`."""
+    return Options.of(rubric) if "rubric" in expected else Options(**expected.get("options", {}))
 
 
 def compose_config(folder: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

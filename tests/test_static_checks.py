@@ -12,9 +12,8 @@ import pytest
 from checks import CHECKS
 from grader.context import Context, Options
 from grader.model import Phase
-from grader.rubric import Rubric, load
 from grader.runner import copy_submission, run_checks
-from tests.conftest import EXPECTED, RUBRICS, SUBMISSIONS
+from tests.conftest import EXPECTED, SUBMISSIONS, fixture_rubric
 
 STATIC = {k: v for k, v in CHECKS.items() if v.phase is Phase.STATIC}
 FIXTURES = sorted(p.name for p in SUBMISSIONS.iterdir() if p.is_dir())
@@ -23,7 +22,7 @@ FIXTURES = sorted(p.name for p in SUBMISSIONS.iterdir() if p.is_dir())
 @pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in FIXTURES])
 def test_static_verdicts_without_an_engine(name: str, tmp_path: Path) -> None:
     expected = json.loads((EXPECTED / f"{name}.json").read_text())
-    rubric = load(RUBRICS / expected["rubric"]) if "rubric" in expected else Rubric()
+    rubric = fixture_rubric(expected)
     root = tmp_path / "submission"
     dropped = copy_submission(SUBMISSIONS / name, root)
     ctx = Context(root, SUBMISSIONS / name, Options(), None, "grader-static-test", rubric)  # type: ignore[arg-type]

@@ -10,11 +10,18 @@ import jsonschema
 import pytest
 
 from grader import formats
-from grader.context import Options
 from grader.report import schema, to_dict, to_json
-from grader.rubric import Rubric, load
 from grader.runner import grade
-from tests.conftest import EXPECTED, RUBRICS, SUBMISSIONS, HostSampler, engine_changes, engine_counts, tree_digest
+from tests.conftest import (
+    EXPECTED,
+    SUBMISSIONS,
+    HostSampler,
+    engine_changes,
+    engine_counts,
+    fixture_options,
+    fixture_rubric,
+    tree_digest,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -34,8 +41,8 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     before = engine_counts(engine)
     since = int(time.time())
     # A fixture graded with a course rubric (fixtures/rubrics/...): its options come from it.
-    rubric = load(RUBRICS / expected["rubric"]) if "rubric" in expected else Rubric()
-    options = Options.of(rubric) if "rubric" in expected else Options(**expected.get("options", {}))
+    rubric = fixture_rubric(expected)
+    options = fixture_options(expected, rubric)
 
     preexisting = _create_preexisting(engine, expected.get("preexisting", {}))
     with HostSampler() as host:
