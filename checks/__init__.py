@@ -21,8 +21,8 @@ from checks import (
     security_policy,
     startup_up,
 )
+from grader.context import Check
 from grader.errors import BadInput
-from grader.model import Check
 from grader.rubric import Rubric
 
 CHECKS: dict[str, Check] = {

@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from grader.context import Context
+from grader.context import Check, Context
 from grader.diagnose import (
     Listener,
     db_localhost_line,
@@ -17,7 +17,7 @@ from grader.diagnose import (
     listeners,
 )
 from grader.messages import msg
-from grader.model import Category, Check, Outcome, Phase
+from grader.model import Category, Outcome, Phase
 from grader.stack import Stack
 from grader.verdicts import crashed_at_startup
 from grader.waiting import explain_logs

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from grader.context import Context
+from grader.context import Check, Context
 from grader.messages import msg
-from grader.model import Category, Check, Outcome, Phase
+from grader.model import Category, Outcome, Phase
 from grader.rubric import Scenario
 from grader.scenarios import Run, StepFailed, run_steps
 

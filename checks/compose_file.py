@@ -5,9 +5,9 @@ from __future__ import annotations
 import difflib
 import re
 
-from grader.context import ComposeInvalid, Context
+from grader.context import Check, Context
 from grader.messages import msg
-from grader.model import Category, Check, Location, Outcome
+from grader.model import Category, Location, Outcome
 from grader.project import COMPOSE_FILES, find_override_file, yaml_line
 
 CHECK_ID = "compose.file"
@@ -68,33 +68,38 @@ def unknown_key_advice(message: str) -> str | None:
 
 
 def _judge(ctx: Context) -> Outcome:
-    if not ctx.compose_files:
+    resolution = ctx.resolution
+    if not resolution.files:
         names = ", ".join(f"`{n}`" for n in COMPOSE_FILES)
         listing = ", ".join(sorted(p.name for p in ctx.root.iterdir())[:30])
         return Outcome.failed(
             msg("compose.none", names=names),
             msg("compose.files_at_root", listing=listing),
         )
-    try:
-        project = ctx.compose
-    except ComposeInvalid as exc:
-        name = ctx.compose_files[0].name
-        if exc.refused:
-            return Outcome.failed(exc.message)
-        if exc.missing_env_file:
-            missing = ctx.relative(exc.missing_env_file)
+    rejected = resolution.rejection
+    if rejected is not None:
+        name = resolution.files[0].name
+        if rejected.refused:
+            return Outcome.failed(rejected.message)
+        if rejected.missing_env_file:
+            missing = ctx.relative(rejected.missing_env_file)
             example = next((n for n in _EXAMPLES if (ctx.root / n).is_file()), None)
             text = msg("compose.missing_env_file", file=name, missing=missing)
             if example:
                 text += " " + msg("compose.env_example_unread", example=example, missing=missing)
-            return Outcome.failed(text, exc.message)
+            return Outcome.failed(text, rejected.message)
         return Outcome.failed(
-            msg("compose.rejected", file=name, advice=unknown_key_advice(exc.message) or msg("compose.fix_reported")),
-            exc.message,
+            msg(
+                "compose.rejected",
+                file=name,
+                advice=unknown_key_advice(rejected.message) or msg("compose.fix_reported"),
+            ),
+            rejected.message,
         )
-    hints: list[str] = list(ctx.env_notes)
-    if len(ctx.compose_files) > 1:
-        others = ", ".join(f.name for f in ctx.compose_files[1:])
+    project = ctx.compose
+    hints: list[str] = list(resolution.env_notes)
+    if len(resolution.files) > 1:
+        others = ", ".join(f.name for f in resolution.files[1:])
         hints.append(msg("compose.several", file=project.file.name, others=others))
     override = find_override_file(ctx.root)
     if override:
@@ -105,10 +110,10 @@ def _judge(ctx: Context) -> Outcome:
 
 
 def run(ctx: Context) -> Outcome:
-    if not ctx.compose_files:
+    if not ctx.resolution.files:
         return _judge(ctx)
     outcome = _judge(ctx)
-    file = ctx.compose_files[0]
+    file = ctx.resolution.files[0]
     mentioned = re.search(r"\bline (\d+)", outcome.evidence)
     key = unknown_key(outcome.evidence)
     if mentioned:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from grader.context import Context
+from grader.context import Check, Context
 from grader.diagnose import fixed_ip_hint, fixed_ip_settings
 from grader.messages import msg
-from grader.model import Category, Check, Outcome
+from grader.model import Category, Outcome
 from grader.project import ComposeProject
 from grader.verdicts import analysed_without, without_model
 
@@ -40,7 +40,7 @@ def _judge(ctx: Context, project: ComposeProject) -> Outcome:
 
 
 def run(ctx: Context) -> Outcome:
-    project = ctx.analysis()
+    project = ctx.analysis
     if project is None:
         return without_model()
     return _judge(ctx, project).at(project.location("services"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from grader.context import Context
+from grader.context import Check, Context
 from grader.messages import msg
-from grader.model import Category, Check, Outcome
+from grader.model import Category, Outcome
 from grader.project import (
     LEGACY_PGDATA,
     V18_VOLUME,
@@ -68,7 +68,7 @@ def _judge(ctx: Context, project: ComposeProject) -> Outcome:
 
 
 def run(ctx: Context) -> Outcome:
-    project = ctx.analysis()
+    project = ctx.analysis
     if project is None:
         return without_model()
     outcome = _judge(ctx, project)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from grader.context import Context
+from grader.context import Check, Context
 from grader.diagnose import network_failure
 from grader.errors import CommandTimeout
 from grader.messages import msg
-from grader.model import Category, Check, Location, Outcome, Phase
+from grader.model import Category, Location, Outcome, Phase
 
 _STEP = re.compile(r"^(Step \d+/\d+ : .*|#\d+ \[.*\].*)$", re.MULTILINE)
 # Compose's own progress and the classic-builder notice say nothing about the student's build.
@@ -51,8 +51,7 @@ def _judge(ctx: Context) -> Outcome:
 
 
 def run(ctx: Context) -> Outcome:
-    _, dockerfile, _ = ctx.dockerfile_location()
-    return _judge(ctx).at(Location(ctx.relative(str(dockerfile))))
+    return _judge(ctx).at(Location(ctx.relative(str(ctx.dockerfile.path))))
 
 
 CHECK = Check(

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from grader.context import Context
+from grader.context import Check, Context
 from grader.dockerfile import hadolint_hints, npm_as_pid1, parse, practices
 from grader.messages import msg
-from grader.model import Category, Check, Location, Outcome
+from grader.model import Category, Location, Outcome
 
 
 def run(ctx: Context) -> Outcome:
-    context, dockerfile, _ = ctx.dockerfile_location()
-    text = dockerfile.read_text(errors="replace")
-    app, project = ctx.app_service(), ctx.analysis()
+    dockerfile = ctx.dockerfile.path
+    text = ctx.dockerfile.text or ""  # requires dockerfile.present: read and parsed
+    app, project = ctx.app_service(), ctx.analysis
     targets = project.published_targets(app) if app and project else []
-    ignore_file = context / ".dockerignore"
+    ignore_file = ctx.dockerfile.context / ".dockerignore"
     ignore_text = ignore_file.read_text(errors="replace") if ignore_file.is_file() else None
     parsed = parse(text)
     found = practices(parsed, targets, ignore_text)

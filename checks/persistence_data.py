@@ -3,8 +3,8 @@ shared with the rubric's persistence scenario, is grader.persistence)."""
 
 from __future__ import annotations
 
-from grader.context import Context
-from grader.model import Category, Check, Outcome, Phase
+from grader.context import Check, Context
+from grader.model import Category, Outcome, Phase
 from grader.persistence import cycle
 
 

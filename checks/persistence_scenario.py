@@ -3,9 +3,9 @@ down`, its `after` requests once the stack is back, in the same cycle as the dat
 
 from __future__ import annotations
 
-from grader.context import Context
+from grader.context import Check, Context
 from grader.messages import msg
-from grader.model import Category, Check, Outcome, Phase
+from grader.model import Category, Outcome, Phase
 from grader.persistence import cycle
 from grader.rubric import Scenario
 

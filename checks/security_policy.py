@@ -7,9 +7,9 @@ A rubric cannot disable this check (`grader rubric check` says why).
 
 from __future__ import annotations
 
-from grader.context import Context
+from grader.context import Check, Context
 from grader.messages import msg
-from grader.model import Category, Check, Outcome
+from grader.model import Category, Outcome
 from grader.policy import findings, rewrites
 from grader.project import ComposeProject
 from grader.verdicts import analysed_without, without_model
@@ -25,7 +25,7 @@ def _judge(ctx: Context, project: ComposeProject) -> Outcome:
 
 
 def run(ctx: Context) -> Outcome:
-    project = ctx.analysis()
+    project = ctx.analysis
     if project is None:
         return without_model()
     return _judge(ctx, project).at(project.location("services"))

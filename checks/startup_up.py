@@ -6,13 +6,13 @@ import dataclasses
 import subprocess
 import time
 
-from grader.context import Context
+from grader.context import Check, Context
 from grader.diagnose import network_failure
 from grader.errors import CommandTimeout
 from grader.messages import msg
-from grader.model import Category, Check, Outcome, Phase
-from grader.stack import db_port
-from grader.verdicts import STARTUP_CRASHED, because_of_legacy_mount
+from grader.model import Category, Outcome, Phase
+from grader.override import db_port
+from grader.verdicts import because_of_legacy_mount
 from grader.waiting import crash_report, postgres_answers, settle
 
 CHECK_ID = "startup.up"
@@ -43,7 +43,7 @@ def _judge(ctx: Context) -> Outcome:
             return Outcome.error(msg("startup.network"), message)
         current = settle(stack, time.monotonic(), memory_limit=ctx.options.limits.memory_bytes)
         crashed = [s for s in current if s.crashed]
-        ctx.memo[STARTUP_CRASHED] = frozenset(s.service for s in crashed)
+        ctx.shared.startup_crashed = frozenset(s.service for s in crashed)
         sentence, logs = crash_report(stack, crashed, memory=ctx.options.limits.memory)
         known = _known_cause(ctx, [s.service for s in crashed])
         if known is not None:
@@ -54,7 +54,7 @@ def _judge(ctx: Context) -> Outcome:
     ready = postgres_answers(stack, db, db_port(ctx.compose.environment(db))) if db else None
     current = settle(stack, deadline, memory_limit=ctx.options.limits.memory_bytes, db_ready=ready)
     crashed = [s for s in current if s.crashed]
-    ctx.memo[STARTUP_CRASHED] = frozenset(s.service for s in crashed)
+    ctx.shared.startup_crashed = frozenset(s.service for s in crashed)
     if crashed:
         sentence, logs = crash_report(stack, crashed, memory=ctx.options.limits.memory)
         known = _known_cause(ctx, [s.service for s in crashed])

@@ -15,11 +15,14 @@ from pathlib import Path
 from dockerfile_parse import DockerfileParser
 
 from grader.messages import msg
+from grader.project import ComposeProject
+from grader.untrusted import inside
 
 MANIFESTS = ("package.json", "package*.json", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "npm-shrinkwrap.json")
 INSTALL = re.compile(r"\b(npm\s+(install|i|ci)|yarn(\s+install)?|pnpm\s+(install|i))\b")
 # Rules whose advice the practices already give; repeating them as hints would be noise.
 HADOLINT_COVERED = {"DL3006", "DL3007", "DL3025"}
+MAX_DOCKERFILE_BYTES = 256 * 1024  # real Dockerfiles are a few KB; the checks read it whole
 # DL3066 flags `USER node`, which is exactly what the official node image documents: noise here.
 HADOLINT_IGNORED = HADOLINT_COVERED | {"DL3066"}
 
@@ -44,6 +47,40 @@ class Dockerfile:
     @property
     def final_stage(self) -> int:
         return max((i.stage for i in self.instructions), default=0)
+
+
+@dataclass(frozen=True)
+class DockerfileSource:
+    """The Dockerfile the run grades, read once before the rubric's pins rewrite the copy's: the
+    practices judge what the student wrote (an untagged `FROM node` still costs the pinned-tag
+    practice), the build uses what the instructor chose."""
+
+    context: Path  # the build context
+    path: Path
+    where: str  # how it was found, for the student
+    exists: bool = False
+    size: int = 0
+    text: str | None = None  # as written; None when missing or larger than MAX_DOCKERFILE_BYTES
+
+
+def locate(root: Path, project: ComposeProject | None, app: str | None) -> DockerfileSource:
+    """The build compose uses for the API, else the repository root (`Dockerfile`, or
+    `dockerfile`, which the classic builder accepts too)."""
+    context, path, where = root, root / "Dockerfile", msg("dockerfile.where_root")
+    found = False
+    if project is not None and app is not None and project.services[app].get("build"):
+        context, path = project.build_paths(app)
+        # One outside the repository is never read (the security gate refuses it).
+        found = inside(path, root)
+        where = msg("dockerfile.where_build", service=app, file=project.file.name)
+    if not found:
+        context, where = root, msg("dockerfile.where_root")
+        path = next((root / n for n in ("Dockerfile", "dockerfile") if (root / n).is_file()), root / "Dockerfile")
+    if not path.is_file():
+        return DockerfileSource(context, path, where)
+    size = path.stat().st_size
+    text = path.read_text(errors="replace") if size <= MAX_DOCKERFILE_BYTES else None
+    return DockerfileSource(context, path, where, True, size, text)
 
 
 def without_bom(text: str) -> str:

@@ -12,8 +12,10 @@ import re
 from collections.abc import Mapping, Set
 from pathlib import Path
 
-from grader.dockerfile import without_bom
+from grader.dockerfile import parse, without_bom
 from grader.model import Substitution
+from grader.project import ComposeProject
+from grader.untrusted import inside
 
 # `FROM [--platform=...] image [AS name]`, one instruction per line (what students write).
 _FROM = re.compile(
@@ -97,3 +99,29 @@ def pin_dockerfile(path: Path, pins: Mapping[str, str], shown: str) -> list[Subs
         except OSError:  # read-only in the copy: build what the student wrote
             return []
     return done
+
+
+def pin_dockerfiles(project: ComposeProject, pins: Mapping[str, str], root: Path) -> list[Substitution]:
+    """The rubric's pins in every Dockerfile compose builds (in the copy, inside the repository),
+    each rewritten once; what the student wrote was read before (grader.dockerfile.locate)."""
+    done: list[Substitution] = []
+    seen: set[Path] = set()
+    for service in project.build_services() if pins else []:
+        _, dockerfile = project.build_paths(service)
+        if dockerfile in seen or not inside(dockerfile, root) or not _plain_dockerfile(dockerfile):
+            continue
+        seen.add(dockerfile)
+        done += pin_dockerfile(dockerfile, pins, str(dockerfile).replace(str(root) + "/", ""))
+    return done
+
+
+def _plain_dockerfile(path: Path) -> bool:
+    """A regular file (not a link) the Dockerfile parser reads: `build.dockerfile: compose.yaml`
+    is not rewritten."""
+    try:
+        if path.is_symlink() or not path.is_file():
+            return False
+        parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        return False
+    return True

@@ -5,12 +5,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
-
-if TYPE_CHECKING:
-    from grader.context import Context
+from typing import NamedTuple
 
 EVIDENCE_LIMIT = 4000  # characters of evidence kept per check; the tail is what explains a failure
 
@@ -106,20 +102,12 @@ class Outcome:
         return cls(Status.SKIPPED, feedback, cause=cause)
 
 
-class Check(NamedTuple):
-    """One gradable item. Every module in `checks/` exposes one of these as CHECK."""
+class CycleResult(NamedTuple):
+    """The persistence cycle's verdicts (grader.persistence): both persistence checks read the one
+    `down` + `up` whichever of them runs first."""
 
-    id: str
-    category: Category
-    title: str
-    max_points: float
-    run: Callable[[Context], Outcome]
-    # Checks that must have *passed* first; otherwise this one is skipped.
-    requires: tuple[str, ...] = ()
-    # Checks that must have *run* (passed or failed) first; otherwise this one is skipped.
-    after: tuple[str, ...] = ()
-    hidden: bool = False
-    phase: Phase = Phase.STATIC  # which timeouts bound it; past them the check ends as `error`
+    marker: Outcome  # the database marker (persistence.data)
+    scenario: Outcome | None  # the rubric's API-level scenario, run in the same cycle
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
 
 import psycopg
 import requests
 
 from grader.context import Context
 from grader.messages import msg
-from grader.model import Outcome
+from grader.model import CycleResult, Outcome
+from grader.override import db_port
 from grader.project import postgres_layout
 from grader.scenarios import Run, StepFailed, run_steps
-from grader.stack import Stack, db_port
+from grader.stack import Stack
 from grader.verdicts import because_of_legacy_mount, crashed_at_startup
 from grader.waiting import crash_report, states
 
@@ -85,19 +85,12 @@ def _db_down(ctx: Context, db: str, when: str) -> Outcome:
     return Outcome.failed(msg("persistence.db_down", when=when, reason=sentence), logs)
 
 
-@dataclass(frozen=True)
-class CycleResult:
-    marker: Outcome  # the database marker (this check)
-    scenario: Outcome | None  # the rubric's API-level scenario, run in the same cycle
-
-
 def cycle(ctx: Context) -> CycleResult:
     """One `down` + `up` for everything that must survive it; shared by this check and the
     rubric's persistence scenario (whichever runs first triggers it)."""
-    cached = ctx.memo.get("persistence")
-    if not isinstance(cached, CycleResult):
-        cached = ctx.memo["persistence"] = _cycle(ctx)
-    return cached
+    if ctx.shared.persistence is None:
+        ctx.shared.persistence = _cycle(ctx)
+    return ctx.shared.persistence
 
 
 def _api_url(ctx: Context, deadline: float) -> str | None:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from grader.context import Check
 from grader.messages import msg, title
-from grader.model import Check, CheckResult, Phase, Status
+from grader.model import CheckResult, Phase, Status
 from grader.report import MARKS
 
 if TYPE_CHECKING:

@@ -1,4 +1,6 @@
-"""One grading run: copy the submission, run every registered check in order, always tear down."""
+"""One grading run, top to bottom (`grade`): copy the submission, screen its compose files, fill
+the instructor's grading values in, resolve the model with compose, read the Dockerfile, prepare
+the stack behind the security gate, run every registered check in order, always tear down."""
 
 from __future__ import annotations
 
@@ -11,26 +13,33 @@ import stat
 import tempfile
 import time
 import traceback
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
-from grader import NAME, __version__, redaction
-from grader.context import Context, Options
+import docker
+
+from grader import NAME, __version__, dockerfile, redaction, resolve
+from grader.context import Check, Context, Options
 from grader.deadline import DeadlineExceeded, deadline
 from grader.engine import compose_command, docker_client
 from grader.errors import BadInput
+from grader.images import pin_dockerfiles
 from grader.messages import language, msg, title
-from grader.model import Check, CheckResult, Outcome, Report, Status, bound
+from grader.model import CheckResult, Outcome, Report, Status, Substitution, bound
+from grader.override import POSTGRES_PORT, db_port
 from grader.progress import Progress, Silent
 from grader.redaction import redact
+from grader.resolve import Resolution
 from grader.rubric import Rubric
+from grader.stack import GateClosed, Stack
 from grader.untrusted import inside
 
 # 1.1: `location` of a finding; 1.2: `hidden` checks; 1.3: `lang`; 1.4: `traceback`;
 # 1.5: status `incomplete` with `ungraded`, a check's `cause`, `images` (the rubric's pins)
 SCHEMA_VERSION = "1.5"
+TEARDOWN_S = 240.0  # `compose down` (120 s at most), then removals by label, one by one
 
 
 def validate_submission(path: Path) -> Path:
@@ -182,6 +191,88 @@ def run_checks(
     return tuple(done.values())
 
 
+def prepare(
+    root: Path,
+    submission: Path,
+    options: Options,
+    client: docker.DockerClient,
+    project: str,
+    rubric: Rubric | None = None,
+    secrets: tuple[str, ...] = (),
+    dropped_links: Sequence[str] = (),
+) -> Context:
+    """Everything a check reads, prepared before the first one runs (`root` is the copy)."""
+    rubric = rubric or Rubric()
+    # 1. The screen, before compose reads anything: YAML bombs, paths outside, the grader's variables.
+    files = resolve.compose_files(root)
+    refused = resolve.screen(root, files)
+    # 2. The instructor's grading values, into the env files the compose file names (in the copy).
+    notes = resolve.provide(root, files, rubric.environment) if refused is None else ()
+    # 3. The model, resolved by compose itself; an invalid file is a Rejection, not an exception.
+    resolution = (
+        Resolution(files, rejection=refused)
+        if refused is not None
+        else resolve.resolve(root, files, project, rubric.images, rubric.app_service, notes)
+    )
+    # 4. The Dockerfile as the student wrote it, before step 5 pins its images.
+    analysis = resolution.analysis
+    source = dockerfile.locate(root, analysis, analysis.app_service() if analysis else None)
+    # 5. The stack: only a model compose resolved with everything, and only past the security gate.
+    stack, pins = _prepare_stack(root, resolution, project, client, options, rubric.images)
+    return Context(
+        root=root,
+        submission=submission,
+        options=options,
+        client=client,
+        project_name=project,
+        rubric=rubric,
+        resolution=resolution,
+        dockerfile=source,
+        prepared=stack,
+        secrets=secrets,
+        substitutions=resolution.substitutions + pins,
+        dropped_links=tuple(dropped_links),
+    )
+
+
+def _prepare_stack(
+    root: Path,
+    resolution: Resolution,
+    project: str,
+    client: docker.DockerClient,
+    options: Options,
+    pins: dict[str, str],
+) -> tuple[Stack | None, tuple[Substitution, ...]]:
+    """The stack with the grader's override (ports, names, limits, images) and the rubric's pins
+    in the Dockerfiles it builds; (None, ()) when there is no model to run or the gate refuses it
+    (security.policy says why, and nothing that needs a stack runs)."""
+    model = resolution.project
+    if model is None:
+        return None, ()
+    db = model.db_service()
+    stack = Stack(root, project, client)
+    try:
+        stack.prepare(model.config, db, options.limits, db_port(model.environment(db)) if db else POSTGRES_PORT)
+    except GateClosed:
+        return None, ()
+    try:
+        return stack, tuple(pin_dockerfiles(model, pins, root))
+    except BaseException:
+        stack.teardown()  # nothing is on the engine yet: the override's folder
+        raise
+
+
+def teardown(stack: Stack | None, seconds: float = TEARDOWN_S) -> list[str]:
+    """Remove everything the run started; what could not be removed, for the report."""
+    if stack is None:
+        return []
+    try:
+        with deadline(seconds):
+            return stack.teardown()
+    except DeadlineExceeded:
+        return [f"teardown did not finish within {seconds:.0f} s; `grader cleanup` removes what is left"]
+
+
 def not_graded(path: Path, error: str, lang: str = "en", trace: str | None = None) -> Report:
     """The report of a run that could not grade: bad input, no engine, a signal, a grader crash."""
     return Report(
@@ -222,13 +313,13 @@ def grade(
         root = Path(tmp) / "submission"
         dropped = copy_submission(submission, root)
         hidden = redaction.secrets(rubric.secret_items(), redaction.submission_assignments(submission))
-        ctx = Context(root, submission, options or Options.of(rubric), client, project_name(submission), rubric, hidden)
-        ctx.dropped_links = dropped
-        try:
-            with language(ctx.options.lang):
+        options = options or Options.of(rubric)
+        with language(options.lang):
+            ctx = prepare(root, submission, options, client, project_name(submission), rubric, hidden, dropped)
+            try:
                 results = run_checks(ctx, checks, progress)
-        finally:
-            problems = ctx.teardown()
+            finally:
+                problems = teardown(ctx.prepared)
     report = Report(
         schema_version=SCHEMA_VERSION,
         grader_name=NAME,

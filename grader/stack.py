@@ -1,36 +1,31 @@
-"""One submission's compose stack on the engine: config, build, up, down, teardown.
-
-testcontainers' DockerCompose drives every compose command. It runs them without a timeout and
-with the whole host environment, so GradingCompose adds a deadline to each call, a fixed project
-name, and a scrubbed environment.
-"""
+"""One submission's stack on the engine: prepared behind the security gate, built, started,
+watched, taken down, and always removed with everything it created (teardown)."""
 
 from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import docker
-from testcontainers.compose import ComposeContainer, DockerCompose
+from testcontainers.compose import ComposeContainer
 
-from grader.cleanup import RUN_LABEL, RunRecord, remove_labelled
-from grader.engine import compose_command, compose_env
+from grader import networks
+from grader.cleanup import RunRecord, remove_labelled
+from grader.compose import GradingCompose, grading_compose
 from grader.errors import CommandTimeout
-from grader.policy import MAX_SERVICES, RESET_BUILD_KEYS, RESET_SERVICE_KEYS, findings, scoped_name
-from grader.proc import run_bounded
+from grader.limits import Limits
+from grader.networks import PROJECT_LABEL, Endpoint
+from grader.override import POSTGRES_PORT, built_image_name, frozen_model, render_override
+from grader.policy import findings
 
-PROJECT_LABEL = "com.docker.compose.project"
 VOLUME_LABEL = "com.docker.compose.volume"
-POSTGRES_PORT = 5432
 _INTERMEDIATE = re.compile(r"---> Running in ([0-9a-f]{12,64})")
 _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$", re.MULTILINE)  # the classic builder's layers
 
@@ -40,200 +35,10 @@ class GateClosed(RuntimeError):
 
 
 @dataclass
-class GradingCompose(DockerCompose):
-    project_name: str = "grader"
-    timeout: float = 120.0
-    base_command: tuple[str, ...] = ("docker", "compose")
-
-    @cached_property
-    def compose_command_property(self) -> list[str]:
-        # Named on the command line, so the project's `.env` (COMPOSE_FILE, COMPOSE_PROJECT_NAME)
-        # cannot change which files and which project compose works on.
-        cmd = [*self.base_command, "--project-name", self.project_name, "--project-directory", str(self.context)]
-        for file in self.compose_file_name or []:
-            cmd += ["-f", str(file)]
-        env_files = [self.env_file] if isinstance(self.env_file, str) else self.env_file or []
-        for env_file in env_files:  # instead of the project's `.env`
-            cmd += ["--env-file", str(env_file)]
-        return cmd
-
-    def _run_command(self, cmd: str | list[str], context: str | None = None) -> subprocess.CompletedProcess[bytes]:
-        return self.run(list(cmd) if not isinstance(cmd, str) else cmd.split(), self.timeout)
-
-    def run(self, cmd: list[str], timeout: float, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        # Bounded: a submission controls what builds and logs print.
-        return run_bounded(cmd, timeout, cwd=str(self.context), env=compose_env(), check=check)
-
-    @contextmanager
-    def bounded(self, seconds: float) -> Iterator[None]:
-        """Every compose command inside takes at most `seconds` (testcontainers calls run() itself)."""
-        previous, self.timeout = self.timeout, seconds
-        try:
-            yield
-        finally:
-            self.timeout = previous
-
-    def command(self, *args: str) -> list[str]:
-        return [*self.compose_command_property, *args]
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one service of a submission may use, whatever its compose file says. Generous for a
-    Node/NestJS API and PostgreSQL (about 100-500 MB each); a fork bomb, a memory hog or a log
-    flood hits these walls instead of the grading machine."""
-
-    memory: str = "1g"  # per service; swap is not extra (memswap = memory)
-    cpus: float = 1.0  # per service
-    pids: int = 512  # processes and threads per service: Node uses ~15, PostgreSQL ~10
-    services: int = MAX_SERVICES  # the homework has 2-3; the security gate refuses more than this
-    log_size: str = "1m"  # per log file, two files per service (json-file, which `logs` reads)
-    stop_grace_app: int = 2  # seconds after SIGTERM before SIGKILL; node as PID 1 ignores SIGTERM
-    stop_grace_db: int = 20  # PostgreSQL shuts down cleanly in about a second
-
-    @property
-    def memory_bytes(self) -> int:
-        """`memory` in bytes, read the way compose reads it (b, k, m, g; 1024-based)."""
-        text = self.memory.lower().rstrip("b")
-        scale = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(text[-1:], 1)
-        return int(float(text.rstrip("kmg")) * scale)
-
-
-def _scalar(value: Any) -> str:
-    return json.dumps(value)  # JSON scalars and flow collections are valid YAML
-
-
-def render_override(
-    config: dict[str, Any],
-    project: str,
-    db_service: str | None,
-    limits: Limits | None = None,
-    db_port: int = POSTGRES_PORT,
-) -> str:
-    """An override file that makes a stranger's stack safe to run next to others (what it rewrites
-    is listed by grader.policy.rewrites for the student):
-    every published port becomes an ephemeral port on 127.0.0.1 (never a public interface, never a
-    collision); the database is published the same way so the grader can reach it; fixed
-    container names are dropped (kept as network aliases, so other services still reach them by
-    that name); built images get a run-specific name so nothing local is
-    overwritten and teardown knows what to delete. Every service gets the grader's limits (memory
-    without extra swap, CPUs, processes, bounded logs, a short stop grace); the student's own
-    limits, replicas and OOM-killer settings are replaced, so a service runs once, inside them."""
-    limits = limits or Limits()
-    lines = ["services:"]
-    for name, service in (config.get("services") or {}).items():
-        grace = limits.stop_grace_db if name == db_service else limits.stop_grace_app
-        log = {"driver": "json-file", "options": {"max-size": limits.log_size, "max-file": "2"}}
-        lines += [
-            f"  {_scalar(name)}:",
-            f"    mem_limit: {_scalar(limits.memory)}",
-            f"    memswap_limit: {_scalar(limits.memory)}",
-            f"    cpus: {limits.cpus:g}",
-            f"    pids_limit: {limits.pids}",
-            "    oom_kill_disable: false",
-            "    deploy: !reset null",
-            "    scale: !reset null",
-            f"    logging: !override {_scalar(log)}",
-            f"    stop_grace_period: {grace}s",
-        ]
-        lines += [f"    {key}: !reset null" for key in RESET_SERVICE_KEYS if key in service]
-        if service.get("build"):
-            lines.append(f"    image: {_scalar(built_image_name(project, name))}")
-            lines += [
-                "    build:",
-                *(f"      {key}: !reset null" for key in RESET_BUILD_KEYS if key in service["build"]),
-                f"      labels: {{{_scalar(RUN_LABEL)}: {_scalar(project)}}}",  # `grader cleanup` finds it by this
-            ]
-        if service.get("container_name"):
-            lines.append("    container_name: !reset null")
-            # Other containers may reach it by that name (`DB_HOST=products_db`): kept as an alias on
-            # each of its networks, which are the run's own.
-            if not service.get("network_mode"):
-                alias = str(service["container_name"])
-                networks = {
-                    net: {**(settings or {}), "aliases": [*((settings or {}).get("aliases") or []), alias]}
-                    for net, settings in (service.get("networks") or {"default": None}).items()
-                }
-                lines.append(f"    networks: !override {_scalar(networks)}")
-        targets = [(int(p["target"]), p.get("protocol") or "tcp") for p in service.get("ports") or []]
-        if name == db_service and (db_port, "tcp") not in targets:
-            targets.append((db_port, "tcp"))
-        if targets or service.get("ports"):
-            ports = [{"target": t, "host_ip": "127.0.0.1", "protocol": proto} for t, proto in dict.fromkeys(targets)]
-            lines.append(f"    ports: !override {_scalar(ports)}")
-    # Every volume and network gets the run's own name: a `name:` of an object that exists on the
-    # engine would otherwise be mounted (and `down --volumes` deletes volumes by name).
-    for kind in ("volumes", "networks"):
-        keys = list(config.get(kind) or {})
-        if keys:
-            lines.append(f"{kind}:")
-            lines += [f"  {_scalar(k)}: {{name: {_scalar(scoped_name(project, k))}}}" for k in keys]
-    return "\n".join(lines) + "\n"
-
-
-def db_port(environment: dict[str, str]) -> int:
-    """Where PostgreSQL listens inside its container: 5432, or the image's PGPORT."""
-    value = environment.get("PGPORT", "").strip()
-    # ASCII digits only: str.isdigit() accepts "²", which int() refuses
-    return int(value) if re.fullmatch(r"[0-9]{1,5}", value) and 0 < int(value) < 65536 else POSTGRES_PORT
-
-
-def frozen_model(config: dict[str, Any]) -> dict[str, Any]:
-    """The resolved model as compose runs it again: `config --format json` already wrote every
-    path absolute, every env file and label file into `environment` and `labels`, and every `$`
-    as `$$`; the file references are dropped so nothing is read from the copy a second time."""
-    services = {
-        name: {k: v for k, v in svc.items() if k not in ("env_file", "label_file")}
-        for name, svc in (config.get("services") or {}).items()
-    }
-    return {**config, "services": services}
-
-
-def covers_path(folder: str, path: Path) -> bool:
-    top = Path(folder)
-    return path == top or top in path.parents
-
-
-class Endpoint(NamedTuple):
-    host: str
-    port: int
-
-    @property
-    def url_host(self) -> str:
-        return f"[{self.host}]" if ":" in self.host else self.host
-
-
-def own_container(client: docker.DockerClient) -> str | None:
-    """The id of the container the grader runs in, if it is a container of the engine it drives
-    (the grader's image with the socket mounted); None on the engine's host. /.dockerenv alone
-    proves nothing: a sandbox can have one and run its own engine inside.
-
-    Docker mounts /etc/hostname from /var/lib/docker/containers/<id>/ (seen in mountinfo with
-    cgroup v1 and v2); the hostname is the short id unless --hostname was given."""
-    candidates: list[str] = []
-    with suppress(OSError):
-        candidates += re.findall(r"/containers/([0-9a-f]{64})/", Path("/proc/self/mountinfo").read_text())
-    hostname = socket.gethostname()
-    if re.fullmatch(r"[0-9a-f]{12}", hostname):
-        candidates.append(hostname)
-    for candidate in dict.fromkeys(candidates):
-        with suppress(docker.errors.NotFound, docker.errors.APIError):
-            container = client.containers.get(candidate)
-            if container.id and container.id.startswith(candidate):
-                return str(container.id)
-    return None
-
-
-def built_image_name(project: str, service: str) -> str:
-    return f"{project}-{service}:graded".lower()
-
-
-@dataclass
 class Stack:
     """Everything the grader starts for one run, and the guarantee that it all goes away."""
 
-    root: Path
-    compose_files: list[Path]  # the student's: the main file, then compose's own override file if any
+    root: Path  # the graded copy: the project directory compose resolves relative paths from
     project: str
     client: docker.DockerClient
     anonymous_volumes: set[str] = field(default_factory=set)
@@ -248,32 +53,11 @@ class Stack:
     @cached_property
     def grader_container(self) -> str | None:
         """The id of the container the grader itself runs in (its image), or None on the host."""
-        return own_container(self.client)
+        return networks.own_container(self.client)
 
     @property
     def in_container(self) -> bool:
         return self.grader_container is not None
-
-    def _make(self, files: list[str], env_file: str | None = None) -> GradingCompose:
-        return GradingCompose(
-            context=str(self.root),
-            compose_file_name=files,
-            env_file=env_file,
-            build=False,
-            wait=False,
-            project_name=self.project,
-            base_command=compose_command(),
-        )
-
-    # -- static ------------------------------------------------------------------------------
-    def resolve_config(self, env_files: bool = True, timeout: float = 60) -> tuple[dict[str, Any], str]:
-        """(resolved model, compose's warnings) of the student's files alone; raises
-        CalledProcessError with compose's message when the file is invalid. Without `env_files`
-        compose reads no env file: the gate sees where they are before any is read."""
-        compose = self._make([str(f) for f in self.compose_files])
-        args = ["config", "--format", "json"] + ([] if env_files else ["--no-env-resolution"])
-        result = compose.run(compose.command(*args), timeout)
-        return json.loads(result.stdout), result.stderr.decode(errors="replace")
 
     def prepare(
         self, config: dict[str, Any], db_service: str | None, limits: Limits | None = None, db_port: int = POSTGRES_PORT
@@ -294,8 +78,11 @@ class Stack:
         override = render_override(config, self.project, db_service, self.limits, db_port)
         (folder / "grader.override.yaml").write_text(override)
         (folder / "empty.env").write_text("")
-        self._compose = self._make(
-            [str(folder / "model.json"), str(folder / "grader.override.yaml")], env_file=str(folder / "empty.env")
+        self._compose = grading_compose(
+            self.root,
+            [str(folder / "model.json"), str(folder / "grader.override.yaml")],
+            self.project,
+            env_file=str(folder / "empty.env"),
         )
         self.built_images = {
             built_image_name(self.project, n) for n, s in (config.get("services") or {}).items() if s.get("build")
@@ -429,41 +216,21 @@ class Stack:
         container = self.container(service)
         if container is None or not container.ID:
             return None
-        networks = self.client.containers.get(container.ID).attrs["NetworkSettings"]["Networks"] or {}
-        for name in self._joined:
-            address = (networks.get(name) or {}).get("IPAddress")
-            if address:
-                return Endpoint(address, target)
-        return None
+        found = networks.address(self.client, container.ID, self._joined)
+        return Endpoint(found, target) if found else None
 
     def engine_sees(self, path: Path) -> bool:
-        """Whether a bind mount of `path` would mount these very files: always on the engine's host;
-        inside the grader's container only when `path` lies in a folder mounted at the same path
-        (e.g. -v /tmp/compose-grader:/tmp/compose-grader), else the engine would create an empty
-        folder on the host."""
-        if self.grader_container is None:
-            return True
-        mounts = self.client.containers.get(self.grader_container).attrs.get("Mounts") or []
-        return any(
-            m.get("Type") == "bind" and m.get("Source") == m.get("Destination") and covers_path(m["Destination"], path)
-            for m in mounts
-        )
+        """Whether a bind mount of `path` mounts these very files (grader.networks.engine_sees)."""
+        return networks.engine_sees(self.client, self.grader_container, path)
 
     def join_networks(self) -> None:
-        if self.grader_container is None:
-            return
-        me = self.grader_container
-        for network in self.client.networks.list(filters=self._project_filter()):
-            if network.name and network.name not in self._joined:
-                network.connect(me)
-                self._joined.append(network.name)
+        if self.grader_container is not None:
+            self._joined = networks.join(self.client, self.grader_container, self.project, self._joined)
 
     def leave_networks(self) -> None:
         """Before `down`: a network with the grader still attached cannot be removed."""
-        me = self.grader_container or ""
-        for name in self._joined:
-            with suppress(docker.errors.NotFound, docker.errors.APIError):
-                self.client.networks.get(name).disconnect(me, force=True)
+        if self.grader_container is not None:
+            networks.leave(self.client, self.grader_container, self._joined)
         self._joined = []
 
     def published_port(self, service: str, target: int) -> int | None:

@@ -11,7 +11,6 @@ from grader.model import Outcome
 from grader.project import ComposeProject, legacy_mount
 
 COMPOSE_FILE, COMPOSE_VOLUME, STARTUP = "compose.file", "compose.volume", "startup.up"
-STARTUP_CRASHED = "startup.crashed"  # ctx.memo: the services startup saw crash (it deducted that once)
 
 
 def without_model() -> Outcome:
@@ -26,7 +25,7 @@ def without_model() -> Outcome:
 
 def analysed_without(ctx: Context) -> str:
     """The note of a verdict read from the model without its missing env files, or ""."""
-    missing = ctx.missing_env_file()
+    missing = ctx.resolution.missing_env_file
     return " " + msg("compose.graded_without_env", missing=ctx.relative(missing)) if missing else ""
 
 
@@ -41,7 +40,6 @@ def because_of_legacy_mount(project: ComposeProject, service: str, what: str) ->
 def crashed_at_startup(ctx: Context, service: str, what: str) -> Outcome | None:
     """`what` (the API check, the data check) skipped, naming startup.up, when `service` is one
     startup already saw crash; None otherwise."""
-    crashed = ctx.memo.get(STARTUP_CRASHED)
-    if not isinstance(crashed, frozenset) or service not in crashed:
+    if service not in ctx.shared.startup_crashed:
         return None
     return Outcome.skipped(msg("startup.root_cause", service=service, what=what, check=STARTUP), cause=STARTUP)

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from grader.diagnose import db_localhost_line, db_not_ready_line
+from grader.limits import Limits
 from grader.messages import msg
-from grader.stack import Limits, Stack
+from grader.stack import Stack
 
 PG_NO_PASSWORD = "superuser password is not specified"
 # A restart policy legitimately brings a service back while the database initialises (an app that

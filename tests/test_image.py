@@ -9,7 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from grader.stack import own_container
+from grader.networks import own_container
 from tests.conftest import ROOT, SUBMISSIONS, engine_counts
 
 pytestmark = pytest.mark.docker

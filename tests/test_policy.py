@@ -309,7 +309,7 @@ def test_rewrites_name_what_the_override_changes() -> None:
 def test_the_stack_builds_and_starts_nothing_the_gate_refuses(tmp_path: Path) -> None:
     """Enforced where things start, not by the check order: prepare refuses, and build/up of a
     stack that was never prepared raise before recording or running anything."""
-    stack = Stack(tmp_path, [tmp_path / "compose.yaml"], "grader-gate-test", client=None)  # type: ignore[arg-type]
+    stack = Stack(tmp_path, "grader-gate-test", client=None)  # type: ignore[arg-type]
     with pytest.raises(GateClosed, match="privileged"):
         stack.prepare(svc(privileged=True), None)
     with pytest.raises(GateClosed):
@@ -329,7 +329,7 @@ def test_the_stack_runs_the_model_the_gate_saw(tmp_path: Path) -> None:
             "api": {"image": "node:18", "env_file": [{"path": str(tmp_path / ".env")}], "label_file": ["l"]},
         },
     }
-    stack = Stack(tmp_path, [student], "grader-model-test", client=None)  # type: ignore[arg-type]
+    stack = Stack(tmp_path, "grader-model-test", client=None)  # type: ignore[arg-type]
     stack.prepare(config, None)
     command = stack.compose.command("up")
     files = [command[i + 1] for i, arg in enumerate(command) if arg in ("-f", "--env-file")]

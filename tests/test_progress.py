@@ -6,10 +6,10 @@ import io
 from pathlib import Path
 from typing import Any
 
-from grader.context import Context, Options
-from grader.model import Category, Check, Outcome, Phase
+from grader.context import Check, Context, Options
+from grader.model import Category, Outcome, Phase
 from grader.progress import LiveTerminal, PlainLines, for_stream
-from grader.runner import run_checks
+from grader.runner import prepare, run_checks
 
 
 def _registry() -> dict[str, Check]:
@@ -26,7 +26,7 @@ def _registry() -> dict[str, Check]:
 
 
 def _ctx(tmp_path: Path) -> Context:
-    return Context(tmp_path, tmp_path, Options(), None, "grader-progress-test")  # type: ignore[arg-type]
+    return prepare(tmp_path, tmp_path, Options(), None, "grader-progress-test")  # type: ignore[arg-type]
 
 
 def test_plain_lines_say_each_check_as_it_ends_and_the_slow_phases_as_they_start(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from grader.override import db_port
 from grader.project import ComposeProject, data_mount, postgres_layout, postgres_major, split_image
-from grader.stack import db_port
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import pytest
 from checks import CHECKS, registry
 from grader.context import Options
 from grader.errors import BadInput
+from grader.limits import Limits
 from grader.messages import title
 from grader.rubric import default_text, load, parse
-from grader.stack import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 

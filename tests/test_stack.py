@@ -11,10 +11,11 @@ import docker
 import pytest
 
 from checks import CHECKS
-from grader.context import Context, Options
-from grader.model import Category, Check, Outcome, Status
-from grader.runner import grade
-from grader.stack import Limits, render_override
+from grader.context import Check, Context, Options
+from grader.limits import Limits
+from grader.model import Category, Outcome, Status
+from grader.override import render_override
+from grader.runner import grade, prepare, teardown
 from tests.conftest import SUBMISSIONS, engine_counts
 
 pytestmark = pytest.mark.docker
@@ -27,7 +28,7 @@ def test_override_publishes_only_ephemeral_loopback_ports(engine: docker.DockerC
     compose.write_text(
         compose.read_text().replace("    image: postgres:15\n", "    image: postgres:15\n    container_name: db\n")
     )
-    ctx = Context(root, root, Options(), engine, "grader-override-test")
+    ctx = prepare(root, root, Options(), engine, "grader-override-test")
     stack = ctx.stack
     merged = stack.compose.run(stack.compose.command("config", "--format", "json"), 60)
     services = json.loads(merged.stdout)["services"]
@@ -38,7 +39,7 @@ def test_override_publishes_only_ephemeral_loopback_ports(engine: docker.DockerC
     }
     assert "container_name" not in services["db"]
     assert services["api"]["image"] == "grader-override-test-api:graded"
-    ctx.teardown()
+    teardown(ctx.prepared)
 
 
 def test_override_limits_every_service_whatever_the_student_wrote(engine: docker.DockerClient, tmp_path: Path) -> None:
@@ -52,7 +53,7 @@ def test_override_limits_every_service_whatever_the_student_wrote(engine: docker
     )
     compose.write_text(compose.read_text().replace("    image: postgres:15\n", "    image: postgres:15\n" + hostile))
     limits = Limits(memory="300m", cpus=0.5, pids=100)
-    ctx = Context(root, root, Options(limits=limits), engine, "grader-limits-test")
+    ctx = prepare(root, root, Options(limits=limits), engine, "grader-limits-test")
     stack = ctx.stack
     merged = stack.compose.run(stack.compose.command("config", "--format", "json"), 60)
     services = json.loads(merged.stdout)["services"]
@@ -63,7 +64,7 @@ def test_override_limits_every_service_whatever_the_student_wrote(engine: docker
         assert "deploy" not in svc and "scale" not in svc, name
         assert svc["logging"] == {"driver": "json-file", "options": {"max-size": "1m", "max-file": "2"}}, name
     assert (services["api"]["stop_grace_period"], services["db"]["stop_grace_period"]) == ("2s", "20s")
-    ctx.teardown()
+    teardown(ctx.prepared)
 
 
 def test_override_publishes_an_unpublished_database() -> None:
@@ -104,12 +105,12 @@ def test_compose_override_file_is_merged_like_compose_does(engine: docker.Docker
     (root / "docker-compose.override.yml").write_text(
         "services:\n  db:\n    volumes:\n      - pgdata:/var/lib/postgresql/data\nvolumes:\n  pgdata: {}\n"
     )
-    ctx = Context(root, root, Options(), engine, "grader-merge-test")
+    ctx = prepare(root, root, Options(), engine, "grader-merge-test")
     volumes = ctx.compose.services["db"]["volumes"]
     assert [(v["type"], v["source"], v["target"]) for v in volumes] == [
         ("volume", "pgdata", "/var/lib/postgresql/data")
     ]
-    ctx.teardown()
+    teardown(ctx.prepared)
 
 
 def test_a_run_removes_its_own_layers_and_no_one_else_s(engine: docker.DockerClient, tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from checks import CHECKS
-from grader.context import Context, Options
+from grader.context import Options
 from grader.model import Phase
-from grader.runner import copy_submission, run_checks
+from grader.runner import copy_submission, prepare, run_checks
 from tests.conftest import EXPECTED, SUBMISSIONS, fixture_rubric
 
 STATIC = {k: v for k, v in CHECKS.items() if v.phase is Phase.STATIC}
@@ -25,8 +25,7 @@ def test_static_verdicts_without_an_engine(name: str, tmp_path: Path) -> None:
     rubric = fixture_rubric(expected)
     root = tmp_path / "submission"
     dropped = copy_submission(SUBMISSIONS / name, root)
-    ctx = Context(root, SUBMISSIONS / name, Options(), None, "grader-static-test", rubric)  # type: ignore[arg-type]
-    ctx.dropped_links = dropped
+    ctx = prepare(root, SUBMISSIONS / name, Options(), None, "grader-static-test", rubric, (), dropped)  # type: ignore[arg-type]
     results = run_checks(ctx, STATIC)
     assert {r.id: {"status": r.status.value, "points": r.points} for r in results} == {
         k: v for k, v in expected["checks"].items() if k in STATIC
@@ -48,6 +47,6 @@ def test_static_verdicts_without_an_engine(name: str, tmp_path: Path) -> None:
 )
 def test_a_dockerfile_the_builder_would_refuse(tmp_path: Path, dockerfile: str, needle: str) -> None:
     (tmp_path / "Dockerfile").write_text(dockerfile)
-    ctx = Context(tmp_path, tmp_path, Options(), None, "grader-static-test")  # type: ignore[arg-type]
+    ctx = prepare(tmp_path, tmp_path, Options(), None, "grader-static-test")  # type: ignore[arg-type]
     (result,) = run_checks(ctx, {"dockerfile.present": CHECKS["dockerfile.present"]})
     assert result.status.value == "failed" and needle in result.feedback, result.feedback

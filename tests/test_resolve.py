@@ -1,4 +1,5 @@
-"""The screen before compose reads anything (no engine: Context._screen reads files only)."""
+"""From the copy's files to the model: the screen before compose reads anything (files only, no
+engine), and a rejection kept as a value the static checks can still read."""
 
 from __future__ import annotations
 
@@ -6,16 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from grader.context import ComposeInvalid, Context, Options
+from grader.context import NoModel, Options
+from grader.resolve import Refused, Rejection, _screen_env_files, screen
 from grader.rubric import parse
+from grader.runner import prepare
+from grader.stack import GateClosed
 
 
-def screen(tmp_path: Path, files: dict[str, str]) -> None:
+def screened(tmp_path: Path, files: dict[str, str]) -> Rejection | None:
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
-    ctx = Context(tmp_path, tmp_path, Options(), client=None, project="grader-screen-test")  # type: ignore[arg-type]
-    ctx._screen([tmp_path / "compose.yaml"])
+    return screen(tmp_path, (tmp_path / "compose.yaml",))
 
 
 @pytest.mark.parametrize(
@@ -58,27 +61,26 @@ def screen(tmp_path: Path, files: dict[str, str]) -> None:
     ],
 )
 def test_refused_before_compose_runs(tmp_path: Path, files: dict[str, str], needle: str) -> None:
-    with pytest.raises(ComposeInvalid) as caught:
-        screen(tmp_path, files)
-    assert caught.value.refused and needle in caught.value.message, caught.value.message
+    rejected = screened(tmp_path, files)
+    assert rejected is not None and rejected.refused and needle in rejected.message, rejected
 
 
 def test_a_comment_is_not_a_reference(tmp_path: Path) -> None:
-    screen(tmp_path, {"compose.yaml": "# run with ${HOME}/bin/docker\nservices: {a: {image: x, command: echo $$HOME}}"})
+    files = {"compose.yaml": "# run with ${HOME}/bin/docker\nservices: {a: {image: x, command: echo $$HOME}}"}
+    assert screened(tmp_path, files) is None
 
 
 def test_a_service_env_file_takes_nothing_from_the_grader(tmp_path: Path) -> None:
     (tmp_path / "app.env").write_text("PORT=3000\nDOCKER_CERT_PATH\n")
-    ctx = Context(tmp_path, tmp_path, Options(), client=None, project="grader-screen-test")  # type: ignore[arg-type]
-    with pytest.raises(ComposeInvalid, match=r"app\.env uses .*`\$\{DOCKER_CERT_PATH\}`"):
-        ctx._screen_env_files([str(tmp_path / "app.env")])
+    with pytest.raises(Refused, match=r"app\.env uses .*`\$\{DOCKER_CERT_PATH\}`"):
+        _screen_env_files(tmp_path, [str(tmp_path / "app.env")])
     (tmp_path / "app.env").write_text("PORT=3000\n")
-    ctx._screen_env_files([str(tmp_path / "app.env")])
+    _screen_env_files(tmp_path, [str(tmp_path / "app.env")])
 
 
 def test_a_missing_env_file_leaves_a_model_to_analyse_and_none_to_run(tmp_path: Path) -> None:
     """compose rejects the file, but `config --no-env-resolution` reads it: the static checks grade
-    that model (as if the env file were empty); `compose` and the stack still refuse it."""
+    that model (as if the env file were empty); there is no model to run and no stack."""
     (tmp_path / "compose.yaml").write_text(
         "services:\n  api: {build: ., env_file: .env.development, ports: ['3000:3000']}\n"
         "  db: {image: postgres, env_file: .env.development, volumes: ['pgdata:/var/lib/postgresql/data']}\n"
@@ -86,14 +88,18 @@ def test_a_missing_env_file_leaves_a_model_to_analyse_and_none_to_run(tmp_path: 
     )
     (tmp_path / "Dockerfile").write_text("FROM node\n")
     rubric = parse("images: {postgres: 'postgres:16'}\n")
-    ctx = Context(tmp_path, tmp_path, Options(), None, "grader-analysis-test", rubric)  # type: ignore[arg-type]
-    with pytest.raises(ComposeInvalid) as caught:
-        _ = ctx.compose
-    assert caught.value.missing_env_file and caught.value.missing_env_file.endswith(".env.development")
-    project = ctx.analysis()
+    ctx = prepare(tmp_path, tmp_path, Options(), None, "grader-analysis-test", rubric)  # type: ignore[arg-type]
+    rejected = ctx.resolution.rejection
+    assert rejected is not None and not rejected.refused
+    assert rejected.missing_env_file and rejected.missing_env_file.endswith(".env.development")
+    assert ctx.resolution.project is None
+    project = ctx.analysis
     assert project is not None and (project.app_service(), project.db_service()) == ("api", "db")
     assert project.services["db"]["image"] == "postgres:16"  # the rubric's pin, recorded once
     assert [s.used for s in ctx.substitutions] == ["postgres:16"]
-    assert ctx.missing_env_file() == caught.value.missing_env_file
-    with pytest.raises(ComposeInvalid):
-        _ = ctx.stack  # nothing is ever built or started from the lenient model
+    assert ctx.resolution.missing_env_file == rejected.missing_env_file
+    assert ctx.prepared is None  # nothing is ever built or started from the lenient model
+    with pytest.raises(NoModel):
+        _ = ctx.compose
+    with pytest.raises(GateClosed):
+        _ = ctx.stack
