@@ -20,6 +20,8 @@ def _judge(ctx: Context) -> Outcome:
             msg("dockerfile.missing", path=shown, where=found.where),
             msg("dockerfile.files_in", folder=ctx.relative(str(context)) or ".", listing=listing),
         )
+    if found.unreadable:
+        return Outcome.failed(msg("file.unreadable", path=shown, error=found.unreadable))
     if found.text is None:
         return Outcome.failed(msg("dockerfile.too_large", path=shown, kb=MAX_DOCKERFILE_BYTES // 1024))
     try:

@@ -16,6 +16,7 @@ from typing import Any
 
 import jsonschema
 
+from checks import CHECKS, registry
 from grader import NAME, __version__
 from grader.context import Options
 from grader.engine import docker_client
@@ -92,8 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _rubric(args: argparse.Namespace) -> int:
-    from checks import CHECKS, registry
-
     if args.rubric_command == "init":
         if args.file.exists():
             raise BadInput(f"{args.file} exists; not overwriting it")

@@ -60,7 +60,8 @@ class DockerfileSource:
     where: str  # how it was found, for the student
     exists: bool = False
     size: int = 0
-    text: str | None = None  # as written; None when missing or larger than MAX_DOCKERFILE_BYTES
+    text: str | None = None  # as written; None when missing, unreadable or larger than MAX_DOCKERFILE_BYTES
+    unreadable: str = ""  # why it could not be read (permissions), if so
 
 
 def locate(root: Path, project: ComposeProject | None, app: str | None) -> DockerfileSource:
@@ -78,8 +79,11 @@ def locate(root: Path, project: ComposeProject | None, app: str | None) -> Docke
         path = next((root / n for n in ("Dockerfile", "dockerfile") if (root / n).is_file()), root / "Dockerfile")
     if not path.is_file():
         return DockerfileSource(context, path, where)
-    size = path.stat().st_size
-    text = path.read_text(errors="replace") if size <= MAX_DOCKERFILE_BYTES else None
+    try:
+        size = path.stat().st_size
+        text = path.read_text(errors="replace") if size <= MAX_DOCKERFILE_BYTES else None
+    except OSError as exc:
+        return DockerfileSource(context, path, where, True, unreadable=exc.strerror or str(exc))
     return DockerfileSource(context, path, where, True, size, text)
 
 

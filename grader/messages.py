@@ -278,6 +278,11 @@ _add(
     "{path} ocupa más de {kb} KB: no es un Dockerfile que el corrector lea.",
 )
 _add(
+    "file.unreadable",
+    "{path} cannot be read ({error}). Check its permissions: the repository's files must be readable.",
+    "{path} no se puede leer ({error}). Revisa sus permisos: los archivos del repositorio deben poder leerse.",
+)
+_add(
     "copy.links_outside",
     "These links point outside your repository, so the grader left them out: {links}. Docker "
     "cannot copy them into an image either; commit the real files instead.",

@@ -154,7 +154,10 @@ def _screen(root: Path, files: list[Path]) -> None:
             continue
         seen.add(path)
         name = relative(root, str(path))
-        raw = path.read_bytes()
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise Refused(msg("file.unreadable", path=name, error=exc.strerror or exc)) from exc
         try:
             text = raw.decode("utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig")
         except UnicodeDecodeError as exc:

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import docker
 
+from checks import registry as build_registry
 from grader import NAME, __version__, dockerfile, redaction, resolve
 from grader.context import Check, Context, Options
 from grader.deadline import DeadlineExceeded, deadline
@@ -298,8 +299,6 @@ def grade(
     progress: Progress | None = None,
 ) -> Report:
     """Grade one submission folder. Raises BadInput / InfrastructureError before anything runs."""
-    from checks import registry as build_registry  # late import: checks import grader modules
-
     rubric = rubric or Rubric()
     checks = registry if registry is not None else build_registry(rubric)
     submission = validate_submission(path)

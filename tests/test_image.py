@@ -10,7 +10,7 @@ import docker
 import pytest
 
 from grader.networks import own_container
-from tests.conftest import ROOT, SUBMISSIONS, engine_counts
+from tests.conftest import EXPECTED, ROOT, SUBMISSIONS, engine_counts
 
 pytestmark = pytest.mark.docker
 IMAGE = "compose-grader:test"
@@ -63,7 +63,7 @@ def test_image_grades_the_complete_fixture(engine: docker.DockerClient, image: s
     code, logs = run_grader(engine, image, volumes, {})
     assert code == 0, logs
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["score"] == 100, logs
+    assert report["score"] == json.loads((EXPECTED / "complete.json").read_text())["score"], logs
     api = next(c for c in report["checks"] if c["id"] == "api.reachable")
     # Reached over the stack's network (the container's address), not a port published on the host.
     assert api["evidence"].startswith("GET http://") and "127.0.0.1" not in api["evidence"].splitlines()[0]

@@ -5,7 +5,9 @@ a running engine. The same expected files as the Docker tests, so the two cannot
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +52,27 @@ def test_a_dockerfile_the_builder_would_refuse(tmp_path: Path, dockerfile: str, 
     ctx = prepare(tmp_path, tmp_path, Options(), None, "grader-static-test")  # type: ignore[arg-type]
     (result,) = run_checks(ctx, {"dockerfile.present": CHECKS["dockerfile.present"]})
     assert result.status.value == "failed" and needle in result.feedback, result.feedback
+
+
+def test_an_unreadable_file_fails_its_check_not_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file the grader may not read (mode 000 in the repository, graded by a non-root user)
+    fails its check saying so; the run goes on."""
+    shutil.copytree(SUBMISSIONS / "complete", tmp_path / "s")
+    refused = {tmp_path / "s" / "Dockerfile", tmp_path / "s" / "docker-compose.yml"}
+    read_text, read_bytes = Path.read_text, Path.read_bytes
+
+    def guarded(reader: Any) -> Any:
+        def read(self: Path, *args: Any, **kwargs: Any) -> Any:
+            if self in refused:
+                raise PermissionError(13, "Permission denied", str(self))
+            return reader(self, *args, **kwargs)
+
+        return read
+
+    monkeypatch.setattr(Path, "read_text", guarded(read_text))
+    monkeypatch.setattr(Path, "read_bytes", guarded(read_bytes))
+    ctx = prepare(tmp_path / "s", tmp_path / "s", Options(), None, "grader-static-test")  # type: ignore[arg-type]
+    results = {r.id: r for r in run_checks(ctx, STATIC)}
+    for check, path in (("dockerfile.present", "Dockerfile"), ("compose.file", "docker-compose.yml")):
+        assert results[check].status.value == "failed", results[check]
+        assert f"{path} cannot be read (Permission denied)" in results[check].feedback

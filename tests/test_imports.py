@@ -1,0 +1,73 @@
+"""Imports flow one way: cli -> runner -> checks -> grader services -> model, with no cycle."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from graphlib import CycleError, TopologicalSorter
+
+from tests.conftest import ROOT
+
+TOP = {"grader.cli", "grader.runner"}
+
+
+def _module(path_parts: tuple[str, ...]) -> str:
+    parts = list(path_parts)
+    parts[-1] = parts[-1].removesuffix(".py")
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _graph() -> dict[str, set[str]]:
+    """Each module of grader/ and checks/ and the project modules it imports (at any depth)."""
+    modules = {
+        _module(p.relative_to(ROOT).parts): p for folder in ("grader", "checks") for p in (ROOT / folder).glob("*.py")
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found |= {f"{node.module}.{a.name}" for a in node.names} | {node.module}
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+        graph[name] = {m for m in found if m in modules and m != name and m not in ("grader", "checks")}
+    return graph
+
+
+def test_there_is_no_import_cycle() -> None:
+    try:
+        list(TopologicalSorter(_graph()).static_order())
+    except CycleError as exc:
+        raise AssertionError(f"import cycle: {' -> '.join(exc.args[1])}") from None
+
+
+def test_services_import_neither_checks_nor_the_run() -> None:
+    graph = _graph()
+    for name, imports in graph.items():
+        if name.startswith("grader.") and name not in TOP:
+            assert not {m for m in imports if m == "checks" or m.startswith("checks.") or m in TOP}, name
+
+
+def test_checks_import_services_never_another_check() -> None:
+    graph = _graph()
+    for name, imports in graph.items():
+        if name.startswith("checks."):
+            assert not {m for m in imports if m.startswith("checks.") or m in TOP}, name
+
+
+def test_the_model_imports_nothing_of_the_project() -> None:
+    assert _graph()["grader.model"] == set()
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "PROJECT = ('grader', 'checks')\n"
+            "import sys, grader.model; print(sorted(m for m in sys.modules if m.split('.')[0] in PROJECT))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    assert loaded.strip() == "['grader', 'grader.model']"
