@@ -116,7 +116,9 @@ def _unreachable(stack: Stack, app: str, target: int, found: list[Listener], las
 def run(ctx: Context) -> Outcome:
     app = ctx.app_service()
     keys = ("services", app, "ports") if app else ("services",)
-    return _judge(ctx).at(ctx.compose.location(*keys))
+    with ctx.timings.phase("api"):
+        outcome = _judge(ctx)
+    return outcome.at(ctx.compose.location(*keys))
 
 
 CHECK = Check(

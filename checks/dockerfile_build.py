@@ -31,7 +31,8 @@ def _judge(ctx: Context) -> Outcome:
         return Outcome.skipped(msg("build.nothing"))
     timeout = ctx.options.build_timeout
     try:
-        result = ctx.stack.build(timeout)
+        with ctx.timings.phase("build"):
+            result = ctx.stack.build(timeout)
     except CommandTimeout as exc:
         return Outcome.failed(msg("build.timeout", seconds=f"{timeout:.0f}"), failing_step(exc.output))
     output = (result.stdout + result.stderr).decode(errors="replace")

@@ -34,7 +34,8 @@ def _judge(ctx: Context) -> Outcome:
     timeout = ctx.options.start_timeout
     deadline = time.monotonic() + timeout
     try:
-        stack.up(timeout)
+        with ctx.timings.phase("up"):
+            stack.up(timeout)
     except CommandTimeout:
         return Outcome.failed(msg("startup.up_timeout", seconds=f"{timeout:.0f}"))
     except subprocess.CalledProcessError as exc:
@@ -52,7 +53,8 @@ def _judge(ctx: Context) -> Outcome:
         return Outcome.failed(text, f"{message}\n{logs}".strip())
     db = ctx.compose.db_service()
     ready = postgres_answers(stack, db, db_port(ctx.compose.environment(db))) if db else None
-    current = settle(stack, deadline, memory_limit=ctx.options.limits.memory_bytes, db_ready=ready)
+    with ctx.timings.phase("settle"):
+        current = settle(stack, deadline, memory_limit=ctx.options.limits.memory_bytes, db_ready=ready)
     crashed = [s for s in current if s.crashed]
     ctx.shared.startup_crashed = frozenset(s.service for s in crashed)
     if crashed:

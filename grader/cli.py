@@ -65,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lang", choices=LANGUAGES, help="language of the feedback (default: the rubric's, else en)")
     g.add_argument("--build-timeout", type=_positive, metavar="S", help=f"default {Options.build_timeout:g}")
     g.add_argument("--start-timeout", type=_positive, metavar="S", help=f"default {Options.start_timeout:g}")
+    lint = sub.add_parser(
+        "lint", help="the static checks only (Dockerfile, compose file, security): no engine, no build, no container"
+    )
+    lint.add_argument("path", type=Path, help="the student's repository (a folder)")
+    lint.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
+    _add_formats(lint)
+    lint.add_argument("--rubric", type=Path, metavar="FILE", help="the instructor's rubric (grader.yml)")
+    lint.add_argument("--lang", choices=LANGUAGES, help="language of the feedback (default: the rubric's, else en)")
     r = sub.add_parser("report", help="write other formats from a saved JSON report, without grading again")
     r.add_argument("report", type=Path, help="a JSON report written by `grader grade --json`")
     _add_formats(r)
@@ -172,17 +180,20 @@ def _cleanup(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    """Grade and write every report asked for. A run that cannot grade (bad input, no engine, a
+    """Grade (or lint) and write every report asked for. A run that cannot grade (bad input, no engine, a
     signal, a crash of the grader itself) still writes them, with status `error`, so a CI job or a
     batch script always finds a report; then the exit code says what happened."""
     lang = args.lang or "en"
     try:
         rubric = load_rubric(args.rubric) if args.rubric else Rubric()
-        options = Options.of(rubric, args.build_timeout, args.start_timeout, args.lang)
+        lint = args.command == "lint"
+        options = Options.of(
+            rubric, None if lint else args.build_timeout, None if lint else args.start_timeout, args.lang
+        )
         lang = options.lang
         progress = for_stream(sys.stderr)  # live on a terminal, plain lines in a CI log
         try:
-            report = grade(args.path, options, rubric=rubric, progress=progress)
+            report = grade(args.path, options, rubric=rubric, progress=progress, lint=lint)
         finally:
             progress.close()
     except GraderError as exc:

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-import docker
-
 from grader.dockerfile import DockerfileSource
 from grader.limits import Limits
 from grader.model import Category, CycleResult, Outcome, Phase, Substitution
@@ -21,6 +19,7 @@ from grader.project import ComposeProject
 from grader.resolve import Resolution, relative
 from grader.rubric import Rubric
 from grader.stack import GateClosed, Stack
+from grader.timing import Timings
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,6 @@ class Context:
     root: Path  # the copy the grader works on; the submission itself is never touched
     submission: Path
     options: Options
-    client: docker.DockerClient
     project_name: str
     rubric: Rubric
     resolution: Resolution  # the compose model, or why there is none
@@ -88,6 +86,7 @@ class Context:
     substitutions: tuple[Substitution, ...] = ()  # the rubric's image pins, as applied
     dropped_links: tuple[str, ...] = ()  # `link -> target` left out of the copy: they leave the repo
     shared: Shared = field(default_factory=Shared)
+    timings: Timings = field(default_factory=Timings)  # seconds per phase, for the report
 
     @property
     def compose(self) -> ComposeProject:

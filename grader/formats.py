@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from grader.messages import language, msg
+from grader.report import time_line
 
 Doc = dict[str, Any]  # the JSON report (grader.report.to_dict): not grader.model.Report
 P = ParamSpec("P")
@@ -148,6 +149,8 @@ def markdown(report: Doc, evidence_lines: int = 15) -> str:
     banner = incomplete(report)
     if banner is not None:  # right under the title: the total above it is no grade
         lines[1:1] = ["", banner]
+    if report.get("kind") == "lint":
+        lines[1:1] = ["", msg("report.lint")]
     for c in report["checks"]:
         points = f"{_pts(c['points'])}/{_pts(c['max_points'])}"
         lines.append(f"| {_cell(c['title'])} | {_ICON[c['status']]} {msg('state.' + c['status'])} | {points} |")
@@ -166,6 +169,8 @@ def markdown(report: Doc, evidence_lines: int = 15) -> str:
     tips = [(c["title"], h) for c in report["checks"] for h in c["hints"]]
     if tips:
         lines += ["", msg("report.md_tips"), ""] + [f"- **{_cell(t)}**: {_cell(h)}" for t, h in tips]
+    if report.get("timings"):
+        lines += ["", f"<sub>{time_line(report['timings'].items(), report['duration_s'])}</sub>"]
     return "\n".join(lines) + "\n"
 
 

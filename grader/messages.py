@@ -1056,6 +1056,22 @@ _add(
 _add("report.md_fix", "### What to fix", "### Qué corregir")
 _add("report.md_line", " line {line}", " línea {line}")
 _add("report.md_tips", "### Tips (no points)", "### Consejos (no restan puntos)")
+_add(
+    "report.lint",
+    "Static checks only (`grader lint`): nothing was built or started, so the total counts these checks "
+    "alone. `grader grade` runs the rest.",
+    "Solo las comprobaciones estáticas (`grader lint`): no se construyó ni arrancó nada, así que el total "
+    "cuenta solo estas comprobaciones. `grader grade` ejecuta el resto.",
+)
+_add("report.time", "Time: {phases} (total {total} s)", "Tiempo: {phases} (total {total} s)")
+_add("phase.copy", "copy", "copia")
+_add("phase.config", "reading the compose file", "lectura del compose")
+_add("phase.build", "build", "build")
+_add("phase.up", "up", "up")
+_add("phase.settle", "services settling", "servicios estabilizándose")
+_add("phase.api", "API", "API")
+_add("phase.persistence", "down/up cycle", "ciclo down/up")
+_add("phase.teardown", "teardown", "limpieza")
 _add("report.grader_problem", "Grader problem: {title}", "Problema del corrector: {title}")
 _add("report.tip", "Tip: {title}", "Consejo: {title}")
 _add("report.tip_line", "Tip: {hint}", "Consejo: {hint}")

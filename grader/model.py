@@ -151,6 +151,8 @@ class Report:
     error: str | None = None  # why the run could not grade; shown to students
     traceback: str | None = None  # the grader's crash, for the instructor; never in student formats
     images: tuple[Substitution, ...] = ()  # the rubric's image pins applied in the working copy
+    kind: str = "grade"  # "grade" | "lint" (the static checks only: nothing built or started)
+    timings: tuple[tuple[str, float], ...] = ()  # (phase, seconds) in run order (grader.timing)
 
     @property
     def score(self) -> float:

@@ -89,7 +89,8 @@ def cycle(ctx: Context) -> CycleResult:
     """One `down` + `up` for everything that must survive it; shared by this check and the
     rubric's persistence scenario (whichever runs first triggers it)."""
     if ctx.shared.persistence is None:
-        ctx.shared.persistence = _cycle(ctx)
+        with ctx.timings.phase("persistence"):
+            ctx.shared.persistence = _cycle(ctx)
     return ctx.shared.persistence
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ def to_dict(report: Report) -> dict[str, Any]:
         },
         "lang": report.lang,
         "images": [{"where": i.where, "written": i.written, "used": i.used} for i in report.images],
+        "kind": report.kind,
+        "timings": dict(report.timings),
         "checks": [check_to_dict(c) for c in report.checks],
         "warnings": list(report.warnings),
         "error": report.error,
@@ -107,6 +110,8 @@ def _table(report: Report, width: int) -> str:
     w_pts = max([len(head[2])] + [len(r[2]) for r in rows])
     w_fb = max(20, width - w_title - w_pts - w_mark - 6)
     lines = [msg("table.grading", name=report.submission_name, seconds=f"{report.duration_s:.0f}")]
+    if report.kind == "lint":
+        lines += [msg("report.lint"), ""]
     if report.ungraded:  # first: the total below is no grade
         points = _points(sum(c.max_points for c in report.ungraded))
         checks = ", ".join(c.id for c in report.ungraded)
@@ -133,4 +138,12 @@ def _table(report: Report, width: int) -> str:
         lines.extend(f"  {msg('table.tip')}: {hint}" for hint in check.hints)
     lines.extend(msg("report.image_used", written=i.written, used=i.used, where=i.where) for i in report.images)
     lines.extend(f"warning: {w}" for w in report.warnings)
+    if report.timings:
+        lines += ["", time_line(report.timings, report.duration_s)]
     return "\n".join(lines) + "\n"
+
+
+def time_line(timings: Iterable[tuple[str, float]], total: float) -> str:
+    """`Time: copy 0 s · compose config 0.3 s · build 1.2 s ... (total 17 s)`: where a slow run went."""
+    phases = " · ".join(f"{msg('phase.' + p)} {s:g} s" for p, s in timings)
+    return msg("report.time", phases=phases, total=f"{total:g}")

@@ -14,6 +14,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Mapping, Sequence, Set
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
@@ -28,18 +29,20 @@ from grader.engine import compose_command, docker_client
 from grader.errors import BadInput
 from grader.images import pin_dockerfiles
 from grader.messages import language, msg, title
-from grader.model import CheckResult, Outcome, Report, Status, Substitution, bound
+from grader.model import CheckResult, Outcome, Phase, Report, Status, Substitution, bound
 from grader.override import POSTGRES_PORT, db_port
 from grader.progress import Progress, Silent
 from grader.redaction import redact
 from grader.resolve import Resolution
 from grader.rubric import Rubric
 from grader.stack import GateClosed, Stack
+from grader.timing import Timings
 from grader.untrusted import inside
 
 # 1.1: `location` of a finding; 1.2: `hidden` checks; 1.3: `lang`; 1.4: `traceback`;
-# 1.5: status `incomplete` with `ungraded`, a check's `cause`, `images` (the rubric's pins)
-SCHEMA_VERSION = "1.5"
+# 1.5: status `incomplete` with `ungraded`, a check's `cause`, `images` (the rubric's pins);
+# 1.6: `kind` (grade or lint), `timings` (seconds per phase)
+SCHEMA_VERSION = "1.6"
 TEARDOWN_S = 240.0  # `compose down` (120 s at most), then removals by label, one by one
 
 
@@ -196,13 +199,15 @@ def prepare(
     root: Path,
     submission: Path,
     options: Options,
-    client: docker.DockerClient,
+    client: docker.DockerClient | None,
     project: str,
     rubric: Rubric | None = None,
     secrets: tuple[str, ...] = (),
     dropped_links: Sequence[str] = (),
+    timings: Timings | None = None,
 ) -> Context:
-    """Everything a check reads, prepared before the first one runs (`root` is the copy)."""
+    """Everything a check reads, prepared before the first one runs (`root` is the copy). Without
+    a `client` (`grader lint`, unit tests) there is no stack: the static checks need none."""
     rubric = rubric or Rubric()
     # 1. The screen, before compose reads anything: YAML bombs, paths outside, the grader's variables.
     files = resolve.compose_files(root)
@@ -219,12 +224,11 @@ def prepare(
     analysis = resolution.analysis
     source = dockerfile.locate(root, analysis, analysis.app_service() if analysis else None)
     # 5. The stack: only a model compose resolved with everything, and only past the security gate.
-    stack, pins = _prepare_stack(root, resolution, project, client, options, rubric.images)
+    stack, pins = _prepare_stack(root, resolution, project, client, options, rubric.images) if client else (None, ())
     return Context(
         root=root,
         submission=submission,
         options=options,
-        client=client,
         project_name=project,
         rubric=rubric,
         resolution=resolution,
@@ -233,6 +237,7 @@ def prepare(
         secrets=secrets,
         substitutions=resolution.substitutions + pins,
         dropped_links=tuple(dropped_links),
+        timings=timings or Timings(),
     )
 
 
@@ -297,28 +302,37 @@ def grade(
     registry: Mapping[str, Check] | None = None,
     rubric: Rubric | None = None,
     progress: Progress | None = None,
+    lint: bool = False,
 ) -> Report:
-    """Grade one submission folder. Raises BadInput / InfrastructureError before anything runs."""
+    """Grade one submission folder. Raises BadInput / InfrastructureError before anything runs.
+    With `lint`, the static checks only: no engine is asked for, nothing is built or started."""
     rubric = rubric or Rubric()
     checks = registry if registry is not None else build_registry(rubric)
+    if lint:
+        checks = {k: c for k, c in checks.items() if c.phase is Phase.STATIC}
     submission = validate_submission(path)
-    client = docker_client()
+    client = None if lint else docker_client()
     compose_command()  # fail early, with install instructions, when compose is missing
     started_at = datetime.now(timezone.utc)
     t0 = time.monotonic()
+    timings = Timings()
     # A container can leave root-owned files in the copy (a bind mount of `.`): a grader that is
     # not root cannot delete them, and that must not cost the report.
     with tempfile.TemporaryDirectory(prefix="grader-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp) / "submission"
-        dropped = copy_submission(submission, root)
+        with timings.phase("copy"):
+            dropped = copy_submission(submission, root)
         hidden = redaction.secrets(rubric.secret_items(), redaction.submission_assignments(submission))
         options = options or Options.of(rubric)
         with language(options.lang):
-            ctx = prepare(root, submission, options, client, project_name(submission), rubric, hidden, dropped)
+            with timings.phase("config"):
+                name = project_name(submission)
+                ctx = prepare(root, submission, options, client, name, rubric, hidden, dropped, timings)
             try:
                 results = run_checks(ctx, checks, progress)
             finally:
-                problems = teardown(ctx.prepared)
+                with timings.phase("teardown") if ctx.prepared else nullcontext():
+                    problems = teardown(ctx.prepared)
     report = Report(
         schema_version=SCHEMA_VERSION,
         grader_name=NAME,
@@ -334,6 +348,8 @@ def grade(
         images=tuple(s._replace(written=redact(s.written, ctx.secrets)) for s in ctx.substitutions),
         warnings=tuple(f"not copied (link outside the submission): {d}" for d in dropped)
         + tuple(f"cleanup: {p}" for p in problems),
+        kind="lint" if lint else "grade",
+        timings=timings.spent(),
     )
     # Points the run could not judge are not a grade: a gradebook must not record this score.
     return dataclasses.replace(report, status="incomplete") if report.ungraded else report

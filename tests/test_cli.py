@@ -91,6 +91,31 @@ def test_no_engine_exits_3_with_what_to_install(
     assert "docker.io" in capsys.readouterr().err
 
 
+def test_lint_grades_the_static_checks_without_an_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`grader lint` never asks for the engine: here there is none to ask."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    out, md = tmp_path / "lint.json", tmp_path / "lint.md"
+    assert main(["lint", str(SUBMISSIONS / "invalid-compose"), "--json", str(out), "--markdown", str(md)]) == 0
+    report = json.loads(out.read_text())
+    jsonschema.validate(report, schema())
+    assert report["kind"] == "lint" and report["status"] == "graded"
+    assert [c["id"] for c in report["checks"]] == [
+        "dockerfile.present",
+        "dockerfile.practices",
+        "compose.file",
+        "compose.services",
+        "compose.volume",
+        "security.policy",
+    ]
+    assert {c["id"]: c["status"] for c in report["checks"]}["compose.file"] == "failed"
+    assert list(report["timings"]) == ["copy", "config"]  # nothing built, started or torn down
+    assert "Static checks only (`grader lint`)" in md.read_text() and "Time: copy" in md.read_text()
+    assert "Static checks only" in capsys.readouterr().out
+    assert main(["lint", str(SUBMISSIONS / "invalid-compose"), "--fail-under", "50"]) == 1
+
+
 @pytest.mark.docker
 def test_fail_under_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # invalid-compose fails before anything starts: a fast end-to-end run of the CLI.

@@ -161,3 +161,14 @@ def test_markdown_lists_every_check_and_what_to_fix() -> None:
     assert sum(line.startswith("| ") for line in text.splitlines()) == len(report["checks"]) + 1
     assert "### What to fix" in text and "Did you mean `environment`?" in text
     assert "(`docker-compose.yml` line 6)" in text
+
+
+def test_markdown_says_where_the_time_went_in_the_report_s_language() -> None:
+    doc = load("complete") | {"kind": "grade", "timings": {"copy": 0.01, "build": 0.25, "settle": 5.2}}
+    assert formats.markdown(doc).endswith(
+        "<sub>Time: copy 0.01 s · build 0.25 s · services settling 5.2 s (total 14.02 s)</sub>\n"
+    )
+    spanish = formats.markdown(doc | {"lang": "es"})
+    assert "Tiempo: copia 0.01 s · build 0.25 s · servicios estabilizándose 5.2 s (total 14.02 s)" in spanish
+    assert "Static checks only" not in formats.markdown(doc)
+    assert "Static checks only" in formats.markdown(doc | {"kind": "lint"})

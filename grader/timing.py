@@ -1,0 +1,32 @@
+"""Where a run's time goes: seconds per phase (copy, config, build, up, settle, api, persistence,
+teardown), for the report, so a slow submission shows what was slow."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# The order phases are reported in (the order a run goes through them).
+PHASES = ("copy", "config", "build", "up", "settle", "api", "persistence", "teardown")
+
+
+class Timings:
+    """A recorder a run and its checks add to; a phase timed twice adds up."""
+
+    def __init__(self) -> None:
+        self._spent: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        if name not in PHASES:
+            raise ValueError(f"unknown phase {name!r} (known: {', '.join(PHASES)})")
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self._spent[name] = self._spent.get(name, 0.0) + time.monotonic() - started
+
+    def spent(self) -> tuple[tuple[str, float], ...]:
+        """(phase, seconds) for the phases that ran, in run order."""
+        return tuple((p, round(self._spent[p], 2)) for p in PHASES if p in self._spent)
