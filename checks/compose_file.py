@@ -79,6 +79,8 @@ def _judge(ctx: Context) -> Outcome:
     rejected = resolution.rejection
     if rejected is not None:
         name = resolution.files[0].name
+        if rejected.crashed:
+            return Outcome.error(rejected.message)
         if rejected.refused:
             return Outcome.failed(rejected.message)
         if rejected.missing_env_file:

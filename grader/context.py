@@ -75,13 +75,13 @@ class Shared:
 @dataclass(frozen=True)
 class Context:
     root: Path  # the copy the grader works on; the submission itself is never touched
-    submission: Path
     options: Options
     project_name: str
     rubric: Rubric
     resolution: Resolution  # the compose model, or why there is none
     dockerfile: DockerfileSource  # the Dockerfile graded, as the student wrote it
-    prepared: Stack | None = None  # None: no model to run, or the security gate refused it
+    prepared: Stack | None = None  # None: no model to run, the security gate refused it, or `unprepared`
+    unprepared: str = ""  # the grader's fault that left no stack, if that is why there is none
     secrets: tuple[str, ...] = ()  # grading values no report may show (grader.redaction)
     substitutions: tuple[Substitution, ...] = ()  # the rubric's image pins, as applied
     dropped_links: tuple[str, ...] = ()  # `link -> target` left out of the copy: they leave the repo
@@ -99,7 +99,7 @@ class Context:
     def stack(self) -> Stack:
         """The stack behind the gate; only for checks that require `security.policy` to pass."""
         if self.prepared is None:
-            raise GateClosed("no stack passed the security gate: nothing may build or start")
+            raise GateClosed(self.unprepared or "no stack passed the security gate: nothing may build or start")
         return self.prepared
 
     @property

@@ -55,8 +55,8 @@ def provide(root: Path, compose_text: str, values: dict[str, str]) -> list[str]:
     notes: list[str] = []
     for name in dict.fromkeys(names):
         path = (root / name).resolve()
-        if not path.is_relative_to(root.resolve()) or "${" in name:
-            continue  # never outside the copy; an interpolated path is compose's business
+        if not path.is_relative_to(root.resolve()) or "${" in name or (path.exists() and not path.is_file()):
+            continue  # never outside the copy; an interpolated path or a folder is compose's business
         existing = path.read_text(errors="replace") if path.is_file() else None
         present = parse_env(existing or "")
         missing = {k: v for k, v in values.items() if k not in present}

@@ -54,6 +54,12 @@ _add("title.persistence.data", "Data survives `down` and `up`", "Los datos sobre
 
 # -- runner -------------------------------------------------------------------------------------
 _add(
+    "runner.prepare_crash",
+    "The grader failed while preparing {step} ({error}). This is not a problem with your work; your "
+    "instructor will look at it.",
+    "El corrector falló al preparar {step} ({error}). No es un problema de tu trabajo; tu docente lo revisará.",
+)
+_add(
     "runner.crash",
     "The grader could not finish this check ({error}). This is not a problem with your work; your instructor "
     "will look at it.",

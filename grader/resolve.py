@@ -42,6 +42,7 @@ class Rejection(NamedTuple):
     message: str
     missing_env_file: str | None = None  # the only reason compose rejected the file, if that is so
     refused: bool = False
+    crashed: bool = False  # the grader failed while resolving (its fault, not the student's)
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,11 @@ from grader.errors import BadInput
 from grader.images import pin_dockerfiles
 from grader.messages import language, msg, title
 from grader.model import CheckResult, Outcome, Phase, Report, Status, Substitution, bound
+from grader.networks import own_container
 from grader.override import POSTGRES_PORT, db_port
 from grader.progress import Progress, Silent
 from grader.redaction import redact
-from grader.resolve import Resolution
+from grader.resolve import Rejection, Resolution
 from grader.rubric import Rubric
 from grader.stack import GateClosed, Stack
 from grader.timing import Timings
@@ -197,7 +198,6 @@ def run_checks(
 
 def prepare(
     root: Path,
-    submission: Path,
     options: Options,
     client: docker.DockerClient | None,
     project: str,
@@ -207,33 +207,44 @@ def prepare(
     timings: Timings | None = None,
 ) -> Context:
     """Everything a check reads, prepared before the first one runs (`root` is the copy). Without
-    a `client` (`grader lint`, unit tests) there is no stack: the static checks need none."""
+    a `client` (`grader lint`, unit tests) there is no stack: the static checks need none. Every
+    step gives a value: what a submission can make fail is reported by the check it concerns, and
+    a fault of the grader's own becomes that check's `error`, never the whole run's."""
     rubric = rubric or Rubric()
-    # 1. The screen, before compose reads anything: YAML bombs, paths outside, the grader's variables.
     files = resolve.compose_files(root)
-    refused = resolve.screen(root, files)
-    # 2. The instructor's grading values, into the env files the compose file names (in the copy).
-    notes = resolve.provide(root, files, rubric.environment) if refused is None else ()
-    # 3. The model, resolved by compose itself; an invalid file is a Rejection, not an exception.
-    resolution = (
-        Resolution(files, rejection=refused)
-        if refused is not None
-        else resolve.resolve(root, files, project, rubric.images, rubric.app_service, notes)
-    )
-    # 4. The Dockerfile as the student wrote it, before step 5 pins its images.
+    try:
+        # 1. The screen, before compose reads anything: YAML bombs, paths outside, the grader's variables.
+        refused = resolve.screen(root, files)
+        # 2. The instructor's grading values, into the env files the compose file names (in the copy).
+        notes = resolve.provide(root, files, rubric.environment) if refused is None else ()
+        # 3. The model, resolved by compose itself, with the rubric's pins of `image:`; an invalid
+        #    file is a Rejection, not an exception.
+        resolution = (
+            Resolution(files, rejection=refused)
+            if refused is not None
+            else resolve.resolve(root, files, project, rubric.images, rubric.app_service, notes)
+        )
+    except Exception as exc:
+        resolution = Resolution(files, rejection=Rejection(_fault("compose", exc), crashed=True))
+    # 4. The Dockerfile as the student wrote it (dockerfile.locate), before step 5 pins its images.
     analysis = resolution.analysis
     source = dockerfile.locate(root, analysis, analysis.app_service() if analysis else None)
-    # 5. The stack: only a model compose resolved with everything, and only past the security gate.
-    stack, pins = _prepare_stack(root, resolution, project, client, options, rubric.images) if client else (None, ())
+    # 5. The stack (Stack.prepare: the grader's override; images.pin_dockerfiles: the rubric's
+    #    `FROM` pins): only for a model compose resolved with everything, past the security gate.
+    unprepared = ""
+    try:
+        stack, pins = _prepare_stack(root, resolution, project, client, options, rubric.images)
+    except Exception as exc:
+        stack, pins, unprepared = None, (), _fault("the stack", exc)
     return Context(
         root=root,
-        submission=submission,
         options=options,
         project_name=project,
         rubric=rubric,
         resolution=resolution,
         dockerfile=source,
         prepared=stack,
+        unprepared=unprepared,
         secrets=secrets,
         substitutions=resolution.substitutions + pins,
         dropped_links=tuple(dropped_links),
@@ -245,7 +256,7 @@ def _prepare_stack(
     root: Path,
     resolution: Resolution,
     project: str,
-    client: docker.DockerClient,
+    client: docker.DockerClient | None,
     options: Options,
     pins: dict[str, str],
 ) -> tuple[Stack | None, tuple[Substitution, ...]]:
@@ -253,19 +264,23 @@ def _prepare_stack(
     in the Dockerfiles it builds; (None, ()) when there is no model to run or the gate refuses it
     (security.policy says why, and nothing that needs a stack runs)."""
     model = resolution.project
-    if model is None:
+    if model is None or client is None:
         return None, ()
     db = model.db_service()
-    stack = Stack(root, project, client)
+    stack = Stack(root, project, client, grader_container=own_container(client))
     try:
         stack.prepare(model.config, db, options.limits, db_port(model.environment(db)) if db else POSTGRES_PORT)
-    except GateClosed:
-        return None, ()
-    try:
         return stack, tuple(pin_dockerfiles(model, pins, root))
-    except BaseException:
-        stack.teardown()  # nothing is on the engine yet: the override's folder
+    except BaseException as exc:
+        stack.discard()  # nothing was started from it: only its override folder exists
+        if isinstance(exc, GateClosed):
+            return None, ()  # security.policy says why; nothing that needs a stack runs
         raise
+
+
+def _fault(step: str, exc: Exception) -> str:
+    """A grader fault while preparing `step`, for the check that needed it (an `error`)."""
+    return msg("runner.prepare_crash", step=step, error=f"{type(exc).__name__}: {exc}")
 
 
 def teardown(stack: Stack | None, seconds: float = TEARDOWN_S) -> list[str]:
@@ -327,7 +342,7 @@ def grade(
         with language(options.lang):
             with timings.phase("config"):
                 name = project_name(submission)
-                ctx = prepare(root, submission, options, client, name, rubric, hidden, dropped, timings)
+                ctx = prepare(root, options, client, name, rubric, hidden, dropped, timings)
             try:
                 results = run_checks(ctx, checks, progress)
             finally:

@@ -9,7 +9,6 @@ import subprocess
 import tempfile
 from contextlib import suppress
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,9 @@ class Stack:
     root: Path  # the graded copy: the project directory compose resolves relative paths from
     project: str
     client: docker.DockerClient
+    # The id of the container the grader itself runs in (its image), or None on the engine's host
+    # (grader.networks.own_container, looked up once when the run is prepared).
+    grader_container: str | None = None
     anonymous_volumes: set[str] = field(default_factory=set)
     built_images: set[str] = field(default_factory=set)
     layers: list[str] = field(default_factory=list)  # image ids the run's builds created, in order
@@ -49,11 +51,6 @@ class Stack:
     limits: Limits = field(default_factory=Limits)  # set by prepare(); the stop graces come from it
     started: bool = False
     _joined: list[str] = field(default_factory=list)
-
-    @cached_property
-    def grader_container(self) -> str | None:
-        """The id of the container the grader itself runs in (its image), or None on the host."""
-        return networks.own_container(self.client)
 
     @property
     def in_container(self) -> bool:
@@ -90,9 +87,15 @@ class Stack:
 
     @property
     def compose(self) -> GradingCompose:
-        if self._compose is None:
+        if self._compose is None:  # defensive: the runner never hands out a stack prepare() refused
             raise GateClosed("Stack.prepare() has not passed the security gate: nothing may build or start")
         return self._compose
+
+    def discard(self) -> None:
+        """Forget a prepared stack nothing was started from: its override folder only."""
+        if self._override_dir is not None:
+            self._override_dir.cleanup()
+        self._compose = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _record(self) -> None:

@@ -42,7 +42,7 @@ SAMPLE = Check(
 def _grade(name: str, checks: dict[str, Check], tmp_path: Path) -> Report:
     root = tmp_path / name
     shutil.copytree(SUBMISSIONS / name, root, symlinks=True)
-    ctx = prepare(root, root, Options(), None, "grader-sample-test")  # type: ignore[arg-type]
+    ctx = prepare(root, Options(), None, "grader-sample-test")
     results = run_checks(ctx, checks)
     return Report(SCHEMA_VERSION, "g", "0", str(root), name, "2026-01-01T00:00:00+00:00", 1.0, "graded", checks=results)
 
@@ -70,3 +70,11 @@ def test_a_rubric_weighs_and_disables_the_registry_s_checks() -> None:
     checks = registry(rubric)
     assert "persistence.data" not in checks and checks["compose.volume"].max_points == 20
     assert list(checks) == [c for c in CHECKS if c != "persistence.data"]
+
+
+def test_the_ids_verdicts_name_are_the_registry_s() -> None:
+    """grader.verdicts names root causes by id (checks never import each other): a renamed check
+    must not leave a skip's `cause` pointing at nothing."""
+    from grader import verdicts
+
+    assert {verdicts.COMPOSE_FILE, verdicts.COMPOSE_VOLUME, verdicts.STARTUP} <= set(CHECKS)

@@ -26,7 +26,7 @@ def _registry() -> dict[str, Check]:
 
 
 def _ctx(tmp_path: Path) -> Context:
-    return prepare(tmp_path, tmp_path, Options(), None, "grader-progress-test")  # type: ignore[arg-type]
+    return prepare(tmp_path, Options(), None, "grader-progress-test")
 
 
 def test_plain_lines_say_each_check_as_it_ends_and_the_slow_phases_as_they_start(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def test_every_format_keeps_names_and_paths_and_never_shows_a_rubric_only_secret
     check = Check(
         "startup.up", Category.STARTUP, "Stack starts", 10, lambda _: Outcome.failed(said, said, hints=(said,))
     )
-    ctx = prepare(tmp_path, tmp_path, Options(), None, "grader-redaction-test", rubric, hidden)  # type: ignore[arg-type]
+    ctx = prepare(tmp_path, Options(), None, "grader-redaction-test", rubric, hidden)
     report = Report(
         "1.5",
         "g",

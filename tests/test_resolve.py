@@ -88,7 +88,7 @@ def test_a_missing_env_file_leaves_a_model_to_analyse_and_none_to_run(tmp_path: 
     )
     (tmp_path / "Dockerfile").write_text("FROM node\n")
     rubric = parse("images: {postgres: 'postgres:16'}\n")
-    ctx = prepare(tmp_path, tmp_path, Options(), None, "grader-analysis-test", rubric)  # type: ignore[arg-type]
+    ctx = prepare(tmp_path, Options(), None, "grader-analysis-test", rubric)
     rejected = ctx.resolution.rejection
     assert rejected is not None and not rejected.refused
     assert rejected.missing_env_file and rejected.missing_env_file.endswith(".env.development")

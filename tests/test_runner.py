@@ -16,7 +16,7 @@ from grader.runner import copy_submission, prepare, project_name, run_checks, va
 
 def ctx(tmp_path: Path) -> Context:
     client: Any = None  # these checks never touch the engine
-    return prepare(tmp_path, tmp_path, Options(), client, "grader-test")
+    return prepare(tmp_path, Options(), client, "grader-test")
 
 
 def check(id: str, run: Any, points: float = 10, **kw: Any) -> Check:
@@ -54,7 +54,7 @@ def test_a_hung_check_ends_at_its_deadline_as_error_and_the_run_goes_on(tmp_path
         return Outcome.passed("never")
 
     options = Options(start_timeout=0.5, grace=0.5)  # a START check may take 2 x 0.5 + 0.5 s
-    context = prepare(tmp_path, tmp_path, options, None, "grader-test")  # type: ignore[arg-type]
+    context = prepare(tmp_path, options, None, "grader-test")
     registry = {
         "a.hung": check("a.hung", hung, phase=Phase.START),
         "b.fine": check("b.fine", lambda _: Outcome.passed("ok")),

@@ -28,7 +28,7 @@ def test_override_publishes_only_ephemeral_loopback_ports(engine: docker.DockerC
     compose.write_text(
         compose.read_text().replace("    image: postgres:15\n", "    image: postgres:15\n    container_name: db\n")
     )
-    ctx = prepare(root, root, Options(), engine, "grader-override-test")
+    ctx = prepare(root, Options(), engine, "grader-override-test")
     stack = ctx.stack
     merged = stack.compose.run(stack.compose.command("config", "--format", "json"), 60)
     services = json.loads(merged.stdout)["services"]
@@ -53,7 +53,7 @@ def test_override_limits_every_service_whatever_the_student_wrote(engine: docker
     )
     compose.write_text(compose.read_text().replace("    image: postgres:15\n", "    image: postgres:15\n" + hostile))
     limits = Limits(memory="300m", cpus=0.5, pids=100)
-    ctx = prepare(root, root, Options(limits=limits), engine, "grader-limits-test")
+    ctx = prepare(root, Options(limits=limits), engine, "grader-limits-test")
     stack = ctx.stack
     merged = stack.compose.run(stack.compose.command("config", "--format", "json"), 60)
     services = json.loads(merged.stdout)["services"]
@@ -105,7 +105,7 @@ def test_compose_override_file_is_merged_like_compose_does(engine: docker.Docker
     (root / "docker-compose.override.yml").write_text(
         "services:\n  db:\n    volumes:\n      - pgdata:/var/lib/postgresql/data\nvolumes:\n  pgdata: {}\n"
     )
-    ctx = prepare(root, root, Options(), engine, "grader-merge-test")
+    ctx = prepare(root, Options(), engine, "grader-merge-test")
     volumes = ctx.compose.services["db"]["volumes"]
     assert [(v["type"], v["source"], v["target"]) for v in volumes] == [
         ("volume", "pgdata", "/var/lib/postgresql/data")

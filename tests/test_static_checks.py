@@ -14,6 +14,7 @@ import pytest
 from checks import CHECKS
 from grader.context import Options
 from grader.model import Phase
+from grader.rubric import parse
 from grader.runner import copy_submission, prepare, run_checks
 from tests.conftest import EXPECTED, SUBMISSIONS, fixture_rubric
 
@@ -27,7 +28,7 @@ def test_static_verdicts_without_an_engine(name: str, tmp_path: Path) -> None:
     rubric = fixture_rubric(expected)
     root = tmp_path / "submission"
     dropped = copy_submission(SUBMISSIONS / name, root)
-    ctx = prepare(root, SUBMISSIONS / name, Options(), None, "grader-static-test", rubric, (), dropped)  # type: ignore[arg-type]
+    ctx = prepare(root, Options(), None, "grader-static-test", rubric, (), dropped)
     results = run_checks(ctx, STATIC)
     assert {r.id: {"status": r.status.value, "points": r.points} for r in results} == {
         k: v for k, v in expected["checks"].items() if k in STATIC
@@ -49,7 +50,7 @@ def test_static_verdicts_without_an_engine(name: str, tmp_path: Path) -> None:
 )
 def test_a_dockerfile_the_builder_would_refuse(tmp_path: Path, dockerfile: str, needle: str) -> None:
     (tmp_path / "Dockerfile").write_text(dockerfile)
-    ctx = prepare(tmp_path, tmp_path, Options(), None, "grader-static-test")  # type: ignore[arg-type]
+    ctx = prepare(tmp_path, Options(), None, "grader-static-test")
     (result,) = run_checks(ctx, {"dockerfile.present": CHECKS["dockerfile.present"]})
     assert result.status.value == "failed" and needle in result.feedback, result.feedback
 
@@ -71,8 +72,34 @@ def test_an_unreadable_file_fails_its_check_not_the_run(tmp_path: Path, monkeypa
 
     monkeypatch.setattr(Path, "read_text", guarded(read_text))
     monkeypatch.setattr(Path, "read_bytes", guarded(read_bytes))
-    ctx = prepare(tmp_path / "s", tmp_path / "s", Options(), None, "grader-static-test")  # type: ignore[arg-type]
+    ctx = prepare(tmp_path / "s", Options(), None, "grader-static-test")
     results = {r.id: r for r in run_checks(ctx, STATIC)}
     for check, path in (("dockerfile.present", "Dockerfile"), ("compose.file", "docker-compose.yml")):
         assert results[check].status.value == "failed", results[check]
         assert f"{path} cannot be read (Permission denied)" in results[check].feedback
+
+
+def test_a_grader_fault_while_preparing_is_that_check_s_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The steps before the checks give values: a bug in resolving the model errs compose.file (and
+    skips what needs it, naming it), the Dockerfile checks are still graded."""
+    shutil.copytree(SUBMISSIONS / "complete", tmp_path / "s")
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr("grader.resolve.resolve", broken)
+    results = {r.id: r for r in run_checks(prepare(tmp_path / "s", Options(), None, "grader-static-test"), STATIC)}
+    assert results["compose.file"].status.value == "error"
+    assert "failed while preparing compose (KeyError" in results["compose.file"].feedback
+    assert results["compose.services"].status.value == "skipped" and results["compose.services"].cause == "compose.file"
+    assert results["dockerfile.present"].status.value == results["dockerfile.practices"].status.value == "passed"
+
+
+def test_a_folder_where_an_env_file_goes_is_the_student_s_not_a_crash(tmp_path: Path) -> None:
+    shutil.copytree(SUBMISSIONS / "complete", tmp_path / "s")
+    (tmp_path / "s" / ".env").unlink()
+    (tmp_path / "s" / ".env").mkdir()
+    rubric = parse("environment:\n  variables: {POSTGRES_PASSWORD: postgres}\n")
+    ctx = prepare(tmp_path / "s", Options(), None, "grader-static-test", rubric)
+    (result,) = run_checks(ctx, {"compose.file": CHECKS["compose.file"]})
+    assert result.status.value == "failed" and ".env" in result.evidence, result
