@@ -23,7 +23,7 @@ demo: setup
 	$(BIN)/grader grade fixtures/submissions/complete --json demo-report.json
 
 lint: $(BIN)/grader
-	$(BIN)/ruff check grader checks tests scripts
+	$(BIN)/ruff check grader checks tests scripts benchmarks
 	$(BIN)/mypy
 
 # Fast tests only (no engine needed: the static checks run `docker compose config`, which does not

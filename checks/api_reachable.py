@@ -20,7 +20,7 @@ from grader.messages import msg
 from grader.model import Category, Outcome, Phase
 from grader.stack import Stack
 from grader.verdicts import crashed_at_startup
-from grader.waiting import explain_logs
+from grader.waiting import backoff, explain_logs
 
 REACHABLE_BUT_NO_DB = 1 / 3  # 5 of the default 15: it answers, but cannot do its job
 # Once the app has opened sockets but not a reachable one, this long is enough to be sure.
@@ -40,6 +40,7 @@ def _judge(ctx: Context) -> Outcome:
     if target is None:
         return Outcome.failed(msg("api.no_port", app=app))
     deadline = time.monotonic() + ctx.options.start_timeout
+    delays = backoff()
     wrong_since: float | None = None
     last_error = ""
     while time.monotonic() < deadline:
@@ -77,7 +78,7 @@ def _judge(ctx: Context) -> Outcome:
                 return _unreachable(stack, app, target, found)
         else:
             wrong_since = None
-        time.sleep(1)
+        time.sleep(next(delays))
     text = _listeners_text(stack, app)
     return _unreachable(stack, app, target, listeners(text) if text else [], last_error)
 

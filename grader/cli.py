@@ -14,8 +14,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import jsonschema
-
 from checks import CHECKS, registry
 from grader import NAME, __version__
 from grader.context import Options
@@ -114,6 +112,8 @@ def _rubric(args: argparse.Namespace) -> int:
 
 
 def _load_report(path: Path) -> dict[str, Any]:
+    import jsonschema  # here, not at the top: only this command needs it, and `grader lint` starts fast
+
     try:
         doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         jsonschema.validate(doc, schema())

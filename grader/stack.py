@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import tempfile
+import time
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from grader.override import POSTGRES_PORT, built_image_name, frozen_model, rende
 from grader.policy import findings
 
 VOLUME_LABEL = "com.docker.compose.volume"
+MEMORY_SAMPLE_S = 2.0  # how long a container's memory sample stands for it (Stack.memory_full)
 _INTERMEDIATE = re.compile(r"---> Running in ([0-9a-f]{12,64})")
 _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$", re.MULTILINE)  # the classic builder's layers
 
@@ -51,6 +53,7 @@ class Stack:
     limits: Limits = field(default_factory=Limits)  # set by prepare(); the stop graces come from it
     started: bool = False
     _joined: list[str] = field(default_factory=list)
+    _memory: dict[str, tuple[float, bool]] = field(default_factory=dict)  # container -> (when, full)
 
     @property
     def in_container(self) -> bool:
@@ -197,16 +200,25 @@ class Stack:
         """Whether the service's working set (memory minus reclaimable file cache) fills its
         limit. A memory hog is not always killed: at the limit the kernel may keep reclaiming the
         program's own code pages and the process stalls, running but useless, for minutes.
-        `container_id`, when the caller has it, saves a `compose ps`."""
+        `container_id`, when the caller has it, saves a `compose ps`.
+
+        The engine answers a stats request at its collector's next tick (up to a second, one-shot
+        or not): a sample younger than MEMORY_SAMPLE_S is reused, so polling every few hundred
+        milliseconds does not wait a second per container each time."""
         container_id = container_id or self._container_id(service)
         if container_id is None:
             return False
+        seen = self._memory.get(container_id)
+        if seen is not None and time.monotonic() - seen[0] < MEMORY_SAMPLE_S:
+            return seen[1]
+        full = False
         with suppress(docker.errors.NotFound, docker.errors.APIError, KeyError, TypeError):
             stats = self.client.api.stats(container_id, stream=False, one_shot=True)["memory_stats"]
             detail = stats.get("stats") or {}
             cache = detail.get("total_inactive_file", detail.get("inactive_file", detail.get("cache", 0)))
-            return bool(stats["usage"] - cache >= 0.95 * limit)
-        return False
+            full = bool(stats["usage"] - cache >= 0.95 * limit)
+        self._memory[container_id] = (time.monotonic(), full)
+        return full
 
     def endpoint(self, service: str, target: int) -> Endpoint | None:
         """Where the grader reaches a service's container port. On the engine's host: the ephemeral
@@ -267,9 +279,11 @@ class Stack:
 
     def stop_gracefully(self, db_services: list[str], timeout: float = 60) -> None:
         """Stop the app side fast (node as PID 1 ignores SIGTERM: SIGKILL after the limits' app
-        grace, 2 s), then the database with time for a clean shutdown, so `down` never waits 10 s
+        grace, 1 s), then the database with time for a clean shutdown, so `down` never waits 10 s
         per container."""
         others = [c.Service for c in self.containers() if c.Service and c.Service not in db_services]
+        # In this order: `compose stop db` stops what depends on the database first, with the
+        # database's grace (20 s for a node that ignores SIGTERM).
         if others:
             grace = str(self.limits.stop_grace_app)
             self.compose.run(self.compose.command("stop", "--timeout", grace, *others), timeout, check=False)
@@ -314,7 +328,8 @@ class Stack:
             with suppress(Exception):
                 self.track_anonymous_volumes()
             try:
-                args = ["down", "--volumes", "--remove-orphans", "--timeout", "1"]
+                # No grace: everything is removed, volumes included, so nothing needs a clean shutdown.
+                args = ["down", "--volumes", "--remove-orphans", "--timeout", "0"]
                 self.compose.run(self.compose.command(*args), 120, check=False)
             except Exception as exc:
                 problems.append(f"compose down: {exc}")

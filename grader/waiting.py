@@ -6,8 +6,11 @@ import dataclasses
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+from testcontainers.compose import ComposeContainer
 
 from grader.diagnose import db_localhost_line, db_not_ready_line
 from grader.limits import Limits
@@ -24,6 +27,15 @@ PG_NO_PASSWORD = "superuser password is not specified"
 CRASH_LOOP_RESTARTS = 3
 LOOP_GRACE = 10.0
 LOOP_PATIENCE = 30.0
+
+
+def backoff(first: float = 0.1, cap: float = 0.5) -> Iterator[float]:
+    """Poll delays: 0.1, 0.2, 0.4, then `cap`: what is ready soon is seen soon, and a long wait
+    does not poll the engine (compose ps, stats) often enough to slow the stack it waits for."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 2, cap)
 
 
 @dataclass(frozen=True)
@@ -132,21 +144,25 @@ def postgres_answers(stack: Stack, service: str, port: int) -> Callable[[], bool
 
 def states(stack: Stack, memory_limit: int | None = None) -> list[ServiceState]:
     """Every service's state; with `memory_limit`, running services are also checked for a
-    working set that fills it."""
+    working set that fills it (all at once: each sample can take the engine a second)."""
+    containers = stack.containers()
+
+    def full(c: ComposeContainer) -> bool:
+        running = bool(memory_limit) and c.State == "running"
+        return running and stack.memory_full(str(c.Service), memory_limit or 0, str(c.ID or "") or None)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
+        memory = list(pool.map(full, containers))
     return [
         ServiceState(
             str(c.Service),
             str(c.State or ""),
             str(c.Health or ""),
             int(c.ExitCode or 0),
-            bool(
-                memory_limit
-                and c.State == "running"
-                and stack.memory_full(str(c.Service), memory_limit, str(c.ID or "") or None)
-            ),
+            memory_full,
             stack.restarts(str(c.ID or "")),
         )
-        for c in stack.containers()
+        for c, memory_full in zip(containers, memory, strict=True)
     ]
 
 
@@ -161,6 +177,7 @@ def settle(
     exit 0, and stays so for `quiet_for` seconds; return early on a crash; give up at deadline.
     A service its restart policy brings back is waited for (RestartWatch), not a crash."""
     watch = RestartWatch(time.monotonic(), quiet_for)
+    delays = backoff()
     stable_since: float | None = None
     current: list[ServiceState] = []
     ready = False
@@ -179,7 +196,7 @@ def settle(
             stable_since = None
         if now >= deadline:  # still being brought back when time ran out: that is no start
             return [dataclasses.replace(s, looping=True) if s in bouncing else s for s in current]
-        time.sleep(1)
+        time.sleep(next(delays))
 
 
 def explain_logs(logs: str, running: bool = False) -> list[str]:

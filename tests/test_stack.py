@@ -63,7 +63,7 @@ def test_override_limits_every_service_whatever_the_student_wrote(engine: docker
         assert svc.get("oom_kill_disable") in (None, False), name
         assert "deploy" not in svc and "scale" not in svc, name
         assert svc["logging"] == {"driver": "json-file", "options": {"max-size": "1m", "max-file": "2"}}, name
-    assert (services["api"]["stop_grace_period"], services["db"]["stop_grace_period"]) == ("2s", "20s")
+    assert (services["api"]["stop_grace_period"], services["db"]["stop_grace_period"]) == ("1s", "20s")
     teardown(ctx.prepared)
 
 

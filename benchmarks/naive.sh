@@ -1,0 +1,30 @@
+#!/bin/sh
+# What a teacher would write by hand to check the homework: build and start, wait for the API,
+# write a row, `down`, `up` again, read the row back, remove everything. No limits, no crash
+# detection, no security screen: the baseline the grader is compared with (benchmarks/speed.py).
+#
+#   benchmarks/naive.sh DIR PROJECT     (DIR: a submission like fixtures/submissions/complete)
+#   APP=api APP_PORT=3000 DB=db: its services (these defaults are the homework's usual ones)
+set -eu
+dir=$1 project=$2 app=${APP:-api} app_port=${APP_PORT:-3000} db_service=${DB:-db}
+stop=${STOP:-}          # tuned.sh: "-t 1"
+second_up=${SECOND_UP:---build}   # tuned.sh: "--no-build"
+dc() { docker compose --project-directory "$dir" -p "$project" "$@"; }
+value() { sed -n "s/^$1=//p" "$dir/.env" | tail -n 1; }
+user=$(value POSTGRES_USER) db=$(value POSTGRES_DB)
+psql() { dc exec -T "$db_service" psql -v ON_ERROR_STOP=1 -U "${user:-postgres}" -d "${db:-${user:-postgres}}" -tAc "$1"; }
+wait_api() {
+  port=$(dc port "$app" "$app_port" | sed 's/.*://')
+  until curl -s -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.2; done
+}
+wait_db() { until psql "select 1" >/dev/null 2>&1; do sleep 0.2; done; }
+
+dc up --detach --build --wait --quiet-pull >/dev/null 2>&1
+wait_api
+wait_db
+psql "create table if not exists bench_marker (v text); insert into bench_marker values ('kept')" >/dev/null
+dc down $stop >/dev/null 2>&1
+dc up --detach $second_up --wait >/dev/null 2>&1
+wait_db
+test "$(psql 'select v from bench_marker limit 1')" = kept
+dc down --volumes $stop >/dev/null 2>&1
