@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-
-import requests
+from typing import TYPE_CHECKING
 
 from grader.context import Check, Context
 from grader.diagnose import (
@@ -18,9 +17,13 @@ from grader.diagnose import (
 )
 from grader.messages import msg
 from grader.model import Category, Outcome, Phase
-from grader.stack import Stack
 from grader.verdicts import crashed_at_startup
 from grader.waiting import backoff, explain_logs
+
+if TYPE_CHECKING:  # the engine's libraries load only for a run that uses the engine
+    import requests
+
+    from grader.stack import Stack
 
 REACHABLE_BUT_NO_DB = 1 / 3  # 5 of the default 15: it answers, but cannot do its job
 # Once the app has opened sockets but not a reachable one, this long is enough to be sure.
@@ -33,6 +36,8 @@ def _listeners_text(stack: Stack, service: str) -> str | None:
 
 
 def _judge(ctx: Context) -> Outcome:
+    import requests  # here, not at the top: `grader lint` loads no HTTP or engine library
+
     stack = ctx.stack
     app, target = ctx.app_service(), ctx.app_port()
     if app is None:

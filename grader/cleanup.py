@@ -25,10 +25,11 @@ from typing import Any
 
 import docker
 
+from grader.override import RUN_LABEL
+
 PROJECT_LABEL = "com.docker.compose.project"
 # grader.runner.project_name: grader-<slug>-<6 hex>. Nothing else on the engine is touched.
 PROJECT_PATTERN = re.compile(r"grader-[a-z0-9-]*-[0-9a-f]{6}")
-RUN_LABEL = "compose-grader.run"  # on every image a run builds (the grader's override sets it)
 
 
 def runs_dir() -> Path:

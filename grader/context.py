@@ -10,15 +10,18 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from grader.dockerfile import DockerfileSource
+from grader.errors import GateClosed
 from grader.limits import Limits
 from grader.model import Category, CycleResult, Outcome, Phase, Substitution
 from grader.project import ComposeProject
 from grader.resolve import Resolution, relative
 from grader.rubric import Rubric
-from grader.stack import GateClosed, Stack
+
+if TYPE_CHECKING:  # the engine's libraries load only for a run that uses the engine
+    from grader.stack import Stack
 from grader.timing import Timings
 
 

@@ -24,6 +24,10 @@ class Terminated(BaseException):
     check's `except Exception` swallows it and the run's `finally` tears the stack down."""
 
 
+class GateClosed(RuntimeError):
+    """Something tried to build or start a stack the security gate has not passed."""
+
+
 class CommandTimeout(GraderError):
     """A docker/compose command did not finish within its deadline."""
 

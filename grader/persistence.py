@@ -9,20 +9,19 @@ import secrets
 import time
 from typing import TYPE_CHECKING
 
-import requests
-
 from grader.context import Context
 from grader.messages import msg
 from grader.model import CycleResult, Outcome
 from grader.override import db_port
 from grader.project import postgres_layout
 from grader.scenarios import Run, StepFailed, run_steps
-from grader.stack import Stack
 from grader.verdicts import because_of_legacy_mount, crashed_at_startup
 from grader.waiting import backoff, crash_report, states
 
 if TYPE_CHECKING:
     import psycopg
+
+    from grader.stack import Stack
 
 TABLE = "compose_grader_marker"
 
@@ -103,6 +102,8 @@ def cycle(ctx: Context) -> CycleResult:
 def _api_url(ctx: Context, deadline: float) -> str | None:
     """The API's base URL once it answers HTTP (any status), or None at the deadline."""
     app, port = ctx.app_service(), ctx.app_port()
+    import requests  # here, not at the top: `grader lint` loads no HTTP or engine library
+
     delays = backoff()
     while app and port and time.monotonic() < deadline:
         endpoint = ctx.stack.endpoint(app, port)

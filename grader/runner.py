@@ -17,28 +17,29 @@ from collections.abc import Mapping, Sequence, Set
 from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import NamedTuple
-
-import docker
+from typing import TYPE_CHECKING, NamedTuple
 
 from checks import registry as build_registry
 from grader import NAME, __version__, dockerfile, redaction, resolve
 from grader.context import Check, Context, Options
 from grader.deadline import DeadlineExceeded, deadline
 from grader.engine import compose_command, docker_client
-from grader.errors import BadInput
+from grader.errors import BadInput, GateClosed
 from grader.images import pin_dockerfiles
 from grader.messages import language, msg, title
 from grader.model import CheckResult, Outcome, Phase, Report, Status, Substitution, bound
-from grader.networks import own_container
 from grader.override import POSTGRES_PORT, db_port
 from grader.progress import Progress, Silent
 from grader.redaction import redact
 from grader.resolve import Rejection, Resolution
 from grader.rubric import Rubric
-from grader.stack import GateClosed, Stack
 from grader.timing import Timings
 from grader.untrusted import inside
+
+if TYPE_CHECKING:  # the engine's libraries load only for a run that uses the engine
+    import docker
+
+    from grader.stack import Stack
 
 # 1.1: `location` of a finding; 1.2: `hidden` checks; 1.3: `lang`; 1.4: `traceback`;
 # 1.5: status `incomplete` with `ungraded`, a check's `cause`, `images` (the rubric's pins);
@@ -266,6 +267,10 @@ def _prepare_stack(
     model = resolution.project
     if model is None or client is None:
         return None, ()
+    # Here, not at the top: `grader lint` (no client) never loads docker, testcontainers, requests.
+    from grader.networks import own_container
+    from grader.stack import Stack
+
     db = model.db_service()
     stack = Stack(root, project, client, grader_container=own_container(client))
     try:

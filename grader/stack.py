@@ -8,22 +8,26 @@ import re
 import subprocess
 import tempfile
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import docker
-from testcontainers.compose import ComposeContainer
+from testcontainers.compose import ComposeContainer, DockerCompose
 
 from grader import networks
 from grader.cleanup import RunRecord, remove_labelled
-from grader.compose import GradingCompose, grading_compose
-from grader.errors import CommandTimeout
+from grader.compose import base_args
+from grader.engine import compose_command, compose_env
+from grader.errors import CommandTimeout, GateClosed
 from grader.limits import Limits
 from grader.networks import PROJECT_LABEL, Endpoint
 from grader.override import POSTGRES_PORT, built_image_name, frozen_model, render_override
 from grader.policy import findings
+from grader.proc import run_bounded
 
 VOLUME_LABEL = "com.docker.compose.volume"
 MEMORY_SAMPLE_S = 2.0  # how long a container's memory sample stands for it (Stack.memory_full)
@@ -31,8 +35,52 @@ _INTERMEDIATE = re.compile(r"---> Running in ([0-9a-f]{12,64})")
 _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$", re.MULTILINE)  # the classic builder's layers
 
 
-class GateClosed(RuntimeError):
-    """Something tried to build or start a stack the security gate has not passed."""
+@dataclass
+class GradingCompose(DockerCompose):
+    """testcontainers' DockerCompose runs compose commands without a timeout and with the whole
+    host environment: this one bounds each call and names the project and files itself."""
+
+    project_name: str = "grader"
+    timeout: float = 120.0
+    base_command: tuple[str, ...] = ("docker", "compose")
+
+    @cached_property
+    def compose_command_property(self) -> list[str]:
+        env_files = [self.env_file] if isinstance(self.env_file, str) else list(self.env_file or [])
+        files = [str(f) for f in self.compose_file_name or []]
+        return base_args(str(self.context), files, self.project_name, env_files, self.base_command)
+
+    def _run_command(self, cmd: str | list[str], context: str | None = None) -> subprocess.CompletedProcess[bytes]:
+        return self.run(list(cmd) if not isinstance(cmd, str) else cmd.split(), self.timeout)
+
+    def run(self, cmd: list[str], timeout: float, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        # Bounded: a submission controls what builds and logs print.
+        return run_bounded(cmd, timeout, cwd=str(self.context), env=compose_env(), check=check)
+
+    @contextmanager
+    def bounded(self, seconds: float) -> Iterator[None]:
+        """Every compose command inside takes at most `seconds` (testcontainers calls run() itself)."""
+        previous, self.timeout = self.timeout, seconds
+        try:
+            yield
+        finally:
+            self.timeout = previous
+
+    def command(self, *args: str) -> list[str]:
+        return [*self.compose_command_property, *args]
+
+
+def grading_compose(root: Path, files: list[str], project: str, env_file: str | None = None) -> GradingCompose:
+    """Compose for `files`, with `root` as the project directory and `project` as its name."""
+    return GradingCompose(
+        context=str(root),
+        compose_file_name=files,
+        env_file=env_file,
+        build=False,
+        wait=False,
+        project_name=project,
+        base_command=compose_command(),
+    )
 
 
 @dataclass

@@ -9,13 +9,16 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-
-from testcontainers.compose import ComposeContainer
+from typing import TYPE_CHECKING
 
 from grader.diagnose import db_localhost_line, db_not_ready_line
 from grader.limits import Limits
 from grader.messages import msg
-from grader.stack import Stack
+
+if TYPE_CHECKING:
+    from testcontainers.compose import ComposeContainer
+
+    from grader.stack import Stack
 
 PG_NO_PASSWORD = "superuser password is not specified"
 # A restart policy legitimately brings a service back while the database initialises (an app that

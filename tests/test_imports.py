@@ -71,3 +71,23 @@ def test_the_model_imports_nothing_of_the_project() -> None:
         cwd=ROOT,
     ).stdout
     assert loaded.strip() == "['grader', 'grader.model']"
+
+
+def test_lint_loads_no_engine_library() -> None:
+    """`grader lint` starts in well under a second: docker, testcontainers, requests, psycopg and
+    jsonschema (a third of a second to import) load only for what needs them."""
+    script = (
+        "import sys\n"
+        "from grader.cli import main\n"
+        "main(['lint', sys.argv[1]])\n"
+        "heavy = ('docker', 'testcontainers', 'requests', 'psycopg', 'jsonschema', 'urllib3')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT / "fixtures" / "submissions" / "complete")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
