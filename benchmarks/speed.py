@@ -47,6 +47,17 @@ def grade(work: Path, out: Path) -> tuple[float, dict[str, float]]:
     return seconds, report.get("timings", {})
 
 
+def forget(work: Path, project: str) -> None:
+    """Remove what a script's project left: its containers, networks and volumes, then the images
+    `up --build` named after it (`<project>-<service>`)."""
+    compose = ["docker", "compose", "--project-directory", str(work), "-p", project]
+    images = subprocess.run([*compose, "config", "--images"], capture_output=True, text=True, check=False).stdout
+    subprocess.run([*compose, "down", "--volumes", "-t", "1"], capture_output=True, check=False)
+    built = [i for i in images.split() if i.startswith(f"{project}-")]
+    if built:
+        subprocess.run(["docker", "image", "rm", *built], capture_output=True, check=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
@@ -77,24 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             lint = [timed([*GRADER, "lint", str(work)]) for _ in range(args.lint_runs)]
         finally:
             for project in projects.values():  # what the scripts built and left: by their own names
-                subprocess.run(
-                    [
-                        "docker",
-                        "compose",
-                        "--project-directory",
-                        str(work),
-                        "-p",
-                        project,
-                        "down",
-                        "--volumes",
-                        "--rmi",
-                        "local",
-                        "-t",
-                        "1",
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+                forget(work, project)
     med = {tool: statistics.median(values) for tool, values in walls.items()}
     rows = [
         ("naive script (up --build, down, up --build)", med["naive"], med["grader"] / med["naive"], ""),
