@@ -13,11 +13,12 @@ dc() { docker compose --project-directory "$dir" -p "$project" "$@"; }
 value() { sed -n "s/^$1=//p" "$dir/.env" | tail -n 1; }
 user=$(value POSTGRES_USER) db=$(value POSTGRES_DB)
 psql() { dc exec -T "$db_service" psql -v ON_ERROR_STOP=1 -U "${user:-postgres}" -d "${db:-${user:-postgres}}" -tAc "$1"; }
+give_up() { n=$((n + 1)); [ "$n" -lt 600 ] || { echo "$0: gave up waiting for $1 (120 s)" >&2; exit 1; }; sleep 0.2; }
 wait_api() {
-  port=$(dc port "$app" "$app_port" | sed 's/.*://')
-  until curl -s -o /dev/null "http://127.0.0.1:$port/"; do sleep 0.2; done
+  port=$(dc port "$app" "$app_port" | sed 's/.*://') n=0
+  until curl -s -o /dev/null "http://127.0.0.1:$port/"; do give_up "the API"; done
 }
-wait_db() { until psql "select 1" >/dev/null 2>&1; do sleep 0.2; done; }
+wait_db() { n=0; until psql "select 1" >/dev/null 2>&1; do give_up "PostgreSQL"; done; }
 
 dc up --detach --build --wait --quiet-pull >/dev/null 2>&1
 wait_api

@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lint-runs", type=int, default=10)
     parser.add_argument("--fixture", default="complete")
     args = parser.parse_args(argv)
+    if shutil.which("curl") is None:
+        raise SystemExit("the scripts need curl on the host: apt-get install curl")
     suffix = secrets.token_hex(3)
     projects = {"naive": f"benchmark-naive-{suffix}", "tuned": f"benchmark-tuned-{suffix}"}
     with tempfile.TemporaryDirectory(prefix="benchmark-") as tmp:

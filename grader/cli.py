@@ -184,6 +184,7 @@ def _grade(args: argparse.Namespace) -> int:
     signal, a crash of the grader itself) still writes them, with status `error`, so a CI job or a
     batch script always finds a report; then the exit code says what happened."""
     lang = args.lang or "en"
+    kind = "lint" if args.command == "lint" else "grade"
     try:
         rubric = load_rubric(args.rubric) if args.rubric else Rubric()
         lint = args.command == "lint"
@@ -197,19 +198,19 @@ def _grade(args: argparse.Namespace) -> int:
         finally:
             progress.close()
     except GraderError as exc:
-        _finish(to_dict(not_graded(args.path, str(exc), lang)), args, args.json)
+        _finish(to_dict(not_graded(args.path, str(exc), lang, kind=kind)), args, args.json)
         raise
     except KeyboardInterrupt:
-        _finish(to_dict(not_graded(args.path, "interrupted (Ctrl-C)", lang)), args, args.json)
+        _finish(to_dict(not_graded(args.path, "interrupted (Ctrl-C)", lang, kind=kind)), args, args.json)
         raise
     except Terminated:
-        _finish(to_dict(not_graded(args.path, "terminated (SIGTERM)", lang)), args, args.json)
+        _finish(to_dict(not_graded(args.path, "terminated (SIGTERM)", lang, kind=kind)), args, args.json)
         raise
     except Exception as exc:
         error = (
             f"the grader crashed ({type(exc).__name__}: {exc}); this is a bug in the grader, not the student's fault"
         )
-        _finish(to_dict(not_graded(args.path, error, lang, traceback.format_exc())), args, args.json)
+        _finish(to_dict(not_graded(args.path, error, lang, traceback.format_exc(), kind)), args, args.json)
         sys.stderr.write(traceback.format_exc())
         sys.stderr.write(f"grader: {error}\n")
         return EXIT_CRASH

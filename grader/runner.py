@@ -299,7 +299,7 @@ def teardown(stack: Stack | None, seconds: float = TEARDOWN_S) -> list[str]:
         return [f"teardown did not finish within {seconds:.0f} s; `grader cleanup` removes what is left"]
 
 
-def not_graded(path: Path, error: str, lang: str = "en", trace: str | None = None) -> Report:
+def not_graded(path: Path, error: str, lang: str = "en", trace: str | None = None, kind: str = "grade") -> Report:
     """The report of a run that could not grade: bad input, no engine, a signal, a grader crash."""
     return Report(
         schema_version=SCHEMA_VERSION,
@@ -313,6 +313,7 @@ def not_graded(path: Path, error: str, lang: str = "en", trace: str | None = Non
         lang=lang,
         error=bound(error, 2000),
         traceback=bound(trace, 20_000) if trace else None,
+        kind=kind,
     )
 
 

@@ -114,6 +114,8 @@ def test_lint_grades_the_static_checks_without_an_engine(
     assert "Static checks only (`grader lint`)" in md.read_text() and "Time: copy" in md.read_text()
     assert "Static checks only" in capsys.readouterr().out
     assert main(["lint", str(SUBMISSIONS / "invalid-compose"), "--fail-under", "50"]) == 1
+    assert main(["lint", str(tmp_path / "nowhere"), "--json", str(out)]) == 2  # cannot grade: still a lint report
+    assert json.loads(out.read_text())["kind"] == "lint" and json.loads(out.read_text())["status"] == "error"
 
 
 @pytest.mark.docker
