@@ -17,12 +17,13 @@ from grader.errors import GateClosed
 from grader.limits import Limits
 from grader.model import Category, CycleResult, Outcome, Phase, Substitution
 from grader.project import ComposeProject
-from grader.resolve import Resolution, relative
+from grader.resolve import Resolution
 from grader.rubric import Rubric
+from grader.timing import Timings
+from grader.untrusted import relative
 
 if TYPE_CHECKING:  # the engine's libraries load only for a run that uses the engine
     from grader.stack import Stack
-from grader.timing import Timings
 
 
 @dataclass(frozen=True)

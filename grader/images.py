@@ -15,7 +15,7 @@ from pathlib import Path
 from grader.dockerfile import parse, without_bom
 from grader.model import Substitution
 from grader.project import ComposeProject
-from grader.untrusted import inside
+from grader.untrusted import inside, relative
 
 # `FROM [--platform=...] image [AS name]`, one instruction per line (what students write).
 _FROM = re.compile(
@@ -111,7 +111,7 @@ def pin_dockerfiles(project: ComposeProject, pins: Mapping[str, str], root: Path
         if dockerfile in seen or not inside(dockerfile, root) or not _plain_dockerfile(dockerfile):
             continue
         seen.add(dockerfile)
-        done += pin_dockerfile(dockerfile, pins, str(dockerfile).replace(str(root) + "/", ""))
+        done += pin_dockerfile(dockerfile, pins, relative(root, str(dockerfile)))
     return done
 
 

@@ -30,6 +30,7 @@ from grader.untrusted import (
     inside,
     load_compose,
     outside_references,
+    relative,
     string_values,
     variables,
 )
@@ -126,11 +127,6 @@ def resolve(
     pinned = pin_services(config, pins, file.name, interpolated)
     resolved = ComposeProject(file, root, config, text, relative(root, warnings), app_service)
     return Resolution(files, resolved, None, resolved, env_notes, tuple(pinned))
-
-
-def relative(root: Path, text: str) -> str:
-    """Compose and docker print absolute paths of the copy; show them as the student's paths."""
-    return text.replace(str(root) + "/", "").replace(str(root), ".")
 
 
 class Refused(Exception):

@@ -316,6 +316,12 @@ def inside(path: str | Path, root: str | Path) -> bool:
     return real == top or top in real.parents
 
 
+def relative(root: Path, text: str) -> str:
+    """Compose and docker print absolute paths of the working copy `root`: shown as the student's
+    paths (relative to the repository, `.` for the root itself)."""
+    return text.replace(str(root) + "/", "").replace(str(root), ".")
+
+
 def is_remote(path: str) -> bool:
     return "://" in path or path.startswith(("git@", "github.com/", "docker-image:", "service:", "oci://"))
 
