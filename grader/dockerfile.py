@@ -59,7 +59,6 @@ class DockerfileSource:
     path: Path
     where: str  # how it was found, for the student
     exists: bool = False
-    size: int = 0
     text: str | None = None  # as written; None when missing, unreadable or larger than MAX_DOCKERFILE_BYTES
     unreadable: str = ""  # why it could not be read (permissions), if so
 
@@ -67,24 +66,22 @@ class DockerfileSource:
 def locate(root: Path, project: ComposeProject | None, app: str | None) -> DockerfileSource:
     """The build compose uses for the API, else the repository root (`Dockerfile`, or
     `dockerfile`, which the classic builder accepts too)."""
-    context, path, where = root, root / "Dockerfile", msg("dockerfile.where_root")
     found = False
     if project is not None and app is not None and project.services[app].get("build"):
         context, path = project.build_paths(app)
         # One outside the repository is never read (the security gate refuses it).
         found = inside(path, root)
         where = msg("dockerfile.where_build", service=app, file=project.file.name)
-    if not found:
+    if not found:  # no build for the API, or one outside the repository
         context, where = root, msg("dockerfile.where_root")
         path = next((root / n for n in ("Dockerfile", "dockerfile") if (root / n).is_file()), root / "Dockerfile")
     if not path.is_file():
         return DockerfileSource(context, path, where)
     try:
-        size = path.stat().st_size
-        text = path.read_text(errors="replace") if size <= MAX_DOCKERFILE_BYTES else None
+        text = path.read_text(errors="replace") if path.stat().st_size <= MAX_DOCKERFILE_BYTES else None
     except OSError as exc:
         return DockerfileSource(context, path, where, True, unreadable=exc.strerror or str(exc))
-    return DockerfileSource(context, path, where, True, size, text)
+    return DockerfileSource(context, path, where, True, text)
 
 
 def without_bom(text: str) -> str:
