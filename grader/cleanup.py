@@ -17,6 +17,7 @@ import re
 import socket
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
@@ -171,14 +172,26 @@ def remove_labelled(
     not be removed. Used by a run's own teardown after `compose down` and by `grader cleanup`."""
     problems: list[str] = []
     label: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={project}"}
-    for c in _listed(problems, lambda: client.containers.list(all=True, filters=label)):
-        _attempt(problems, f"removing container {c.name}", partial(c.remove, force=True, v=True))
-    for n in _listed(problems, lambda: client.networks.list(filters=label)):
-        _attempt(problems, f"removing network {n.name}", n.remove)
-    for v in _listed(problems, lambda: client.volumes.list(filters=label)):
-        _attempt(problems, f"removing volume {v.name}", partial(v.remove, force=True))
-    for name in sorted(anonymous_volumes):
-        _attempt(problems, f"removing volume {name}", partial(_remove_volume, client, name))
+    # All at once: removing a running container kills it first, and each waits on the engine.
+    containers = _listed(problems, lambda: client.containers.list(all=True, filters=label))
+    with ThreadPoolExecutor(max(1, len(containers)), "remove") as pool:
+        for c in containers:
+            pool.submit(_attempt, problems, f"removing container {c.name}", partial(c.remove, force=True, v=True))
+    # Then the networks and volumes they used, also at once (each removal waits on the engine).
+    removals: list[tuple[str, Callable[[], object]]] = [
+        *(
+            (f"removing network {n.name}", n.remove)
+            for n in _listed(problems, lambda: client.networks.list(filters=label))
+        ),
+        *(
+            (f"removing volume {v.name}", partial(v.remove, force=True))
+            for v in _listed(problems, lambda: client.volumes.list(filters=label))
+        ),
+        *((f"removing volume {name}", partial(_remove_volume, client, name)) for name in sorted(anonymous_volumes)),
+    ]
+    with ThreadPoolExecutor(max(1, len(removals)), "remove") as pool:
+        for what, action in removals:
+            pool.submit(_attempt, problems, what, action)
     # The run's images and every layer its builds created, and nothing else: a class would fill
     # the disk (about 1 GB per NestJS repository). noprune everywhere: pruning would also take
     # untagged parents that existed before the run (another build's cache). A layer another

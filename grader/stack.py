@@ -7,8 +7,10 @@ import json
 import re
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from testcontainers.compose import ComposeContainer, DockerCompose
+from testcontainers.compose import ComposeContainer, DockerCompose, PublishedPortModel
 
 from grader import networks
 from grader.cleanup import RunRecord, remove_labelled
@@ -30,6 +32,8 @@ from grader.policy import findings
 from grader.proc import run_bounded
 
 VOLUME_LABEL = "com.docker.compose.volume"
+SERVICE_LABEL = "com.docker.compose.service"
+ONEOFF_LABEL = "com.docker.compose.oneoff"  # `compose run`: not one of the services (compose ps)
 MEMORY_SAMPLE_S = 2.0  # how long a container's memory sample stands for it (Stack.memory_full)
 _INTERMEDIATE = re.compile(r"---> Running in ([0-9a-f]{12,64})")
 _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$", re.MULTILINE)  # the classic builder's layers
@@ -70,6 +74,29 @@ class GradingCompose(DockerCompose):
         return [*self.compose_command_property, *args]
 
 
+def _described(attrs: dict[str, Any]) -> ComposeContainer:
+    """A container the engine inspected, in the shape `compose ps --format json` gives it."""
+    labels = attrs.get("Config", {}).get("Labels") or {}
+    state = attrs.get("State") or {}
+    publishers = [
+        PublishedPortModel(URL=b.get("HostIp"), TargetPort=int(port), PublishedPort=int(b["HostPort"]), Protocol=proto)
+        for key, bindings in ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items()
+        for port, proto in [key.split("/", 1)]
+        for b in bindings or []
+        if b.get("HostPort")
+    ]
+    return ComposeContainer(
+        ID=attrs["Id"],
+        Name=str(attrs.get("Name") or "").lstrip("/"),
+        Project=labels.get(PROJECT_LABEL),
+        Service=None if labels.get(ONEOFF_LABEL) == "True" else labels.get(SERVICE_LABEL),
+        State=state.get("Status"),
+        Health=(state.get("Health") or {}).get("Status", ""),
+        ExitCode=state.get("ExitCode"),
+        Publishers=publishers,
+    )
+
+
 def grading_compose(root: Path, files: list[str], project: str, env_file: str | None = None) -> GradingCompose:
     """Compose for `files`, with `root` as the project directory and `project` as its name."""
     return GradingCompose(
@@ -102,6 +129,10 @@ class Stack:
     started: bool = False
     _joined: list[str] = field(default_factory=list)
     _memory: dict[str, tuple[float, bool]] = field(default_factory=dict)  # container -> (when, full)
+    _sampling: set[str] = field(default_factory=set)  # containers with a memory sample under way
+    _memory_lock: threading.Lock = field(default_factory=threading.Lock)
+    _sampler: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, "memory-sample"))
+    _sampling_over: bool = False  # no more samples: the stack is being removed
 
     @property
     def in_container(self) -> bool:
@@ -144,6 +175,7 @@ class Stack:
 
     def discard(self) -> None:
         """Forget a prepared stack nothing was started from: its override folder only."""
+        self._stop_sampling()
         if self._override_dir is not None:
             self._override_dir.cleanup()
         self._compose = None
@@ -205,8 +237,15 @@ class Stack:
                 self.join_networks()
 
     def containers(self) -> list[ComposeContainer]:
-        with self.compose.bounded(30):
-            return list(self.compose.get_containers(include_all=True))
+        """The project's containers, stopped ones included, as `compose ps --all` describes them,
+        read from the engine by the project's label: a poll costs a few milliseconds where the
+        compose command costs 0.12 s, and the watch, the API and the data checks poll often."""
+        found = self.client.api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"})
+        described: list[ComposeContainer] = []
+        for summary in found:
+            with suppress(docker.errors.NotFound):  # removed between the list and the inspect
+                described.append(_described(self.client.api.inspect_container(summary["Id"])))
+        return sorted((c for c in described if c.Service), key=lambda c: (str(c.Service), str(c.Name)))
 
     def container(self, service: str) -> ComposeContainer | None:
         return next((c for c in self.containers() if c.Service == service), None)
@@ -250,23 +289,39 @@ class Stack:
         program's own code pages and the process stalls, running but useless, for minutes.
         `container_id`, when the caller has it, saves a `compose ps`.
 
-        The engine answers a stats request at its collector's next tick (up to a second, one-shot
-        or not): a sample younger than MEMORY_SAMPLE_S is reused, so polling every few hundred
-        milliseconds does not wait a second per container each time."""
+        The engine answers a stats request at its collector's next tick (up to a second): samples
+        are taken in the background, one per container at a time, and the last one answers until
+        it is MEMORY_SAMPLE_S old (False before the first): a poll never waits for a sample, and
+        the watch that polls every few hundred milliseconds sees a hog within about two seconds."""
         container_id = container_id or self._container_id(service)
         if container_id is None:
             return False
-        seen = self._memory.get(container_id)
-        if seen is not None and time.monotonic() - seen[0] < MEMORY_SAMPLE_S:
-            return seen[1]
+        with self._memory_lock:
+            seen = self._memory.get(container_id)
+            stale = seen is None or time.monotonic() - seen[0] >= MEMORY_SAMPLE_S
+            if stale and container_id not in self._sampling and not self._sampling_over:
+                self._sampling.add(container_id)
+                self._sampler.submit(self._sample_memory, container_id, limit)
+        return seen[1] if seen is not None else False
+
+    def _stop_sampling(self) -> None:
+        """No memory sample after this (one under way ends within the engine's tick)."""
+        with self._memory_lock:
+            self._sampling_over = True
+        self._sampler.shutdown(wait=True, cancel_futures=True)
+
+    def _sample_memory(self, container_id: str, limit: int) -> None:
         full = False
-        with suppress(docker.errors.NotFound, docker.errors.APIError, KeyError, TypeError):
-            stats = self.client.api.stats(container_id, stream=False, one_shot=True)["memory_stats"]
-            detail = stats.get("stats") or {}
-            cache = detail.get("total_inactive_file", detail.get("inactive_file", detail.get("cache", 0)))
-            full = bool(stats["usage"] - cache >= 0.95 * limit)
-        self._memory[container_id] = (time.monotonic(), full)
-        return full
+        try:
+            with suppress(docker.errors.NotFound, docker.errors.APIError, KeyError, TypeError):
+                stats = self.client.api.stats(container_id, stream=False, one_shot=True)["memory_stats"]
+                detail = stats.get("stats") or {}
+                cache = detail.get("total_inactive_file", detail.get("inactive_file", detail.get("cache", 0)))
+                full = bool(stats["usage"] - cache >= 0.95 * limit)
+        finally:
+            with self._memory_lock:
+                self._memory[container_id] = (time.monotonic(), full)
+                self._sampling.discard(container_id)
 
     def endpoint(self, service: str, target: int) -> Endpoint | None:
         """Where the grader reaches a service's container port. On the engine's host: the ephemeral
@@ -325,24 +380,28 @@ class Stack:
                 return exc.output, 124
         return out + err, code
 
-    def stop_gracefully(self, db_services: list[str], timeout: float = 60) -> None:
+    def stop_gracefully(self, db_services: list[str]) -> None:
         """Stop the app side fast (node as PID 1 ignores SIGTERM: SIGKILL after the limits' app
-        grace, 1 s), then the database with time for a clean shutdown, so `down` never waits 10 s
-        per container."""
-        others = [c.Service for c in self.containers() if c.Service and c.Service not in db_services]
-        # In this order: `compose stop db` stops what depends on the database first, with the
-        # database's grace (20 s for a node that ignores SIGTERM).
-        if others:
-            grace = str(self.limits.stop_grace_app)
-            self.compose.run(self.compose.command("stop", "--timeout", grace, *others), timeout, check=False)
-        if db_services:
-            grace = str(self.limits.stop_grace_db)
-            self.compose.run(self.compose.command("stop", "--timeout", grace, *db_services), timeout, check=False)
+        grace, 1 s) and, at the same time, the database with time for a clean shutdown, so `down`
+        never waits 10 s per container. By container, through the engine: `compose stop db` would
+        first stop what depends on the database, with the database's grace."""
+        graces = [
+            (str(c.ID), self.limits.stop_grace_db if c.Service in db_services else self.limits.stop_grace_app)
+            for c in self.containers()
+            if c.ID and c.State in ("running", "restarting", "paused")
+        ]
+
+        def stop(container: tuple[str, int]) -> None:
+            with suppress(docker.errors.NotFound, docker.errors.APIError):
+                self.client.api.stop(container[0], timeout=container[1])
+
+        with ThreadPoolExecutor(max(1, len(graces)), "stop") as pool:
+            list(pool.map(stop, graces))
 
     def down(self, db_services: list[str], remove_volumes: bool, timeout: float = 90) -> None:
         self.track_anonymous_volumes()
         self.leave_networks()
-        self.stop_gracefully(db_services, timeout)
+        self.stop_gracefully(db_services)
         args = ["down", "--remove-orphans", "--timeout", "2"] + (["--volumes"] if remove_volumes else [])
         self.compose.run(self.compose.command(*args), timeout)
 
@@ -371,18 +430,16 @@ class Stack:
         Never raises; returns what could not be removed (for the report)."""
         problems: list[str] = []
         with suppress(Exception):
+            self._stop_sampling()
+        with suppress(Exception):
             self.leave_networks()
         if self.started and self._compose is not None:
             with suppress(Exception):
                 self.track_anonymous_volumes()
-            try:
-                # No grace: everything is removed, volumes included, so nothing needs a clean shutdown.
-                args = ["down", "--volumes", "--remove-orphans", "--timeout", "0"]
-                self.compose.run(self.compose.command(*args), 120, check=False)
-            except Exception as exc:
-                problems.append(f"compose down: {exc}")
-        # Whatever `down` missed (timeouts, orphans, a crashed run) is found by label; then what the
-        # run recorded (grader.cleanup does the same for a run that could not tear down itself).
+        # Everything the engine labels with the project (containers killed and removed at once,
+        # networks, volumes: what `compose down --volumes --timeout 0` removes, without waiting on
+        # compose for what needs no clean shutdown), then what the run recorded (anonymous volumes,
+        # images, layers); `grader cleanup` does the same for a run that could not tear down itself.
         problems += remove_labelled(self.client, self.project, self.anonymous_volumes, self.built_images, self.layers)
         if self._override_dir is not None:
             self._override_dir.cleanup()
