@@ -16,18 +16,17 @@ from grader.diagnose import (
     listeners,
 )
 from grader.messages import msg
-from grader.model import Category, Outcome, Phase
+from grader.model import Answer, Category, Outcome, Phase
 from grader.verdicts import crashed_at_startup
 from grader.waiting import backoff, explain_logs
 
 if TYPE_CHECKING:  # the engine's libraries load only for a run that uses the engine
-    import requests
-
     from grader.stack import Stack
 
 REACHABLE_BUT_NO_DB = 1 / 3  # 5 of the default 15: it answers, but cannot do its job
 # Once the app has opened sockets but not a reachable one, this long is enough to be sure.
 WRONG_LISTENER_GRACE_S = 8.0
+ANSWER_LOG_S = 1.0
 
 
 def _listeners_text(stack: Stack, service: str) -> str | None:
@@ -45,6 +44,7 @@ def _judge(ctx: Context) -> Outcome:
     if target is None:
         return Outcome.failed(msg("api.no_port", app=app))
     deadline = time.monotonic() + ctx.options.start_timeout
+    answer = ctx.shared.answer
     delays = backoff()
     wrong_since: float | None = None
     last_error = ""
@@ -66,6 +66,8 @@ def _judge(ctx: Context) -> Outcome:
                 msg("api.memory_full", app=app) + " " + msg("hint.oom", service=app, memory=memory),
                 stack.logs(app, 20),
             )
+        if answer is not None:  # it answered while startup watched it, and it is still up
+            return _answered(stack, app, target, answer, ctx.compose.environment(app))
         endpoint = stack.endpoint(app, target)
         if endpoint is not None:
             url = f"http://{endpoint.url_host}:{endpoint.port}/"
@@ -74,7 +76,8 @@ def _judge(ctx: Context) -> Outcome:
             except requests.RequestException as exc:
                 last_error = f"{type(exc).__name__}"
             else:
-                return _answered(stack, app, url, target, response, ctx.compose.environment(app))
+                answer = Answer(url, response.status_code, response.text[:300], time.monotonic())
+                return _answered(stack, app, target, answer, ctx.compose.environment(app))
         text = _listeners_text(stack, app)
         found = listeners(text) if text else []
         if found and not any(s.port == target and not s.loopback_only for s in found):
@@ -88,11 +91,11 @@ def _judge(ctx: Context) -> Outcome:
     return _unreachable(stack, app, target, listeners(text) if text else [], last_error)
 
 
-def _answered(
-    stack: Stack, app: str, url: str, target: int, response: requests.Response, environment: dict[str, str]
-) -> Outcome:
-    evidence = msg("api.evidence", url=url, port=target, status=response.status_code) + "\n" + response.text[:300]
-    time.sleep(1)  # let a failed DB query on this request reach the log
+def _answered(stack: Stack, app: str, target: int, answer: Answer, environment: dict[str, str]) -> Outcome:
+    evidence = msg("api.evidence", url=answer.url, port=target, status=answer.status) + "\n" + answer.body
+    # A second after the answer, a failed DB query on that request has reached the log (an answer
+    # startup.up saw has had its second while it watched the stack).
+    time.sleep(max(0.0, ANSWER_LOG_S - (time.monotonic() - answer.at)))
     logs = stack.logs(app, 80)
     problems = [(msg("hint.db_localhost"), db_localhost_line(logs))] + [
         (fixed_ip_hint(key, address), failed_connection_line(logs, address))
@@ -105,7 +108,7 @@ def _answered(
                 f"{evidence}\n{msg('api.from_log', service=app)}\n{line}",
                 fraction=REACHABLE_BUT_NO_DB,
             )
-    return Outcome.passed(msg("api.ok", status=response.status_code), evidence)
+    return Outcome.passed(msg("api.ok", status=answer.status), evidence)
 
 
 def _unreachable(stack: Stack, app: str, target: int, found: list[Listener], last_error: str = "") -> Outcome:

@@ -13,7 +13,7 @@ from grader.messages import msg
 from grader.model import Category, Outcome, Phase
 from grader.override import db_port
 from grader.verdicts import because_of_legacy_mount
-from grader.waiting import crash_report, postgres_answers, settle
+from grader.waiting import crash_report, http_answers, postgres_answers, settle
 
 CHECK_ID = "startup.up"
 
@@ -42,7 +42,7 @@ def _judge(ctx: Context) -> Outcome:
         message = ctx.relative((exc.stderr or b"").decode(errors="replace").strip())
         if network_failure(message):
             return Outcome.error(msg("startup.network"), message)
-        current = settle(stack, time.monotonic(), memory_limit=ctx.options.limits.memory_bytes)
+        current = settle(stack, time.monotonic(), memory_limit=ctx.options.limits.memory_bytes).states
         crashed = [s for s in current if s.crashed]
         ctx.shared.startup_crashed = frozenset(s.service for s in crashed)
         sentence, logs = crash_report(stack, crashed, memory=ctx.options.limits.memory)
@@ -51,10 +51,14 @@ def _judge(ctx: Context) -> Outcome:
             return dataclasses.replace(known, evidence=f"{message}\n{logs}".strip())
         text = msg("startup.up_failed_because", reason=sentence) if logs else msg("startup.up_failed")
         return Outcome.failed(text, f"{message}\n{logs}".strip())
-    db = ctx.compose.db_service()
+    db, app, port = ctx.compose.db_service(), ctx.app_service(), ctx.app_port()
     ready = postgres_answers(stack, db, db_port(ctx.compose.environment(db))) if db else None
+    answered = http_answers(stack, app, port) if app and port else None
+    memory = ctx.options.limits.memory_bytes
     with ctx.timings.phase("settle"):
-        current = settle(stack, deadline, memory_limit=ctx.options.limits.memory_bytes, db_ready=ready)
+        watched = settle(stack, deadline, memory_limit=memory, db_ready=ready, answered=answered)
+    ctx.shared.answer = watched.answer  # api.reachable judges this answer, if the API is still up
+    current = watched.states
     crashed = [s for s in current if s.crashed]
     ctx.shared.startup_crashed = frozenset(s.service for s in crashed)
     if crashed:

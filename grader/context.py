@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from grader.dockerfile import DockerfileSource
 from grader.errors import GateClosed
 from grader.limits import Limits
-from grader.model import Category, CycleResult, Outcome, Phase, Substitution
+from grader.model import Answer, Category, CycleResult, Outcome, Phase, Substitution
 from grader.project import ComposeProject
 from grader.resolve import Resolution
 from grader.rubric import Rubric
@@ -74,6 +74,7 @@ class Shared:
 
     startup_crashed: frozenset[str] = frozenset()  # startup.up: the services it saw crash (deducted once)
     persistence: CycleResult | None = None  # the first persistence check: the one down/up cycle
+    answer: Answer | None = None  # startup.up: the API's first answer while it watched the stack
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,15 @@ class Outcome:
         return cls(Status.SKIPPED, feedback, cause=cause)
 
 
+class Answer(NamedTuple):
+    """The API's first answer over HTTP (any status), seen while startup.up watched the stack."""
+
+    url: str
+    status: int
+    body: str  # its first characters, for the evidence
+    at: float  # time.monotonic() when it came
+
+
 class CycleResult(NamedTuple):
     """The persistence cycle's verdicts (grader.persistence): both persistence checks read the one
     `down` + `up` whichever of them runs first."""

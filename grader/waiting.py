@@ -7,17 +7,15 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from grader.diagnose import db_localhost_line, db_not_ready_line
 from grader.limits import Limits
 from grader.messages import msg
+from grader.model import Answer
 
 if TYPE_CHECKING:
-    from testcontainers.compose import ComposeContainer
-
     from grader.stack import Stack
 
 PG_NO_PASSWORD = "superuser password is not specified"
@@ -30,6 +28,10 @@ PG_NO_PASSWORD = "superuser password is not specified"
 CRASH_LOOP_RESTARTS = 3
 LOOP_GRACE = 10.0
 LOOP_PATIENCE = 30.0
+# A stack that settled is watched this long more, and as long after the API first answered: a
+# service that dies seconds after it started (an unhandled rejection after the first query, a bad
+# timer) failed to start. The API and the database are asked during that time, not after it.
+WATCH_S = 4.0
 
 
 def backoff(first: float = 0.1, cap: float = 0.5) -> Iterator[float]:
@@ -88,7 +90,7 @@ class RestartWatch:
     timing rules are unit-tested without an engine."""
 
     started: float
-    quiet_for: float = 5.0
+    quiet_for: float = WATCH_S
     _counts: dict[str, int] = field(default_factory=dict)
     _restarted_at: dict[str, float] = field(default_factory=dict)
     _others_up_since: float | None = None
@@ -122,6 +124,26 @@ class RestartWatch:
         return state.state == "restarting" or now - self._restarted_at.get(state.service, -1e9) < self.quiet_for
 
 
+def http_answers(stack: Stack, service: str, port: int) -> Callable[[], Answer | None]:
+    """A probe: the service's answer to `GET /` on its container port, or None (not yet)."""
+    import requests  # here, not at the top: `grader lint` loads no HTTP or engine library
+
+    def probe() -> Answer | None:
+        endpoint = stack.endpoint(service, port)
+        if endpoint is None:
+            return None
+        url = f"http://{endpoint.url_host}:{endpoint.port}/"
+        try:
+            # Short: the watch polls the other services between two tries (api.reachable waits
+            # longer for an API that is slow to answer).
+            response = requests.get(url, timeout=2, allow_redirects=False)
+        except requests.RequestException:
+            return None
+        return Answer(url, response.status_code, response.text[:300], time.monotonic())
+
+    return probe
+
+
 _SSL_REQUEST = struct.pack("!ii", 8, 80877103)  # PostgreSQL's SSLRequest: answered `S` or `N`
 
 
@@ -147,41 +169,45 @@ def postgres_answers(stack: Stack, service: str, port: int) -> Callable[[], bool
 
 def states(stack: Stack, memory_limit: int | None = None) -> list[ServiceState]:
     """Every service's state; with `memory_limit`, running services are also checked for a
-    working set that fills it (all at once: each sample can take the engine a second)."""
-    containers = stack.containers()
-
-    def full(c: ComposeContainer) -> bool:
-        running = bool(memory_limit) and c.State == "running"
-        return running and stack.memory_full(str(c.Service), memory_limit or 0, str(c.ID or "") or None)
-
-    with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
-        memory = list(pool.map(full, containers))
+    working set that fills it (the stack's last memory sample: Stack.memory_full)."""
     return [
         ServiceState(
             str(c.Service),
             str(c.State or ""),
             str(c.Health or ""),
             int(c.ExitCode or 0),
-            memory_full,
+            bool(memory_limit)
+            and c.State == "running"
+            and stack.memory_full(str(c.Service), memory_limit or 0, str(c.ID or "") or None),
             stack.restarts(str(c.ID or "")),
         )
-        for c, memory_full in zip(containers, memory, strict=True)
+        for c in stack.containers()
     ]
+
+
+class Settled(NamedTuple):
+    states: list[ServiceState]
+    answer: Answer | None  # the API's first answer while the stack was watched
 
 
 def settle(
     stack: Stack,
     deadline: float,
-    quiet_for: float = 5.0,
+    quiet_for: float = WATCH_S,
     memory_limit: int | None = Limits().memory_bytes,
     db_ready: Callable[[], bool] | None = None,
-) -> list[ServiceState]:
+    answered: Callable[[], Answer | None] | None = None,
+) -> Settled:
     """Wait until every service is running (healthy where it has a healthcheck) or finished with
-    exit 0, and stays so for `quiet_for` seconds; return early on a crash; give up at deadline.
-    A service its restart policy brings back is waited for (RestartWatch), not a crash."""
+    exit 0, then watch it `quiet_for` seconds more, and as long after the API's first answer
+    (`answered`, asked at each poll of that time until it answers); return early on a crash; give
+    up at deadline. A service its restart policy brings back is waited for (RestartWatch), not a
+    crash. The API is asked while the stack is watched, not after it: a stack that stays up costs
+    the watch once, and a crash seconds after the first answer is still seen."""
     watch = RestartWatch(time.monotonic(), quiet_for)
     delays = backoff()
     stable_since: float | None = None
+    answer: Answer | None = None
     current: list[ServiceState] = []
     ready = False
     while True:
@@ -190,15 +216,18 @@ def settle(
         current = watch.observe(states(stack, memory_limit), now, ready)
         bouncing = [s for s in current if watch.bouncing(s, now)]
         if any(s.crashed and s not in bouncing for s in current):
-            return current
+            return Settled(current, answer)
         if current and not bouncing and all(s.settled for s in current):
             stable_since = stable_since or now
-            if now - stable_since >= quiet_for:
-                return current
+            if answer is None and answered is not None:
+                answer = answered()
+            since = max(stable_since, answer.at) if answer is not None else stable_since
+            if time.monotonic() - since >= quiet_for:
+                return Settled(current, answer)
         else:
             stable_since = None
         if now >= deadline:  # still being brought back when time ran out: that is no start
-            return [dataclasses.replace(s, looping=True) if s in bouncing else s for s in current]
+            return Settled([dataclasses.replace(s, looping=True) if s in bouncing else s for s in current], answer)
         time.sleep(next(delays))
 
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple, cast
+
 import pytest
 
-from grader.waiting import CRASH_LOOP_RESTARTS, LOOP_GRACE, LOOP_PATIENCE, RestartWatch, ServiceState
+from grader.model import Answer
+from grader.waiting import CRASH_LOOP_RESTARTS, LOOP_GRACE, LOOP_PATIENCE, RestartWatch, ServiceState, settle
+
+if TYPE_CHECKING:
+    from grader.stack import Stack
 
 
 @pytest.mark.parametrize(
@@ -75,3 +83,74 @@ def test_a_lone_service_restarting_is_a_loop_after_the_patience() -> None:
     looping = _replay(BACKOFF, 0.0, until=60.0, app_only=True)
     assert looping and looping[0] == 52.0 and looping[0] > LOOP_PATIENCE  # the restart at 51.1, seen at 52
     assert len(BACKOFF) >= CRASH_LOOP_RESTARTS
+
+
+class _Container(NamedTuple):
+    Service: str
+    State: str
+    ID: str
+    Health: str = ""
+    ExitCode: int = 0
+
+
+class _Stack:
+    """Two services on a clock: `api` exits with 1 `dies_after` seconds after the probe's answer."""
+
+    def __init__(self, dies_after: float | None = None) -> None:
+        self.dies_after = dies_after
+        self.answered_at: float | None = None
+
+    def containers(self) -> list[_Container]:
+        dead = (
+            self.dies_after is not None
+            and self.answered_at is not None
+            and time.monotonic() >= self.answered_at + self.dies_after
+        )
+        api = _Container("api", "exited", "a", ExitCode=1) if dead else _Container("api", "running", "a")
+        return [api, _Container("db", "running", "d")]
+
+    def restarts(self, container_id: str) -> int:
+        return 0
+
+    def probe(self, answers_on_call: int) -> Callable[[], Answer | None]:
+        calls = []
+
+        def answered() -> Answer | None:
+            calls.append(1)
+            if len(calls) < answers_on_call:
+                return None
+            self.answered_at = self.answered_at or time.monotonic()
+            return Answer("http://127.0.0.1:1/", 200, "", self.answered_at)
+
+        return answered
+
+
+WATCH = 0.4  # seconds: short, the rules are the same
+
+
+def as_stack(fake: _Stack) -> Stack:
+    return cast("Stack", fake)
+
+
+def test_the_watch_lasts_its_time_after_the_first_answer() -> None:
+    stack = _Stack()
+    started = time.monotonic()
+    settled = settle(as_stack(stack), started + 30, WATCH, memory_limit=None, answered=stack.probe(answers_on_call=4))
+    assert settled.answer is not None and settled.answer.status == 200
+    assert time.monotonic() - settled.answer.at >= WATCH  # the watch counts from the answer,
+    assert settled.answer.at - started > WATCH  # which came at the fourth poll, when it could have ended
+    assert not any(s.crashed for s in settled.states)
+
+
+def test_a_crash_after_the_first_answer_fails_the_start() -> None:
+    stack = _Stack(dies_after=WATCH / 2)
+    settled = settle(as_stack(stack), time.monotonic() + 30, WATCH, memory_limit=None, answered=stack.probe(1))
+    assert [(s.service, s.crashed) for s in settled.states] == [("api", True), ("db", False)]
+
+
+def test_an_api_that_does_not_answer_is_not_waited_for_past_the_watch() -> None:
+    """Whether it ever answers is api.reachable's question, with its own deadline."""
+    started = time.monotonic()
+    settled = settle(as_stack(_Stack()), started + 30, WATCH, memory_limit=None, answered=lambda: None)
+    assert settled.answer is None
+    assert WATCH <= time.monotonic() - started < 5
