@@ -9,6 +9,7 @@ set -eu
 dir=$1 project=$2 app=${APP:-api} app_port=${APP_PORT:-3000} db_service=${DB:-db}
 stop=${STOP:-}          # tuned.sh: "-t 1"
 second_up=${SECOND_UP:---build}   # tuned.sh: "--no-build"
+watch=${WATCH:-0}       # watched.sh: seconds the stack must stay up after the API first answered
 dc() { docker compose --project-directory "$dir" -p "$project" "$@"; }
 value() { sed -n "s/^$1=//p" "$dir/.env" | tail -n 1; }
 user=$(value POSTGRES_USER) db=$(value POSTGRES_DB)
@@ -19,11 +20,20 @@ wait_api() {
   until curl -s -o /dev/null "http://127.0.0.1:$port/"; do give_up "the API"; done
 }
 wait_db() { n=0; until psql "select 1" >/dev/null 2>&1; do give_up "PostgreSQL"; done; }
+now() { date +%s.%N; }
+# Sleep out what is left of the watch, then fail if a service is neither running nor done (exit 0).
+still_up() {
+  sleep "$(awk -v since="$1" -v watch="$watch" -v now="$(now)" 'BEGIN { d = since + watch - now; print (d > 0 ? d : 0) }')"
+  dc ps --all --format '{{.Service}} {{.State}} {{.ExitCode}}' |
+    awk '$2 != "running" && !($2 == "exited" && $3 == 0) { print "crashed: " $0 > "/dev/stderr"; bad = 1 } END { exit bad }'
+}
 
 dc up --detach --build --wait --quiet-pull >/dev/null 2>&1
 wait_api
+answered=$(now)
 wait_db
 psql "create table if not exists bench_marker (v text); insert into bench_marker values ('kept')" >/dev/null
+[ "$watch" = 0 ] || still_up "$answered"
 dc down $stop >/dev/null 2>&1
 dc up --detach $second_up --wait >/dev/null 2>&1
 wait_db

@@ -6,7 +6,9 @@
    Dockerfile before), with its phases.
 2. Warm: `benchmarks/naive.sh` (`up --build --wait`, curl until the API answers, a row written
    with psql, `down`, `up --build`, the row read back, `down -v`), `benchmarks/tuned.sh` (the same
-   with `down -t 1` and `up --no-build`) and `grader grade`, alternating, `--runs` times each.
+   with `down -t 1` and `up --no-build`), `benchmarks/watched.sh` (tuned, and the stack must stay
+   up 4 s after the API answered, as the grader watches it: the one script that fails the
+   late-crash fixture) and `grader grade`, alternating, `--runs` times each.
 3. `grader lint` (`--lint-runs` times), a fresh process each, as a student's hook would run it.
 
 Prints a Markdown table of medians and ratios (the issue's targets: grader <= 1.15x tuned, lint
@@ -31,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 GRADER = [sys.executable, "-m", "grader.cli"]
+SCRIPTS = ("naive", "tuned", "watched")
 
 
 def timed(cmd: list[str], cwd: Path = ROOT) -> float:
@@ -67,18 +70,18 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("curl") is None:
         raise SystemExit("the scripts need curl on the host: apt-get install curl")
     suffix = secrets.token_hex(3)
-    projects = {"naive": f"benchmark-naive-{suffix}", "tuned": f"benchmark-tuned-{suffix}"}
+    projects = {tool: f"benchmark-{tool}-{suffix}" for tool in SCRIPTS}
     with tempfile.TemporaryDirectory(prefix="benchmark-") as tmp:
         work = Path(tmp) / args.fixture
         shutil.copytree(ROOT / "fixtures" / "submissions" / args.fixture, work, symlinks=True)
         out = Path(tmp) / "report.json"
         try:
             cold, cold_phases = grade(work, out)
-            walls: dict[str, list[float]] = {"naive": [], "tuned": [], "grader": []}
+            walls: dict[str, list[float]] = {tool: [] for tool in [*SCRIPTS, "grader"]}
             phases: dict[str, list[float]] = {}
             for n in range(args.runs):
-                order = ["naive", "tuned", "grader"]
-                for tool in order[n % 3 :] + order[: n % 3]:  # each goes first once in three
+                order = [*SCRIPTS, "grader"]
+                for tool in order[n % len(order) :] + order[: n % len(order)]:  # each goes first in turn
                     if tool == "grader":
                         seconds, spent = grade(work, out)
                         for phase, value in spent.items():
@@ -95,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ("naive script (up --build, down, up --build)", med["naive"], med["grader"] / med["naive"], ""),
         ("tuned script (down -t 1, up --no-build)", med["tuned"], med["grader"] / med["tuned"], "<= 1.15"),
+        ("tuned script that watches 4 s after the answer", med["watched"], med["grader"] / med["watched"], ""),
         ("grader grade (warm)", med["grader"], 1.0, ""),
         ("grader grade (first, cold build)", cold, cold / med["grader"], ""),
         ("grader lint", statistics.median(lint), statistics.median(lint) / 1.0, "< 1 (vs 1 s)"),

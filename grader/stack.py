@@ -75,7 +75,8 @@ class GradingCompose(DockerCompose):
 
 
 def _described(attrs: dict[str, Any]) -> ComposeContainer:
-    """A container the engine inspected, in the shape `compose ps --format json` gives it."""
+    """A container the engine inspected, in the shape `compose ps --format json` gives it (with
+    the full id where compose prints 12 characters; published ports only)."""
     labels = attrs.get("Config", {}).get("Labels") or {}
     state = attrs.get("State") or {}
     publishers = [
