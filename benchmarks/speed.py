@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             phases: dict[str, list[float]] = {}
             for n in range(args.runs):
                 order = [*SCRIPTS, "grader"]
-                for tool in order[n % len(order) :] + order[: n % len(order)]:  # each goes first in turn
+                for tool in order[n % len(order) :] + order[: n % len(order)]:  # another goes first each run
                     if tool == "grader":
                         seconds, spent = grade(work, out)
                         for phase, value in spent.items():

@@ -18,7 +18,7 @@ from grader.diagnose import (
 from grader.messages import msg
 from grader.model import Answer, Category, Outcome, Phase
 from grader.verdicts import crashed_at_startup
-from grader.waiting import backoff, explain_logs
+from grader.waiting import WATCH_S, ask, backoff, explain_logs
 
 if TYPE_CHECKING:  # the engine's libraries load only for a run that uses the engine
     from grader.stack import Stack
@@ -26,7 +26,6 @@ if TYPE_CHECKING:  # the engine's libraries load only for a run that uses the en
 REACHABLE_BUT_NO_DB = 1 / 3  # 5 of the default 15: it answers, but cannot do its job
 # Once the app has opened sockets but not a reachable one, this long is enough to be sure.
 WRONG_LISTENER_GRACE_S = 8.0
-ANSWER_LOG_S = 1.0
 
 
 def _listeners_text(stack: Stack, service: str) -> str | None:
@@ -48,7 +47,9 @@ def _judge(ctx: Context) -> Outcome:
     delays = backoff()
     wrong_since: float | None = None
     last_error = ""
-    while time.monotonic() < deadline:
+    # After an answer, the loop goes on until the app has stayed up WATCH_S since it (an answer
+    # startup.up saw already has): an app slower to start than startup's watch is watched too.
+    while time.monotonic() < deadline or answer is not None:
         if stack.state(app) != "running":
             known = crashed_at_startup(ctx, app, msg("api.what"))
             if known is not None:  # startup deducted this crash; the API could not be judged
@@ -66,26 +67,25 @@ def _judge(ctx: Context) -> Outcome:
                 msg("api.memory_full", app=app) + " " + msg("hint.oom", service=app, memory=memory),
                 stack.logs(app, 20),
             )
-        if answer is not None:  # it answered while startup watched it, and it is still up
-            return _answered(stack, app, target, answer, ctx.compose.environment(app))
-        endpoint = stack.endpoint(app, target)
-        if endpoint is not None:
-            url = f"http://{endpoint.url_host}:{endpoint.port}/"
-            try:
-                response = requests.get(url, timeout=5, allow_redirects=False)
-            except requests.RequestException as exc:
-                last_error = f"{type(exc).__name__}"
-            else:
-                answer = Answer(url, response.status_code, response.text[:300], time.monotonic())
+        if answer is not None:
+            if time.monotonic() - answer.at >= WATCH_S:
                 return _answered(stack, app, target, answer, ctx.compose.environment(app))
-        text = _listeners_text(stack, app)
-        found = listeners(text) if text else []
-        if found and not any(s.port == target and not s.loopback_only for s in found):
-            wrong_since = wrong_since or time.monotonic()
-            if time.monotonic() - wrong_since >= WRONG_LISTENER_GRACE_S:
-                return _unreachable(stack, app, target, found)
         else:
-            wrong_since = None
+            endpoint = stack.endpoint(app, target)
+            if endpoint is not None:
+                try:
+                    answer = ask(f"http://{endpoint.url_host}:{endpoint.port}/", timeout=5)
+                except (requests.RequestException, OSError) as exc:
+                    last_error = f"{type(exc).__name__}"
+            if answer is None:
+                text = _listeners_text(stack, app)
+                found = listeners(text) if text else []
+                if found and not any(s.port == target and not s.loopback_only for s in found):
+                    wrong_since = wrong_since or time.monotonic()
+                    if time.monotonic() - wrong_since >= WRONG_LISTENER_GRACE_S:
+                        return _unreachable(stack, app, target, found)
+                else:
+                    wrong_since = None
         time.sleep(next(delays))
     text = _listeners_text(stack, app)
     return _unreachable(stack, app, target, listeners(text) if text else [], last_error)
@@ -93,9 +93,7 @@ def _judge(ctx: Context) -> Outcome:
 
 def _answered(stack: Stack, app: str, target: int, answer: Answer, environment: dict[str, str]) -> Outcome:
     evidence = msg("api.evidence", url=answer.url, port=target, status=answer.status) + "\n" + answer.body
-    # A second after the answer, a failed DB query on that request has reached the log (an answer
-    # startup.up saw has had its second while it watched the stack).
-    time.sleep(max(0.0, ANSWER_LOG_S - (time.monotonic() - answer.at)))
+    # Seconds after the answer (WATCH_S): a failed DB query on that request has reached the log.
     logs = stack.logs(app, 80)
     problems = [(msg("hint.db_localhost"), db_localhost_line(logs))] + [
         (fixed_ip_hint(key, address), failed_connection_line(logs, address))

@@ -42,6 +42,7 @@ def _judge(ctx: Context) -> Outcome:
         message = ctx.relative((exc.stderr or b"").decode(errors="replace").strip())
         if network_failure(message):
             return Outcome.error(msg("startup.network"), message)
+        stack.sample_memory_now(ctx.options.limits.memory_bytes)  # one look: a hog must show in it
         current = settle(stack, time.monotonic(), memory_limit=ctx.options.limits.memory_bytes).states
         crashed = [s for s in current if s.crashed]
         ctx.shared.startup_crashed = frozenset(s.service for s in crashed)

@@ -30,6 +30,8 @@ from grader.override import RUN_LABEL
 
 PROJECT_LABEL = "com.docker.compose.project"
 # grader.runner.project_name: grader-<slug>-<6 hex>. Nothing else on the engine is touched.
+# Removals at once: each waits on the engine; more would only queue in docker-py's 10 connections.
+REMOVERS = 8
 PROJECT_PATTERN = re.compile(r"grader-[a-z0-9-]*-[0-9a-f]{6}")
 
 
@@ -169,12 +171,12 @@ def remove_labelled(
 ) -> list[str]:
     """Remove what the engine labels with the project (containers, networks, volumes), then the
     anonymous volumes, images and build layers the run recorded. Never raises; returns what could
-    not be removed. Used by a run's own teardown after `compose down` and by `grader cleanup`."""
+    not be removed, sorted. Used by a run's own teardown and by `grader cleanup`."""
     problems: list[str] = []
     label: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={project}"}
     # All at once: removing a running container kills it first, and each waits on the engine.
     containers = _listed(problems, lambda: client.containers.list(all=True, filters=label))
-    with ThreadPoolExecutor(max(1, len(containers)), "remove") as pool:
+    with ThreadPoolExecutor(max(1, min(len(containers), REMOVERS)), "remove") as pool:
         for c in containers:
             pool.submit(_attempt, problems, f"removing container {c.name}", partial(c.remove, force=True, v=True))
     # Then the networks and volumes they used, also at once (each removal waits on the engine).
@@ -189,7 +191,7 @@ def remove_labelled(
         ),
         *((f"removing volume {name}", partial(_remove_volume, client, name)) for name in sorted(anonymous_volumes)),
     ]
-    with ThreadPoolExecutor(max(1, len(removals)), "remove") as pool:
+    with ThreadPoolExecutor(max(1, min(len(removals), REMOVERS)), "remove") as pool:
         for what, action in removals:
             pool.submit(_attempt, problems, what, action)
     # The run's images and every layer its builds created, and nothing else: a class would fill
@@ -200,7 +202,7 @@ def remove_labelled(
         _attempt(problems, f"removing image {image}", partial(client.images.remove, image, force=True, noprune=True))
     for layer in reversed(layers):
         _attempt(problems, f"removing layer {layer}", partial(_remove_layer, client, layer))
-    return problems
+    return sorted(problems)  # in one order, whichever removal ran first
 
 
 def _remove_layer(client: docker.DockerClient, layer: str) -> None:

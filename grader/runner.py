@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # the engine's libraries load only for a run that uses the en
 # 1.5: status `incomplete` with `ungraded`, a check's `cause`, `images` (the rubric's pins);
 # 1.6: `kind` (grade or lint), `timings` (seconds per phase)
 SCHEMA_VERSION = "1.6"
-TEARDOWN_S = 240.0  # `compose down` (120 s at most), then removals by label, one by one
+TEARDOWN_S = 240.0  # removals by label (containers at once, then networks and volumes), images, layers
 
 
 def validate_submission(path: Path) -> Path:

@@ -33,8 +33,8 @@ from grader.proc import run_bounded
 
 VOLUME_LABEL = "com.docker.compose.volume"
 SERVICE_LABEL = "com.docker.compose.service"
-ONEOFF_LABEL = "com.docker.compose.oneoff"  # `compose run`: not one of the services (compose ps)
-MEMORY_SAMPLE_S = 2.0  # how long a container's memory sample stands for it (Stack.memory_full)
+ONEOFF_LABEL = "com.docker.compose.oneoff"  # `compose run`: not one of the services (never graded)
+MEMORY_SAMPLE_S = 1.0  # a container's memory is sampled again this long after the last sample started
 _INTERMEDIATE = re.compile(r"---> Running in ([0-9a-f]{12,64})")
 _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$", re.MULTILINE)  # the classic builder's layers
 
@@ -92,8 +92,11 @@ def _described(attrs: dict[str, Any]) -> ComposeContainer:
         Project=labels.get(PROJECT_LABEL),
         Service=None if labels.get(ONEOFF_LABEL) == "True" else labels.get(SERVICE_LABEL),
         State=state.get("Status"),
-        Health=(state.get("Health") or {}).get("Status", ""),
-        ExitCode=state.get("ExitCode"),
+        # As compose ps reports them: the engine calls a stopped container with a healthcheck
+        # `unhealthy` (a one-shot that exited 0 is no crash), and keeps the last exit code of a
+        # running one (a restarted service).
+        Health=(state.get("Health") or {}).get("Status", "") if state.get("Status") == "running" else "",
+        ExitCode=state.get("ExitCode") if state.get("Status") in ("exited", "dead") else 0,
         Publishers=publishers,
     )
 
@@ -288,12 +291,12 @@ class Stack:
         """Whether the service's working set (memory minus reclaimable file cache) fills its
         limit. A memory hog is not always killed: at the limit the kernel may keep reclaiming the
         program's own code pages and the process stalls, running but useless, for minutes.
-        `container_id`, when the caller has it, saves a `compose ps`.
+        `container_id`, when the caller has it, saves a look-up.
 
         The engine answers a stats request at its collector's next tick (up to a second): samples
-        are taken in the background, one per container at a time, and the last one answers until
-        it is MEMORY_SAMPLE_S old (False before the first): a poll never waits for a sample, and
-        the watch that polls every few hundred milliseconds sees a hog within about two seconds."""
+        are taken in the background, one per container at a time, a new one once the last was
+        started MEMORY_SAMPLE_S ago; the last one answers meanwhile (False before the first).
+        A poll never waits for a sample; memory_sampled_since() tells whether one is recent."""
         container_id = container_id or self._container_id(service)
         if container_id is None:
             return False
@@ -302,26 +305,43 @@ class Stack:
             stale = seen is None or time.monotonic() - seen[0] >= MEMORY_SAMPLE_S
             if stale and container_id not in self._sampling and not self._sampling_over:
                 self._sampling.add(container_id)
-                self._sampler.submit(self._sample_memory, container_id, limit)
+                self._sampler.submit(self._sample_memory, container_id, limit, time.monotonic())
         return seen[1] if seen is not None else False
 
+    def memory_sampled_since(self, since: float, container_ids: list[str]) -> bool:
+        """Whether each of these containers has a memory sample started at `since` or later."""
+        with self._memory_lock:
+            return all((seen := self._memory.get(c)) is not None and seen[0] >= since for c in container_ids)
+
+    def sample_memory_now(self, limit: int) -> None:
+        """A fresh sample of every running container, waited for (all at once): for a verdict
+        given from one look at the stack, when background samples had no time to come."""
+        running = [str(c.ID) for c in self.containers() if c.ID and c.State == "running"]
+        with ThreadPoolExecutor(max(1, len(running)), "memory-now") as pool:
+            for container_id in running:
+                pool.submit(self._sample_memory, container_id, limit, time.monotonic())
+
     def _stop_sampling(self) -> None:
-        """No memory sample after this (one under way ends within the engine's tick)."""
+        """No memory sample after this."""
         with self._memory_lock:
             self._sampling_over = True
-        self._sampler.shutdown(wait=True, cancel_futures=True)
+        # Not waited for: a sample under way ends within the engine's tick, and what it records
+        # is read by no one (a teardown must not wait a second on it).
+        self._sampler.shutdown(wait=False, cancel_futures=True)
 
-    def _sample_memory(self, container_id: str, limit: int) -> None:
+    def _sample_memory(self, container_id: str, limit: int, started: float) -> None:
         full = False
         try:
-            with suppress(docker.errors.NotFound, docker.errors.APIError, KeyError, TypeError):
+            # Whatever the engine answers instead (the container is gone, a timeout, an API too old
+            # for one-shot stats): no sample says no hog, as the synchronous check always did.
+            with suppress(Exception):
                 stats = self.client.api.stats(container_id, stream=False, one_shot=True)["memory_stats"]
                 detail = stats.get("stats") or {}
                 cache = detail.get("total_inactive_file", detail.get("inactive_file", detail.get("cache", 0)))
                 full = bool(stats["usage"] - cache >= 0.95 * limit)
         finally:
             with self._memory_lock:
-                self._memory[container_id] = (time.monotonic(), full)
+                self._memory[container_id] = (started, full)
                 self._sampling.discard(container_id)
 
     def endpoint(self, service: str, target: int) -> Endpoint | None:

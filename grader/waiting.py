@@ -32,6 +32,8 @@ LOOP_PATIENCE = 30.0
 # service that dies seconds after it started (an unhandled rejection after the first query, a bad
 # timer) failed to start. The API and the database are asked during that time, not after it.
 WATCH_S = 4.0
+ANSWER_BYTES = 300  # of an answer's body, kept for the evidence
+MEMORY_RECENT_S = 2.0  # the watch ends on a memory sample started this close to its end, or later
 
 
 def backoff(first: float = 0.1, cap: float = 0.5) -> Iterator[float]:
@@ -52,6 +54,7 @@ class ServiceState:
     memory_full: bool = False  # running, but its working set fills its memory limit
     restarts: int = 0  # how often the engine restarted it (its restart policy)
     looping: bool = False  # still restarting after the others were up (RestartWatch)
+    container: str = ""  # its id on the engine
 
     @property
     def crashed(self) -> bool:
@@ -124,22 +127,31 @@ class RestartWatch:
         return state.state == "restarting" or now - self._restarted_at.get(state.service, -1e9) < self.quiet_for
 
 
+def ask(url: str, timeout: float) -> Answer:
+    """GET `url` (no redirect followed): its status and the first characters of its body, read
+    no further (a body that never ends cannot fill the grader's memory). Raises what requests
+    raises when nothing answers."""
+    import requests  # here, not at the top: `grader lint` loads no HTTP or engine library
+
+    with requests.get(url, timeout=timeout, allow_redirects=False, stream=True) as response:
+        body = response.raw.read(ANSWER_BYTES, decode_content=True) or b""
+        return Answer(url, response.status_code, body.decode(errors="replace"), time.monotonic())
+
+
 def http_answers(stack: Stack, service: str, port: int) -> Callable[[], Answer | None]:
     """A probe: the service's answer to `GET /` on its container port, or None (not yet)."""
-    import requests  # here, not at the top: `grader lint` loads no HTTP or engine library
+    import requests
 
     def probe() -> Answer | None:
         endpoint = stack.endpoint(service, port)
         if endpoint is None:
             return None
-        url = f"http://{endpoint.url_host}:{endpoint.port}/"
         try:
             # Short: the watch polls the other services between two tries (api.reachable waits
             # longer for an API that is slow to answer).
-            response = requests.get(url, timeout=2, allow_redirects=False)
-        except requests.RequestException:
+            return ask(f"http://{endpoint.url_host}:{endpoint.port}/", timeout=2)
+        except (requests.RequestException, OSError):
             return None
-        return Answer(url, response.status_code, response.text[:300], time.monotonic())
 
     return probe
 
@@ -180,6 +192,7 @@ def states(stack: Stack, memory_limit: int | None = None) -> list[ServiceState]:
             and c.State == "running"
             and stack.memory_full(str(c.Service), memory_limit or 0, str(c.ID or "") or None),
             stack.restarts(str(c.ID or "")),
+            container=str(c.ID or ""),
         )
         for c in stack.containers()
     ]
@@ -219,13 +232,21 @@ def settle(
             return Settled(current, answer)
         if current and not bouncing and all(s.settled for s in current):
             stable_since = stable_since or now
-            if answer is None and answered is not None:
+            # Asked once the database answers: an app whose route queries it would otherwise
+            # be made to fail by a request it could not serve yet.
+            if answer is None and answered is not None and ready:
                 answer = answered()
             since = max(stable_since, answer.at) if answer is not None else stable_since
-            if time.monotonic() - since >= quiet_for:
+            # Counted to `now`, when the states were read: a slow probe is no time watched.
+            # And a memory sample from the watch's last seconds has come back (a hog at its limit
+            # may keep the engine's answer waiting: then so does the watch).
+            running = [s.container for s in current if s.state == "running"]
+            recent = max(stable_since, since + quiet_for - MEMORY_RECENT_S)
+            memory_seen = not memory_limit or stack.memory_sampled_since(recent, running)
+            if now - since >= quiet_for and memory_seen:
                 return Settled(current, answer)
         else:
-            stable_since = None
+            stable_since, answer = None, None  # brought back since: its answer was another process's
         if now >= deadline:  # still being brought back when time ran out: that is no start
             return Settled([dataclasses.replace(s, looping=True) if s in bouncing else s for s in current], answer)
         time.sleep(next(delays))

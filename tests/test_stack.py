@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import time
 from pathlib import Path
 
 import docker
@@ -157,19 +158,31 @@ def test_the_engine_describes_the_stack_as_compose_ps_does(engine: docker.Docker
     both must see the same containers, states, exit codes and published ports, running or not."""
     root = tmp_path / "s"
     shutil.copytree(SUBMISSIONS / "no-volume", root)
+    # A healthcheck: once its container stops, the engine calls it `unhealthy`, compose ps does not.
+    (root / "docker-compose.override.yml").write_text(
+        "services:\n  api:\n    healthcheck:\n      test: [CMD, 'true']\n      interval: 1s\n"
+    )
     ctx = prepare(root, Options(), engine, "grader-ps-test")
     stack = ctx.stack
     try:
         assert stack.build(300).returncode == 0
         stack.up(120)
         compose = stack.compose
+        for _ in range(60):
+            if [c.Health for c in stack.containers()] == ["healthy", ""]:
+                break
+            time.sleep(0.5)
         assert _seen(stack.containers()) == _seen(compose.get_containers(include_all=True))
-        assert {c.State for c in stack.containers()} == {"running"}
+        assert [(c.Service, c.State, c.Health) for c in stack.containers()] == [
+            ("api", "running", "healthy"),
+            ("db", "running", ""),
+        ]
         compose.run(compose.command("kill", "api"), 60)  # exited, code 137
         assert _seen(stack.containers()) == _seen(compose.get_containers(include_all=True))
-        assert [(c.Service, c.State, c.ExitCode) for c in stack.containers()] == [
-            ("api", "exited", 137),
-            ("db", "running", 0),
+        assert [(c.Service, c.State, c.Health, c.ExitCode) for c in stack.containers()] == [
+            ("api", "exited", "", 137),
+            ("db", "running", "", 0),
         ]
+        assert engine.api.inspect_container(stack.containers()[0].ID)["State"]["Health"]["Status"] == "unhealthy"
     finally:
         teardown(ctx.prepared)

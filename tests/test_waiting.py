@@ -154,3 +154,35 @@ def test_an_api_that_does_not_answer_is_not_waited_for_past_the_watch() -> None:
     settled = settle(as_stack(_Stack()), started + 30, WATCH, memory_limit=None, answered=lambda: None)
     assert settled.answer is None
     assert WATCH <= time.monotonic() - started < 5
+
+
+def test_an_answer_is_read_no_further_than_its_first_characters() -> None:
+    """A hostile API that never stops sending cannot fill the grader's memory or hold the watch."""
+    import http.server
+    import threading
+
+    from grader.waiting import ANSWER_BYTES, ask
+
+    class Endless(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            try:
+                for _ in range(100_000):  # bounded: 6.4 GB at most, far more than a grader would keep
+                    self.wfile.write(b"x" * 65536)
+            except OSError:
+                pass  # the grader hung up, as it should
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        answer = ask(f"http://127.0.0.1:{server.server_address[1]}/", timeout=5)
+        assert answer.status == 200 and answer.body == "x" * ANSWER_BYTES
+        assert time.monotonic() - started < 5
+    finally:
+        server.shutdown()
+        server.server_close()
