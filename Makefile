@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup engine images demo test lint unit clean
+.PHONY: setup engine images browser demo test lint unit clean
 
 $(BIN)/grader: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,12 @@ engine: $(BIN)/grader
 images: engine
 	fixtures/images/build.sh
 
-setup: images
+browser:
+	scripts/ensure-browser.sh
 
-demo: setup
+setup: images browser
+
+demo: images
 	$(BIN)/grader grade fixtures/submissions/complete --json demo-report.json
 
 lint: $(BIN)/grader
@@ -31,7 +34,7 @@ lint: $(BIN)/grader
 STATIC_CHECKS := checks/dockerfile_present.py checks/dockerfile_practices.py checks/compose_file.py \
                  checks/compose_services.py checks/compose_volume.py checks/security_policy.py
 unit: $(BIN)/grader
-	$(BIN)/pytest -m 'not docker' --cov=checks --cov=grader --cov-report=term:skip-covered
+	$(BIN)/pytest -m 'not docker and not browser' --cov=checks --cov=grader --cov-report=term:skip-covered
 	@for module in $(STATIC_CHECKS); do \
 	  $(BIN)/coverage report --include=$$module --fail-under=85 >/dev/null \
 	    || { echo "$$module: under 85 % covered by the unit tests"; $(BIN)/coverage report -m --include=$$module; exit 1; }; \

@@ -1,4 +1,5 @@
-"""Command line: `grader grade PATH`, `grader report FILE.json`, `grader schema`. Thin: argparse,
+"""Command line: `grader grade PATH`, `grader lint PATH`, `grader batch SOURCE...`, `grader report
+FILE.json`, `grader schema`, ... Thin: argparse,
 library calls, and the one place that maps exceptions to exit codes."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -23,6 +25,7 @@ from grader.messages import LANGUAGES, title
 from grader.outputs import Targets, emit
 from grader.progress import for_stream
 from grader.report import schema, to_dict, to_table
+from grader.roster import parse_shard
 from grader.rubric import Rubric, default_text
 from grader.rubric import load as load_rubric
 from grader.runner import grade, not_graded
@@ -88,6 +91,35 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument(
         "--project", action="append", default=[], metavar="NAME", help="only this project (grader-...); repeatable"
     )
+    b = sub.add_parser("batch", help="grade a class: folders, a roster of repositories, archives; a gradebook")
+    b.add_argument(
+        "sources",
+        type=Path,
+        nargs="+",
+        metavar="SOURCE",
+        help="a folder of submissions (subfolders, archives), a roster CSV (student,repo[,ref] or GitHub "
+        "Classroom's export), or .zip/.tar.gz archives",
+    )
+    b.add_argument("--out", type=Path, required=True, metavar="DIR", help="reports: DIR/<student>/, DIR/gradebook.*")
+    b.add_argument("--jobs", type=int, metavar="N", help="runs at once (default: from the cores and the memory)")
+    b.add_argument("--rubric", type=Path, metavar="FILE", help="the instructor's rubric (grader.yml)")
+    b.add_argument("--lang", choices=LANGUAGES, help="language of the feedback (default: the rubric's, else en)")
+    b.add_argument(
+        "--deadline",
+        type=_deadline,
+        metavar="ISO-8601",
+        help="grade each repository's last commit at or before it (2026-12-01T23:59:00-03:00; no zone: this machine's)",
+    )
+    b.add_argument("--resume", action="store_true", help="keep reports of unchanged work; retry incomplete runs")
+    b.add_argument("--only", nargs="+", default=[], metavar="NAME", help="(re)grade only these students")
+    b.add_argument(
+        "--shard", type=parse_shard, metavar="I/N", help="grade the I-th of N parts of the class (CI matrix)"
+    )
+    b.add_argument("--junit", action="store_true", help="also DIR/<student>/junit.xml")
+    b.add_argument("--gradescope", action="store_true", help="also DIR/<student>/results.json")
+    m = sub.add_parser("merge", help="merge batch outputs (shards) into one, with its gradebook")
+    m.add_argument("folders", type=Path, nargs="+", metavar="DIR")
+    m.add_argument("--out", type=Path, required=True, metavar="DIR")
     rub = sub.add_parser("rubric", help="write or validate an instructor's rubric").add_subparsers(
         dest="rubric_command", required=True
     )
@@ -96,6 +128,53 @@ def build_parser() -> argparse.ArgumentParser:
     check = rub.add_parser("check", help="validate a rubric: exit 2 naming the key and line when wrong")
     check.add_argument("file", type=Path)
     return parser
+
+
+def _deadline(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("expected an ISO-8601 date and time, like 2026-12-01T23:59:00-03:00") from exc
+    return moment if moment.tzinfo else moment.astimezone()  # no zone: this machine's
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from grader import batch, roster  # only this command needs them
+
+    if args.rubric:
+        load_rubric(args.rubric)  # a wrong rubric stops here, not once per student
+    docker_client()  # no engine: say so once, before anything is fetched
+    jobs = args.jobs if args.jobs is not None else batch.default_jobs()
+    if jobs < 1:
+        raise BadInput("--jobs must be at least 1")
+    options = batch.BatchOptions(
+        out=args.out,
+        jobs=jobs,
+        rubric=args.rubric,
+        lang=args.lang,
+        deadline=args.deadline,
+        resume=args.resume,
+        only=frozenset(args.only),
+        shard=args.shard,
+        junit=args.junit,
+        gradescope=args.gradescope,
+    )
+    summary = batch.run(roster.entries(args.sources), options)
+    sys.stdout.write(summary.table())
+    sys.stdout.write(f"gradebook: {summary.csv}\npage: {summary.html}\n")
+    unfinished = [o for o in summary.outcomes if o.row is None or o.row.status != "graded"]
+    if unfinished:
+        sys.stderr.write(f"grader: {len(unfinished)} students have no grade (the gradebook's status column says why)\n")
+        return EXIT_INFRA
+    return EXIT_OK
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from grader import batch
+
+    rows = batch.merge(args.folders, args.out)
+    sys.stdout.write(f"{len(rows)} students in {args.out / 'gradebook.csv'} and {args.out / 'gradebook.html'}\n")
+    return EXIT_OK
 
 
 def _rubric(args: argparse.Namespace) -> int:
@@ -231,6 +310,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rubric(args)
         if args.command == "cleanup":
             return _cleanup(args)
+        if args.command == "batch":
+            return _batch(args)
+        if args.command == "merge":
+            return _merge(args)
         return _grade(args)
     except GraderError as exc:
         sys.stderr.write(f"grader: {exc}\n")

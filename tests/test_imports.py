@@ -1,4 +1,5 @@
-"""Imports flow one way: cli -> runner -> checks -> grader services -> model, with no cycle."""
+"""Imports flow one way: cli -> (batch ->) runner -> checks -> grader services -> model, with no
+cycle. grader.batch sits above the run: it runs many (each `grader grade` in a process of its own)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from graphlib import CycleError, TopologicalSorter
 
 from tests.conftest import ROOT
 
-TOP = {"grader.cli", "grader.runner"}
+TOP = {"grader.cli", "grader.batch", "grader.runner"}
 
 
 def _module(path_parts: tuple[str, ...]) -> str:

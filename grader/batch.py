@@ -1,0 +1,365 @@
+"""Grade a class: every student of the sources (grader.roster), fetched (grader.fetch) and graded
+in a process of its own, `jobs` at a time, into `out/<student>/`; then the gradebook.
+
+Each student runs `grader grade` as a child process: a crash, a hang or a leak in one run cannot
+touch another, the grader's own memory does not grow with the class, and each run keeps the
+deadlines and signal handling of a single `grader grade`. What a run leaves is removed by that
+run (images, containers, its working copy), so the disk stays bounded however large the class.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from grader import __version__, gradebook
+from grader.context import Options
+from grader.errors import BadInput
+from grader.fetch import Fetched, FetchError, fetch
+from grader.gradebook import META, REPORT, Row
+from grader.report import to_dict, write_text_atomic
+from grader.roster import Entry, in_shard
+from grader.rubric import Rubric
+from grader.rubric import load as load_rubric
+from grader.runner import not_graded
+
+GIB = 1024**3
+
+
+def default_jobs() -> int:
+    """Runs at once: one per two cores (a build uses both), and one per 4 GiB of memory (an API
+    and PostgreSQL under their limits, and the build)."""
+    cores = os.cpu_count() or 1
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        memory = 4 * GIB
+    return max(1, min(cores // 2, memory // (4 * GIB)))
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    out: Path
+    jobs: int = 1
+    rubric: Path | None = None
+    lang: str | None = None
+    deadline: datetime | None = None
+    resume: bool = False
+    only: frozenset[str] = frozenset()  # students (as named, or their folder names) to (re)grade
+    shard: tuple[int, int] | None = None
+    junit: bool = False
+    gradescope: bool = False
+
+    def fingerprint(self, fetched: Fetched) -> dict[str, str]:
+        """What a report depends on besides the grader's code: resume keeps a report whose
+        fingerprint is the same."""
+        rubric = hashlib.sha256(self.rubric.read_bytes()).hexdigest() if self.rubric else "default"
+        return {
+            "version": fetched.commit or fetched.content_hash,
+            "rubric": rubric,
+            "lang": self.lang or "",
+            "deadline": self.deadline.isoformat() if self.deadline else "",
+            "grader": __version__,
+        }
+
+
+class StudentResult(NamedTuple):
+    entry: Entry
+    row: Row | None  # None when the report could not be read back
+    kept: bool  # resume: the existing report was kept, nothing was graded
+    seconds: float
+
+
+# -- one student -------------------------------------------------------------------------------
+GradeFn = Callable[[Path, Path, BatchOptions, Callable[[str], None]], int]
+
+
+def _phase(line: str) -> str | None:
+    """`[  12.3 s] Image builds: building the images ...` -> `Image builds`."""
+    match = re.match(r"\[\s*[\d.]+ s\] (.+?): .* \.\.\.$", line.strip())
+    return match[1] if match else None
+
+
+def grade_in_process(root: Path, folder: Path, options: BatchOptions, on_phase: Callable[[str], None]) -> int:
+    """`grader grade root` in a child process, its reports into `folder`; its exit code."""
+    cmd = [sys.executable, "-m", "grader.cli", "grade", str(root), "--json", str(folder / REPORT)]
+    cmd += ["--markdown", str(folder / "report.md")]
+    cmd += ["--junit", str(folder / "junit.xml")] if options.junit else []
+    cmd += ["--gradescope", str(folder / "results.json")] if options.gradescope else []
+    cmd += ["--rubric", str(options.rubric)] if options.rubric else []
+    cmd += ["--lang", options.lang] if options.lang else []
+    limits = Options.of(Rubric() if options.rubric is None else load_rubric(options.rubric))
+    # The child ends itself through its own deadlines; this only catches a child that cannot.
+    cap = limits.build_timeout + 6 * limits.start_timeout + 600
+    # No GitHub summary, annotations or step outputs from one student's run: in a batch's CI job
+    # those would be one student's lines among the class's.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    with subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        text=True,
+        errors="replace",
+    ) as child:
+        _running.add(child)
+        timer = threading.Timer(cap, _stop, (child,))
+        timer.start()
+        try:
+            assert child.stderr is not None
+            for line in child.stderr:
+                phase = _phase(line)
+                if phase:
+                    on_phase(phase)
+            return child.wait()
+        finally:
+            timer.cancel()
+            _running.discard(child)
+
+
+_running: set[subprocess.Popen[str]] = set()
+
+
+def _stop(child: subprocess.Popen[str], grace: float = 120.0) -> None:
+    """SIGTERM (the child tears its stack down and writes its report), SIGKILL if it cannot."""
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(grace)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def _write_error(folder: Path, entry: Entry, reason: str, lang: str | None) -> None:
+    report = not_graded(Path(entry.location or entry.student), reason, lang or "en")
+    doc = to_dict(report)
+    doc["submission"]["name"] = entry.student
+    write_text_atomic(folder / REPORT, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def _meta(entry: Entry, fetched: Fetched | None, fingerprint: dict[str, str], seconds: float) -> dict[str, Any]:
+    return {
+        "student": entry.student,
+        "source": entry.location,
+        "kind": entry.kind.value,
+        "ref": entry.ref,
+        "commit": fetched.commit if fetched else "",
+        "content_hash": fetched.content_hash if fetched else "",
+        "notes": list(fetched.notes) if fetched else [],
+        "fingerprint": fingerprint,
+        "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(seconds, 1),
+    }
+
+
+def _kept(folder: Path, fingerprint: dict[str, str]) -> bool:
+    """A report resume keeps: graded (not incomplete, not an error) with the same fingerprint."""
+    try:
+        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+        report = json.loads((folder / REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(meta.get("fingerprint") == fingerprint and report.get("status") == "graded")
+
+
+def grade_student(
+    entry: Entry,
+    options: BatchOptions,
+    grade: GradeFn = grade_in_process,
+    on_phase: Callable[[str], None] = lambda phase: None,
+) -> StudentResult:
+    """Fetch, grade, record one student; whatever happens, their folder ends with a report."""
+    started = time.monotonic()
+    folder = options.out / entry.key
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="grader-batch-", ignore_cleanup_errors=True) as tmp:
+        fetched: Fetched | None = None
+        fingerprint: dict[str, str] = {}
+        try:
+            on_phase("fetching")
+            fetched = fetch(entry, Path(tmp), options.deadline)
+            fingerprint = options.fingerprint(fetched)
+            forced = entry.student in options.only or entry.key in options.only
+            if options.resume and not forced and _kept(folder, fingerprint):
+                return StudentResult(entry, gradebook.read_row(folder), True, time.monotonic() - started)
+            for stale in (REPORT, "report.md", "junit.xml", "results.json", META):
+                (folder / stale).unlink(missing_ok=True)
+            code = grade(fetched.root, folder, options, on_phase)
+            if not (folder / REPORT).exists():
+                _write_error(folder, entry, f"the grader ended with code {code} without a report", options.lang)
+        except FetchError as exc:
+            _write_error(folder, entry, f"could not fetch the submission: {exc}", options.lang)
+        except Exception as exc:  # the batch's own fault: this student's report says so, the class goes on
+            _write_error(
+                folder, entry, f"the batch crashed on this student ({type(exc).__name__}: {exc})", options.lang
+            )
+        seconds = time.monotonic() - started
+        write_text_atomic(folder / META, json.dumps(_meta(entry, fetched, fingerprint, seconds), indent=2) + "\n")
+    return StudentResult(entry, gradebook.read_row(folder), False, seconds)
+
+
+# -- the class -----------------------------------------------------------------------------------
+class Board:
+    """What the batch shows while it runs: a line per student done (plain, for a CI log) with
+    done/total and an ETA; on a terminal also who runs now, in which phase, for how long."""
+
+    def __init__(self, total: int, jobs: int, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.total, self.jobs, self.done = total, jobs, 0
+        self.t0 = time.monotonic()
+        self.running: dict[str, tuple[str, float]] = {}
+        self.lock = threading.Lock()
+        self.live = self.stream.isatty()
+
+    def phase(self, entry: Entry, text: str) -> None:
+        with self.lock:
+            since = self.running.get(entry.key, (text, time.monotonic()))[1]
+            self.running[entry.key] = (text, since)
+            if self.live:
+                self._status()
+
+    def finished(self, outcome: StudentResult) -> None:
+        with self.lock:
+            self.running.pop(outcome.entry.key, None)
+            self.done += 1
+            row = outcome.row
+            if outcome.kept:
+                what = "kept (unchanged since its last grading)"
+            elif row is None:
+                what = "no report"
+            elif row.status == "graded":
+                what = f"graded {row.score:g}/{row.max_score:g}"
+            else:
+                what = f"{row.status}: {row.reason[:120]}"
+            clear = "\r\033[K" if self.live else ""
+            self.stream.write(
+                f"{clear}[{self.done:>{len(str(self.total))}}/{self.total}] {outcome.entry.student}: {what} "
+                f"({outcome.seconds:.0f} s){self._eta()}\n"
+            )
+            if self.live:
+                self._status()
+            self.stream.flush()
+
+    def _eta(self) -> str:
+        left = self.total - self.done
+        if not left or not self.done:
+            return ""
+        per = (time.monotonic() - self.t0) / self.done
+        return f", about {per * left / 60:.0f} min left" if per * left >= 60 else f", about {per * left:.0f} s left"
+
+    def _status(self) -> None:
+        now = time.monotonic()
+        running = ", ".join(f"{k} ({p}, {now - s:.0f} s)" for k, (p, s) in sorted(self.running.items()))
+        self.stream.write(f"\r\033[K{self.done}/{self.total} done; running: {running}"[:200])
+        self.stream.flush()
+
+
+def selected(entries: Sequence[Entry], options: BatchOptions) -> list[Entry]:
+    in_part = [e for e in entries if in_shard(e.key, options.shard)]
+    if not options.only:
+        return in_part
+    unknown = options.only - {e.student for e in entries} - {e.key for e in entries}
+    if unknown:
+        raise BadInput(f"--only: no such student in the sources: {', '.join(sorted(unknown))}")
+    return [e for e in in_part if e.student in options.only or e.key in options.only]
+
+
+@dataclass
+class Summary:
+    outcomes: list[StudentResult] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)  # the gradebook's
+    csv: Path | None = None
+    html: Path | None = None
+
+    def table(self) -> str:
+        lines = [f"{'student':<30} {'score':>12} {'status':<11} {'seconds':>7}"]
+        for o in sorted(self.outcomes, key=lambda o: o.entry.key):
+            row = o.row
+            score = f"{row.score:g}/{row.max_score:g}" if row and row.score is not None else "-"
+            status = ("kept " if o.kept else "") + (row.status if row else "no report")
+            lines.append(f"{o.entry.student[:30]:<30} {score:>12} {status:<11} {o.seconds:>7.0f}")
+        return "\n".join(lines) + "\n"
+
+
+def run(entries: Sequence[Entry], options: BatchOptions, grade: GradeFn = grade_in_process) -> Summary:
+    """Grade the selected students, `options.jobs` at a time; write the gradebook of every
+    student of the shard that has a report. One student's failure never stops the others; an
+    interruption (Ctrl-C, SIGTERM) stops the runs under way (each tears its stack down) and
+    starts no new one."""
+    todo = selected(entries, options)
+    options.out.mkdir(parents=True, exist_ok=True)
+    board = Board(len(todo), options.jobs)
+    summary = Summary()
+    stop = threading.Event()
+
+    def one(entry: Entry) -> StudentResult | None:
+        if stop.is_set():
+            return None
+        return grade_student(entry, options, grade, lambda text: board.phase(entry, text))
+
+    pool = ThreadPoolExecutor(max(1, options.jobs), "student")
+    futures: set[Future[StudentResult | None]] = {pool.submit(one, e) for e in todo}
+    try:
+        while futures:
+            done, futures = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcome = future.result()
+                if outcome is not None:
+                    summary.outcomes.append(outcome)
+                    board.finished(outcome)
+    except BaseException:
+        stop.set()
+        for child in list(_running):
+            threading.Thread(target=_stop, args=(child,), daemon=True).start()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    keys = [e.key for e in entries if in_shard(e.key, options.shard) and (options.out / e.key / REPORT).exists()]
+    summary.rows = gradebook.read_rows(options.out, keys)
+    summary.csv, summary.html = gradebook.write(options.out, summary.rows)
+    return summary
+
+
+def merge(folders: Sequence[Path], out: Path) -> list[Row]:
+    """The students of several batch outputs (shards) in one, and its gradebook. A student graded
+    in two of them is an error unless both graded the same thing."""
+    out.mkdir(parents=True, exist_ok=True)
+    for folder in folders:
+        if not folder.is_dir():
+            raise BadInput(f"{folder}: not a folder")
+        if folder.resolve() == out.resolve():
+            continue
+        for student in sorted(p for p in folder.iterdir() if (p / REPORT).is_file()):
+            target = out / student.name
+            if target.exists():
+                if _version(target) != _version(student):
+                    raise BadInput(f"{student.name} is in two outputs with different work: {target} and {student}")
+                continue
+            shutil.copytree(student, target)
+    rows = gradebook.read_rows(out)
+    gradebook.write(out, rows)
+    return rows
+
+
+def _version(folder: Path) -> str:
+    try:
+        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return json.dumps(meta.get("fingerprint") or {}, sort_keys=True)

@@ -1,0 +1,224 @@
+"""The class's gradebook, written from the students' JSON reports (the source of truth) and what
+the batch recorded beside each (`batch.json`: where the work came from, the commit graded):
+`gradebook.csv` for a spreadsheet or an LMS import, `gradebook.html` for the instructor, one
+self-contained page, readable without JavaScript."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader.report import write_text_atomic
+
+REPORT, META = "report.json", "batch.json"
+BUCKETS = 10  # the histogram's bars: 0-10 %, ..., 90-100 %
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str  # the student's folder under the batch's output
+    student: str
+    status: str  # graded, incomplete, error
+    score: float | None  # None unless graded: an incomplete run's points are not a grade
+    max_score: float
+    points: dict[str, float]  # check id -> points
+    outcomes: dict[str, str]  # check id -> passed, failed, skipped, error
+    titles: dict[str, str]  # check id -> title, for the page
+    source: str
+    version: str  # the commit graded, or the content hash of a folder or archive
+    duration_s: float
+    reason: str  # why a run is not graded ("" when it is)
+
+    @property
+    def percentage(self) -> float | None:
+        return round(100 * self.score / self.max_score, 1) if self.score is not None and self.max_score else None
+
+
+def read_row(folder: Path) -> Row | None:
+    """The row of one student's folder (None when it holds no report)."""
+    try:
+        report: dict[str, Any] = json.loads((folder / REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    try:
+        meta: dict[str, Any] = json.loads((folder / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    checks = report.get("checks") or []
+    status = str(report.get("status", "error"))
+    reason = str(report.get("error") or "")
+    if status == "incomplete":
+        reason = f"{(report.get('ungraded') or {}).get('points', 0):g} points could not be graded; re-run"
+    return Row(
+        key=folder.name,
+        student=str(meta.get("student") or folder.name),
+        status=status,
+        score=float(report["score"]) if status == "graded" else None,
+        max_score=float(report.get("max_score") or 0),
+        points={c["id"]: float(c["points"]) for c in checks},
+        outcomes={c["id"]: str(c["status"]) for c in checks},
+        titles={c["id"]: str(c.get("title") or c["id"]) for c in checks},
+        source=str(meta.get("source") or report.get("submission", {}).get("path", "")),
+        version=str(meta.get("commit") or meta.get("content_hash") or ""),
+        duration_s=float(meta.get("duration_s") or report.get("duration_s") or 0),
+        reason=reason,
+    )
+
+
+def read_rows(out: Path, keys: Sequence[str] | None = None) -> list[Row]:
+    """Every student folder under `out` with a report (only `keys` when given), by folder name."""
+    folders = [out / k for k in keys] if keys is not None else [p for p in out.iterdir() if p.is_dir()]
+    rows = [r for r in (read_row(f) for f in sorted(folders)) if r is not None]
+    return sorted(rows, key=lambda r: r.key)
+
+
+def check_ids(rows: Sequence[Row]) -> list[str]:
+    """Every check of the class, in the order the reports list them."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row.points))
+    return list(seen)
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def to_csv(rows: Sequence[Row]) -> str:
+    ids = check_ids(rows)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", "score", "max_score", "percentage", "status", *ids, "source", "commit", "duration_s"])
+    for r in rows:
+        points = [_number(r.points.get(i)) if r.status == "graded" else "" for i in ids]
+        writer.writerow(
+            [
+                _safe_cell(r.student),
+                _number(r.score),
+                _number(r.max_score),
+                _number(r.percentage),
+                r.status,
+                *points,
+                _safe_cell(r.source),
+                r.version,
+                f"{r.duration_s:.1f}",
+            ]
+        )
+    return buffer.getvalue()
+
+
+def _safe_cell(text: str) -> str:
+    """A spreadsheet runs a cell that starts with = + - @ as a formula (a student named
+    `=HYPERLINK(...)`): such a cell is kept as text."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# -- the page -----------------------------------------------------------------------------------------
+_STYLE = """
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; padding: 0 1rem; color: #1d2327; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+.muted { color: #5f6b73; } table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #e2e6e9; vertical-align: top; }
+th { background: #f3f5f6; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.histogram { display: flex; align-items: flex-end; gap: .4rem; height: 11rem; border-bottom: 2px solid #9aa5ad; }
+.histogram div { flex: 1; height: 100%; display: flex; flex-direction: column; justify-content: flex-end; }
+.histogram .bar { display: block; width: 100%; background: #3b7dd8; min-height: 1px; }
+.histogram .count { text-align: center; }
+.histogram .count { font-size: .8rem; } .axis { display: flex; gap: .4rem; font-size: .75rem; color: #5f6b73; }
+.axis span { flex: 1; text-align: center; }
+.rate { background: #e2e6e9; height: .8rem; width: 12rem; display: inline-block; vertical-align: middle; }
+.rate span { background: #2f9e55; height: 100%; display: block; }
+.graded { color: #1d6b3a; } .incomplete { color: #9a6700; } .error { color: #b42318; }
+"""
+
+
+def _short(version: str) -> str:
+    """A commit's first 12 characters; a content hash's kind and first 8 (sha256:1a2b3c4d)."""
+    kind, _, digest = version.rpartition(":")
+    return f"{kind}:{digest[:8]}" if kind else version[:12]
+
+
+def _bucket(percentage: float) -> int:
+    return min(int(percentage // (100 / BUCKETS)), BUCKETS - 1)
+
+
+def to_html(rows: Sequence[Row], title: str = "Gradebook") -> str:
+    e = html.escape
+    graded = [r for r in rows if r.percentage is not None]
+    counts = [0] * BUCKETS
+    for r in graded:
+        counts[_bucket(r.percentage or 0.0)] += 1
+    top = max(counts) or 1
+    bars = "".join(
+        f'<div title="{n} students"><span class="count">{n or ""}</span>'
+        f'<span class="bar" style="height:{100 * n / top:.0f}%"></span></div>'
+        for n in counts
+    )
+    axis = "".join(f"<span>{i * 100 // BUCKETS}&ndash;{(i + 1) * 100 // BUCKETS}</span>" for i in range(BUCKETS))
+    by_status = {s: sum(r.status == s for r in rows) for s in ("graded", "incomplete", "error")}
+    summary = ", ".join(f"{n} {s}" for s, n in by_status.items() if n)
+    if graded:
+        values = [r.percentage or 0.0 for r in graded]
+        summary += f"; mean {statistics.mean(values):.1f} %, median {statistics.median(values):.1f} %"
+
+    titles: dict[str, str] = {}
+    for r in rows:
+        titles.update({k: v for k, v in r.titles.items() if k not in titles})
+    rates = []
+    for check in check_ids(rows):
+        ran = [r.outcomes[check] for r in graded if check in r.outcomes]
+        passed = sum(o == "passed" for o in ran)
+        share = 100 * passed / len(ran) if ran else 0.0
+        rates.append(
+            f"<tr><td>{e(titles.get(check, check))}<br><code class=muted>{e(check)}</code></td>"
+            f"<td class=num>{passed} / {len(ran)}</td><td class=num>{share:.0f} %</td>"
+            f'<td><span class=rate><span style="width:{share:.0f}%"></span></span></td></tr>'
+        )
+    students = []
+    for r in rows:
+        link = f'<a href="{e(r.key)}/report.md">{e(r.student)}</a> <a class=muted href="{e(r.key)}/{REPORT}">json</a>'
+        score = f"{_number(r.score)} / {_number(r.max_score)}" if r.score is not None else "—"
+        percent = f"{r.percentage:.1f} %" if r.percentage is not None else "—"
+        note = f"<br><span class=muted>{e(r.reason[:300])}</span>" if r.reason else ""
+        students.append(
+            f"<tr><td>{link}</td><td class=num>{score}</td><td class=num>{percent}</td>"
+            f'<td class="{e(r.status)}">{e(r.status)}{note}</td><td>{e(r.source)}</td>'
+            f"<td><code>{e(_short(r.version))}</code></td><td class=num>{r.duration_s:.0f} s</td></tr>"
+        )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{e(title)}</title><style>{_STYLE}</style></head>
+<body>
+<h1>{e(title)}</h1>
+<p class="muted">{len(rows)} students: {e(summary)}.
+Scores are of graded runs only; an incomplete or failed run is not a grade.</p>
+<h2>Score distribution (% of the maximum)</h2>
+<div class="histogram">{bars}</div>
+<div class="axis">{axis}</div>
+<h2>Each check across the class (graded runs)</h2>
+<table><tr><th>check</th><th class=num>passed</th><th class=num>rate</th><th></th></tr>
+{"".join(rates)}
+</table>
+<h2>Students</h2>
+<table><tr><th>student</th><th class=num>score</th><th class=num>%</th><th>status</th><th>source</th>
+<th>commit / content</th><th class=num>time</th></tr>
+{"".join(students)}
+</table>
+</body></html>
+"""
+
+
+def write(out: Path, rows: Sequence[Row]) -> tuple[Path, Path]:
+    """gradebook.csv and gradebook.html in `out`, from `rows`."""
+    csv_path, html_path = out / "gradebook.csv", out / "gradebook.html"
+    write_text_atomic(csv_path, to_csv(rows))
+    write_text_atomic(html_path, to_html(rows, f"Gradebook — {out.resolve().name}"))
+    return csv_path, html_path

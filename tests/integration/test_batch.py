@@ -1,0 +1,102 @@
+"""`grader batch` on the engine, end to end: a folder, a roster of git repositories at a deadline
+and archives (one hostile) into one gradebook, two runs at a time; then `--resume` grades nothing
+that is unchanged. Each student is a real `grader grade` in a process of its own."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import zipfile
+from pathlib import Path
+
+import docker
+import pytest
+
+from grader.cli import main
+from tests.conftest import EXPECTED, SUBMISSIONS, engine_counts, tree_digest
+
+pytestmark = pytest.mark.docker
+
+
+def _git(repo: Path, *args: str, when: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+    env |= {"GIT_AUTHOR_NAME": "s", "GIT_AUTHOR_EMAIL": "s@x", "GIT_COMMITTER_NAME": "s", "GIT_COMMITTER_EMAIL": "s@x"}
+    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+
+
+def _expected(name: str) -> float:
+    return float(json.loads((EXPECTED / f"{name}.json").read_text())["score"])
+
+
+def _rows(out: Path) -> dict[str, dict[str, str]]:
+    return {r["student"]: r for r in csv.DictReader(io.StringIO((out / "gradebook.csv").read_text()))}
+
+
+def test_a_class_from_every_kind_of_source(engine: docker.DockerClient, tmp_path: Path) -> None:
+    # A folder of two students.
+    folder = tmp_path / "class"
+    shutil.copytree(SUBMISSIONS / "complete", folder / "ana")
+    shutil.copytree(SUBMISSIONS / "invalid-compose", folder / "bea")
+    # A repository whose fix came after the deadline: the commit before it is graded.
+    repo = tmp_path / "repos" / "ciro"
+    shutil.copytree(SUBMISSIONS / "no-dockerfile", repo)
+    _git(repo, "init", "-q", "-b", "main", when="2026-12-01T10:00:00Z")
+    _git(repo, "add", "-A", when="2026-12-01T10:00:00Z")
+    _git(repo, "commit", "-qm", "entrega", when="2026-12-01T10:00:00Z")
+    shutil.copy(SUBMISSIONS / "complete" / "Dockerfile", repo / "Dockerfile")
+    _git(repo, "add", "-A", when="2026-12-03T10:00:00Z")
+    _git(repo, "commit", "-qm", "late fix", when="2026-12-03T10:00:00Z")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,repo\nciro,repos/ciro\n")
+    # An LMS download: a zip with the folder inside it, and a hostile tarball.
+    zipped = tmp_path / "downloads" / "dani.zip"
+    zipped.parent.mkdir()
+    with zipfile.ZipFile(zipped, "w") as archive:
+        for path in sorted((SUBMISSIONS / "invalid-compose").rglob("*")):
+            archive.write(path, Path("entrega") / path.relative_to(SUBMISSIONS / "invalid-compose"))
+    hostile = tmp_path / "downloads" / "eve.tar.gz"
+    with tarfile.open(hostile, "w:gz") as archive:
+        archive.add(SUBMISSIONS / "no-dockerfile", arcname="eve")
+        link = tarfile.TarInfo("eve/Dockerfile")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        archive.addfile(link)
+        climb = tarfile.TarInfo("../../escaped")
+        climb.size = 1
+        archive.addfile(climb, io.BytesIO(b"x"))
+    sources = [folder, roster, zipped, hostile]
+    digests = {p: tree_digest(p) if p.is_dir() else p.read_bytes() for p in [folder, repo, zipped, hostile]}
+    before = engine_counts(engine)
+    out = tmp_path / "out"
+
+    code = main(["batch", *map(str, sources), "--out", str(out), "--jobs", "2", "--deadline", "2026-12-02T00:00:00Z"])
+
+    rows = _rows(out)
+    assert code == 0
+    assert {s: (float(r["score"]), r["status"]) for s, r in rows.items()} == {
+        "ana": (_expected("complete"), "graded"),
+        "bea": (_expected("invalid-compose"), "graded"),
+        "ciro": (_expected("no-dockerfile"), "graded"),  # graded before its late fix
+        "dani": (_expected("invalid-compose"), "graded"),
+        "eve": (_expected("no-dockerfile"), "graded"),  # its Dockerfile was a link out: left out
+    }
+    assert len(rows["ciro"]["commit"]) == 40 and rows["dani"]["commit"].startswith("sha256:")
+    for student in rows:
+        report = json.loads((out / student / "report.json").read_text())
+        assert report["status"] == "graded" and (out / student / "report.md").is_file()
+    notes = json.loads((out / "eve" / "batch.json").read_text())["notes"]
+    assert any("eve/Dockerfile" in n for n in notes) and any("escaped" in n for n in notes)
+    assert not (tmp_path / "escaped").exists() and not (tmp_path.parent / "escaped").exists()
+    assert "<h1>Gradebook" in (out / "gradebook.html").read_text()
+    assert engine_counts(engine) == before  # containers, networks, volumes, images: nothing left
+    assert digests == {p: tree_digest(p) if p.is_dir() else p.read_bytes() for p in digests}
+
+    graded = {s: (out / s / "report.json").stat().st_mtime_ns for s in rows}
+    again = main(["batch", *map(str, sources), "--out", str(out), "--resume", "--deadline", "2026-12-02T00:00:00Z"])
+    assert again == 0
+    assert {s: (out / s / "report.json").stat().st_mtime_ns for s in rows} == graded  # nothing regraded
+    assert {s: r["score"] for s, r in _rows(out).items()} == {s: r["score"] for s, r in rows.items()}

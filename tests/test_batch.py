@@ -1,0 +1,191 @@
+"""Grading a class, with a stand-in for `grader grade` (tests/integration/test_batch.py runs the
+real one on the engine): sources, resume, --only, shards and merge, one failure among many."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from grader import batch
+from grader.batch import BatchOptions, merge, run
+from grader.errors import BadInput
+from grader.roster import entries
+from tests.conftest import ROOT
+
+GOLDEN = ROOT / "tests" / "golden"
+
+
+class FakeGrade:
+    """Writes the golden report the submission names in its `verdict` file (complete,
+    invalid-compose, listen-localhost; `incomplete` or `crash` to play a run that could not grade)."""
+
+    def __init__(self) -> None:
+        self.graded: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, root: Path, folder: Path, options: BatchOptions, on_phase: Callable[[str], None]) -> int:
+        on_phase("Image builds")
+        verdict = (root / "verdict").read_text().strip()
+        with self.lock:
+            self.graded.append(folder.name)
+        if verdict == "crash":
+            raise RuntimeError("the stand-in fell over")
+        doc = json.loads((GOLDEN / f"{'complete' if verdict == 'incomplete' else verdict}.report.json").read_text())
+        if verdict == "incomplete":
+            doc |= {"status": "incomplete", "ungraded": {"points": 10, "checks": ["startup.up"]}}
+        (folder / "report.json").write_text(json.dumps(doc))
+        return 0
+
+
+def _class(folder: Path, verdicts: dict[str, str]) -> Path:
+    for student, verdict in verdicts.items():
+        (folder / student).mkdir(parents=True, exist_ok=True)
+        (folder / student / "verdict").write_text(verdict)
+    return folder
+
+
+def _gradebook(out: Path) -> list[dict[str, str]]:
+    """gradebook.csv without its one column that differs between two runs of the same work."""
+    rows = list(csv.DictReader(io.StringIO((out / "gradebook.csv").read_text())))
+    return [{k: v for k, v in r.items() if k != "duration_s"} for r in rows]
+
+
+CLASS = {"ana": "complete", "bea": "invalid-compose", "ciro": "listen-localhost", "dani": "complete", "eva": "complete"}
+
+
+def test_a_class_from_a_folder_gets_a_report_each_and_a_gradebook(tmp_path: Path) -> None:
+    source, out, fake = _class(tmp_path / "class", CLASS), tmp_path / "out", FakeGrade()
+    summary = run(entries([source]), BatchOptions(out, jobs=2), fake)
+    assert sorted(fake.graded) == sorted(CLASS)
+    assert [(r["student"], r["score"], r["status"]) for r in _gradebook(out)] == [
+        ("ana", "100", "graded"),
+        ("bea", "17", "graded"),
+        ("ciro", "85", "graded"),
+        ("dani", "100", "graded"),
+        ("eva", "100", "graded"),
+    ]
+    meta = json.loads((out / "ana" / "batch.json").read_text())
+    assert meta["source"] == str(source / "ana") and meta["content_hash"].startswith("sha256:")
+    assert summary.html == out / "gradebook.html" and "ana" in summary.table()
+
+
+def test_resume_regrades_only_what_changed_and_what_did_not_finish(tmp_path: Path) -> None:
+    source = _class(tmp_path / "class", CLASS | {"fede": "incomplete"})
+    out = tmp_path / "out"
+    run(entries([source]), BatchOptions(out), FakeGrade())
+    before = _gradebook(out)
+
+    again = FakeGrade()
+    run(entries([source]), BatchOptions(out, resume=True), again)
+    assert again.graded == ["fede"]  # an incomplete run is retried; the rest is unchanged
+    assert _gradebook(out) == before
+
+    (source / "bea" / "verdict").write_text("complete")  # bea pushed a fix
+    third = FakeGrade()
+    run(entries([source]), BatchOptions(out, resume=True), third)
+    assert sorted(third.graded) == ["bea", "fede"]
+    assert {r["student"]: r["score"] for r in _gradebook(out)}["bea"] == "100"
+
+    rubric = tmp_path / "grader.yml"
+    rubric.write_text("lang: es\n")  # another rubric: every report is stale
+    fourth = FakeGrade()
+    run(entries([source]), BatchOptions(out, resume=True, rubric=rubric), fourth)
+    assert sorted(fourth.graded) == sorted(CLASS | {"fede": ""})
+
+
+def test_only_regrades_the_named_students_and_keeps_the_rest_of_the_gradebook(tmp_path: Path) -> None:
+    source, out = _class(tmp_path / "class", CLASS), tmp_path / "out"
+    run(entries([source]), BatchOptions(out), FakeGrade())
+    again = FakeGrade()
+    run(entries([source]), BatchOptions(out, resume=True, only=frozenset({"bea"})), again)
+    assert again.graded == ["bea"]  # named: regraded although unchanged
+    assert len(_gradebook(out)) == len(CLASS)
+    with pytest.raises(BadInput, match="no such student in the sources: zoe"):
+        run(entries([source]), BatchOptions(out, only=frozenset({"zoe"})), FakeGrade())
+
+
+def test_two_shards_merged_equal_one_run(tmp_path: Path) -> None:
+    source = _class(tmp_path / "class", CLASS)
+    run(entries([source]), BatchOptions(tmp_path / "all"), FakeGrade())
+    for i in (1, 2):
+        run(entries([source]), BatchOptions(tmp_path / f"shard{i}", shard=(i, 2)), FakeGrade())
+    parts = [{r["student"] for r in _gradebook(tmp_path / f"shard{i}")} for i in (1, 2)]
+    assert parts[0] and parts[1] and not parts[0] & parts[1]  # both did work, none twice
+    merge([tmp_path / "shard1", tmp_path / "shard2"], tmp_path / "merged")
+    assert _gradebook(tmp_path / "merged") == _gradebook(tmp_path / "all")
+    assert (tmp_path / "merged" / "gradebook.html").is_file()
+
+
+def test_a_student_in_two_shards_with_different_work_is_an_error(tmp_path: Path) -> None:
+    run(entries([_class(tmp_path / "a", {"ana": "complete"})]), BatchOptions(tmp_path / "one"), FakeGrade())
+    run(entries([_class(tmp_path / "b", {"ana": "listen-localhost"})]), BatchOptions(tmp_path / "two"), FakeGrade())
+    with pytest.raises(BadInput, match="ana is in two outputs with different work"):
+        merge([tmp_path / "one", tmp_path / "two"], tmp_path / "merged")
+
+
+def test_one_student_s_failure_never_stops_the_others(tmp_path: Path) -> None:
+    source = _class(tmp_path / "class", {"ana": "complete", "bea": "crash", "ciro": "complete"})
+    (source / "dani.zip").write_bytes(b"not a zip")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,repo\neva,\nfede,/no/such/repository\n")
+    out = tmp_path / "out"
+    run(entries([source, roster]), BatchOptions(out, jobs=2), FakeGrade())
+    rows = {r["student"]: r for r in _gradebook(out)}
+    assert [rows[s]["status"] for s in ("ana", "bea", "ciro", "dani", "eva", "fede")] == [
+        "graded",
+        "error",
+        "graded",
+        "error",
+        "error",
+        "error",
+    ]
+    reasons = {s: json.loads((out / s / "report.json").read_text())["error"] for s in ("bea", "dani", "eva", "fede")}
+    assert "the batch crashed on this student (RuntimeError: the stand-in fell over)" in reasons["bea"]
+    assert "not a readable archive" in reasons["dani"]
+    assert "no repository" in reasons["eva"]
+    assert "no such repository" in reasons["fede"]
+
+
+def test_a_roster_of_git_repositories_at_a_deadline(tmp_path: Path) -> None:
+    """Each repository graded at its last commit before the deadline; one with none says so."""
+    repos = {}
+    for student, history in {"ana": ["listen-localhost", "complete"], "bea": ["complete"]}.items():
+        repo = tmp_path / "repos" / student
+        repo.mkdir(parents=True)
+        _sh(repo, "git", "init", "-q", "-b", "main")
+        for verdict, when in zip(history, ["2026-12-01T10:00:00Z", "2026-12-03T10:00:00Z"], strict=False):
+            if student == "bea":
+                when = "2026-12-05T10:00:00Z"  # only after the deadline
+            (repo / "verdict").write_text(verdict)
+            _sh(repo, "git", "add", "-A")
+            _sh(repo, "git", "commit", "-qm", verdict, when=when)
+        repos[student] = repo
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,repo\nana,repos/ana\nbea,repos/bea\n")
+    out = tmp_path / "out"
+    from datetime import datetime
+
+    run(entries([roster]), BatchOptions(out, deadline=datetime.fromisoformat("2026-12-02T00:00:00+00:00")), FakeGrade())
+    rows = {r["student"]: r for r in _gradebook(out)}
+    assert rows["ana"]["score"] == "85"  # listen-localhost, the commit before the deadline
+    assert rows["ana"]["commit"] == _sh(repos["ana"], "git", "rev-parse", "HEAD~1")
+    assert rows["bea"]["status"] == "error"
+    assert "no commit at or before the deadline" in json.loads((out / "bea" / "report.json").read_text())["error"]
+
+
+def _sh(cwd: Path, *cmd: str, when: str = "2026-12-01T10:00:00Z") -> str:
+    env = {"GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when, "HOME": str(cwd)}
+    env |= {"GIT_AUTHOR_NAME": "s", "GIT_AUTHOR_EMAIL": "s@x", "GIT_COMMITTER_NAME": "s", "GIT_COMMITTER_EMAIL": "s@x"}
+    env |= {"PATH": "/usr/bin:/bin"}
+    return subprocess.run(list(cmd), cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_default_jobs_follow_the_machine() -> None:
+    assert batch.default_jobs() >= 1
