@@ -19,4 +19,6 @@ for format in "${wanted[@]}"; do
   esac
 done
 [ -n "${INPUT_FAIL_UNDER:-}" ] && args+=(--fail-under "$INPUT_FAIL_UNDER")
+[ -n "${INPUT_RUBRIC:-}" ] && args+=(--rubric "$INPUT_RUBRIC")
+[ -n "${INPUT_LANG:-}" ] && args+=(--lang "$INPUT_LANG")
 exec "$grader" "${args[@]}"

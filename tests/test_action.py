@@ -122,3 +122,13 @@ def test_action_full_marks_and_subfolder_paths(tmp_path: Path) -> None:
     assert "What to fix" not in run["summary"]
     assert (reports / "summary.md").read_text() == run["summary"]
     jsonschema.validate(json.loads((reports / "results.json").read_text()), GRADESCOPE)
+
+
+def test_action_rubric_and_lang(tmp_path: Path) -> None:
+    """The instructor's rubric from the repository and the feedback's language, as inputs."""
+    workspace, runner_temp = workspace_for("listen-localhost", tmp_path)
+    (workspace / "grader.yml").write_text("checks:\n  api.reachable: {points: 30}\n")
+    run = run_action(workspace, runner_temp, {"rubric": "grader.yml", "lang": "es"})
+    assert run["steps"]["grade"]["rc"] == 0, run["steps"]["grade"]["stderr"]
+    assert run["outputs"]["max-score"] == "115" and run["outputs"]["score"] == "85"
+    assert run["summary"].startswith("## Tarea de Docker: 85/115 puntos")
