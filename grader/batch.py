@@ -25,7 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from grader import __version__, gradebook
 from grader.context import Options
@@ -37,6 +37,10 @@ from grader.roster import Entry, in_shard
 from grader.rubric import Rubric
 from grader.rubric import load as load_rubric
 from grader.runner import not_graded
+
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.table import Table
 
 GIB = 1024**3
 
@@ -216,30 +220,36 @@ def grade_student(
 
 # -- the class -----------------------------------------------------------------------------------
 class Board:
-    """What the batch shows while it runs: a line per student done (plain, for a CI log) with
-    done/total and an ETA; on a terminal also who runs now, in which phase, for how long."""
+    """What the batch shows while it runs: a line per student done, with done/total and the time
+    left (plain lines in a CI log); on a terminal also, live (rich), who runs now, in which phase,
+    for how long."""
 
-    def __init__(self, total: int, jobs: int, stream: Any = None) -> None:
+    def __init__(self, total: int, jobs: int, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.total, self.jobs, self.done = total, jobs, 0
         self.t0 = time.monotonic()
         self.running: dict[str, tuple[str, float]] = {}
         self.lock = threading.Lock()
-        self.live = self.stream.isatty()
+        self.live: Live | None = None
+        if self.stream.isatty():
+            from rich.console import Console
+            from rich.live import Live
+
+            console = Console(file=self.stream, highlight=False)
+            self.live = Live(console=console, get_renderable=self._running, refresh_per_second=2, transient=True)
+            self.live.start()
 
     def phase(self, entry: Entry, text: str) -> None:
         with self.lock:
             since = self.running.get(entry.key, (text, time.monotonic()))[1]
             self.running[entry.key] = (text, since)
-            if self.live:
-                self._status()
 
-    def finished(self, outcome: StudentResult) -> None:
+    def finished(self, result: StudentResult) -> None:
         with self.lock:
-            self.running.pop(outcome.entry.key, None)
+            self.running.pop(result.entry.key, None)
             self.done += 1
-            row = outcome.row
-            if outcome.kept:
+            row = result.row
+            if result.kept:
                 what = "kept (unchanged since its last grading)"
             elif row is None:
                 what = "no report"
@@ -247,14 +257,19 @@ class Board:
                 what = f"graded {row.score:g}/{row.max_score:g}"
             else:
                 what = f"{row.status}: {row.reason[:120]}"
-            clear = "\r\033[K" if self.live else ""
-            self.stream.write(
-                f"{clear}[{self.done:>{len(str(self.total))}}/{self.total}] {outcome.entry.student}: {what} "
-                f"({outcome.seconds:.0f} s){self._eta()}\n"
+            line = (
+                f"[{self.done:>{len(str(self.total))}}/{self.total}] {result.entry.student}: {what} "
+                f"({result.seconds:.0f} s){self._eta()}"
             )
-            if self.live:
-                self._status()
+        if self.live is not None:
+            self.live.console.print(line, markup=False)
+        else:
+            self.stream.write(line + "\n")
             self.stream.flush()
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
 
     def _eta(self) -> str:
         left = self.total - self.done
@@ -263,11 +278,16 @@ class Board:
         per = (time.monotonic() - self.t0) / self.done
         return f", about {per * left / 60:.0f} min left" if per * left >= 60 else f", about {per * left:.0f} s left"
 
-    def _status(self) -> None:
+    def _running(self) -> Table:
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 2))
         now = time.monotonic()
-        running = ", ".join(f"{k} ({p}, {now - s:.0f} s)" for k, (p, s) in sorted(self.running.items()))
-        self.stream.write(f"\r\033[K{self.done}/{self.total} done; running: {running}"[:200])
-        self.stream.flush()
+        with self.lock:
+            for key, (phase, since) in sorted(self.running.items()):
+                table.add_row(key, phase, f"{now - since:.0f} s")
+            table.add_row(f"{self.done}/{self.total} done", "", self._eta().lstrip(", "))
+        return table
 
 
 def selected(entries: Sequence[Entry], options: BatchOptions) -> list[Entry]:
@@ -297,14 +317,16 @@ class Summary:
         return "\n".join(lines) + "\n"
 
 
-def run(entries: Sequence[Entry], options: BatchOptions, grade: GradeFn = grade_in_process) -> Summary:
+def run(
+    entries: Sequence[Entry], options: BatchOptions, grade: GradeFn = grade_in_process, progress: TextIO | None = None
+) -> Summary:
     """Grade the selected students, `options.jobs` at a time; write the gradebook of every
     student of the shard that has a report. One student's failure never stops the others; an
     interruption (Ctrl-C, SIGTERM) stops the runs under way (each tears its stack down) and
     starts no new one."""
     todo = selected(entries, options)
     options.out.mkdir(parents=True, exist_ok=True)
-    board = Board(len(todo), options.jobs)
+    board = Board(len(todo), options.jobs, progress)
     summary = Summary()
     stop = threading.Event()
 
@@ -329,6 +351,8 @@ def run(entries: Sequence[Entry], options: BatchOptions, grade: GradeFn = grade_
             threading.Thread(target=_stop, args=(child,), daemon=True).start()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
+    finally:
+        board.close()
     pool.shutdown(wait=True)
     keys = [e.key for e in entries if in_shard(e.key, options.shard) and (options.out / e.key / REPORT).exists()]
     summary.rows = gradebook.read_rows(options.out, keys)

@@ -11,6 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from grader.errors import InfrastructureError
 
@@ -81,9 +82,31 @@ def compose_env() -> dict[str, str]:
     return env | _COMPOSE_SETTINGS
 
 
+def remote_host(docker_host: str | None) -> str | None:
+    """The machine DOCKER_HOST names when it is not this one (tcp:// or ssh:// to another host),
+    else None (unset, a unix socket, a named pipe, or loopback)."""
+    if not docker_host or "://" not in docker_host:
+        return None
+    scheme, _, rest = docker_host.partition("://")
+    if scheme not in ("tcp", "ssh", "http", "https"):
+        return None
+    host = urlsplit(f"//{rest}").hostname or ""
+    return None if host in ("localhost", "::1") or host.startswith("127.") else host
+
+
 def docker_client(timeout: int = 30) -> docker.DockerClient:
-    """A client for the engine, or InfrastructureError with what to install."""
+    """A client for the engine, or InfrastructureError with what to install. An engine on another
+    machine is refused: the grader reaches a submission's API and database on ports the engine
+    publishes on its own loopback (never on a network), which are not this machine's."""
     import docker  # here, not at the top: `grader lint` never loads the engine's library
+
+    remote = remote_host(os.environ.get("DOCKER_HOST"))
+    if remote is not None:
+        raise InfrastructureError(
+            f"DOCKER_HOST names an engine on another machine ({remote}): a submission's ports are published on "
+            "that machine's loopback, which this one cannot reach. Run the grader on the engine's machine (or in "
+            "its image there); to grade a class on several machines, use `grader batch --shard I/N` on each."
+        )
 
     try:
         client = docker.from_env(timeout=timeout)

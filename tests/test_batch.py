@@ -189,3 +189,18 @@ def _sh(cwd: Path, *cmd: str, when: str = "2026-12-01T10:00:00Z") -> str:
 
 def test_default_jobs_follow_the_machine() -> None:
     assert batch.default_jobs() >= 1
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("stream", [pytest.param(io.StringIO, id="ci-log"), pytest.param(_Terminal, id="terminal")])
+def test_progress_says_who_is_done_how_many_are_left_and_how_long(tmp_path: Path, stream: type[io.StringIO]) -> None:
+    progress = stream()
+    run(entries([_class(tmp_path / "class", CLASS)]), BatchOptions(tmp_path / "out"), FakeGrade(), progress=progress)
+    text = progress.getvalue()
+    assert "[1/5] ana: graded 100/100" in text and "[5/5] eva: graded 100/100" in text
+    assert "s left" in text  # the time left, from the students done so far
+    assert ("\x1b[" in text) is (stream is _Terminal)  # live (rich) on a terminal only

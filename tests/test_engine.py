@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import GRADER_VARIABLES, compose_env
+from grader.engine import GRADER_VARIABLES, compose_env, docker_client, remote_host
+from grader.errors import InfrastructureError
 from tests.conftest import compose_config
 
 SECRETS = {
@@ -52,3 +53,27 @@ def test_the_refused_names_do_not_depend_on_the_machine(monkeypatch: pytest.Monk
     monkeypatch.setenv("DOCKER_HOST", "unix:///run/docker.sock")
     assert set(compose_env()) <= GRADER_VARIABLES
     assert {"DOCKER_HOST", "DOCKER_CERT_PATH", "HOME", "PATH"} <= GRADER_VARIABLES
+
+
+@pytest.mark.parametrize(
+    "docker_host, remote",
+    [
+        pytest.param(None, None, id="unset"),
+        pytest.param("unix:///run/user/1000/docker.sock", None, id="rootless-socket"),
+        pytest.param("tcp://127.0.0.1:2375", None, id="loopback-tcp"),
+        pytest.param("tcp://localhost:2376", None, id="localhost"),
+        pytest.param("tcp://[::1]:2375", None, id="ipv6-loopback"),
+        pytest.param("tcp://10.0.0.5:2376", "10.0.0.5", id="another-machine"),
+        pytest.param("ssh://grader@build-box", "build-box", id="ssh"),
+    ],
+)
+def test_an_engine_on_another_machine_is_named(docker_host: str | None, remote: str | None) -> None:
+    assert remote_host(docker_host) == remote
+
+
+def test_an_engine_on_another_machine_is_refused_before_anything_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its published ports are on its loopback: every API and database check would fail for a
+    reason that is not the student's."""
+    monkeypatch.setenv("DOCKER_HOST", "ssh://grader@build-box")
+    with pytest.raises(InfrastructureError, match="another machine \\(build-box\\).*--shard"):
+        docker_client()
