@@ -75,5 +75,5 @@ def test_an_engine_on_another_machine_is_refused_before_anything_runs(monkeypatc
     """Its published ports are on its loopback: every API and database check would fail for a
     reason that is not the student's."""
     monkeypatch.setenv("DOCKER_HOST", "ssh://grader@build-box")
-    with pytest.raises(InfrastructureError, match="another machine \\(build-box\\).*--shard"):
+    with pytest.raises(InfrastructureError, match=r"another machine \(build-box\).*--shard"):
         docker_client()
