@@ -32,11 +32,12 @@ from grader.context import Options
 from grader.errors import BadInput
 from grader.fetch import Fetched, FetchError, fetch
 from grader.gradebook import META, REPORT, Row
+from grader.model import Phase
 from grader.report import to_dict, write_text_atomic
 from grader.roster import Entry, in_shard
 from grader.rubric import Rubric
 from grader.rubric import load as load_rubric
-from grader.runner import not_graded
+from grader.runner import TEARDOWN_S, not_graded
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -79,6 +80,7 @@ class BatchOptions:
             "lang": self.lang or "",
             "deadline": self.deadline.isoformat() if self.deadline else "",
             "grader": __version__,
+            "formats": ",".join(f for f, wanted in (("junit", self.junit), ("gradescope", self.gradescope)) if wanted),
         }
 
 
@@ -87,6 +89,7 @@ class StudentResult(NamedTuple):
     row: Row | None  # None when the report could not be read back
     kept: bool  # resume: the existing report was kept, nothing was graded
     seconds: float
+    problem: str = ""  # why there is no report (the output folder could not be written)
 
 
 # -- one student -------------------------------------------------------------------------------
@@ -99,48 +102,51 @@ def _phase(line: str) -> str | None:
     return match[1] if match else None
 
 
-def grade_in_process(root: Path, folder: Path, options: BatchOptions, on_phase: Callable[[str], None]) -> int:
-    """`grader grade root` in a child process, its reports into `folder`; its exit code."""
-    cmd = [sys.executable, "-m", "grader.cli", "grade", str(root), "--json", str(folder / REPORT)]
-    cmd += ["--markdown", str(folder / "report.md")]
-    cmd += ["--junit", str(folder / "junit.xml")] if options.junit else []
-    cmd += ["--gradescope", str(folder / "results.json")] if options.gradescope else []
-    cmd += ["--rubric", str(options.rubric)] if options.rubric else []
-    cmd += ["--lang", options.lang] if options.lang else []
-    limits = Options.of(Rubric() if options.rubric is None else load_rubric(options.rubric))
-    # The child ends itself through its own deadlines; this only catches a child that cannot.
-    cap = limits.build_timeout + 6 * limits.start_timeout + 600
-    # No GitHub summary, annotations or step outputs from one student's run: in a batch's CI job
-    # those would be one student's lines among the class's.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    with subprocess.Popen(
-        cmd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        text=True,
-        errors="replace",
-    ) as child:
-        _running.add(child)
-        timer = threading.Timer(cap, _stop, (child,))
-        timer.start()
-        try:
-            assert child.stderr is not None
-            for line in child.stderr:
-                phase = _phase(line)
-                if phase:
-                    on_phase(phase)
-            return child.wait()
-        finally:
-            timer.cancel()
-            _running.discard(child)
+class Children:
+    """The `grader grade` processes under way, and the one switch that stops them: once stopping,
+    no new one starts (a student still being fetched included), and every one running is asked
+    to tear down, with longer than its own teardown may take before it is killed."""
+
+    GRACE_S = TEARDOWN_S + 60
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: set[subprocess.Popen[str]] = set()
+        self.stopping = False
+
+    def start(self, cmd: list[str], env: dict[str, str], cwd: str) -> subprocess.Popen[str] | None:
+        with self.lock:
+            if self.stopping:
+                return None
+            child = subprocess.Popen(
+                cmd,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=cwd,
+                text=True,
+                errors="replace",
+            )
+            self.running.add(child)
+            return child
+
+    def done(self, child: subprocess.Popen[str]) -> None:
+        with self.lock:
+            self.running.discard(child)
+
+    def stop_all(self) -> None:
+        with self.lock:
+            self.stopping = True
+            running = list(self.running)
+        for child in running:
+            threading.Thread(target=stop, args=(child, self.GRACE_S), daemon=True).start()
 
 
-_running: set[subprocess.Popen[str]] = set()
+CHILDREN = Children()
 
 
-def _stop(child: subprocess.Popen[str], grace: float = 120.0) -> None:
+def stop(child: subprocess.Popen[str], grace: float = Children.GRACE_S) -> None:
     """SIGTERM (the child tears its stack down and writes its report), SIGKILL if it cannot."""
     if child.poll() is None:
         child.send_signal(signal.SIGTERM)
@@ -150,8 +156,68 @@ def _stop(child: subprocess.Popen[str], grace: float = 120.0) -> None:
             child.kill()
 
 
+def time_cap(options: Options) -> float:
+    """The longest a student's `grader grade` may take before the batch stops it: every check's
+    own deadline at once (a rubric's scenarios are API checks too: twice the START deadline each
+    is generous) and its teardown. Its own deadlines end it well before; this catches one that
+    cannot end."""
+    checks = sum(options.deadline(phase) for phase in Phase)
+    return 2 * checks + TEARDOWN_S
+
+
+def grade_in_process(root: Path, folder: Path, options: BatchOptions, on_phase: Callable[[str], None]) -> int:
+    """`grader grade root` in a child process, its reports into `folder`; its exit code (-1 when
+    the batch is stopping and it never started)."""
+    # -P: the current directory (perhaps a folder of submissions, one named `grader/`) is not on
+    # sys.path; the child starts in the student's folder of the batch, never a source.
+    cmd = [sys.executable, "-P", "-m", "grader.cli", "grade", str(root), "--json", str(folder / REPORT)]
+    cmd += ["--markdown", str(folder / "report.md")]
+    cmd += ["--junit", str(folder / "junit.xml")] if options.junit else []
+    cmd += ["--gradescope", str(folder / "results.json")] if options.gradescope else []
+    cmd += ["--rubric", str(options.rubric)] if options.rubric else []
+    cmd += ["--lang", options.lang] if options.lang else []
+    limits = Options.of(Rubric() if options.rubric is None else load_rubric(options.rubric))
+    # No GitHub summary, annotations or step outputs from one student's run: in a batch's CI job
+    # those would be one student's lines among the class's.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    child = CHILDREN.start(cmd, env, str(folder))
+    if child is None:
+        return -1
+    timer = threading.Timer(time_cap(limits), stop, (child,))
+    timer.start()
+    try:
+        assert child.stderr is not None
+        for line in child.stderr:
+            phase = _phase(line)
+            if phase:
+                on_phase(phase)
+        return child.wait()
+    finally:
+        timer.cancel()
+        CHILDREN.done(child)
+        child.__exit__(None, None, None)  # close its pipe
+
+
+_USERINFO = re.compile(r"\b(https?://)[^/\s@]+@")
+
+
+def public(text: str) -> str:
+    """`text` without the credentials an https URL may carry (a token for private repositories):
+    what the batch records and shows (batch.json, the gradebook, a report's reason)."""
+    return _USERINFO.sub(r"\1", text)
+
+
+OUTPUTS = (REPORT, "report.md", "junit.xml", "results.json", META)
+
+
+def _clear(folder: Path) -> None:
+    """The student's previous outputs: none may outlive the work they were about."""
+    for name in OUTPUTS:
+        (folder / name).unlink(missing_ok=True)
+
+
 def _write_error(folder: Path, entry: Entry, reason: str, lang: str | None) -> None:
-    report = not_graded(Path(entry.location or entry.student), reason, lang or "en")
+    report = not_graded(Path(public(entry.location) or entry.student), public(reason), lang or "en")
     doc = to_dict(report)
     doc["submission"]["name"] = entry.student
     write_text_atomic(folder / REPORT, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
@@ -160,7 +226,7 @@ def _write_error(folder: Path, entry: Entry, reason: str, lang: str | None) -> N
 def _meta(entry: Entry, fetched: Fetched | None, fingerprint: dict[str, str], seconds: float) -> dict[str, Any]:
     return {
         "student": entry.student,
-        "source": entry.location,
+        "source": public(entry.location),
         "kind": entry.kind.value,
         "ref": entry.ref,
         "commit": fetched.commit if fetched else "",
@@ -172,14 +238,19 @@ def _meta(entry: Entry, fetched: Fetched | None, fingerprint: dict[str, str], se
     }
 
 
+def _json(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`, or {} (missing, damaged, not an object)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _kept(folder: Path, fingerprint: dict[str, str]) -> bool:
     """A report resume keeps: graded (not incomplete, not an error) with the same fingerprint."""
-    try:
-        meta = json.loads((folder / META).read_text(encoding="utf-8"))
-        report = json.loads((folder / REPORT).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return bool(meta.get("fingerprint") == fingerprint and report.get("status") == "graded")
+    meta, report = _json(folder / META), _json(folder / REPORT)
+    return bool(fingerprint and meta.get("fingerprint") == fingerprint and report.get("status") == "graded")
 
 
 def grade_student(
@@ -188,37 +259,52 @@ def grade_student(
     grade: GradeFn = grade_in_process,
     on_phase: Callable[[str], None] = lambda phase: None,
 ) -> StudentResult:
-    """Fetch, grade, record one student; whatever happens, their folder ends with a report."""
+    """Fetch, grade, record one student; whatever happens short of an unwritable output folder,
+    their folder ends with a report, and nothing here stops the class."""
     started = time.monotonic()
     folder = options.out / entry.key
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="grader-batch-", ignore_cleanup_errors=True) as tmp:
-        fetched: Fetched | None = None
-        fingerprint: dict[str, str] = {}
-        try:
-            on_phase("fetching")
-            fetched = fetch(entry, Path(tmp), options.deadline)
-            fingerprint = options.fingerprint(fetched)
-            forced = entry.student in options.only or entry.key in options.only
-            if options.resume and not forced and _kept(folder, fingerprint):
-                return StudentResult(entry, gradebook.read_row(folder), True, time.monotonic() - started)
-            for stale in (REPORT, "report.md", "junit.xml", "results.json", META):
-                (folder / stale).unlink(missing_ok=True)
-            code = grade(fetched.root, folder, options, on_phase)
-            if not (folder / REPORT).exists():
-                _write_error(folder, entry, f"the grader ended with code {code} without a report", options.lang)
-        except FetchError as exc:
-            _write_error(folder, entry, f"could not fetch the submission: {exc}", options.lang)
-        except Exception as exc:  # the batch's own fault: this student's report says so, the class goes on
-            _write_error(
-                folder, entry, f"the batch crashed on this student ({type(exc).__name__}: {exc})", options.lang
-            )
-        seconds = time.monotonic() - started
-        write_text_atomic(folder / META, json.dumps(_meta(entry, fetched, fingerprint, seconds), indent=2) + "\n")
-    return StudentResult(entry, gradebook.read_row(folder), False, seconds)
+    fetched: Fetched | None = None
+    fingerprint: dict[str, str] = {}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="grader-batch-", ignore_cleanup_errors=True) as tmp:
+            try:
+                on_phase("fetching")
+                fetched = fetch(entry, Path(tmp), options.deadline)
+                fingerprint = options.fingerprint(fetched)
+                forced = entry.student in options.only or entry.key in options.only
+                if options.resume and not forced and _kept(folder, fingerprint):
+                    return StudentResult(entry, gradebook.read_row(folder), True, time.monotonic() - started)
+                _clear(folder)
+                code = grade(fetched.root, folder, options, on_phase)
+                if code == -1:
+                    _write_error(folder, entry, "the batch was stopped before this student was graded", options.lang)
+                elif not (folder / REPORT).exists():
+                    _write_error(folder, entry, f"the grader ended with code {code} without a report", options.lang)
+            except FetchError as exc:
+                _clear(folder)
+                _write_error(folder, entry, f"could not fetch the submission: {exc}", options.lang)
+            except Exception as exc:  # the batch's own fault: this student's report says so
+                _clear(folder)
+                crash = f"the batch crashed on this student ({type(exc).__name__}: {exc})"
+                _write_error(folder, entry, crash, options.lang)
+        meta = _meta(entry, fetched, fingerprint, time.monotonic() - started)
+        write_text_atomic(folder / META, json.dumps(meta, indent=2) + "\n")
+    except OSError as exc:  # the output folder itself cannot be written: said on the board
+        return StudentResult(entry, None, False, time.monotonic() - started, f"{folder}: {exc}")
+    return StudentResult(entry, gradebook.read_row(folder), False, time.monotonic() - started)
 
 
 # -- the class -----------------------------------------------------------------------------------
+def printable(text: str) -> str:
+    """`text` safe for a terminal and a CI log: no control characters (ANSI escapes, a newline
+    starting a line of its own), and no `::` at the start, which GitHub Actions reads as a
+    command (a student named `::error::...`)."""
+    cleaned = "".join(c if c.isprintable() else "?" for c in text)
+    return "?" + cleaned[1:] if cleaned.startswith("::") else cleaned
+
+
+
 class Board:
     """What the batch shows while it runs: a line per student done, with done/total and the time
     left (plain lines in a CI log); on a terminal also, live (rich), who runs now, in which phase,
@@ -252,12 +338,12 @@ class Board:
             if result.kept:
                 what = "kept (unchanged since its last grading)"
             elif row is None:
-                what = "no report"
+                what = f"no report ({result.problem})" if result.problem else "no report"
             elif row.status == "graded":
                 what = f"graded {row.score:g}/{row.max_score:g}"
             else:
                 what = f"{row.status}: {row.reason[:120]}"
-            line = (
+            line = printable(
                 f"[{self.done:>{len(str(self.total))}}/{self.total}] {result.entry.student}: {what} "
                 f"({result.seconds:.0f} s){self._eta()}"
             )
@@ -285,7 +371,7 @@ class Board:
         now = time.monotonic()
         with self.lock:
             for key, (phase, since) in sorted(self.running.items()):
-                table.add_row(key, phase, f"{now - since:.0f} s")
+                table.add_row(printable(key), printable(phase), f"{now - since:.0f} s")
             table.add_row(f"{self.done}/{self.total} done", "", self._eta().lstrip(", "))
         return table
 
@@ -313,7 +399,7 @@ class Summary:
             row = o.row
             score = f"{row.score:g}/{row.max_score:g}" if row and row.score is not None else "-"
             status = ("kept " if o.kept else "") + (row.status if row else "no report")
-            lines.append(f"{o.entry.student[:30]:<30} {score:>12} {status:<11} {o.seconds:>7.0f}")
+            lines.append(printable(f"{o.entry.student[:30]:<30} {score:>12} {status:<11} {o.seconds:>7.0f}"))
         return "\n".join(lines) + "\n"
 
 
@@ -324,14 +410,19 @@ def run(
     student of the shard that has a report. One student's failure never stops the others; an
     interruption (Ctrl-C, SIGTERM) stops the runs under way (each tears its stack down) and
     starts no new one."""
+    out = options.out.resolve()
+    # The output folder inside a source folder is not a student (a second run would grade it).
+    entries = [e for e in entries if not (e.location and Path(e.location).resolve().is_relative_to(out))]
     todo = selected(entries, options)
     options.out.mkdir(parents=True, exist_ok=True)
+    with CHILDREN.lock:
+        CHILDREN.stopping = False  # a batch after an interrupted one in the same process
     board = Board(len(todo), options.jobs, progress)
     summary = Summary()
-    stop = threading.Event()
+    halt = threading.Event()
 
     def one(entry: Entry) -> StudentResult | None:
-        if stop.is_set():
+        if halt.is_set():
             return None
         return grade_student(entry, options, grade, lambda text: board.phase(entry, text))
 
@@ -346,9 +437,8 @@ def run(
                     summary.outcomes.append(outcome)
                     board.finished(outcome)
     except BaseException:
-        stop.set()
-        for child in list(_running):
-            threading.Thread(target=_stop, args=(child,), daemon=True).start()
+        halt.set()
+        CHILDREN.stop_all()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
@@ -361,20 +451,35 @@ def run(
 
 
 def merge(folders: Sequence[Path], out: Path) -> list[Row]:
-    """The students of several batch outputs (shards) in one, and its gradebook. A student graded
-    in two of them is an error unless both graded the same thing."""
+    """The students of several batch outputs (shards) in one, and its gradebook. Only a batch's
+    student folders count (a report and its batch.json). The outputs must have been graded alike
+    (rubric, language, deadline, formats, grader): a gradebook mixing them would compare grades
+    that do not compare. A student in two of them is an error when the work differs; for the same
+    work, a graded report wins over one that is not."""
     out.mkdir(parents=True, exist_ok=True)
-    for folder in folders:
+    settings: dict[str, Path] = {}
+    for folder in [out, *folders]:
         if not folder.is_dir():
             raise BadInput(f"{folder}: not a folder")
-        if folder.resolve() == out.resolve():
-            continue
-        for student in sorted(p for p in folder.iterdir() if (p / REPORT).is_file()):
+        for student in sorted(p for p in folder.iterdir() if (p / REPORT).is_file() and (p / META).is_file()):
+            fingerprint = dict(_json(student / META).get("fingerprint") or {})
+            fingerprint.pop("version", None)
+            key = json.dumps(fingerprint, sort_keys=True)
+            if fingerprint and key not in settings:
+                if settings:
+                    other = next(iter(settings.values()))
+                    raise BadInput(f"{student} was graded with other settings than {other}: {key}")
+                settings[key] = student
+            if folder.resolve() == out.resolve():
+                continue
             target = out / student.name
             if target.exists():
                 if _version(target) != _version(student):
                     raise BadInput(f"{student.name} is in two outputs with different work: {target} and {student}")
-                continue
+                graded = [_json(f / REPORT).get("status") == "graded" for f in (target, student)]
+                if graded[0] or not graded[1]:
+                    continue
+                shutil.rmtree(target)
             shutil.copytree(student, target)
     rows = gradebook.read_rows(out)
     gradebook.write(out, rows)
@@ -382,8 +487,4 @@ def merge(folders: Sequence[Path], out: Path) -> list[Row]:
 
 
 def _version(folder: Path) -> str:
-    try:
-        meta = json.loads((folder / META).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ""
-    return json.dumps(meta.get("fingerprint") or {}, sort_keys=True)
+    return str((_json(folder / META).get("fingerprint") or {}).get("version", ""))

@@ -6,11 +6,14 @@ git runs with its dangerous transports off and no prompt, archives are read memb
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import resource
 import shutil
 import stat
 import subprocess
+import sys
 import tarfile
 import zipfile
 from collections.abc import Iterator
@@ -26,6 +29,7 @@ GIT_TIMEOUT_S = 300.0
 # files without node_modules); these leave room for a committed node_modules and stop a bomb.
 MAX_FILES = 20_000
 MAX_BYTES = 500 * 1024 * 1024
+EXTRACT_MEMORY = 1024 * 1024 * 1024  # address space of the process that extracts one archive
 _CHUNK = 1024 * 1024
 # git's own protocols that run nothing on this machine; `ext::` runs a command, `fd::` reads a descriptor.
 GIT_PROTOCOLS = "https:http:ssh:git:file"
@@ -51,7 +55,7 @@ def fetch(entry: Entry, into: Path, deadline: datetime | None = None) -> Fetched
     if entry.kind is Kind.FOLDER:
         return Fetched(Path(entry.location), content_hash=tree_hash(Path(entry.location)))
     if entry.kind is Kind.ARCHIVE:
-        root, notes = extract(Path(entry.location), into / "archive")
+        root, notes = extract_bounded(Path(entry.location), into / "archive")
         return Fetched(root, content_hash=tree_hash(root), notes=notes)
     return clone(entry.location, entry.ref, into / "repo", deadline)
 
@@ -103,27 +107,33 @@ def _url(location: str) -> str:
 def clone(location: str, ref: str, dest: Path, deadline: datetime | None = None) -> Fetched:
     """Clone `location` at `ref` (default branch when empty) into `dest`. Without a deadline: the
     tip, shallow. With one: the last commit on the branch's first-parent line at or before it
-    (history without file contents where the server allows it, then that commit's files)."""
+    (history without file contents where the server allows it, then that commit's files). A ref
+    that is no branch or tag but looks like a commit is checked out as one."""
+    if location.startswith("-") or ref.startswith("-"):
+        raise FetchError(f"{location} {ref}: a repository or ref cannot start with '-' (git would read an option)")
     url = _url(location)
     scheme = url.split("://", 1)[0] if "://" in url else "ssh"
     if scheme not in GIT_PROTOCOLS.split(":"):
         raise FetchError(f"{location}: git transport {scheme!r} is not allowed (use https, ssh or a path)")
-    is_sha = bool(_SHA.fullmatch(ref))
-    branch = ["--branch", ref] if ref and not is_sha else []
-    if deadline is None and not is_sha:
-        _git(["clone", "--quiet", "--depth", "1", "--single-branch", "--no-tags", *branch, url, str(dest)])
-    else:
-        _git(["clone", "--quiet", "--filter=blob:none", "--no-checkout", "--no-tags", *branch, url, str(dest)])
-    target = ref if is_sha else "HEAD"
+    history = ["--filter=blob:none", "--no-checkout"] if deadline is not None else ["--depth", "1", "--single-branch"]
+    try:
+        _git(["clone", "--quiet", "--no-tags", *history, *(["--branch", ref] if ref else []), "--", url, str(dest)])
+        target = "HEAD"
+    except FetchError:
+        if not _SHA.fullmatch(ref):
+            raise
+        shutil.rmtree(dest, ignore_errors=True)  # not a branch or a tag: a commit
+        _git(["clone", "--quiet", "--no-tags", "--filter=blob:none", "--no-checkout", "--", url, str(dest)])
+        target = ref
     if deadline is not None:
-        found = _git(["rev-list", "-n", "1", "--first-parent", f"--before={deadline.isoformat()}", target], dest)
+        found = _git(["rev-list", "-n", "1", "--first-parent", f"--before={deadline.isoformat()}", target, "--"], dest)
         if not found:
-            first = _git(["log", "--reverse", "--format=%cI", target], dest).splitlines()[:1]
+            first = _git(["log", "--reverse", "--format=%cI", target, "--"], dest).splitlines()[:1]
             since = f" (the first is from {first[0]})" if first else ""
             raise FetchError(f"no commit at or before the deadline {deadline.isoformat()}{since}")
         target = found
-    if deadline is not None or is_sha:
-        _git(["checkout", "--quiet", "--detach", target], dest)
+    if target != "HEAD" or deadline is not None:
+        _git(["checkout", "--quiet", "--detach", target, "--"], dest)
     commit = _git(["rev-parse", "HEAD"], dest)
     shutil.rmtree(dest / ".git", ignore_errors=True)  # never graded (the copy skips it), and large
     return Fetched(dest, commit=commit)
@@ -145,14 +155,23 @@ def _member_path(name: str) -> PurePosixPath | None:
 
 class _Budget:
     def __init__(self, archive: Path) -> None:
-        self.archive, self.files, self.bytes = archive, 0, 0
+        self.archive, self.entries, self.bytes = archive, 0, 0
+        self.skipped: list[str] = []
+        self.more_skipped = 0
 
-    def file(self) -> None:
-        self.files += 1
-        if self.files > MAX_FILES:
-            raise FetchError(f"{self.archive.name}: more than {MAX_FILES} files; not extracted")
+    def entry(self) -> None:
+        """A file or a folder: both cost the file system, both count."""
+        self.entries += 1
+        if self.entries > MAX_FILES:
+            raise FetchError(f"{self.archive.name}: more than {MAX_FILES} files and folders; not extracted")
 
-    def copy(self, source: IO[bytes], target: Path) -> None:
+    def skip(self, name: str) -> None:
+        if len(self.skipped) < 20:
+            self.skipped.append(name)
+        else:
+            self.more_skipped += 1
+
+    def copy(self, source: IO[bytes], target: Path, mode: int) -> None:
         with target.open("wb") as out:
             while chunk := source.read(_CHUNK):
                 self.bytes += len(chunk)
@@ -161,86 +180,142 @@ class _Budget:
                         f"{self.archive.name}: more than {MAX_BYTES // 2**20} MiB once extracted; not extracted"
                     )
                 out.write(chunk)
+        # Executable bits kept (an `ENTRYPOINT ["./entrypoint.sh"]` works as from git); nothing else.
+        target.chmod(0o644 | (mode & 0o111))
 
 
-def _zip_members(archive: Path) -> Iterator[tuple[str, str, IO[bytes] | None]]:
-    """(name, kind: file|dir|other, stream) for each member of a zip."""
+def _zip_members(archive: Path) -> Iterator[tuple[str, str, IO[bytes] | None, int]]:
+    """(name, kind: file|dir|other, stream, unix mode) for each member of a zip."""
     with zipfile.ZipFile(archive) as zipped:
         for info in zipped.infolist():
-            kind = stat.S_IFMT(info.external_attr >> 16)  # 0 when the zip stores no unix type
+            mode = info.external_attr >> 16 if info.create_system == 3 else 0  # 3: made on unix
+            kind = stat.S_IFMT(mode)  # 0 when the zip stores no unix type
             if info.is_dir():
-                yield info.filename, "dir", None
+                yield info.filename, "dir", None, 0
             elif kind and kind != stat.S_IFREG:
-                yield info.filename, "other", None  # a symlink (unix mode in the zip), a device
+                yield info.filename, "other", None, 0  # a symlink (unix mode in the zip), a device
+            elif info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                # bzip2 and lzma decode without an output limit: a 2 KB member can take gigabytes
+                # of memory before the byte cap sees a byte. Students' zips are deflated.
+                raise FetchError(f"{archive.name}: {info.filename} uses a compression other than deflate")
             else:
                 with zipped.open(info) as stream:
-                    yield info.filename, "file", stream
+                    yield info.filename, "file", stream, mode
 
 
-def _tar_members(archive: Path) -> Iterator[tuple[str, str, IO[bytes] | None]]:
+def _tar_members(archive: Path) -> Iterator[tuple[str, str, IO[bytes] | None, int]]:
     with tarfile.open(archive, mode="r:*") as tarred:
         for member in tarred:
             if member.isdir():
-                yield member.name, "dir", None
+                yield member.name, "dir", None, 0
             elif member.isfile():
-                yield member.name, "file", tarred.extractfile(member)
+                yield member.name, "file", tarred.extractfile(member), member.mode
             else:
-                yield member.name, "other", None  # links (symbolic or hard), devices, FIFOs
+                yield member.name, "other", None, 0  # links (symbolic or hard), devices, FIFOs
 
 
 def extract(archive: Path, dest: Path) -> tuple[Path, tuple[str, ...]]:
     """Extract `archive` into `dest` member by member: regular files and folders only, never a
-    path outside `dest`, at most MAX_FILES files and MAX_BYTES bytes. A single top folder (what
-    zipping a folder gives) is unwrapped. Returns (the folder to grade, notes for the TA)."""
+    path outside `dest`, at most MAX_FILES files and folders and MAX_BYTES bytes. A single top
+    folder (what zipping a folder gives) is unwrapped. Returns (the folder to grade, notes for
+    the TA). Run it through extract_bounded() for an archive nobody checked: a decoder can take
+    memory this process cannot bound (tar's long-name headers are read whole)."""
     dest.mkdir(parents=True)
-    budget, skipped = _Budget(archive), []
+    budget = _Budget(archive)
     members = _zip_members if archive.name.lower().endswith(".zip") else _tar_members
     try:
-        for name, kind, stream in members(archive):
+        for name, kind, stream, mode in members(archive):
             path = _member_path(name)
             if path is None or kind == "other":
                 if not name.replace("\\", "/").startswith("__MACOSX"):
-                    skipped.append(name)
+                    budget.skip(name)
                 continue
+            budget.entry()
             target = dest.joinpath(*path.parts)
             if kind == "dir":
                 target.mkdir(parents=True, exist_ok=True)
                 continue
-            budget.file()
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.is_symlink() or target.is_dir():
-                skipped.append(name)
+                budget.skip(name)
                 continue
             assert stream is not None
-            budget.copy(stream, target)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, RuntimeError) as exc:
-        # RuntimeError: zipfile's answer to an encrypted member
-        raise FetchError(f"{archive.name}: not a readable archive ({exc})") from exc
-    entries = [p for p in dest.iterdir()]
+            budget.copy(stream, target, mode)
+    except (FetchError, MemoryError):
+        raise  # MemoryError: extract_bounded's child says so by its exit
+    except Exception as exc:  # whatever a damaged or hostile archive makes a decoder raise
+        raise FetchError(f"{archive.name}: not a readable archive ({type(exc).__name__}: {exc})") from exc
+    entries = list(dest.iterdir())
     root = entries[0] if len(entries) == 1 and entries[0].is_dir() else dest
-    notes = tuple(f"left out of {archive.name} (a link, a device or a path outside it): {n}" for n in skipped[:20])
-    if len(skipped) > 20:
-        notes += (f"... and {len(skipped) - 20} more left out of {archive.name}",)
+    notes = tuple(f"left out of {archive.name} (a link, a device or a path outside it): {n}" for n in budget.skipped)
+    if budget.more_skipped:
+        notes += (f"... and {budget.more_skipped} more left out of {archive.name}",)
     return root, notes
+
+
+def extract_bounded(
+    archive: Path, dest: Path, memory: int = EXTRACT_MEMORY, timeout: float = 300
+) -> tuple[Path, tuple[str, ...]]:
+    """extract() in a child process that may use `memory` bytes of address space and `timeout`
+    seconds: a decompression bomb ends that process, never the batch grading the class."""
+
+    try:
+        done = subprocess.run(
+            # -P: the working directory (perhaps a folder of submissions) is not on sys.path
+            [sys.executable, "-P", "-m", "grader.fetch", str(archive), str(dest), str(memory)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise FetchError(f"{archive.name}: extracting it took longer than {timeout:.0f} s") from exc
+    try:
+        answer = json.loads(done.stdout)
+    except ValueError:
+        answer = {"error": f"{archive.name}: extracting it took more than {memory // 2**20} MiB of memory"}
+    if "error" in answer:
+        raise FetchError(str(answer["error"]))
+    return Path(answer["root"]), tuple(answer["notes"])
+
+
+def _main(argv: list[str]) -> int:
+    """`python -m grader.fetch ARCHIVE DEST MEMORY`: extract() for extract_bounded(), in at
+    most MEMORY bytes of address space (set here: a preexec_fn is unsafe in the threaded batch)."""
+    memory = int(argv[2])
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    try:
+        root, notes = extract(Path(argv[0]), Path(argv[1]))
+    except FetchError as exc:
+        print(json.dumps({"error": str(exc)}))
+    except MemoryError:
+        return 1  # no JSON: the caller names the memory cap
+    else:
+        print(json.dumps({"root": str(root), "notes": list(notes)}))
+    return 0
 
 
 # -- what was graded --------------------------------------------------------------------------------
 def tree_hash(root: Path) -> str:
-    """sha256 over the files a run grades (paths and contents, .git left out, links by target):
-    the same folder or archive gives the same hash on any machine, whatever the timestamps."""
+    """sha256 over what a run grades: every path (folders too, empty ones included), each file's
+    contents and whether it is executable, each link's target; .git left out. The same folder or
+    archive gives the same hash on any machine, whatever the timestamps; names are hashed as the
+    file system's bytes (a Latin-1 name from an old zip is no error)."""
     digest = hashlib.sha256()
     for directory, folders, files in os.walk(root):
         folders[:] = sorted(f for f in folders if f != ".git")
-        for name in sorted(files):
+        for name in [*folders, *sorted(files)]:
             path = Path(directory, name)
-            relative = path.relative_to(root).as_posix()
-            digest.update(relative.encode() + b"\0")
+            digest.update(os.fsencode(path.relative_to(root).as_posix()) + b"\0")
             mode = os.lstat(path).st_mode
             if stat.S_ISLNK(mode):
-                digest.update(b"link\0" + os.readlink(path).encode() + b"\0")
+                digest.update(b"link\0" + os.fsencode(os.readlink(path)) + b"\0")
+            elif stat.S_ISDIR(mode):
+                digest.update(b"folder\0")
             elif not stat.S_ISREG(mode):
                 digest.update(b"special\0")  # never opened: a FIFO would block (the copy skips them)
             else:
+                digest.update(b"executable\0" if mode & 0o111 else b"file\0")
                 try:
                     with path.open("rb") as handle:
                         while chunk := handle.read(_CHUNK):
@@ -249,3 +324,7 @@ def tree_hash(root: Path) -> str:
                     digest.update(b"unreadable")
                 digest.update(b"\0")
     return "sha256:" + digest.hexdigest()
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

@@ -41,16 +41,41 @@ class Row:
         return round(100 * self.score / self.max_score, 1) if self.score is not None and self.max_score else None
 
 
-def read_row(folder: Path) -> Row | None:
-    """The row of one student's folder (None when it holds no report)."""
+def _object(path: Path) -> dict[str, Any] | None:
     try:
-        report: dict[str, Any] = json.loads((folder / REPORT).read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return value if isinstance(value, dict) else None
+
+
+def read_row(folder: Path) -> Row | None:
+    """The row of one student's folder: None when it holds no report; a report that is not the
+    grader's shape (damaged, edited by hand) is a row with status `error` saying so."""
+    report = _object(folder / REPORT)
+    if report is None:
+        return None
+    meta = _object(folder / META) or {}
     try:
-        meta: dict[str, Any] = json.loads((folder / META).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        meta = {}
+        return _row(folder, report, meta)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return Row(
+            folder.name,
+            str(meta.get("student") or folder.name),
+            "error",
+            None,
+            0.0,
+            {},
+            {},
+            {},
+            "",
+            "",
+            0.0,
+            f"{REPORT} is not a report of this grader ({type(exc).__name__}: {exc})",
+        )
+
+
+def _row(folder: Path, report: dict[str, Any], meta: dict[str, Any]) -> Row:
     checks = report.get("checks") or []
     status = str(report.get("status", "error"))
     reason = str(report.get("error") or "")
@@ -73,8 +98,9 @@ def read_row(folder: Path) -> Row | None:
 
 
 def read_rows(out: Path, keys: Sequence[str] | None = None) -> list[Row]:
-    """Every student folder under `out` with a report (only `keys` when given), by folder name."""
-    folders = [out / k for k in keys] if keys is not None else [p for p in out.iterdir() if p.is_dir()]
+    """Every student folder under `out` (a batch's: a report and batch.json; only `keys` when
+    given), by folder name."""
+    folders = [out / k for k in keys] if keys is not None else [p for p in out.iterdir() if (p / META).is_file()]
     rows = [r for r in (read_row(f) for f in sorted(folders)) if r is not None]
     return sorted(rows, key=lambda r: r.key)
 
@@ -94,7 +120,9 @@ def _number(value: float | None) -> str:
 def to_csv(rows: Sequence[Row]) -> str:
     ids = check_ids(rows)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # Every cell quoted: a spreadsheet that splits on `;` (Spanish locales) cannot cut a name
+    # into a cell of its own that starts with `=`.
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(["student", "score", "max_score", "percentage", "status", *ids, "source", "commit", "duration_s"])
     for r in rows:
         points = [_number(r.points.get(i)) if r.status == "graded" else "" for i in ids]

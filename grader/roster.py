@@ -45,14 +45,24 @@ class Entry(NamedTuple):
     ref: str = ""  # a branch, tag or commit to grade (git), "" for the default branch
 
 
-def safe_name(student: str) -> str:
-    """A folder name for `student`: letters, digits, `.`, `_`, `-`; never hidden, never `..`.
-    A name that had to change gets a short hash of the original, so that two students whose
-    names differ only in what was replaced (`josé`, `jos_`) still get two folders."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", student.strip()).strip("._-")[:MAX_NAME] or "student"
-    if cleaned == student:
-        return cleaned
+# Names a student folder cannot take: the batch's own files, and what Windows reserves.
+RESERVED = {"gradebook.csv", "gradebook.html", "con", "prn", "aux", "nul"} | {
+    f"{d}{n}" for d in ("com", "lpt") for n in range(1, 10)
+}
+
+
+def _hashed(cleaned: str, student: str) -> str:
     return f"{cleaned}-{hashlib.sha256(student.encode()).hexdigest()[:6]}"
+
+
+def safe_name(student: str) -> str:
+    """A folder name for `student`: letters, digits, `.`, `_`, `-`; never hidden, never `..`,
+    never a name the batch or Windows keeps for itself. A name that had to change gets a short
+    hash of the original, so that two students whose names differ only in what was replaced
+    (`josé`, `jos_`) still get two folders."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", student.strip()).strip("._-")[:MAX_NAME] or "student"
+    reserved = cleaned.lower() in RESERVED or cleaned.lower().split(".")[0] in RESERVED
+    return cleaned if cleaned == student and not reserved else _hashed(cleaned, student)
 
 
 def archive_student(path: Path) -> str:
@@ -142,14 +152,23 @@ def entries(sources: Sequence[Path]) -> list[Entry]:
             raise BadInput(
                 f"{source}: not a folder of submissions, a roster (.csv) or an archive ({', '.join(ARCHIVE_SUFFIXES)})"
             )
-    by_key: dict[str, Entry] = {}
+    by_student: dict[str, tuple[Kind, str, str]] = {}
     for student, kind, location, ref in raw:
-        entry = Entry(student, safe_name(student), kind, location, ref)
-        if entry.key in by_key:
-            other = by_key[entry.key]
-            raise BadInput(f"student {student!r} appears twice: {other.location or other.kind.value} and {location}")
-        by_key[entry.key] = entry
-    return sorted(by_key.values(), key=lambda e: e.key)
+        if student in by_student:
+            other = by_student[student]
+            raise BadInput(f"student {student!r} appears twice: {other[1] or other[0].value} and {location}")
+        by_student[student] = (kind, location, ref)
+    # `Ana` and `ana` are two students but one folder where names ignore case (macOS, Windows):
+    # such names get their hash too.
+    keys = {student: safe_name(student) for student in by_student}
+    folded: dict[str, int] = {}
+    for key in keys.values():
+        folded[key.lower()] = folded.get(key.lower(), 0) + 1
+    found = [
+        Entry(student, key if folded[key.lower()] == 1 else _hashed(key, student), *by_student[student])
+        for student, key in keys.items()
+    ]
+    return sorted(found, key=lambda e: e.key)
 
 
 def in_shard(key: str, shard: tuple[int, int] | None) -> bool:

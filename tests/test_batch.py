@@ -204,3 +204,40 @@ def test_progress_says_who_is_done_how_many_are_left_and_how_long(tmp_path: Path
     assert "[1/5] ana: graded 100/100" in text and "[5/5] eva: graded 100/100" in text
     assert "s left" in text  # the time left, from the students done so far
     assert ("\x1b[" in text) is (stream is _Terminal)  # live (rich) on a terminal only
+
+
+def test_credentials_in_a_repository_url_are_never_recorded(tmp_path: Path) -> None:
+    assert batch.public("fatal: https://x-access-token:s3cr3t@github.com/c/r.git not found") == (
+        "fatal: https://github.com/c/r.git not found"
+    )
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,repo\nana,https://x-access-token:s3cr3t@127.0.0.1:9/course/ana.git\n")  # refused at once
+    out = tmp_path / "out"
+    run(entries([roster]), BatchOptions(out), FakeGrade())
+    written = "".join(p.read_text() for p in out.rglob("*") if p.is_file())
+    assert "s3cr3t" not in written and "https://127.0.0.1:9/course/ana.git" in written
+
+
+def test_merge_takes_a_graded_report_over_an_unfinished_one_and_refuses_mixed_settings(tmp_path: Path) -> None:
+    source = _class(tmp_path / "class", {"ana": "incomplete"})
+    run(entries([source]), BatchOptions(tmp_path / "shard"), FakeGrade())
+    merge([tmp_path / "shard"], tmp_path / "merged")
+    (source / "ana" / "verdict").write_text("complete")  # the same work, graded again on a retry
+    (tmp_path / "shard" / "ana" / "report.json").write_text((GOLDEN / "complete.report.json").read_text())
+    (tmp_path / "merged" / "stray").mkdir()
+    (tmp_path / "merged" / "stray" / "report.json").write_text("{}")  # not a batch's: no batch.json
+    merge([tmp_path / "shard"], tmp_path / "merged")
+    assert [(r["student"], r["status"]) for r in _gradebook(tmp_path / "merged")] == [("ana", "graded")]
+    run(entries([_class(tmp_path / "es", {"bea": "complete"})]), BatchOptions(tmp_path / "other", lang="es"), FakeGrade())
+    with pytest.raises(BadInput, match="graded with other settings"):
+        merge([tmp_path / "shard", tmp_path / "other"], tmp_path / "mixed")
+
+
+def test_the_output_folder_and_the_batch_s_own_names_are_no_students(tmp_path: Path) -> None:
+    source = _class(tmp_path / "class", {"ana": "complete", "gradebook.csv": "complete"})
+    out = source / "grades"  # inside the source folder
+    run(entries([source]), BatchOptions(out), FakeGrade())
+    run(entries([source]), BatchOptions(out, resume=True), FakeGrade())
+    rows = _gradebook(out)
+    assert [r["student"] for r in rows] == ["ana", "gradebook.csv"]  # not `grades`
+    assert (out / "gradebook.csv").is_file()  # the file, not a student's folder

@@ -205,3 +205,64 @@ def test_the_content_hash_is_the_files_not_their_times(tmp_path: Path) -> None:
 def test_the_content_hash_does_not_open_a_fifo(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe")  # opening it would wait for a writer forever
     assert tree_hash(tmp_path).startswith("sha256:")
+
+
+def test_a_bzip2_member_is_refused_before_it_is_decoded(tmp_path: Path) -> None:
+    """bzip2 and lzma decode without an output limit: 2 KB can become gigabytes in memory."""
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_BZIP2) as zipped:
+        zipped.writestr("big.bin", b"\0" * (50 * 1024 * 1024))
+    with pytest.raises(FetchError, match="compression other than deflate"):
+        extract(archive, tmp_path / "out")
+
+
+def test_a_decoder_bomb_ends_the_extracting_process_not_the_batch(tmp_path: Path) -> None:
+    """A tar long-name header is read whole by tarfile: a small .tar.gz claiming a 300 MB name."""
+    header = tarfile.TarInfo("././@LongLink")
+    header.type, header.size = tarfile.GNUTYPE_LONGNAME, 300 * 1024 * 1024
+    archive = tmp_path / "bomb.tar.gz"
+    with tarfile.open(archive, "w:gz") as tarred:
+        tarred.addfile(header, io.BytesIO(b"a" * header.size))
+    assert archive.stat().st_size < 2 * 1024 * 1024
+    with pytest.raises(FetchError, match="more than 256 MiB of memory"):
+        fetch.extract_bounded(archive, tmp_path / "out", memory=256 * 1024 * 1024)
+
+
+def test_a_bounded_extraction_gives_what_extract_gives(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "ana.zip", {"api/Dockerfile": b"FROM node\n"}, links={"api/passwd": "/etc/passwd"})
+    root, notes = fetch.extract_bounded(archive, tmp_path / "out")
+    assert root == tmp_path / "out" / "api" and (root / "Dockerfile").is_file() and len(notes) == 1
+
+
+def test_executable_bits_survive_an_archive(tmp_path: Path) -> None:
+    script = tarfile.TarInfo("api/entrypoint.sh")
+    script.mode = 0o4755  # setuid is not kept, the executable bits are
+    archive = _tar(tmp_path / "ana.tar.gz", [script], {"api/entrypoint.sh": b"#!/bin/sh\n"})
+    root, _ = extract(archive, tmp_path / "out")
+    assert (root / "entrypoint.sh").stat().st_mode & 0o7777 == 0o755
+
+
+def test_the_content_hash_sees_modes_empty_folders_and_odd_names(tmp_path: Path) -> None:
+    (tmp_path / "entrypoint.sh").write_text("#!/bin/sh\n")
+    first = tree_hash(tmp_path)
+    (tmp_path / "entrypoint.sh").chmod(0o755)
+    second = tree_hash(tmp_path)
+    (tmp_path / "uploads").mkdir()
+    third = tree_hash(tmp_path)
+    (tmp_path / os.fsdecode(b"caf\xe9.txt")).write_text("latin-1 name")  # not UTF-8: no error
+    assert len({first, second, third, tree_hash(tmp_path)}) == 4
+
+
+def test_the_extracting_process_never_imports_code_from_where_the_batch_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TA in a folder of submissions, one of them named `grader/`: `python -m grader.fetch`
+    would import it, on the host, unless the working directory is off sys.path (-P)."""
+    planted = tmp_path / "submissions" / "grader"
+    planted.mkdir(parents=True)
+    (planted / "__init__.py").write_text("")
+    (planted / "fetch.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').write('student code ran')\n")
+    monkeypatch.chdir(tmp_path / "submissions")
+    archive = _zip(tmp_path / "ana.zip", {"api/Dockerfile": b"FROM node\n"})
+    root, _ = fetch.extract_bounded(archive, tmp_path / "out")
+    assert (root / "Dockerfile").is_file() and not (tmp_path / "ran").exists()
