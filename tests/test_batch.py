@@ -228,7 +228,8 @@ def test_merge_takes_a_graded_report_over_an_unfinished_one_and_refuses_mixed_se
     (tmp_path / "merged" / "stray" / "report.json").write_text("{}")  # not a batch's: no batch.json
     merge([tmp_path / "shard"], tmp_path / "merged")
     assert [(r["student"], r["status"]) for r in _gradebook(tmp_path / "merged")] == [("ana", "graded")]
-    run(entries([_class(tmp_path / "es", {"bea": "complete"})]), BatchOptions(tmp_path / "other", lang="es"), FakeGrade())
+    spanish = BatchOptions(tmp_path / "other", lang="es")
+    run(entries([_class(tmp_path / "es", {"bea": "complete"})]), spanish, FakeGrade())
     with pytest.raises(BadInput, match="graded with other settings"):
         merge([tmp_path / "shard", tmp_path / "other"], tmp_path / "mixed")
 
