@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _deadline(text: str) -> datetime:
+    if "T" not in text.upper() and " " not in text.strip():
+        # 2026-12-01 alone is its first second, not its last: say which one is meant
+        raise argparse.ArgumentTypeError("give the time too, like 2026-12-01T23:59:59-03:00")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:

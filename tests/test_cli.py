@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from grader.cli import main
+from grader.cli import build_parser, main
 from grader.report import schema
 from grader.runner import grade
 from tests.conftest import SUBMISSIONS
@@ -156,3 +156,22 @@ def test_rubric_check_says_why_the_gate_stays(tmp_path: Path, capsys: pytest.Cap
     assert main(["rubric", "check", str(rubric)]) == 2
     err = capsys.readouterr().err
     assert "line 3" in err and "the security gate cannot be disabled" in err
+
+
+@pytest.mark.parametrize(
+    "deadline, accepted",
+    [
+        pytest.param("2026-12-01T23:59:59-03:00", True, id="with-zone"),
+        pytest.param("2026-12-01 23:59", True, id="local-time"),
+        pytest.param("2026-12-01", False, id="a-date-alone-is-ambiguous"),
+        pytest.param("next friday", False, id="not-iso"),
+    ],
+)
+def test_a_batch_deadline_names_a_moment(deadline: str, accepted: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    if accepted:
+        assert parser.parse_args(["batch", "x", "--out", "o", "--deadline", deadline]).deadline.tzinfo is not None
+    else:
+        with pytest.raises(SystemExit):
+            parser.parse_args(["batch", "x", "--out", "o", "--deadline", deadline])
+        assert "deadline" in capsys.readouterr().err
