@@ -1,6 +1,7 @@
-"""`grader batch` on the engine, end to end: a folder, a roster of git repositories at a deadline
-and archives (one hostile) into one gradebook, two runs at a time; then `--resume` grades nothing
-that is unchanged. Each student is a real `grader grade` in a process of its own."""
+"""`grader batch` on the engine, end to end: a folder, a roster of git repositories at a deadline,
+GitHub Classroom's export and archives (one hostile) into one gradebook, two runs at a time; then
+`--resume` grades nothing that is unchanged. Each student is a real `grader grade` in a process
+of its own."""
 
 from __future__ import annotations
 
@@ -53,6 +54,18 @@ def test_a_class_from_every_kind_of_source(engine: docker.DockerClient, tmp_path
     _git(repo, "commit", "-qm", "late fix", when="2026-12-03T10:00:00Z")
     roster = tmp_path / "roster.csv"
     roster.write_text("student,repo\nciro,repos/ciro\n")
+    # GitHub Classroom's grades export, as downloaded (its URL column pointing at a local copy).
+    fede = tmp_path / "repos" / "m4-fede99"
+    shutil.copytree(SUBMISSIONS / "invalid-compose", fede)
+    _git(fede, "init", "-q", "-b", "main", when="2026-12-01T09:00:00Z")
+    _git(fede, "add", "-A", when="2026-12-01T09:00:00Z")
+    _git(fede, "commit", "-qm", "entrega", when="2026-12-01T09:00:00Z")
+    classroom = tmp_path / "classroom.csv"
+    classroom.write_text(
+        "assignment_name,assignment_url,starter_code_url,github_username,roster_identifier,"
+        "student_repository_name,student_repository_url,submission_timestamp,points_awarded,points_available\n"
+        f'"Docker M4","https://classroom.github.com/a/x","",fede99,"fede","m4-fede99","{fede}","","0","100"\n'
+    )
     # An LMS download: a zip with the folder inside it, and a hostile tarball.
     zipped = tmp_path / "downloads" / "dani.zip"
     zipped.parent.mkdir()
@@ -68,8 +81,8 @@ def test_a_class_from_every_kind_of_source(engine: docker.DockerClient, tmp_path
         climb = tarfile.TarInfo("../../escaped")
         climb.size = 1
         archive.addfile(climb, io.BytesIO(b"x"))
-    sources = [folder, roster, zipped, hostile]
-    digests = {p: tree_digest(p) if p.is_dir() else p.read_bytes() for p in [folder, repo, zipped, hostile]}
+    sources = [folder, roster, classroom, zipped, hostile]
+    digests = {p: tree_digest(p) if p.is_dir() else p.read_bytes() for p in [folder, repo, fede, zipped, hostile]}
     before = engine_counts(engine)
     out = tmp_path / "out"
 
@@ -83,6 +96,7 @@ def test_a_class_from_every_kind_of_source(engine: docker.DockerClient, tmp_path
         "ciro": (_expected("no-dockerfile"), "graded"),  # graded before its late fix
         "dani": (_expected("invalid-compose"), "graded"),
         "eve": (_expected("no-dockerfile"), "graded"),  # its Dockerfile was a link out: left out
+        "fede": (_expected("invalid-compose"), "graded"),  # from the Classroom export
     }
     assert len(rows["ciro"]["commit"]) == 40 and rows["dani"]["commit"].startswith("sha256:")
     for student in rows:
