@@ -9,6 +9,7 @@ run (images, containers, its working copy), so the disk stays bounded however la
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -27,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
-from grader import __version__, gradebook
+from grader import __version__, formats, gradebook
 from grader.context import Options
 from grader.errors import BadInput
 from grader.fetch import Fetched, FetchError, fetch
@@ -71,17 +72,37 @@ class BatchOptions:
     gradescope: bool = False
 
     def fingerprint(self, fetched: Fetched) -> dict[str, str]:
-        """What a report depends on besides the grader's code: resume keeps a report whose
-        fingerprint is the same."""
-        rubric = hashlib.sha256(self.rubric.read_bytes()).hexdigest() if self.rubric else "default"
+        """What a report depends on: resume keeps a report whose fingerprint is the same."""
         return {
             "version": fetched.commit or fetched.content_hash,
-            "rubric": rubric,
+            "rubric": rubric_digest(self.rubric),
             "lang": self.lang or "",
             "deadline": self.deadline.isoformat() if self.deadline else "",
-            "grader": __version__,
+            "grader": f"{__version__}+{code_digest()[:12]}",
             "formats": ",".join(f for f, wanted in (("junit", self.junit), ("gradescope", self.gradescope)) if wanted),
         }
+
+
+def rubric_digest(path: Path | None) -> str:
+    """The rubric as a run reads it: its file and the grading values it loads from other files
+    (`environment.files`), which an instructor may edit without touching the rubric."""
+    if path is None:
+        return "default"
+    rubric = load_rubric(path)
+    digest = hashlib.sha256(path.read_bytes())
+    digest.update(json.dumps(sorted(rubric.environment.items())).encode())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """The grader's own code (every module of grader/ and checks/): a change to it may change a
+    verdict, whatever the version number says."""
+    digest = hashlib.sha256()
+    for folder in ("grader", "checks"):
+        for path in sorted((Path(__file__).resolve().parent.parent / folder).glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 class StudentResult(NamedTuple):
@@ -90,6 +111,12 @@ class StudentResult(NamedTuple):
     kept: bool  # resume: the existing report was kept, nothing was graded
     seconds: float
     problem: str = ""  # why there is no report (the output folder could not be written)
+    fault: str = ""  # "fetch": the work could not be had; "grader": the run could not grade it
+
+    @property
+    def retry(self) -> bool:
+        """Worth running again (--resume): the machine's or the grader's fault, not the work's."""
+        return self.fault == "grader" or self.row is None or self.row.status == "incomplete"
 
 
 # -- one student -------------------------------------------------------------------------------
@@ -170,11 +197,13 @@ def grade_in_process(root: Path, folder: Path, options: BatchOptions, on_phase: 
     the batch is stopping and it never started)."""
     # -P: the current directory (perhaps a folder of submissions, one named `grader/`) is not on
     # sys.path; the child starts in the student's folder of the batch, never a source.
+    # Absolute: the child starts elsewhere than the batch (relative paths were the TA's).
+    root, folder = root.resolve(), folder.resolve()
     cmd = [sys.executable, "-P", "-m", "grader.cli", "grade", str(root), "--json", str(folder / REPORT)]
     cmd += ["--markdown", str(folder / "report.md")]
     cmd += ["--junit", str(folder / "junit.xml")] if options.junit else []
     cmd += ["--gradescope", str(folder / "results.json")] if options.gradescope else []
-    cmd += ["--rubric", str(options.rubric)] if options.rubric else []
+    cmd += ["--rubric", str(options.rubric.resolve())] if options.rubric else []
     cmd += ["--lang", options.lang] if options.lang else []
     limits = Options.of(Rubric() if options.rubric is None else load_rubric(options.rubric))
     # No GitHub summary, annotations or step outputs from one student's run: in a batch's CI job
@@ -217,10 +246,12 @@ def _clear(folder: Path) -> None:
 
 
 def _write_error(folder: Path, entry: Entry, reason: str, lang: str | None) -> None:
+    """The student's report of a run that could not grade, in JSON and Markdown (the page links it)."""
     report = not_graded(Path(public(entry.location) or entry.student), public(reason), lang or "en")
     doc = to_dict(report)
     doc["submission"]["name"] = entry.student
     write_text_atomic(folder / REPORT, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(folder / "report.md", formats.markdown(doc))
 
 
 def _meta(entry: Entry, fetched: Fetched | None, fingerprint: dict[str, str], seconds: float) -> dict[str, Any]:
@@ -265,6 +296,7 @@ def grade_student(
     folder = options.out / entry.key
     fetched: Fetched | None = None
     fingerprint: dict[str, str] = {}
+    fault = ""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="grader-batch-", ignore_cleanup_errors=True) as tmp:
@@ -278,21 +310,27 @@ def grade_student(
                 _clear(folder)
                 code = grade(fetched.root, folder, options, on_phase)
                 if code == -1:
+                    fault = "grader"
                     _write_error(folder, entry, "the batch was stopped before this student was graded", options.lang)
                 elif not (folder / REPORT).exists():
+                    fault = "grader"
                     _write_error(folder, entry, f"the grader ended with code {code} without a report", options.lang)
+                elif _json(folder / REPORT).get("status") == "error":
+                    fault = "grader"  # no engine, a signal, a crash of the grader: not the work's
             except FetchError as exc:
+                fault = "fetch"
                 _clear(folder)
                 _write_error(folder, entry, f"could not fetch the submission: {exc}", options.lang)
             except Exception as exc:  # the batch's own fault: this student's report says so
+                fault = "grader"
                 _clear(folder)
                 crash = f"the batch crashed on this student ({type(exc).__name__}: {exc})"
                 _write_error(folder, entry, crash, options.lang)
         meta = _meta(entry, fetched, fingerprint, time.monotonic() - started)
         write_text_atomic(folder / META, json.dumps(meta, indent=2) + "\n")
     except OSError as exc:  # the output folder itself cannot be written: said on the board
-        return StudentResult(entry, None, False, time.monotonic() - started, f"{folder}: {exc}")
-    return StudentResult(entry, gradebook.read_row(folder), False, time.monotonic() - started)
+        return StudentResult(entry, None, False, time.monotonic() - started, f"{folder}: {exc}", "grader")
+    return StudentResult(entry, gradebook.read_row(folder), False, time.monotonic() - started, fault=fault)
 
 
 # -- the class -----------------------------------------------------------------------------------

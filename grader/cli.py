@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--resume", action="store_true", help="keep reports of unchanged work; retry incomplete runs")
     b.add_argument("--only", nargs="+", default=[], metavar="NAME", help="(re)grade only these students")
     b.add_argument(
-        "--shard", type=parse_shard, metavar="I/N", help="grade the I-th of N parts of the class (CI matrix)"
+        "--shard", type=_shard, metavar="I/N", help="grade the I-th of N parts of the class (CI matrix)"
     )
     b.add_argument("--junit", action="store_true", help="also DIR/<student>/junit.xml")
     b.add_argument("--gradescope", action="store_true", help="also DIR/<student>/results.json")
@@ -128,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = rub.add_parser("check", help="validate a rubric: exit 2 naming the key and line when wrong")
     check.add_argument("file", type=Path)
     return parser
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return parse_shard(text)
+    except BadInput as exc:  # argparse says it, with the usage, exit 2
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _deadline(text: str) -> datetime:
@@ -147,6 +154,8 @@ def _batch(args: argparse.Namespace) -> int:
     if args.rubric:
         load_rubric(args.rubric)  # a wrong rubric stops here, not once per student
     docker_client()  # no engine: say so once, before anything is fetched
+    args.out = args.out.resolve()  # each student's run starts in its own folder: no relative path
+    args.rubric = args.rubric.resolve() if args.rubric else None
     jobs = args.jobs if args.jobs is not None else batch.default_jobs()
     if jobs < 1:
         raise BadInput("--jobs must be at least 1")
@@ -165,9 +174,12 @@ def _batch(args: argparse.Namespace) -> int:
     summary = batch.run(roster.entries(args.sources), options)
     sys.stdout.write(summary.table())
     sys.stdout.write(f"gradebook: {summary.csv}\npage: {summary.html}\n")
-    unfinished = [o for o in summary.outcomes if o.row is None or o.row.status != "graded"]
-    if unfinished:
-        sys.stderr.write(f"grader: {len(unfinished)} students have no grade (the gradebook's status column says why)\n")
+    unfetched = [o for o in summary.outcomes if o.fault == "fetch"]
+    if unfetched:
+        sys.stderr.write(f"grader: the work of {len(unfetched)} students could not be had (their reports say why)\n")
+    retry = [o for o in summary.outcomes if o.retry]
+    if retry:
+        sys.stderr.write(f"grader: {len(retry)} students could not be graded here; `--resume` runs them again\n")
         return EXIT_INFRA
     return EXIT_OK
 

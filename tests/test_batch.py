@@ -242,3 +242,34 @@ def test_the_output_folder_and_the_batch_s_own_names_are_no_students(tmp_path: P
     rows = _gradebook(out)
     assert [r["student"] for r in rows] == ["ana", "gradebook.csv"]  # not `grades`
     assert (out / "gradebook.csv").is_file()  # the file, not a student's folder
+
+
+def test_each_run_gets_absolute_paths_because_it_starts_in_its_own_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`grader batch downloads --out grades --rubric grader.yml`, relative to the TA's folder."""
+    started: list[tuple[list[str], str]] = []
+    monkeypatch.setattr(batch.CHILDREN, "start", lambda cmd, env, cwd: started.append((cmd, cwd)))
+    monkeypatch.chdir(tmp_path)
+    Path("grader.yml").write_text("lang: es\n")
+    Path("grades/ana").mkdir(parents=True)
+    options = BatchOptions(Path("grades"), rubric=Path("grader.yml"))
+    assert batch.grade_in_process(Path("downloads/ana"), Path("grades/ana"), options, lambda phase: None) == -1
+    ((cmd, cwd),) = started
+    paths = [cmd[cmd.index("grade") + 1]] + [cmd[cmd.index(flag) + 1] for flag in ("--json", "--markdown", "--rubric")]
+    assert all(Path(p).is_absolute() for p in paths) and Path(cwd).is_absolute()
+    assert "-P" in cmd  # the folder it starts in is not on sys.path
+
+
+def test_what_is_worth_running_again(tmp_path: Path) -> None:
+    """--resume and the exit code: the machine's or the grader's trouble, not the student's."""
+    source = _class(tmp_path / "class", {"ana": "complete", "bea": "incomplete", "ciro": "crash"})
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,repo\ndani,\n")  # never accepted the assignment
+    summary = run(entries([source, roster]), BatchOptions(tmp_path / "out"), FakeGrade())
+    assert {o.entry.student: (o.fault, o.retry) for o in summary.outcomes} == {
+        "ana": ("", False),
+        "bea": ("", True),  # incomplete
+        "ciro": ("grader", True),
+        "dani": ("fetch", False),  # a re-run cannot give a repository that is not there
+    }

@@ -175,3 +175,9 @@ def test_a_batch_deadline_names_a_moment(deadline: str, accepted: bool, capsys: 
         with pytest.raises(SystemExit):
             parser.parse_args(["batch", "x", "--out", "o", "--deadline", deadline])
         assert "deadline" in capsys.readouterr().err
+
+
+def test_a_wrong_shard_is_bad_input_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["batch", "x", "--out", "o", "--shard", "5/4"])
+    assert exit_.value.code == 2 and "I/N with 1 <= I <= N" in capsys.readouterr().err
