@@ -202,6 +202,7 @@ def remove_labelled(
         _attempt(problems, f"removing image {image}", partial(client.images.remove, image, force=True, noprune=True))
     for layer in reversed(layers):
         _attempt(problems, f"removing layer {layer}", partial(_remove_layer, client, layer))
+    sweep_handed_over(client)
     return sorted(problems)  # in one order, whichever removal ran first
 
 
@@ -214,6 +215,43 @@ def _remove_layer(client: docker.DockerClient, layer: str) -> None:
         except docker.errors.APIError as exc:
             if exc.status_code != 409:
                 raise
+            # Another image builds on it: a run that built the same steps while this one ran (a
+            # batch's --jobs 2) reused it as its cache. That run did not create it, so will not
+            # remove it: hand it over to whichever grader run tears down next (sweep_handed_over).
+            with suppress(OSError):
+                (handed_over_dir() / layer).touch()
+
+
+def handed_over_dir() -> Path:
+    """Layers grader runs created that another run's image still built on when they tore down."""
+    folder = runs_dir().parent / "layers"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def sweep_handed_over(client: docker.DockerClient) -> None:
+    """Remove the handed-over layers nothing builds on any more (a chain from its top: passes
+    until one removes nothing); forget those that are gone. Only layers grader runs created are
+    recorded there, so nothing else on the engine is touched. Never raises."""
+    try:
+        records = list(handed_over_dir().iterdir())
+    except OSError:
+        return
+    progress = True
+    while records and progress:
+        progress = False
+        for record in list(records):
+            try:
+                if client.images.get(record.name).tags:
+                    continue  # tagged since: some build's image is this very layer; never removed by id
+                client.images.remove(record.name, noprune=True)
+            except docker.errors.NotFound:
+                pass
+            except Exception:
+                continue  # still built on (409), or the engine is busy: a later run tries again
+            record.unlink(missing_ok=True)
+            records.remove(record)
+            progress = True
 
 
 def _remove_volume(client: docker.DockerClient, name: str) -> None:

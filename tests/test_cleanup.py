@@ -118,3 +118,36 @@ def test_cleanup_leaves_other_projects_alone(
         engine.volumes.get(volume.name)
     finally:
         volume.remove(force=True)
+
+
+def test_a_layer_another_run_built_on_is_handed_over_and_removed_after_it(
+    engine: docker.DockerClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs at once (grader batch --jobs 2) build the same first steps: the second reuses the
+    first's layers as cache. The first cannot remove them while the second's image builds on
+    them, and the second did not create them: the first hands them over, and the second's
+    teardown removes them once nothing builds on them. Nothing of the grader's stays behind."""
+    from grader.cleanup import handed_over_dir, remove_labelled
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    before = {str(i.id) for i in engine.images.list(all=True)}
+    for name, label in (("a", "first"), ("b", "second")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text(
+            f"FROM grader-base/debian:bookworm\nRUN echo shared > /step-{tmp_path.name}\nLABEL run={label}\n"
+        )
+    first, _ = engine.images.build(path=str(tmp_path / "a"), tag="compose-grader-handover:a", rm=True)
+    shared = str(first.attrs["Parent"])  # the RUN step: created by the first run
+    second, _ = engine.images.build(path=str(tmp_path / "b"), tag="compose-grader-handover:b", rm=True)
+    assert second.attrs["Parent"] == shared  # a cache hit: the second run builds on it
+    try:
+        remove_labelled(engine, "grader-handover-000000", set(), {"compose-grader-handover:a"}, [shared, str(first.id)])
+        assert engine.images.get(shared)  # still built on
+        assert [p.name for p in handed_over_dir().iterdir()] == [shared]
+        remove_labelled(engine, "grader-handover-000001", set(), {"compose-grader-handover:b"}, [str(second.id)])
+        assert list(handed_over_dir().iterdir()) == []
+        assert {str(i.id) for i in engine.images.list(all=True)} == before
+    finally:
+        for leftover in ("compose-grader-handover:b", "compose-grader-handover:a", shared):
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                engine.images.remove(leftover)
