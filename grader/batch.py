@@ -271,12 +271,7 @@ def _meta(entry: Entry, fetched: Fetched | None, fingerprint: dict[str, str], se
 
 
 def _json(path: Path) -> dict[str, Any]:
-    """A JSON object from `path`, or {} (missing, damaged, not an object)."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
+    return gradebook.read_object(path) or {}
 
 
 def _kept(folder: Path, fingerprint: dict[str, str]) -> bool:

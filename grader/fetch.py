@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from grader.roster import Entry, Kind
+from grader.roster import Entry, Kind, is_local
 
 GIT_TIMEOUT_S = 300.0
 # Caps for one student's archive: the homework is a small API (a NestJS repository is a few hundred
@@ -96,7 +96,7 @@ def _url(location: str) -> str:
     helper = re.match(r"^([A-Za-z][\w+.-]*)::", location)
     if helper:
         raise FetchError(f"{location}: git transport {helper[1]!r} is not allowed (use https, ssh or a path)")
-    if "://" in location or re.match(r"^[\w.-]+@[\w.-]+:", location):
+    if not is_local(location):
         return location
     path = Path(location)
     if not path.exists():

@@ -41,7 +41,8 @@ class Row:
         return round(100 * self.score / self.max_score, 1) if self.score is not None and self.max_score else None
 
 
-def _object(path: Path) -> dict[str, Any] | None:
+def read_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in `path`, or None (missing, damaged, not an object)."""
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -52,10 +53,10 @@ def _object(path: Path) -> dict[str, Any] | None:
 def read_row(folder: Path) -> Row | None:
     """The row of one student's folder: None when it holds no report; a report that is not the
     grader's shape (damaged, edited by hand) is a row with status `error` saying so."""
-    report = _object(folder / REPORT)
+    report = read_object(folder / REPORT)
     if report is None:
         return None
-    meta = _object(folder / META) or {}
+    meta = read_object(folder / META) or {}
     try:
         return _row(folder, report, meta)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -126,14 +126,14 @@ def _from_roster(path: Path) -> list[tuple[str, Kind, str, str]]:
         if not repo:
             found.append((student, Kind.MISSING, "", ""))
             continue
-        if _looks_local(repo) and not Path(repo).is_absolute():
+        if is_local(repo) and not Path(repo).is_absolute():
             repo = str((path.parent / repo).resolve())  # relative to the roster, not to where the TA stands
         found.append((student, Kind.GIT, repo, ref))
     return found
 
 
-def _looks_local(repo: str) -> bool:
-    """A path on this machine (not a URL, not `git@host:path`)."""
+def is_local(repo: str) -> bool:
+    """A path on this machine (not a URL, not git's `user@host:path`)."""
     return "://" not in repo and not re.match(r"^[\w.-]+@[\w.-]+:", repo)
 
 
