@@ -47,6 +47,15 @@ def compose_config(folder: Path, *args: str, check: bool = True) -> subprocess.C
     )
 
 
+def git(repo: Path, *args: str, when: str = "2026-12-01T10:00:00Z") -> str:
+    """`git ARGS` in `repo` as a student whose commits are dated `when` (ISO 8601): a deadline is
+    judged by those dates. Its stdout, stripped."""
+    env = {**os.environ, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+    env |= {"GIT_AUTHOR_NAME": "Student", "GIT_AUTHOR_EMAIL": "s@example.invalid"}
+    env |= {"GIT_COMMITTER_NAME": "Student", "GIT_COMMITTER_EMAIL": "s@example.invalid"}
+    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
 def tree_digest(folder: Path) -> str:
     """Names, modes, link targets and contents of everything under folder (byte-for-byte)."""
     digest = hashlib.sha256()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ from grader import batch
 from grader.batch import BatchOptions, merge, run
 from grader.errors import BadInput
 from grader.roster import entries
-from tests.conftest import ROOT
+from tests.conftest import ROOT, git
 
 GOLDEN = ROOT / "tests" / "golden"
 
@@ -159,13 +158,13 @@ def test_a_roster_of_git_repositories_at_a_deadline(tmp_path: Path) -> None:
     for student, history in {"ana": ["listen-localhost", "complete"], "bea": ["complete"]}.items():
         repo = tmp_path / "repos" / student
         repo.mkdir(parents=True)
-        _sh(repo, "git", "init", "-q", "-b", "main")
+        git(repo, "init", "-q", "-b", "main")
         for verdict, when in zip(history, ["2026-12-01T10:00:00Z", "2026-12-03T10:00:00Z"], strict=False):
             if student == "bea":
                 when = "2026-12-05T10:00:00Z"  # only after the deadline
             (repo / "verdict").write_text(verdict)
-            _sh(repo, "git", "add", "-A")
-            _sh(repo, "git", "commit", "-qm", verdict, when=when)
+            git(repo, "add", "-A")
+            git(repo, "commit", "-qm", verdict, when=when)
         repos[student] = repo
     roster = tmp_path / "roster.csv"
     roster.write_text("student,repo\nana,repos/ana\nbea,repos/bea\n")
@@ -175,16 +174,9 @@ def test_a_roster_of_git_repositories_at_a_deadline(tmp_path: Path) -> None:
     run(entries([roster]), BatchOptions(out, deadline=datetime.fromisoformat("2026-12-02T00:00:00+00:00")), FakeGrade())
     rows = {r["student"]: r for r in _gradebook(out)}
     assert rows["ana"]["score"] == "85"  # listen-localhost, the commit before the deadline
-    assert rows["ana"]["commit"] == _sh(repos["ana"], "git", "rev-parse", "HEAD~1")
+    assert rows["ana"]["commit"] == git(repos["ana"], "rev-parse", "HEAD~1")
     assert rows["bea"]["status"] == "error"
     assert "no commit at or before the deadline" in json.loads((out / "bea" / "report.json").read_text())["error"]
-
-
-def _sh(cwd: Path, *cmd: str, when: str = "2026-12-01T10:00:00Z") -> str:
-    env = {"GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when, "HOME": str(cwd)}
-    env |= {"GIT_AUTHOR_NAME": "s", "GIT_AUTHOR_EMAIL": "s@x", "GIT_COMMITTER_NAME": "s", "GIT_COMMITTER_EMAIL": "s@x"}
-    env |= {"PATH": "/usr/bin:/bin"}
-    return subprocess.run(list(cmd), cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def test_default_jobs_follow_the_machine() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
 import tarfile
 import zipfile
 from datetime import datetime, timezone
@@ -15,21 +14,13 @@ import pytest
 from grader import fetch
 from grader.fetch import FetchError, clone, extract, tree_hash
 from grader.roster import Entry, Kind
+from tests.conftest import git
 
 BEFORE, DEADLINE, AFTER = "2026-12-01T10:00:00+00:00", "2026-12-01T23:59:00+00:00", "2026-12-02T09:00:00+00:00"
 
 
 def _git(repo: Path, *args: str, when: str = BEFORE) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_DATE": when,
-        "GIT_COMMITTER_DATE": when,
-        "GIT_AUTHOR_NAME": "Student",
-        "GIT_AUTHOR_EMAIL": "s@example.invalid",
-        "GIT_COMMITTER_NAME": "Student",
-        "GIT_COMMITTER_EMAIL": "s@example.invalid",
-    }
-    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
+    return git(repo, *args, when=when)
 
 
 def _commit(repo: Path, text: str, when: str) -> str:

@@ -8,9 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
-import subprocess
 import tarfile
 import zipfile
 from pathlib import Path
@@ -19,15 +17,9 @@ import docker
 import pytest
 
 from grader.cli import main
-from tests.conftest import EXPECTED, SUBMISSIONS, engine_counts, tree_digest
+from tests.conftest import EXPECTED, SUBMISSIONS, engine_counts, git, tree_digest
 
 pytestmark = pytest.mark.docker
-
-
-def _git(repo: Path, *args: str, when: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
-    env |= {"GIT_AUTHOR_NAME": "s", "GIT_AUTHOR_EMAIL": "s@x", "GIT_COMMITTER_NAME": "s", "GIT_COMMITTER_EMAIL": "s@x"}
-    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
 
 
 def _expected(name: str) -> float:
@@ -46,20 +38,20 @@ def test_a_class_from_every_kind_of_source(engine: docker.DockerClient, tmp_path
     # A repository whose fix came after the deadline: the commit before it is graded.
     repo = tmp_path / "repos" / "ciro"
     shutil.copytree(SUBMISSIONS / "no-dockerfile", repo)
-    _git(repo, "init", "-q", "-b", "main", when="2026-12-01T10:00:00Z")
-    _git(repo, "add", "-A", when="2026-12-01T10:00:00Z")
-    _git(repo, "commit", "-qm", "entrega", when="2026-12-01T10:00:00Z")
+    git(repo, "init", "-q", "-b", "main", when="2026-12-01T10:00:00Z")
+    git(repo, "add", "-A", when="2026-12-01T10:00:00Z")
+    git(repo, "commit", "-qm", "entrega", when="2026-12-01T10:00:00Z")
     shutil.copy(SUBMISSIONS / "complete" / "Dockerfile", repo / "Dockerfile")
-    _git(repo, "add", "-A", when="2026-12-03T10:00:00Z")
-    _git(repo, "commit", "-qm", "late fix", when="2026-12-03T10:00:00Z")
+    git(repo, "add", "-A", when="2026-12-03T10:00:00Z")
+    git(repo, "commit", "-qm", "late fix", when="2026-12-03T10:00:00Z")
     roster = tmp_path / "roster.csv"
     roster.write_text("student,repo\nciro,repos/ciro\n")
     # GitHub Classroom's grades export, as downloaded (its URL column pointing at a local copy).
     fede = tmp_path / "repos" / "m4-fede99"
     shutil.copytree(SUBMISSIONS / "invalid-compose", fede)
-    _git(fede, "init", "-q", "-b", "main", when="2026-12-01T09:00:00Z")
-    _git(fede, "add", "-A", when="2026-12-01T09:00:00Z")
-    _git(fede, "commit", "-qm", "entrega", when="2026-12-01T09:00:00Z")
+    git(fede, "init", "-q", "-b", "main", when="2026-12-01T09:00:00Z")
+    git(fede, "add", "-A", when="2026-12-01T09:00:00Z")
+    git(fede, "commit", "-qm", "entrega", when="2026-12-01T09:00:00Z")
     classroom = tmp_path / "classroom.csv"
     classroom.write_text(
         "assignment_name,assignment_url,starter_code_url,github_username,roster_identifier,"
