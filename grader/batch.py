@@ -34,6 +34,7 @@ from grader.errors import BadInput
 from grader.fetch import Fetched, FetchError, fetch
 from grader.gradebook import META, REPORT, Row
 from grader.model import Phase
+from grader.redaction import inert
 from grader.report import to_dict, write_text_atomic
 from grader.roster import Entry, in_shard
 from grader.rubric import Rubric
@@ -332,11 +333,9 @@ def grade_student(
 # -- the class -----------------------------------------------------------------------------------
 def printable(text: str) -> str:
     """`text` safe for a terminal and a CI log: no control characters (ANSI escapes, a newline
-    starting a line of its own), and no `::` at the start, which GitHub Actions reads as a
-    command (a student named `::error::...`)."""
-    cleaned = "".join(c if c.isprintable() else "?" for c in text)
-    return "?" + cleaned[1:] if cleaned.startswith("::") else cleaned
-
+    starting a line of its own), and no `::` or `##[`, which GitHub Actions reads as a command (a
+    student named `::error::...`)."""
+    return inert("".join(c if c.isprintable() else "?" for c in text))
 
 
 class Board:

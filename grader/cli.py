@@ -24,6 +24,7 @@ from grader.errors import BadInput, GraderError, InfrastructureError, Terminated
 from grader.messages import LANGUAGES, title
 from grader.outputs import Targets, emit
 from grader.progress import for_stream
+from grader.redaction import inert
 from grader.report import schema, to_dict, to_table
 from grader.roster import parse_shard
 from grader.rubric import Rubric, default_text
@@ -112,9 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--resume", action="store_true", help="keep reports of unchanged work; retry incomplete runs")
     b.add_argument("--only", nargs="+", default=[], metavar="NAME", help="(re)grade only these students")
-    b.add_argument(
-        "--shard", type=_shard, metavar="I/N", help="grade the I-th of N parts of the class (CI matrix)"
-    )
+    b.add_argument("--shard", type=_shard, metavar="I/N", help="grade the I-th of N parts of the class (CI matrix)")
     b.add_argument("--junit", action="store_true", help="also DIR/<student>/junit.xml")
     b.add_argument("--gradescope", action="store_true", help="also DIR/<student>/results.json")
     m = sub.add_parser("merge", help="merge batch outputs (shards) into one, with its gradebook")
@@ -305,8 +304,8 @@ def _grade(args: argparse.Namespace) -> int:
             f"the grader crashed ({type(exc).__name__}: {exc}); this is a bug in the grader, not the student's fault"
         )
         _finish(to_dict(not_graded(args.path, error, lang, traceback.format_exc(), kind)), args, args.json)
-        sys.stderr.write(traceback.format_exc())
-        sys.stderr.write(f"grader: {error}\n")
+        sys.stderr.write(inert(traceback.format_exc()))
+        sys.stderr.write(inert(f"grader: {error}\n"))
         return EXIT_CRASH
     sys.stdout.write(to_table(report))
     return _finish(to_dict(report), args, args.json)
@@ -331,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _merge(args)
         return _grade(args)
     except GraderError as exc:
-        sys.stderr.write(f"grader: {exc}\n")
+        sys.stderr.write(inert(f"grader: {exc}\n"))
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("grader: interrupted (Ctrl-C); " + _AFTER_SIGNAL)

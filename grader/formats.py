@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -128,6 +129,12 @@ def junit(report: Doc) -> str:
 
 
 # -- Markdown ----------------------------------------------------------------------------------
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in `text`, which would otherwise close it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
 def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
@@ -164,8 +171,8 @@ def markdown(report: Doc, evidence_lines: int = 15) -> str:
             where = f" (`{c['location']['file']}`{line})"
         lines += ["", f"#### {_ICON[c['status']]} {c['title']}{where}", "", c["feedback"]]
         if c["evidence"]:
-            fence = "````" if "```" in c["evidence"] else "```"
-            lines += ["", f"{fence}text", _tail(c["evidence"], evidence_lines), fence]
+            shown = _tail(c["evidence"], evidence_lines)
+            lines += ["", f"{_fence(shown)}text", shown, _fence(shown)]
     tips = [(c["title"], h) for c in report["checks"] for h in c["hints"]]
     if tips:
         lines += ["", msg("report.md_tips"), ""] + [f"- **{_cell(t)}**: {_cell(h)}" for t, h in tips]

@@ -1016,6 +1016,12 @@ _add(
     "`{request}` answered HTTP {got}; expected {expected}.",
     "`{request}` respondió HTTP {got}; se esperaba {expected}.",
 )
+_add(
+    "step.too_long",
+    "`{request}` answered with more than the grader reads ({limit}): an API's answer to one request is a few KB.",
+    "`{request}` respondió con más de lo que el corrector lee ({limit}): la respuesta de una API a una petición "
+    "ocupa pocos KB.",
+)
 _add("step.not_json", "`{request}` did not answer JSON.", "`{request}` no respondió JSON.")
 _add("step.json", "`{request}` answered without {expected}.", "`{request}` respondió sin {expected}.")
 _add("step.text", "`{request}` answered without the text `{text}`.", "`{request}` respondió sin el texto `{text}`.")

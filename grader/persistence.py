@@ -110,8 +110,8 @@ def _api_url(ctx: Context, deadline: float) -> str | None:
         if endpoint is not None:
             url = f"http://{endpoint.url_host}:{endpoint.port}"
             try:
-                requests.get(url + "/", timeout=5)
-                return url
+                with requests.get(url + "/", timeout=5, stream=True):  # the body is never read
+                    return url
             except requests.RequestException:
                 pass
         time.sleep(next(delays))

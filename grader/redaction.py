@@ -99,6 +99,20 @@ def secrets(items: Iterable[tuple[str, str]], assignments: str) -> tuple[str, ..
     return tuple(sorted(chosen, key=len, reverse=True))
 
 
+# GitHub Actions reads a log line as a workflow command when, leading spaces trimmed, it starts with
+# `::` (`::notice title=Autograding::Points 100/100`, `::stop-commands::`, `::add-mask::`) or `##[`.
+# The runner also splits lines at a lone carriage return, so such a text anywhere on a line can
+# start one. A zero-width space between the two characters keeps the text readable and inert.
+_COMMAND_PAIRS = re.compile(r"(?<=:)(?=:)|(?<=#)(?=#\[)")
+_ZWSP = "\u200b"
+
+
+def inert(text: str) -> str:
+    """`text` from a submission made safe to print in a CI log: no `::` and no `##[` left
+    anywhere in it (idempotent: `:::` becomes three colons with a space between each pair)."""
+    return _COMMAND_PAIRS.sub(_ZWSP, text)
+
+
 def redact(text: str, values: tuple[str, ...]) -> str:
     for value in values:  # longest first, so a secret containing another is masked whole
         if len(value) >= WHOLE_WORD_BELOW:

@@ -13,6 +13,7 @@ from typing import Any
 
 from grader.messages import language, msg
 from grader.model import CheckResult, Report, Status
+from grader.redaction import inert
 
 
 def check_to_dict(check: CheckResult) -> dict[str, Any]:
@@ -140,7 +141,7 @@ def _table(report: Report, width: int) -> str:
     lines.extend(f"warning: {w}" for w in report.warnings)
     if report.timings:
         lines += ["", time_line(report.timings, report.duration_s)]
-    return "\n".join(lines) + "\n"
+    return inert("\n".join(lines)) + "\n"  # printed to CI logs: a report read from a file is inert too
 
 
 def time_line(timings: Iterable[tuple[str, float]], total: float) -> str:

@@ -30,7 +30,7 @@ from grader.messages import language, msg, title
 from grader.model import CheckResult, Outcome, Phase, Report, Status, Substitution, bound
 from grader.override import POSTGRES_PORT, db_port
 from grader.progress import Progress, Silent
-from grader.redaction import redact
+from grader.redaction import inert, redact
 from grader.resolve import Rejection, Resolution
 from grader.rubric import Rubric
 from grader.timing import Timings
@@ -170,9 +170,10 @@ def run_check(
         status=outcome.status,
         points=round(points, 2),
         max_points=check.max_points,
-        feedback=redact(outcome.feedback, secrets),
-        evidence=bound(redact(ctx.relative(outcome.evidence), secrets)),
-        hints=tuple(redact(h, secrets) for h in outcome.hints),
+        # inert: a submission's words (its logs, compose's messages about its files) end up in CI logs
+        feedback=inert(redact(outcome.feedback, secrets)),
+        evidence=inert(bound(redact(ctx.relative(outcome.evidence), secrets))),
+        hints=tuple(inert(redact(h, secrets)) for h in outcome.hints),
         duration_s=round(time.monotonic() - started, 2),
         location=outcome.location,
         hidden=check.hidden,
@@ -311,8 +312,8 @@ def not_graded(path: Path, error: str, lang: str = "en", trace: str | None = Non
         duration_s=0.0,
         status="error",
         lang=lang,
-        error=bound(error, 2000),
-        traceback=bound(trace, 20_000) if trace else None,
+        error=inert(bound(error, 2000)),
+        traceback=inert(bound(trace, 20_000)) if trace else None,
         kind=kind,
     )
 
@@ -366,8 +367,8 @@ def grade(
         lang=ctx.options.lang,
         checks=results,
         # what compose resolved may carry a variable's value: redacted like all feedback
-        images=tuple(s._replace(written=redact(s.written, ctx.secrets)) for s in ctx.substitutions),
-        warnings=tuple(f"not copied (link outside the submission): {d}" for d in dropped)
+        images=tuple(s._replace(written=inert(redact(s.written, ctx.secrets))) for s in ctx.substitutions),
+        warnings=tuple(inert(f"not copied (link outside the submission): {d}") for d in dropped)
         + tuple(f"cleanup: {p}" for p in problems),
         kind="lint" if lint else "grade",
         timings=timings.spent(),

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from grader.messages import msg
 from grader.rubric import Step
@@ -60,22 +61,54 @@ def _dig(document: Any, path: str) -> Any:
     return document
 
 
+# An answer the grader reads whole to judge it (JSON, a text): an API's real answers are a few KB;
+# a hostile one may never end, or drip a byte at a time. Both caps end the step as failed.
+BODY_BYTES = 1 << 20
+BODY_SECONDS = 20.0
+
+
+class _Answer(NamedTuple):
+    status_code: int
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+def _read_body(response: Any, request: str, timeout: float) -> str:
+    """The body, read to BODY_BYTES and for BODY_SECONDS at most (each read waits `timeout`)."""
+    chunks, size, until = [], 0, time.monotonic() + BODY_SECONDS
+    while chunk := response.raw.read1(64 * 1024, decode_content=True):  # what has arrived, not 64 KB
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > BODY_BYTES or time.monotonic() > until:
+            what = f"{BODY_BYTES // 1024} KB" if size > BODY_BYTES else f"{BODY_SECONDS:g} s"
+            raise StepFailed(msg("step.too_long", request=request, limit=what))
+    return b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
+
+
 def run_step(base_url: str, step: Step, run: Run, number: int, timeout: float = 15) -> None:
     import requests  # here, not at the top: `grader lint` loads no HTTP or engine library
 
     path = _fill(step.path, run.captures)
     request = f"{step.method} {path}"
     shown = f"{number}. {request}"
+    headers = {"Accept-Encoding": "identity", **_fill(step.headers, run.captures)}  # no gzip bomb
     try:
-        response = requests.request(
+        with requests.request(
             step.method,
             base_url.rstrip("/") + path,
-            headers=_fill(step.headers, run.captures),
+            headers=headers,
             json=_fill(step.json, run.captures) if step.json is not None else None,
             data=_fill(step.body, run.captures) if step.body is not None else None,
             timeout=timeout,
             allow_redirects=False,
-        )
+            stream=True,  # read by _read_body, bounded
+        ) as raw:
+            response = _Answer(raw.status_code, _read_body(raw, request, timeout))
+    except StepFailed as exc:
+        run.log.append(f"{shown} -> {exc}")
+        raise
     except requests.RequestException as exc:
         run.log.append(f"{shown} -> no answer ({type(exc).__name__})")
         raise StepFailed(msg("step.no_answer", request=request, error=type(exc).__name__)) from exc

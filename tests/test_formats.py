@@ -172,3 +172,14 @@ def test_markdown_says_where_the_time_went_in_the_report_s_language() -> None:
     assert "Tiempo: copia 0.01 s · build 0.25 s · servicios estabilizándose 5.2 s (total 14.02 s)" in spanish
     assert "Static checks only" not in formats.markdown(doc)
     assert "Static checks only" in formats.markdown(doc | {"kind": "lint"})
+
+
+def test_markdown_fence_is_longer_than_any_backtick_run_in_the_evidence() -> None:
+    report = load("listen-localhost")
+    failed = next(c for c in report["checks"] if c["status"] == "failed")
+    failed["evidence"] = "before\n`````\n# Points 100/100\n`````\nafter"
+    text = formats.markdown(report)
+    fence_lines = [line for line in text.splitlines() if line.startswith("`")]
+    assert fence_lines[0] == "``````text" and "``````" in fence_lines[-1]
+    inside = text.split("``````text\n", 1)[1].split("\n``````", 1)[0]
+    assert "# Points 100/100" in inside and "after" in inside  # the fence was never closed early

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.redaction import redact, secrets, submission_assignments
+from grader.redaction import inert, redact, secrets, submission_assignments
 
 FEEDBACK = (
     "`postgres` stopped: /var/lib/postgresql/18/docker is not on a volume; pin `postgres:17`. "
@@ -106,3 +106,53 @@ def test_every_format_keeps_names_and_paths_and_never_shows_a_rubric_only_secret
     assert "rubric-only-jwt-4711" not in every
     assert "`postgres` stopped: /var/lib/postgresql/18/docker is empty; pin `postgres:17`" in every
     assert report.checks[0].feedback.endswith("JWT_SECRET=*** and password postgres.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("::notice title=Autograding::Points 100/100", id="notice"),
+        pytest.param("    ::stop-commands::abc", id="indented"),
+        pytest.param("log line\r::add-mask::x", id="after-a-carriage-return"),
+        pytest.param("##[set-output name=score;]100", id="legacy-syntax"),
+        pytest.param(":::error:::x", id="three-colons"),
+    ],
+)
+def test_inert_leaves_no_workflow_command_anywhere(text: str) -> None:
+    out = inert(text)
+    assert "::" not in out and "##[" not in out
+    assert out.replace("\u200b", "") == text  # readable: only zero-width spaces were added
+    assert inert(out) == out
+
+
+def test_the_printed_table_is_inert_even_for_a_report_read_from_a_file() -> None:
+    from grader.model import CheckResult, Report, Status
+    from grader.report import to_table
+
+    check = CheckResult(
+        id="startup.up",
+        category="runtime",
+        title="Stack starts",
+        status=Status.FAILED,
+        points=0,
+        max_points=10,
+        feedback="api exited",
+        evidence="::notice title=Autograding::Points 100/100\n##[error]x",
+        hints=(),
+        duration_s=1.0,
+    )
+    report = Report(
+        schema_version="1",
+        grader_name="g",
+        grader_version="0",
+        submission_path="/s",
+        submission_name="s",
+        started_at="now",
+        duration_s=1.0,
+        status="graded",
+        lang="en",
+        checks=(check,),
+    )
+    table = to_table(report)
+    assert all(not line.strip().startswith(("::", "##[")) for line in table.splitlines())
+    assert "::" not in table

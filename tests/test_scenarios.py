@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -26,7 +27,19 @@ class Products(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:
-        if self.path == "/products":
+        if self.path in ("/endless", "/drip"):  # a hostile API: a body that never ends, or crawls
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            for _ in range(3000 if self.path == "/endless" else 60):  # bounded: the grader stops first
+                try:
+                    self.wfile.write(b"[" * (64 * 1024) if self.path == "/endless" else b" ")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                if self.path == "/drip":
+                    time.sleep(0.5)
+        elif self.path == "/products":
             self._send(200, self.items)
         elif self.path.startswith("/products/"):
             found = [p for p in self.items if str(p["id"]) == self.path.rsplit("/", 1)[1]]
@@ -112,3 +125,20 @@ def test_no_server_is_a_failure_not_a_crash() -> None:
 )
 def test_contains(actual: Any, expected: Any, ok: bool) -> None:
     assert contains(actual, expected) is ok
+
+
+@pytest.mark.parametrize(
+    "path, limit", [pytest.param("/endless", "1024 KB", id="endless"), pytest.param("/drip", "2 s", id="drip")]
+)
+def test_a_hostile_body_fails_the_step_within_its_caps(
+    server: str, path: str, limit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import grader.scenarios
+
+    monkeypatch.setattr(grader.scenarios, "BODY_SECONDS", 2.0)
+    run = Run()
+    started = time.monotonic()
+    with pytest.raises(StepFailed, match=f"more than the grader reads \\({limit}\\)"):
+        run_steps(server, (step("GET", path, expect={"ok": True}),), run)
+    assert time.monotonic() - started < 10
+    assert run.log and "more than the grader reads" in run.log[0]

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from grader import formats
-from grader.report import schema, to_dict, to_json
+from grader.report import schema, to_dict, to_json, to_table
 from grader.runner import grade
 from tests.conftest import (
     EXPECTED,
@@ -83,6 +83,14 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     )
     for needle in expected.get("report_excludes", []):
         assert needle not in every_format, f"{needle!r} is in a report"
+    # Nothing a submission prints becomes a workflow command in a CI log (the table, the annotations).
+    printed = to_table(report).splitlines()
+    assert [line for line in printed if line.strip().startswith(("::", "##["))] == []
+    annotations = formats.github_annotations(data)
+    assert all(line.startswith(("::error ", "::warning ", "::notice ")) for line in annotations)
+    assert all("\r" not in line and "\n" not in line for line in annotations)
+    if "markdown_fenced" in expected:
+        assert expected["markdown_fenced"] in _fenced(formats.markdown(data))
     if "deadline_s" in expected:
         assert wall <= expected["deadline_s"], f"took {wall:.0f} s, deadline {expected['deadline_s']} s"
     # The host untouched: whatever the submission does, it stays inside the grader's limits
@@ -103,6 +111,19 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
         events = engine.events(since=since, until=until, decode=True, filters={"event": "create"})
         created = [e for e in events if e.get("Type") in ("container", "network", "volume")]
         assert created == [], "a refused submission must not create anything"
+
+
+def _fenced(markdown: str) -> str:
+    """The text inside the Markdown's code fences, each closed only by a line of its own backticks."""
+    inside, fence = [], None
+    for line in markdown.splitlines():
+        if fence is None and line.startswith("```"):
+            fence = line[: len(line) - len(line.lstrip("`"))]
+        elif fence is not None and line == fence:
+            fence = None
+        elif fence is not None:
+            inside.append(line)
+    return "\n".join(inside)
 
 
 TEST_LABEL = {"compose-grader.test": "preexisting"}  # objects this test creates, and only those
