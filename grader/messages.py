@@ -265,6 +265,13 @@ _add(
     "El corrector lo rechaza; escribe los valores o usa menos alias.",
 )
 _add(
+    "yaml.bomb_bytes",
+    "{name} expands to more than {mb} MB of text through YAML aliases (`*name`) of long values. "
+    "The grader refuses it; a compose file is a few KB.",
+    "{name} se expande a más de {mb} MB de texto mediante alias de YAML (`*nombre`) de valores largos. "
+    "El corrector lo rechaza; un archivo compose ocupa pocos KB.",
+)
+_add(
     "yaml.unknown_tag",
     "{name} line {line}: the YAML tag `{tag}` is not one compose knows (it knows `!reset` and `!override`). Remove it.",
     "{name} línea {line}: la etiqueta YAML `{tag}` no es una que compose conozca (conoce `!reset` y "

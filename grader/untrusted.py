@@ -26,17 +26,21 @@ from grader.messages import msg
 
 MAX_YAML_BYTES = 1 << 20  # a compose file or rubric is a few KB; 1 MiB is generous
 MAX_YAML_NODES = 100_000  # nodes after expanding aliases; a real compose file has a few hundred
+MAX_EXPANDED_BYTES = 4 << 20  # scalar bytes after expanding aliases; a real compose file has a few KB
 
 
 class UnsafeInput(ValueError):
     """A file the grader refuses to process; the message says why, for the student."""
 
 
-def _expanded_size(root: yaml.Node) -> int:
-    """Nodes the document becomes once aliases are expanded. PyYAML's composer shares aliased
-    nodes, so this walks the graph with memoisation instead of building the expansion. An alias
-    inside its own anchor (`a: &x [*x]`) makes the graph cyclic: its expansion is infinite."""
-    sizes: dict[int, int] = {}
+def _expanded_size(root: yaml.Node) -> tuple[int, int]:
+    """(nodes, bytes of scalars) the document becomes once aliases are expanded. PyYAML's composer
+    shares aliased nodes, so this walks the graph with memoisation instead of building the
+    expansion. Bytes matter as much as nodes: 800 aliases of one 600 KiB scalar are few nodes and
+    half a gigabyte in `compose config`. An alias inside its own anchor (`a: &x [*x]`) makes the
+    graph cyclic: its expansion is infinite."""
+    infinite = (MAX_YAML_NODES + 1, MAX_EXPANDED_BYTES + 1)
+    sizes: dict[int, tuple[int, int]] = {}
     open_nodes: set[int] = set()  # on the current path: meeting one again is a cycle
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
@@ -44,21 +48,23 @@ def _expanded_size(root: yaml.Node) -> int:
         if id(node) in sizes:
             continue
         if not children_done and id(node) in open_nodes:
-            return MAX_YAML_NODES + 1
+            return infinite
         if isinstance(node, yaml.ScalarNode):
-            sizes[id(node)] = 1
+            sizes[id(node)] = (1, len(str(node.value)))
             continue
         children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
         if children_done:
             open_nodes.discard(id(node))
-            sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in children)
-            if sizes[id(node)] > MAX_YAML_NODES:
-                return sizes[id(node)]
+            parts = [sizes.get(id(c), (1, 0)) for c in children]
+            size = (1 + sum(p[0] for p in parts), sum(p[1] for p in parts))
+            sizes[id(node)] = size
+            if size[0] > MAX_YAML_NODES or size[1] > MAX_EXPANDED_BYTES:
+                return size
         else:
             open_nodes.add(id(node))
             stack.append((node, True))
             stack.extend((c, False) for c in children if id(c) not in sizes)
-    return sizes.get(id(root), 1)
+    return sizes.get(id(root), (1, 0))
 
 
 def screen_yaml(text: str, name: str) -> None:
@@ -68,8 +74,11 @@ def screen_yaml(text: str, name: str) -> None:
         raise UnsafeInput(msg("yaml.too_large", name=name, kb=MAX_YAML_BYTES // 1024))
     try:
         for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
-            if node is not None and _expanded_size(node) > MAX_YAML_NODES:
+            nodes, size = _expanded_size(node) if node is not None else (0, 0)
+            if nodes > MAX_YAML_NODES:
                 raise UnsafeInput(msg("yaml.bomb", name=name, nodes=f"{MAX_YAML_NODES:,}"))
+            if size > MAX_EXPANDED_BYTES:
+                raise UnsafeInput(msg("yaml.bomb_bytes", name=name, mb=MAX_EXPANDED_BYTES >> 20))
     except yaml.YAMLError:
         return
     except RecursionError as exc:

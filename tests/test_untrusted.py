@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,16 @@ def test_ordinary_anchors_pass() -> None:
         f"  s{i}: {{environment: *env}}\n" for i in range(50)
     )
     assert safe_load(text, "compose.yml")["services"]["s49"]["environment"] == {"NODE_ENV": "production"}
+
+
+def test_aliases_of_one_long_value_are_refused_by_their_expanded_bytes() -> None:
+    # 800 aliases of a 600 KiB scalar: a few hundred nodes, but 470 MB once compose expands them.
+    text = f"x-big: &big {'y' * (600 << 10)}\nservices:\n  app:\n    image: node:18\n    labels:\n"
+    text += "".join(f"      l{i}: *big\n" for i in range(800))
+    started = time.monotonic()
+    with pytest.raises(UnsafeInput, match="MB of text through YAML aliases"):
+        screen_yaml(text, "compose.yml")
+    assert time.monotonic() - started < 2
 
 
 def test_the_limit_is_on_expanded_values_not_aliases() -> None:
