@@ -705,6 +705,20 @@ _add(
     "`type: none`, `o: bind` y un `device` absoluto dentro del repositorio, o un tmpfs)",
 )
 _add(
+    "security.tmpfs_size",
+    "volume `{name}`: a tmpfs without `size=` (in `o:`) may take half of the grading machine's memory; give it a "
+    "size, at most {mb}m",
+    "volumen `{name}`: un tmpfs sin `size=` (en `o:`) puede ocupar la mitad de la memoria de la máquina que "
+    "corrige; dale un tamaño, como mucho {mb}m",
+)
+_add(
+    "security.tmpfs_budget",
+    "tmpfs volumes {names} take {mb} MB of the grading machine's memory, outside every service's limit; together "
+    "at most {budget} MB",
+    "los volúmenes tmpfs {names} ocupan {mb} MB de la memoria de la máquina que corrige, fuera del límite de cada "
+    "servicio; entre todos, como mucho {budget} MB",
+)
+_add(
     "security.fixed_address",
     "{where}: `link_local_ips` on network `{network}`",
     "{where}: `link_local_ips` en la red `{network}`",

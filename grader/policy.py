@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
 from pathlib import Path
@@ -43,6 +44,7 @@ _HOST_KEYS = {
 _BUILD_KEYS = {"ssh": "security.build_ssh", "entitlements": "security.build_entitlements"}
 _NETWORK_MODES = ("none",)  # and `service:<name>`; host, bridge and container: leave the run
 _BUILD_NETWORKS = ("default", "none", "bridge")
+TMPFS_BUDGET = 256 << 20  # named tmpfs volumes of a run together: RAM outside the services' limits
 _SAFE_SECURITY_OPTS = ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true")
 
 # Rewritten by the grader's override: the service keys reset to compose's defaults (resource
@@ -164,6 +166,34 @@ def _volume_findings(name: str, vol: Mapping[str, Any], root: Path) -> Iterator[
     opts = vol.get("driver_opts") or {}
     if opts and not (_bind_volume(opts, root) or _tmpfs_volume(opts)):
         yield msg("security.volume_opts", name=name, opts=", ".join(f"{k}={v}" for k, v in opts.items()))
+    elif opts and _tmpfs_volume(opts) and _tmpfs_size(opts) is None:
+        yield msg("security.tmpfs_size", name=name, mb=TMPFS_BUDGET >> 20)
+
+
+def _tmpfs_size(opts: Mapping[str, Any]) -> int | None:
+    """A tmpfs volume's `size=` in bytes; None without one (half the machine's memory) or as a
+    percentage (of the machine's memory too)."""
+    for option in str(opts.get("o") or "").split(","):
+        key, _, value = option.strip().partition("=")
+        match = re.fullmatch(r"(\d+)([kmg]?)", value.strip().lower()) if key == "size" else None
+        if match:
+            return int(match.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[match.group(2)]
+    return None
+
+
+def _tmpfs_findings(config: Mapping[str, Any]) -> Iterator[str]:
+    """Named tmpfs volumes all together within TMPFS_BUDGET. Their pages live outside every
+    container's memory limit: the engine mounts the volume, a `restart: always` service refills it
+    and each restart gets a fresh memory cgroup, so nothing stops it filling the machine's RAM."""
+    sizes = {
+        name: _tmpfs_size(opts)
+        for name, vol in (config.get("volumes") or {}).items()
+        if _tmpfs_volume(opts := (vol or {}).get("driver_opts") or {})
+    }
+    total = sum(size or 0 for size in sizes.values())
+    if total > TMPFS_BUDGET:
+        names = ", ".join(f"`{n}`" for n in sizes)
+        yield msg("security.tmpfs_budget", names=names, mb=total >> 20, budget=TMPFS_BUDGET >> 20)
 
 
 def _mount_options(opts: Mapping[str, Any]) -> set[str]:
@@ -295,6 +325,7 @@ def findings(
         found += _service_findings(name, svc, root)
     for name, vol in (config.get("volumes") or {}).items():
         found += _volume_findings(name, vol or {}, root)
+    found += _tmpfs_findings(config)
     for name, net in (config.get("networks") or {}).items():
         found += _network_findings(name, net or {})
     for kind in ("secrets", "configs"):
