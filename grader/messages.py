@@ -467,6 +467,27 @@ _add(
     "{where}: el contexto de build {context} está fuera del repositorio",
 )
 _add(
+    "security.remote_context",
+    "{where}: the build context {context} is fetched from the network by the grading machine; build from a folder "
+    "of the repository",
+    "{where}: el contexto de build {context} lo descarga de la red la máquina que corrige; construye desde una "
+    "carpeta del repositorio",
+)
+_add(
+    "security.add_url",
+    "{where}: the Dockerfile (line {line}) runs `ADD {source}`: the grading machine would fetch it. Commit the file "
+    "and `COPY` it, or download it in a `RUN` step",
+    "{where}: el Dockerfile (línea {line}) usa `ADD {source}`: lo descargaría la máquina que corrige. Sube el "
+    "archivo al repositorio y cópialo con `COPY`, o descárgalo en un paso `RUN`",
+)
+_add(
+    "security.platform",
+    "{where}: the Dockerfile (line {line}) asks for `FROM --platform={platform}`: another platform's image would "
+    "replace the grading machine's under the same tag. Remove `--platform`",
+    "{where}: el Dockerfile (línea {line}) pide `FROM --platform={platform}`: la imagen de otra plataforma "
+    "reemplazaría a la de la máquina que corrige con la misma etiqueta. Quita `--platform`",
+)
+_add(
     "security.cap_add",
     "{where}: `cap_add: {caps}` adds kernel capabilities",
     "{where}: `cap_add: {caps}` agrega capacidades del kernel",

@@ -21,6 +21,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from grader.dockerfile import MAX_DOCKERFILE_BYTES, parse
 from grader.engine import GRADER_VARIABLES
 from grader.messages import msg
 from grader.untrusted import inside, is_remote
@@ -141,20 +142,63 @@ def _build_findings(where: str, build: Mapping[str, Any], root: Path) -> Iterato
     if network not in _BUILD_NETWORKS:
         yield msg("security.build_network", where=where, network=network)
     context = str(build.get("context") or root)
-    if not is_remote(context):
+    if is_remote(context):
+        # compose or the engine fetches it from the grading machine, where its loopback answers
+        yield msg("security.remote_context", where=where, context=context)
+    else:
         if not inside(root / context, root):
             yield msg("security.build_context", where=where, context=context)
         dockerfile = build.get("dockerfile")
         if dockerfile and not build.get("dockerfile_inline") and not inside(root / context / str(dockerfile), root):
             yield msg("security.build_dockerfile", where=where, dockerfile=dockerfile)
+        else:
+            yield from _dockerfile_findings(where, build, root / context / str(dockerfile or "Dockerfile"))
     contexts = build.get("additional_contexts") or {}
     for key, value in contexts.items() if isinstance(contexts, dict) else []:
         text = str(value)
-        if not is_remote(text) and not inside(root / text, root):
+        if text.startswith(("docker-image://", "service:")):
+            continue  # an image, like a FROM; another service's build
+        if is_remote(text):  # URLs, git, oci-layout:// (a folder of the machine)
+            yield msg("security.remote_context", where=where, context=f"{key}={text}")
+        elif not inside(root / text, root):
             yield msg("security.build_context", where=where, context=f"{key}={text}")
     for key, message in _BUILD_KEYS.items():
         if _truthy(build.get(key)):
             yield msg(message, where=where)
+
+
+# What a Dockerfile's instructions make the builder fetch or choose on the grading machine.
+_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)
+_OWN_PLATFORMS = {"$BUILDPLATFORM", "${BUILDPLATFORM}", "$TARGETPLATFORM", "${TARGETPLATFORM}"}
+
+
+def _dockerfile_findings(where: str, build: Mapping[str, Any], path: Path) -> Iterator[str]:
+    """`ADD <url>` (also a git URL, also under ONBUILD) is fetched by the engine on the grading
+    machine, where `http://127.0.0.1:…` reaches the machine's own services; `FROM --platform=`
+    another platform pulls that variant under the same tag as the machine's own image."""
+    text = build.get("dockerfile_inline")
+    try:
+        if text is None:
+            if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_DOCKERFILE_BYTES:
+                return  # the build check says what is wrong with it; the engine reads no link
+            text = path.read_text(encoding="utf-8", errors="replace")
+        instructions = parse(str(text)).instructions
+    except (OSError, ValueError):
+        return
+    for instruction in instructions:
+        name, value = instruction.name, instruction.value
+        if name == "ONBUILD" and value.split(maxsplit=1)[0].upper() == "ADD":
+            name, value = "ADD", value.split(maxsplit=1)[1] if " " in value else ""
+        words = value.split()
+        if name == "ADD":
+            sources = [w for w in words if not w.startswith("--")][:-1]
+            for source in sources:
+                if _URL.match(source.strip('[",]')):
+                    yield msg("security.add_url", where=where, line=instruction.line, source=source.strip('[",]'))
+        if name == "FROM":
+            for word in words:
+                if word.lower().startswith("--platform=") and word.split("=", 1)[1] not in _OWN_PLATFORMS:
+                    yield msg("security.platform", where=where, line=instruction.line, platform=word.split("=", 1)[1])
 
 
 def _volume_findings(name: str, vol: Mapping[str, Any], root: Path) -> Iterator[str]:

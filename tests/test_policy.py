@@ -378,3 +378,50 @@ def test_machine_networks_skip_the_default_route_and_docker_s_bridges() -> None:
     networks = policy.machine_networks()
     assert ipaddress.IPv4Network("0.0.0.0/0") not in networks
     assert ipaddress.IPv4Network("172.17.0.0/16") not in networks  # docker0
+
+
+@pytest.mark.parametrize(
+    "dockerfile, needle",
+    [
+        pytest.param(
+            "FROM node:18\nADD http://127.0.0.1:2375/info /x\n", "`ADD http://127.0.0.1:2375/info`", id="add-url"
+        ),
+        pytest.param(
+            "FROM node:18\nADD --chmod=644 https://example.test/a /b /c/\n",
+            "`ADD https://example.test/a`",
+            id="add-url-flags",
+        ),
+        pytest.param('FROM node:18\nADD ["git@host:x/y.git", "/src"]\n', "`ADD git@host:x/y.git`", id="add-git-json"),
+        pytest.param("FROM node:18\nONBUILD ADD http://127.0.0.1/x /x\n", "`ADD http://127.0.0.1/x`", id="onbuild-add"),
+        pytest.param("FROM --platform=linux/arm64 node:18\n", "`FROM --platform=linux/arm64`", id="other-platform"),
+    ],
+)
+def test_a_dockerfile_that_makes_the_machine_fetch_is_refused(tmp_path: Path, dockerfile: str, needle: str) -> None:
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    found = findings(svc(build={"context": str(tmp_path)}), tmp_path, variables=set())
+    assert len(found) == 1 and needle in found[0], found
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param({"context": "http://127.0.0.1:8000/context.tar"}, id="url-context"),
+        pytest.param({"context": "https://github.com/x/y.git#main"}, id="git-context"),
+        pytest.param({"context": ".", "additional_contexts": {"x": "oci-layout:///var/lib/x"}}, id="oci-layout"),
+        pytest.param({"context": ".", "additional_contexts": {"x": "http://127.0.0.1/x.tar"}}, id="url-additional"),
+    ],
+)
+def test_remote_build_contexts_are_refused(tmp_path: Path, build: dict[str, Any]) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM node:18\n")
+    if build["context"] == ".":
+        build["context"] = str(tmp_path)
+    found = findings(svc(build=build), tmp_path, variables=set())
+    assert len(found) == 1 and "fetched from the network by the grading machine" in found[0], found
+
+
+def test_a_plain_dockerfile_and_image_contexts_pass(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        "FROM --platform=$BUILDPLATFORM node:18 AS build\nADD package.json /app/\nCOPY --from=build /app /app\n"
+    )
+    build = {"context": str(tmp_path), "additional_contexts": {"base": "docker-image://node:18", "s": "service:db"}}
+    assert findings(svc(build=build), tmp_path, variables=set()) == []
