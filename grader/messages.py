@@ -981,6 +981,28 @@ _add(
     "The database did not accept connections {when}: {reason}",
     "La base de datos no aceptó conexiones {when}: {reason}",
 )
+_add(
+    "persistence.sql_auth",
+    "The grader could not log in to `{db}` with its `POSTGRES_USER`/`POSTGRES_PASSWORD` ({error}).",
+    "El corrector no pudo entrar en `{db}` con su `POSTGRES_USER`/`POSTGRES_PASSWORD` ({error}).",
+)
+_add(
+    "persistence.sql_query",
+    "`{db}` answered the grader's SQL with an error ({error}). The data check writes a row to a table of its own "
+    "and reads it back; a PostgreSQL server that refuses that cannot be graded.",
+    "`{db}` respondió al SQL del corrector con un error ({error}). La prueba de datos escribe una fila en una tabla "
+    "propia y la vuelve a leer; un servidor PostgreSQL que lo rechaza no se puede corregir.",
+)
+_add(
+    "persistence.sql_too_large",
+    "`{db}` answered the grader's SQL with more than it reads ({error}): PostgreSQL answers it with one row.",
+    "`{db}` respondió al SQL del corrector con más de lo que lee ({error}): PostgreSQL responde con una fila.",
+)
+_add(
+    "persistence.sql_timeout",
+    "`{db}` did not answer the grader's SQL ({error}).",
+    "`{db}` no respondió al SQL del corrector ({error}).",
+)
 _add("persistence.when_started", "after the stack started", "después de arrancar el stack")
 _add("persistence.when_recreated", "after the containers were recreated", "después de recrear los contenedores")
 _add("persistence.not_running", "it is not running.", "no está en marcha.")

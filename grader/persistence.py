@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from grader import sqlclient
 from grader.context import Context
 from grader.messages import msg
 from grader.model import CycleResult, Outcome
@@ -19,8 +21,6 @@ from grader.verdicts import because_of_legacy_mount, crashed_at_startup
 from grader.waiting import backoff, crash_report, states
 
 if TYPE_CHECKING:
-    import psycopg
-
     from grader.stack import Stack
 
 TABLE = "compose_grader_marker"
@@ -42,10 +42,18 @@ def _credentials(stack: Stack, db: str, env: dict[str, str]) -> tuple[str, str, 
     return user, values["POSTGRES_PASSWORD"], values["POSTGRES_DB"] or user
 
 
-def _connect(stack: Stack, db: str, env: dict[str, str], deadline: float) -> psycopg.Connection[tuple[object, ...]]:
-    import psycopg  # here, not at the top: its C library costs 0.1 s that `grader lint` never needs
+class DatabaseFailed(Exception):
+    """The student's database answered, but not as PostgreSQL does: the check fails naming it."""
 
-    last: Exception | None = None
+
+def _sql(
+    stack: Stack, db: str, env: dict[str, str], deadline: float, statements: Sequence[tuple[str, tuple[object, ...]]]
+) -> tuple[tuple[object, ...] | None, ...]:
+    """The statements' first rows, once the database accepts connections (waited for until the
+    deadline: TimeoutError). Run by grader.sqlclient in a child process with a memory cap: a
+    hostile "database" cannot take the grader's memory, and anything it makes the client raise
+    is DatabaseFailed (a failed check), never a crash of the grader."""
+    last = ""
     credentials = None
     delays = backoff()
     while time.monotonic() < deadline:
@@ -55,21 +63,21 @@ def _connect(stack: Stack, db: str, env: dict[str, str], deadline: float) -> psy
         credentials = credentials or _credentials(stack, db, env)
         if endpoint is not None and credentials is not None:
             user, password, dbname = credentials
-            try:
-                return psycopg.connect(
-                    host=endpoint.host,
-                    port=endpoint.port,
-                    user=user,
-                    password=password,
-                    dbname=dbname,
-                    connect_timeout=3,
-                    autocommit=True,
-                    options="-c statement_timeout=15000",  # a wedged server cannot hang the grader
-                )
-            except psycopg.OperationalError as exc:
-                last = exc
-                if "password authentication failed" in str(exc):
-                    raise
+            connection = {
+                "host": endpoint.host,
+                "port": endpoint.port,
+                "user": user,
+                "password": password,
+                "dbname": dbname,
+                "connect_timeout": 3,
+                "options": "-c statement_timeout=15000",  # a wedged server cannot hang the grader
+            }
+            answer = sqlclient.run(connection, statements, timeout=max(5.0, min(30.0, deadline - time.monotonic())))
+            if not answer.problem:
+                return answer.rows
+            if answer.problem != "connect":
+                raise DatabaseFailed(msg(f"persistence.sql_{answer.problem}", db=db, error=answer.error[:300]))
+            last = answer.error
         time.sleep(next(delays))
     raise TimeoutError(f"PostgreSQL did not accept connections ({last})")
 
@@ -129,12 +137,16 @@ def _cycle(ctx: Context) -> CycleResult:
     if db is None:
         marker_outcome = Outcome.skipped(msg("persistence.no_db"))
     else:
+        write = [
+            (f"CREATE TABLE IF NOT EXISTS {TABLE} (token text PRIMARY KEY)", ()),
+            (f"INSERT INTO {TABLE} (token) VALUES (%s)", (marker,)),
+        ]
         try:
-            with _connect(stack, db, env, time.monotonic() + timeout) as conn:
-                conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (token text PRIMARY KEY)")
-                conn.execute(f"INSERT INTO {TABLE} (token) VALUES (%s)", (marker,))
+            _sql(stack, db, env, time.monotonic() + timeout, write)
         except TimeoutError:
             marker_outcome = _db_down(ctx, db, msg("persistence.when_started"))
+        except DatabaseFailed as exc:
+            marker_outcome = Outcome.failed(str(exc))
 
     run = Run()
     scenario_outcome: Outcome | None = None
@@ -175,16 +187,17 @@ def _cycle(ctx: Context) -> CycleResult:
 
 def _read_marker(ctx: Context, db: str, env: dict[str, str], marker: str, deadline: float) -> Outcome:
     project, stack = ctx.compose, ctx.stack
+    read = [
+        ("SELECT to_regclass(%s) IS NOT NULL", (TABLE,)),  # a guard: the next runs only if it is true
+        (f"SELECT 1 FROM {TABLE} WHERE token = %s", (marker,)),
+    ]
     try:
-        with _connect(stack, db, env, deadline) as conn:
-            exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (TABLE,)).fetchone()
-            found = (
-                exists is not None
-                and bool(exists[0])
-                and conn.execute(f"SELECT 1 FROM {TABLE} WHERE token = %s", (marker,)).fetchone() is not None
-            )
+        rows = _sql(stack, db, env, deadline, read)
     except TimeoutError:
         return _db_down(ctx, db, msg("persistence.when_recreated"))
+    except DatabaseFailed as exc:
+        return Outcome.failed(str(exc))
+    found = len(rows) == 2 and rows[1] is not None
     result = msg("persistence.found") if found else msg("persistence.missing")
     evidence = msg("persistence.evidence", marker=marker[:8], table=TABLE, result=result)
     if found:

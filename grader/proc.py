@@ -14,6 +14,7 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from io import BufferedReader
 
 from grader.errors import CommandTimeout
@@ -79,13 +80,14 @@ def run_bounded(
     check: bool = False,
     head: int = HEAD_BYTES,
     tail: int = TAIL_BYTES,
+    stdin: bytes | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Like subprocess.run(capture_output=True, timeout=...) with bounded output. On timeout or an
     exception (Ctrl-C) the command's whole process group is killed; CommandTimeout carries the
-    output so far."""
+    output so far. `stdin`, when given, is written to the command's input, then closed."""
     process = subprocess.Popen(
         list(cmd),
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=cwd,
@@ -99,6 +101,9 @@ def run_bounded(
     ]
     for reader in readers:
         reader.start()
+    if stdin is not None and process.stdin is not None:
+        with process.stdin, suppress(BrokenPipeError):  # a command that exits early reads no more
+            process.stdin.write(stdin)
     try:
         returncode = process.wait(timeout)
     except subprocess.TimeoutExpired:
