@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grader.engine import compose_command, compose_env
+from grader import jail
+from grader.engine import CONNECTION, compose_command, compose_env
 from grader.proc import run_bounded
 
 
@@ -19,7 +20,7 @@ def base_args(
     root: Path | str, files: list[str], project: str, env_files: list[str], base: tuple[str, ...] | None = None
 ) -> list[str]:
     """`docker compose --project-name P --project-directory ROOT -f ... --env-file ...`."""
-    cmd = [*(base or compose_command()), "--project-name", project, "--project-directory", str(root)]
+    cmd = [*(compose_command() if base is None else base), "--project-name", project, "--project-directory", str(root)]
     for file in files:
         cmd += ["-f", str(file)]
     for env_file in env_files:  # instead of the project's `.env`
@@ -34,6 +35,12 @@ def resolve_config(
     CalledProcessError with compose's message when the file is invalid. Without `env_files`
     compose reads no env file: the gate sees where they are before any is read."""
     args = ["config", "--format", "json"] + ([] if env_files else ["--no-env-resolution"])
-    cmd = base_args(root, [str(f) for f in files], project, []) + args
-    result = run_bounded(cmd, timeout, cwd=str(root), env=compose_env(), check=True)
+    env = compose_env()
+    if jail.available() is None:  # compose reads nothing but the copy (grader.jail)
+        inside = {k: v for k, v in env.items() if k not in ("PATH", "HOME", "DOCKER_CONFIG", *CONNECTION)}
+        cmd = jail.command(base_args(root, [str(f) for f in files], project, [], base=()) + args, root, inside)
+        env = {}
+    else:
+        cmd = base_args(root, [str(f) for f in files], project, []) + args
+    result = run_bounded(cmd, timeout, cwd=str(root), env=env, check=True)
     return json.loads(result.stdout), result.stderr.decode(errors="replace")

@@ -265,6 +265,15 @@ _add(
     "El corrector lo rechaza; escribe los valores o usa menos alias.",
 )
 _add(
+    "compose.merge_sequence",
+    "{file} line {line}: a merge of several anchors (`<<: [*a, *b]`) is read in a different order by different "
+    "YAML parsers, so the grader cannot be sure which file compose would read. Merge one anchor per `<<`, or write "
+    "the keys out.",
+    "{file} línea {line}: una combinación de varias anclas (`<<: [*a, *b]`) se lee en distinto orden según el "
+    "analizador de YAML, así que el corrector no puede saber qué archivo leería compose. Combina un ancla por `<<` o "
+    "escribe las claves.",
+)
+_add(
     "yaml.bomb_bytes",
     "{name} expands to more than {mb} MB of text through YAML aliases (`*name`) of long values. "
     "The grader refuses it; a compose file is a few KB.",

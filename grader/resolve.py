@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from grader import jail
 from grader.compose import resolve_config
 from grader.engine import GRADER_VARIABLES, compose_env
 from grader.environment import parse_env
@@ -29,6 +30,7 @@ from grader.untrusted import (
     inherited_names,
     inside,
     load_compose,
+    merge_sequence_line,
     outside_references,
     relative,
     string_values,
@@ -168,6 +170,9 @@ def _screen(root: Path, files: list[Path]) -> None:
             # Never handed to compose: it parses YAML differently (goccy/go-yaml) and could read a
             # file named in a part this screen could not see.
             raise Refused(msg("compose.unreadable", file=name, error=exc)) from exc
+        merge = merge_sequence_line(text) if jail.available() is not None else None
+        if merge is not None:
+            raise Refused(msg("compose.merge_sequence", file=name, line=merge))
         outside = outside_references(data, path.parent, root, env)
         if outside:
             raise Refused(msg("compose.outside", file=name, refs="; ".join(f"`{r}`" for r in outside)))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from checks import registry as build_registry
-from grader import NAME, __version__, dockerfile, redaction, resolve
+from grader import NAME, __version__, dockerfile, jail, redaction, resolve
 from grader.context import Check, Context, Options
 from grader.deadline import DeadlineExceeded, deadline
 from grader.engine import compose_command, docker_client
@@ -300,6 +300,12 @@ def teardown(stack: Stack | None, seconds: float = TEARDOWN_S) -> list[str]:
         return [f"teardown did not finish within {seconds:.0f} s; `grader cleanup` removes what is left"]
 
 
+def _unconfined() -> tuple[str, ...]:
+    """What the report says when this machine could not confine the run as grader.jail does."""
+    why = jail.available()
+    return () if why is None else (f"compose config ran without its jail ({why}); merges of several anchors refused",)
+
+
 def not_graded(path: Path, error: str, lang: str = "en", trace: str | None = None, kind: str = "grade") -> Report:
     """The report of a run that could not grade: bad input, no engine, a signal, a grader crash."""
     return Report(
@@ -369,7 +375,8 @@ def grade(
         # what compose resolved may carry a variable's value: redacted like all feedback
         images=tuple(s._replace(written=inert(redact(s.written, ctx.secrets))) for s in ctx.substitutions),
         warnings=tuple(inert(f"not copied (link outside the submission): {d}") for d in dropped)
-        + tuple(f"cleanup: {p}" for p in problems),
+        + tuple(f"cleanup: {p}" for p in problems)
+        + _unconfined(),
         kind="lint" if lint else "grade",
         timings=timings.spent(),
     )

@@ -28,6 +28,17 @@ MSG
   fi
 fi
 
+# bubblewrap: `compose config` runs in a jail holding only the submission (grader/jail.py).
+if ! command -v bwrap >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing bubblewrap ..."
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+  else
+    echo "warning: bubblewrap (bwrap) is missing: compose config runs without its jail (install bubblewrap)" >&2
+  fi
+fi
+
 if ! docker compose version >/dev/null 2>&1; then
   plugin_dir=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
   if [ -x "$venv_bin/docker-compose" ]; then
