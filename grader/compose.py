@@ -13,7 +13,7 @@ from typing import Any
 
 from grader import jail
 from grader.engine import CONNECTION, compose_command, compose_env
-from grader.proc import run_bounded
+from grader.proc import COMPOSE_MEMORY, run_bounded
 
 
 def base_args(
@@ -42,5 +42,5 @@ def resolve_config(
         env = {}
     else:
         cmd = base_args(root, [str(f) for f in files], project, []) + args
-    result = run_bounded(cmd, timeout, cwd=str(root), env=env, check=True)
+    result = run_bounded(cmd, timeout, cwd=str(root), env=env, check=True, address_space=COMPOSE_MEMORY)
     return json.loads(result.stdout), result.stderr.decode(errors="replace")

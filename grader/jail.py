@@ -11,8 +11,8 @@ model where there is nothing else to read:
   machine is needed), the copy read-only at its own path, an empty `/tmp` as HOME and an empty
   environment but the grader's compose settings. No `/etc`, no `/proc` of the machine, no engine
   socket, no network: `env_file: /etc/passwd` or `include: http://127.0.0.1/...` find nothing.
-- `prlimit` caps its address space (1 GiB: compose's Go runtime needs more than 512 MiB of address
-  space to start) and grader.proc its output and time.
+- grader.proc caps its address space (CONFIG_MEMORY), its output and its time, as every compose
+  call's.
 
 Why bubblewrap: it needs no engine (`grader lint` stays engine-free and under a second), starts in
 milliseconds, is one Debian package, and is what Flatpak uses to sandbox untrusted programs. A
@@ -35,7 +35,6 @@ from pathlib import Path
 
 from grader.engine import compose_command
 
-CONFIG_MEMORY = 1 << 30  # compose config's address space: its Go runtime fails to start under 512 MiB
 INSIDE = "/usr/local/bin/docker-compose"  # where the binary is inside the jail
 _PLUGIN_DIRS = (
     "/usr/local/lib/docker/cli-plugins",
@@ -92,9 +91,7 @@ def command(args: Sequence[str], root: Path, env: dict[str, str]) -> list[str]:
                 jail += ["--ro-bind", folder, folder]
     for key, value in {**env, "HOME": "/tmp", "DOCKER_CONFIG": "/tmp/.docker", "PATH": "/usr/bin:/bin"}.items():
         jail += ["--setenv", key, value]
-    prlimit = shutil.which("prlimit")
-    limit = [prlimit, f"--as={CONFIG_MEMORY}", "--"] if prlimit else []
-    return [*limit, *jail, INSIDE, *args]
+    return [*jail, INSIDE, *args]
 
 
 @functools.lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ and last bytes only, which is where a command says what it is doing and why it f
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -20,6 +21,10 @@ from io import BufferedReader
 from grader.errors import CommandTimeout
 
 HEAD_BYTES = 64 * 1024
+# Every compose call's address space: a YAML bomb or a model of aliases that slipped past the
+# screen ends there instead of in the machine's memory. Compose's Go runtime needs more than
+# 512 MiB of address space to start (measured: "failed to reserve page summary memory").
+COMPOSE_MEMORY = 2 << 30
 TAIL_BYTES = 4 * 1024 * 1024
 _CHUNK = 64 * 1024
 
@@ -81,12 +86,17 @@ def run_bounded(
     head: int = HEAD_BYTES,
     tail: int = TAIL_BYTES,
     stdin: bytes | None = None,
+    address_space: int | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Like subprocess.run(capture_output=True, timeout=...) with bounded output. On timeout or an
     exception (Ctrl-C) the command's whole process group is killed; CommandTimeout carries the
-    output so far. `stdin`, when given, is written to the command's input, then closed."""
+    output so far. `stdin`, when given, is written to the command's input, then closed.
+    `address_space` caps the command's memory (RLIMIT_AS, set by util-linux's prlimit before it
+    starts: a limit set from here after the start would race the command's first allocations)."""
+    prlimit = shutil.which("prlimit") if address_space else None
+    capped = [prlimit, f"--as={address_space}", "--", *cmd] if prlimit else list(cmd)
     process = subprocess.Popen(
-        list(cmd),
+        capped,
         stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

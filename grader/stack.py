@@ -29,7 +29,7 @@ from grader.limits import Limits
 from grader.networks import PROJECT_LABEL, Endpoint
 from grader.override import POSTGRES_PORT, built_image_name, frozen_model, render_override
 from grader.policy import findings
-from grader.proc import run_bounded
+from grader.proc import COMPOSE_MEMORY, run_bounded
 
 VOLUME_LABEL = "com.docker.compose.volume"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -59,7 +59,9 @@ class GradingCompose(DockerCompose):
 
     def run(self, cmd: list[str], timeout: float, check: bool = True) -> subprocess.CompletedProcess[bytes]:
         # Bounded: a submission controls what builds and logs print.
-        return run_bounded(cmd, timeout, cwd=str(self.context), env=compose_env(), check=check)
+        return run_bounded(
+            cmd, timeout, cwd=str(self.context), env=compose_env(), check=check, address_space=COMPOSE_MEMORY
+        )
 
     @contextmanager
     def bounded(self, seconds: float) -> Iterator[None]:
