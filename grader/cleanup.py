@@ -26,6 +26,7 @@ from typing import Any
 
 import docker
 
+from grader import firewall
 from grader.override import RUN_LABEL
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -115,6 +116,9 @@ def projects_on_engine(client: docker.DockerClient) -> dict[str, set[str]]:
             found.setdefault(project, set())
     # Images by the run label, not by a name pattern: a service name may contain `-a1b2c3-`, and
     # `grader-x-a1b2c3-web-d4e5f6-y:graded` must not be read as another project's image.
+    for _, _, project in firewall.rules():  # a run killed with its rules still on the machine
+        if PROJECT_PATTERN.fullmatch(project):
+            found.setdefault(project, set())
     for image in client.images.list(filters={"label": RUN_LABEL}):
         project = str((image.labels or {}).get(RUN_LABEL, ""))
         if PROJECT_PATTERN.fullmatch(project):
@@ -203,6 +207,7 @@ def remove_labelled(
     for layer in reversed(layers):
         _attempt(problems, f"removing layer {layer}", partial(_remove_layer, client, layer))
     sweep_handed_over(client)
+    problems += firewall.release(project)  # the run's rules on the machine's INPUT chain
     return sorted(problems)  # in one order, whichever removal ran first
 
 

@@ -80,10 +80,10 @@ def leave(client: docker.DockerClient, grader_container: str, joined: list[str])
             client.networks.get(name).disconnect(grader_container, force=True)
 
 
-def address(client: docker.DockerClient, container_id: str, joined: list[str]) -> str | None:
-    """The container's address on the first of the joined networks it is on."""
+def address(client: docker.DockerClient, container_id: str, joined: list[str] | None) -> str | None:
+    """The container's address on the first of the joined networks it is on (None: on any)."""
     networks = client.containers.get(container_id).attrs["NetworkSettings"]["Networks"] or {}
-    for name in joined:
+    for name in networks if joined is None else joined:
         found = (networks.get(name) or {}).get("IPAddress")
         if found:
             return str(found)

@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+from grader.firewall import BRIDGE_OPTION, bridge_name
 from grader.limits import Limits
 from grader.policy import RESET_BUILD_KEYS, RESET_SERVICE_KEYS, scoped_name
 
@@ -24,6 +25,7 @@ def render_override(
     db_service: str | None,
     limits: Limits | None = None,
     db_port: int = POSTGRES_PORT,
+    isolated: bool = False,
 ) -> str:
     """An override file that makes a stranger's stack safe to run next to others (what it rewrites
     is listed by grader.policy.rewrites for the student):
@@ -33,7 +35,9 @@ def render_override(
     that name); built images get a run-specific name so nothing local is
     overwritten and teardown knows what to delete. Every service gets the grader's limits (memory
     without extra swap, CPUs, processes, bounded logs, a short stop grace); the student's own
-    limits, replicas and OOM-killer settings are replaced, so a service runs once, inside them."""
+    limits, replicas and OOM-killer settings are replaced, so a service runs once, inside them.
+    `isolated`: every network is `internal` on a bridge named for the run (grader.firewall), and
+    nothing is published: the grader reaches the containers at their addresses."""
     limits = limits or Limits()
     lines = ["services:"]
     for name, service in (config.get("services") or {}).items():
@@ -73,7 +77,9 @@ def render_override(
         targets = [(int(p["target"]), p.get("protocol") or "tcp") for p in service.get("ports") or []]
         if name == db_service and (db_port, "tcp") not in targets:
             targets.append((db_port, "tcp"))
-        if targets or service.get("ports"):
+        if isolated and service.get("ports"):
+            lines.append("    ports: !reset []")  # an internal network publishes nothing
+        elif (targets or service.get("ports")) and not isolated:
             ports = [{"target": t, "host_ip": "127.0.0.1", "protocol": proto} for t, proto in dict.fromkeys(targets)]
             lines.append(f"    ports: !override {_scalar(ports)}")
     # Every volume and network gets the run's own name: a `name:` of an object that exists on the
@@ -82,7 +88,11 @@ def render_override(
         keys = list(config.get(kind) or {})
         if keys:
             lines.append(f"{kind}:")
-            lines += [f"  {_scalar(k)}: {{name: {_scalar(scoped_name(project, k))}}}" for k in keys]
+        for key in keys:
+            settings: dict[str, Any] = {"name": scoped_name(project, key)}
+            if kind == "networks" and isolated:
+                settings |= {"internal": True, "driver_opts": {BRIDGE_OPTION: bridge_name(project, key)}}
+            lines.append(f"  {_scalar(key)}: {_scalar(settings)}")
     return "\n".join(lines) + "\n"
 
 

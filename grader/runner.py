@@ -376,7 +376,8 @@ def grade(
         images=tuple(s._replace(written=inert(redact(s.written, ctx.secrets))) for s in ctx.substitutions),
         warnings=tuple(inert(f"not copied (link outside the submission): {d}") for d in dropped)
         + tuple(f"cleanup: {p}" for p in problems)
-        + _unconfined(),
+        + _unconfined()
+        + tuple(ctx.prepared.notes if ctx.prepared else ()),
         kind="lint" if lint else "grade",
         timings=timings.spent(),
     )

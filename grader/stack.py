@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -20,11 +21,12 @@ from typing import Any
 import docker
 from testcontainers.compose import ComposeContainer, DockerCompose, PublishedPortModel
 
-from grader import networks
+from grader import firewall, networks
 from grader.cleanup import RunRecord, remove_labelled
 from grader.compose import base_args
 from grader.engine import compose_command, compose_env
-from grader.errors import CommandTimeout, GateClosed
+from grader.errors import CommandTimeout, GateClosed, InfrastructureError
+from grader.firewall import bridge_name
 from grader.limits import Limits
 from grader.networks import PROJECT_LABEL, Endpoint
 from grader.override import POSTGRES_PORT, built_image_name, frozen_model, render_override
@@ -35,6 +37,11 @@ VOLUME_LABEL = "com.docker.compose.volume"
 SERVICE_LABEL = "com.docker.compose.service"
 ONEOFF_LABEL = "com.docker.compose.oneoff"  # `compose run`: not one of the services (never graded)
 MEMORY_SAMPLE_S = 1.0  # a container's memory is sampled again this long after the last sample started
+NOT_ISOLATED = (
+    "the run's networks were not isolated (Docker Desktop: container addresses are inside its VM); "
+    "its containers could reach this machine and its network"
+)
+GATEWAY_OPEN = "the run's containers could reach this machine through their network's gateway"
 _INTERMEDIATE = re.compile(r"---> Running in ([0-9a-f]{12,64})")
 _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$", re.MULTILINE)  # the classic builder's layers
 
@@ -139,6 +146,12 @@ class Stack:
     _memory_lock: threading.Lock = field(default_factory=threading.Lock)
     _sampler: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, "memory-sample"))
     _sampling_over: bool = False  # no more samples: the stack is being removed
+    # Networks internal on bridges of the run's own, probes by container address (grader.firewall);
+    # `bridges` are guarded by the machine's firewall once `up` starts, `notes` say what could not be.
+    isolated: bool = False
+    bridges: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    _guarded: bool = False
 
     @property
     def in_container(self) -> bool:
@@ -157,10 +170,11 @@ class Stack:
         refused = findings(config, self.root, self.limits.services)
         if refused:
             raise GateClosed("; ".join(refused))
+        self._isolate(config)
         self._override_dir = tempfile.TemporaryDirectory(prefix="grader-override-")
         folder = Path(self._override_dir.name)
         (folder / "model.json").write_text(json.dumps(frozen_model(config)))
-        override = render_override(config, self.project, db_service, self.limits, db_port)
+        override = render_override(config, self.project, db_service, self.limits, db_port, self.isolated)
         (folder / "grader.override.yaml").write_text(override)
         (folder / "empty.env").write_text("")
         self._compose = grading_compose(
@@ -172,6 +186,32 @@ class Stack:
         self.built_images = {
             built_image_name(self.project, n) for n, s in (config.get("services") or {}).items() if s.get("build")
         }
+
+    def _isolate(self, config: dict[str, Any]) -> None:
+        """Whether the run's networks are internal (the grader reaches its containers at their
+        addresses: on the engine's Linux host, or from inside the grader's container, which joins
+        them), and which bridges the firewall guards. Docker Desktop keeps container addresses
+        inside its VM: there the grader publishes ports on 127.0.0.1 as before, and says so."""
+        desktop = "Docker Desktop" in str(self.client.info().get("OperatingSystem", ""))
+        self.isolated = self.in_container or (sys.platform.startswith("linux") and not desktop)
+        if not self.isolated:
+            self.notes.append(NOT_ISOLATED)
+            return
+        self.bridges = [bridge_name(self.project, key) for key in config.get("networks") or {}]
+        why = "the grader runs in a container" if self.in_container else firewall.unavailable()
+        if why is not None and self.bridges:
+            self.notes.append(f"{GATEWAY_OPEN} ({why})")
+
+    def guard(self) -> None:
+        """Before anything starts: the machine's firewall drops what the run's containers start
+        towards it (grader.firewall). Once: the rules name the bridges, which `up` recreates."""
+        if self._guarded or not self.bridges or self.in_container or firewall.unavailable() is not None:
+            return
+        self._guarded = True
+        self._record()
+        problems = firewall.guard(self.project, self.bridges)
+        if problems:
+            raise InfrastructureError(f"the firewall rules of the run could not be added: {'; '.join(problems)}")
 
     @property
     def compose(self) -> GradingCompose:
@@ -233,6 +273,7 @@ class Stack:
     def up(self, timeout: float) -> None:
         compose = self.compose  # GateClosed before anything is recorded or started
         self._record()
+        self.guard()
         with compose.bounded(timeout):
             try:
                 # The images were built by `build` before; `--no-build` so that a missing one is an
@@ -351,13 +392,15 @@ class Stack:
         port published on 127.0.0.1. Inside a container (the grader's image), published ports are
         on the host, not here: the grader joins the stack's networks and uses the service
         container's address and the container port itself."""
-        if not self.in_container:
+        if not self.isolated:
             port = self.published_port(service, target)
             return Endpoint("127.0.0.1", port) if port is not None else None
         container = self.container(service)
         if container is None or not container.ID:
             return None
-        found = networks.address(self.client, container.ID, self._joined)
+        # On the host: any of its networks (each bridge has an address here); in the grader's
+        # container: one it joined.
+        found = networks.address(self.client, container.ID, self._joined if self.in_container else None)
         return Endpoint(found, target) if found else None
 
     def engine_sees(self, path: Path) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -353,7 +354,8 @@ def test_the_stack_runs_the_model_the_gate_saw(tmp_path: Path) -> None:
             "api": {"image": "node:18", "env_file": [{"path": str(tmp_path / ".env")}], "label_file": ["l"]},
         },
     }
-    stack = Stack(tmp_path, "grader-model-test", client=None)  # type: ignore[arg-type]
+    engine = SimpleNamespace(info=lambda: {"OperatingSystem": "Debian"})  # prepare asks only that
+    stack = Stack(tmp_path, "grader-model-test", client=engine)  # type: ignore[arg-type]
     stack.prepare(config, None)
     command = stack.compose.command("up")
     files = [command[i + 1] for i, arg in enumerate(command) if arg in ("-f", "--env-file")]

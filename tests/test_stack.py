@@ -16,6 +16,7 @@ from checks import CHECKS
 from grader.context import Check, Context, Options
 from grader.limits import Limits
 from grader.model import Category, Outcome, Status
+from grader.firewall import BRIDGE_OPTION, bridge_name
 from grader.override import render_override
 from grader.runner import grade, prepare, teardown
 from tests.conftest import SUBMISSIONS, engine_counts
@@ -23,7 +24,9 @@ from tests.conftest import SUBMISSIONS, engine_counts
 pytestmark = pytest.mark.docker
 
 
-def test_override_publishes_only_ephemeral_loopback_ports(engine: docker.DockerClient, tmp_path: Path) -> None:
+def test_override_publishes_nothing_and_makes_every_network_internal(
+    engine: docker.DockerClient, tmp_path: Path
+) -> None:
     root = tmp_path / "s"
     shutil.copytree(SUBMISSIONS / "complete", root)
     compose = root / "docker-compose.yml"
@@ -32,13 +35,14 @@ def test_override_publishes_only_ephemeral_loopback_ports(engine: docker.DockerC
     )
     ctx = prepare(root, Options(), engine, "grader-override-test")
     stack = ctx.stack
-    merged = stack.compose.run(stack.compose.command("config", "--format", "json"), 60)
-    services = json.loads(merged.stdout)["services"]
-    ports = {name: svc.get("ports") for name, svc in services.items()}
-    assert ports == {
-        "api": [{"mode": "ingress", "host_ip": "127.0.0.1", "target": 3000, "protocol": "tcp"}],
-        "db": [{"mode": "ingress", "host_ip": "127.0.0.1", "target": 5432, "protocol": "tcp"}],
-    }
+    merged = json.loads(stack.compose.run(stack.compose.command("config", "--format", "json"), 60).stdout)
+    services = merged["services"]
+    # The grader reaches the containers at their addresses (grader.firewall): nothing is published,
+    # not the student's 3000:3000 nor 5432:5432 (a port of the machine, open to its network).
+    assert {name: svc.get("ports") for name, svc in services.items()} == {"api": None, "db": None}
+    network = merged["networks"]["default"]
+    assert network["internal"] is True and network["name"] == "grader-override-test_default"
+    assert network["driver_opts"] == {BRIDGE_OPTION: bridge_name("grader-override-test", "default")}
     assert "container_name" not in services["db"]
     assert services["api"]["image"] == "grader-override-test-api:graded"
     teardown(ctx.prepared)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import threading
 import time
 
 import docker
 import jsonschema
 import pytest
 
-from grader import formats
+from grader import firewall, formats
 from grader.report import schema, to_dict, to_json, to_table
 from grader.runner import grade
 from tests.conftest import (
@@ -46,7 +48,7 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     options = fixture_options(expected, rubric)
 
     preexisting = _create_preexisting(engine, expected.get("preexisting", {}))
-    with HostSampler() as host:
+    with HostSampler() as host, _Listener(expected.get("host_listener")) as knocks:
         started = time.monotonic()
         report = grade(submission, options, rubric=rubric)
         wall = time.monotonic() - started
@@ -65,6 +67,7 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
         assert by_id[check_id].location == (file, line)
     for check_id, needle in expected.get("evidence_contains", {}).items():
         assert needle in by_id[check_id].evidence, by_id[check_id].evidence
+    assert knocks.accepted == 0, f"a container reached the machine's listener {knocks.accepted} times"
     jsonschema.validate(to_dict(report), schema())
     assert [list(i) for i in report.images] == expected.get("images", [])
     assert report.status == expected.get("status", "graded")
@@ -101,6 +104,7 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     assert host.baseline_available - host.min_available <= services * options.limits.memory_bytes + (3 << 30)
 
     _check_preexisting(engine, preexisting, since, until)
+    assert firewall.rules() == [], "the run left firewall rules on the machine"
     after = engine_counts(engine)
     assert after == before, f"the run leaked or changed engine objects: {engine_changes(before, after)}"
     assert tree_digest(submission) == digest, "the submission folder was modified"
@@ -112,6 +116,38 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
         events = engine.events(since=since, until=until, decode=True, filters={"event": "create"})
         created = [e for e in events if e.get("Type") in ("container", "network", "volume")]
         assert created == [], "a refused submission must not create anything"
+
+
+class _Listener:
+    """A listener on all of the machine's addresses (0.0.0.0:PORT) that counts who connects to it
+    while a fixture is graded; with no port, nothing (accepted stays 0)."""
+
+    def __init__(self, port: int | None) -> None:
+        self.port, self.accepted = port, 0
+        self._server: socket.socket | None = None
+
+    def __enter__(self) -> _Listener:
+        if self.port:
+            self._server = socket.create_server(("0.0.0.0", self.port), reuse_port=True)
+            self._server.settimeout(0.2)
+            threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self) -> None:
+        while self._server is not None:
+            try:
+                connection, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            connection.close()
+
+    def __exit__(self, *exc: object) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
 
 
 def _fenced(markdown: str) -> str:
@@ -157,3 +193,15 @@ def _check_preexisting(engine: docker.DockerClient, created: list[tuple[str, str
     finally:
         for kind, ident in created:
             collections[kind].get(ident).remove()
+
+
+def test_the_knock_reaches_the_machine_without_the_firewall(
+    engine: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listener of hostile-knocks-on-the-gateway does hear a container that is not fenced in
+    (so its 0 above means something), and the report then says the machine was reachable."""
+    monkeypatch.setattr(firewall, "unavailable", lambda: "switched off by this test")
+    with _Listener(47123) as knocks:
+        report = grade(SUBMISSIONS / "hostile-knocks-on-the-gateway")
+    assert knocks.accepted > 0
+    assert any("could reach this machine" in w and "switched off by this test" in w for w in report.warnings)
