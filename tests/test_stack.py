@@ -14,9 +14,9 @@ from testcontainers.compose import ComposeContainer
 
 from checks import CHECKS
 from grader.context import Check, Context, Options
+from grader.firewall import BRIDGE_OPTION, bridge_name
 from grader.limits import Limits
 from grader.model import Category, Outcome, Status
-from grader.firewall import BRIDGE_OPTION, bridge_name
 from grader.override import render_override
 from grader.runner import grade, prepare, teardown
 from tests.conftest import SUBMISSIONS, engine_counts
