@@ -14,6 +14,9 @@ _STEP = re.compile(r"^(Step \d+/\d+ : .*|#\d+ \[.*\].*)$", re.MULTILINE)
 # Compose's own progress and the classic-builder notice say nothing about the student's build.
 _NOISE = re.compile(r"(level=warning msg=\"buildx|^\s*Image \S+ Build(ing|t)\s*$)")
 _COLOURS = re.compile(r"\x1b\[[0-9;]*m")
+# A step stopped by the limits every build step gets (grader.stack.BuildLimiter): killed for
+# memory, or out of processes.
+_AT_LIMITS = re.compile(r"returned a non-zero code: 137|Cannot fork|fork: retry|Resource temporarily unavailable")
 
 
 def failing_step(output: str) -> str:
@@ -48,7 +51,13 @@ def _judge(ctx: Context) -> Outcome:
         if match
         else f"`{first}`"
     )
-    return Outcome.failed(msg("build.failed", what=what), step)
+    limits = ctx.options.limits
+    hints = (
+        (msg("build.limits", memory=limits.memory, pids=limits.pids, cpus=f"{limits.cpus:g}"),)
+        if _AT_LIMITS.search(step)
+        else ()
+    )
+    return Outcome.failed(msg("build.failed", what=what), step, hints=hints)
 
 
 def run(ctx: Context) -> Outcome:

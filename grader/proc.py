@@ -14,7 +14,7 @@ import signal
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from io import BufferedReader
 
@@ -62,10 +62,12 @@ class Bounded:
         return bytes(self.head) + gap + b"".join(self.tail)
 
 
-def _drain(stream: BufferedReader, sink: Bounded) -> None:
+def _drain(stream: BufferedReader, sink: Bounded, watch: Callable[[bytes], None] | None = None) -> None:
     with stream:
         for chunk in iter(lambda: stream.read1(_CHUNK), b""):
             sink.write(chunk)
+            if watch is not None:
+                watch(chunk)
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -87,12 +89,14 @@ def run_bounded(
     tail: int = TAIL_BYTES,
     stdin: bytes | None = None,
     address_space: int | None = None,
+    watch: Callable[[bytes], None] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Like subprocess.run(capture_output=True, timeout=...) with bounded output. On timeout or an
     exception (Ctrl-C) the command's whole process group is killed; CommandTimeout carries the
     output so far. `stdin`, when given, is written to the command's input, then closed.
     `address_space` caps the command's memory (RLIMIT_AS, set by util-linux's prlimit before it
-    starts: a limit set from here after the start would race the command's first allocations)."""
+    starts: a limit set from here after the start would race the command's first allocations).
+    `watch` sees every chunk of output as it comes (a build's steps, as they start)."""
     prlimit = shutil.which("prlimit") if address_space else None
     capped = [prlimit, f"--as={address_space}", "--", *cmd] if prlimit else list(cmd)
     process = subprocess.Popen(
@@ -107,7 +111,8 @@ def run_bounded(
     out, err = Bounded(head, tail), Bounded(head, tail)
     streams = [process.stdout, process.stderr]  # BufferedReaders: bufsize=-1, binary mode
     readers = [
-        threading.Thread(target=_drain, args=(s, b), daemon=True) for s, b in zip(streams, (out, err), strict=True)
+        threading.Thread(target=_drain, args=(s, b, watch), daemon=True)
+        for s, b in zip(streams, (out, err), strict=True)
     ]
     for reader in readers:
         reader.start()

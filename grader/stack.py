@@ -10,7 +10,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -64,10 +64,18 @@ class GradingCompose(DockerCompose):
     def _run_command(self, cmd: str | list[str], context: str | None = None) -> subprocess.CompletedProcess[bytes]:
         return self.run(list(cmd) if not isinstance(cmd, str) else cmd.split(), self.timeout)
 
-    def run(self, cmd: list[str], timeout: float, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    def run(
+        self, cmd: list[str], timeout: float, check: bool = True, watch: Callable[[bytes], None] | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
         # Bounded: a submission controls what builds and logs print.
         return run_bounded(
-            cmd, timeout, cwd=str(self.context), env=compose_env(), check=check, address_space=COMPOSE_MEMORY
+            cmd,
+            timeout,
+            cwd=str(self.context),
+            env=compose_env(),
+            check=check,
+            address_space=COMPOSE_MEMORY,
+            watch=watch,
         )
 
     @contextmanager
@@ -121,6 +129,50 @@ def grading_compose(root: Path, files: list[str], project: str, env_file: str | 
         project_name=project,
         base_command=compose_command(),
     )
+
+
+class BuildLimiter:
+    """The run's limits on every build step, as on its services. Compose has no memory, CPU or
+    process limit for a build, and the classic builder runs each `RUN` in a container of its own
+    with none: a fork loop or a memory hog in a step owned the machine until the build deadline.
+    The builder prints `---> Running in <id>` as it starts a step's container; that container is
+    given the run's memory (no extra swap), CPUs and process limits at once (the engine's update
+    API: tens of milliseconds after the step started, and the kernel enforces the limits on what
+    it already started too). Only a container that did not exist before the build and that no
+    compose project labels: a student's step can print another id, never make this touch it."""
+
+    def __init__(self, client: docker.DockerClient, limits: Limits, containers_before: set[str]) -> None:
+        self.client, self.limits, self.before = client, limits, containers_before
+        self.limited: set[str] = set()
+        self._carry = b""
+        self._pool = ThreadPoolExecutor(2, "build-limits")
+
+    def output(self, chunk: bytes) -> None:
+        text = self._carry + chunk
+        self._carry = text[-100:]  # an id split between two chunks
+        for short_id in set(_INTERMEDIATE.findall(text.decode(errors="replace"))) - self.limited:
+            self.limited.add(short_id)
+            self._pool.submit(self._limit, short_id)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def _limit(self, short_id: str) -> None:
+        with suppress(docker.errors.NotFound, docker.errors.APIError):
+            container = self.client.containers.get(short_id)
+            labels = container.attrs.get("Config", {}).get("Labels") or {}
+            if str(container.id) in self.before or PROJECT_LABEL in labels:
+                return
+            memory, quota = self.limits.memory_bytes, int(self.limits.cpus * 100_000)
+            resources = {
+                "Memory": memory,
+                "MemorySwap": memory,
+                "CpuPeriod": 100_000,
+                "CpuQuota": quota,
+                "PidsLimit": self.limits.pids,
+            }
+            api: Any = self.client.api  # docker-py's update() has no PidsLimit; the engine's API does
+            api._result(api._post_json(api._url("/containers/{0}/update", container.id), data=resources), True)
 
 
 @dataclass
@@ -243,11 +295,16 @@ class Stack:
         compose = self.compose  # GateClosed before anything is recorded or built
         before = self._image_ids(), {str(c.id) for c in self.client.containers.list(all=True)}
         self._record()  # a build leaves images behind even when it fails
+        limiter = BuildLimiter(self.client, self.limits, before[1])
         try:
-            result = compose.run(compose.command("--progress", "plain", "build"), timeout, check=False)
+            result = compose.run(
+                compose.command("--progress", "plain", "build"), timeout, check=False, watch=limiter.output
+            )
         except CommandTimeout as exc:
             self._after_build(exc.output, *before)
             raise
+        finally:
+            limiter.close()
         self._after_build((result.stdout + result.stderr).decode(errors="replace"), *before)
         return result
 
