@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Set
+from contextlib import suppress
 from pathlib import Path
 
 from grader.dockerfile import parse, without_bom
@@ -125,3 +126,32 @@ def _plain_dockerfile(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return True
+
+
+# `RUN --mount=type=cache,...`: BuildKit keeps such a cache in its store, shared by every build on
+# the engine with the same id: one student's build would read (or poison) another's. Dropped from
+# the copy's Dockerfiles; the step then runs without it, as the classic builder needs anyway.
+_CACHE_MOUNT = re.compile(r"--mount=(?=\S*\btype=cache\b)\S+[ \t]*")
+_RUN = re.compile(r"^\s*RUN\b", re.IGNORECASE)
+
+
+def drop_cache_mounts(project: ComposeProject, root: Path) -> list[str]:
+    """Remove cache mounts from every Dockerfile the run builds (in the copy); what was dropped."""
+    dropped: list[str] = []
+    for service in project.build_services():
+        _, dockerfile = project.build_paths(service)
+        if not inside(dockerfile, root) or not _plain_dockerfile(dockerfile):
+            continue
+        text = dockerfile.read_text(encoding="utf-8", errors="replace")
+        lines = text.split("\n")
+        for number, line in enumerate(lines):
+            if _RUN.match(line) and _CACHE_MOUNT.search(line):
+                dropped += [
+                    f"{relative(root, str(dockerfile))} line {number + 1}: {m.strip()}"
+                    for m in _CACHE_MOUNT.findall(line)
+                ]
+                lines[number] = _CACHE_MOUNT.sub("", line)
+        if lines != text.split("\n"):
+            with suppress(OSError):
+                dockerfile.write_text("\n".join(lines), encoding="utf-8")
+    return dropped

@@ -25,7 +25,7 @@ from grader.context import Check, Context, Options
 from grader.deadline import DeadlineExceeded, deadline
 from grader.engine import compose_command, docker_client
 from grader.errors import BadInput, GateClosed
-from grader.images import pin_dockerfiles
+from grader.images import drop_cache_mounts, pin_dockerfiles
 from grader.messages import language, msg, title
 from grader.model import CheckResult, Outcome, Phase, Report, Status, Substitution, bound
 from grader.override import POSTGRES_PORT, db_port
@@ -270,13 +270,18 @@ def _prepare_stack(
         return None, ()
     # Here, not at the top: `grader lint` (no client) never loads docker, testcontainers, requests.
     from grader.networks import own_container
-    from grader.stack import Stack
+    from grader.stack import Stack, normal_reference
 
     db = model.db_service()
     stack = Stack(root, project, client, grader_container=own_container(client))
     try:
         stack.prepare(model.config, db, options.limits, db_port(model.environment(db)) if db else POSTGRES_PORT)
-        return stack, tuple(pin_dockerfiles(model, pins, root))
+        stack.keep_images = frozenset(normal_reference(used) for used in pins.values())
+        pinned = tuple(pin_dockerfiles(model, pins, root))
+        stack.notes += [
+            f"build cache mount dropped (never shared between students): {d}" for d in drop_cache_mounts(model, root)
+        ]
+        return stack, pinned
     except BaseException as exc:
         stack.discard()  # nothing was started from it: only its override folder exists
         if isinstance(exc, GateClosed):

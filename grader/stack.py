@@ -42,6 +42,7 @@ NOT_ISOLATED = (
     "its containers could reach this machine and its network"
 )
 GATEWAY_OPEN = "the run's containers could reach this machine through their network's gateway"
+_FROM_STEP = re.compile(r"^Step \d+/\d+ : FROM (?:--platform=\S+\s+)?(\S+)", re.MULTILINE | re.IGNORECASE)
 _INTERMEDIATE = re.compile(r"---> Running in ([0-9a-f]{12,64})")
 _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$", re.MULTILINE)  # the classic builder's layers
 
@@ -131,6 +132,15 @@ def grading_compose(root: Path, files: list[str], project: str, env_file: str | 
     )
 
 
+def normal_reference(reference: str) -> str:
+    """An image reference as the engine lists its tags: `postgres` is `postgres:latest`,
+    `docker.io/library/node:18` is `node:18`."""
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/"):
+        reference = reference.removeprefix(prefix)
+    last = reference.rsplit("/", 1)[-1]
+    return reference if ":" in last or "@" in last else f"{reference}:latest"
+
+
 class BuildLimiter:
     """The run's limits on every build step, as on its services. Compose has no memory, CPU or
     process limit for a build, and the classic builder runs each `RUN` in a container of its own
@@ -202,6 +212,11 @@ class Stack:
     # `bridges` are guarded by the machine's firewall once `up` starts, `notes` say what could not be.
     isolated: bool = False
     bridges: list[str] = field(default_factory=list)
+    # Images a run pulls (a FROM its build needed, a service's `image:`) that were not on the engine
+    # before it are removed at teardown, unless the rubric pins them (course images, kept warm).
+    keep_images: frozenset[str] = frozenset()
+    wanted_images: set[str] = field(default_factory=set)  # references the run needed, normalised
+    _tags_before: set[str] | None = None
     notes: list[str] = field(default_factory=list)
     _guarded: bool = False
 
@@ -237,6 +252,11 @@ class Stack:
         )
         self.built_images = {
             built_image_name(self.project, n) for n, s in (config.get("services") or {}).items() if s.get("build")
+        }
+        self.wanted_images = {
+            normal_reference(str(s["image"]))
+            for s in (config.get("services") or {}).values()
+            if s.get("image") and not s.get("build")
         }
 
     def _isolate(self, config: dict[str, Any]) -> None:
@@ -291,8 +311,14 @@ class Stack:
                 layers=list(self.layers),
             ).save()
 
+    def _snapshot_tags(self) -> None:
+        """The image tags on the engine before the run's first build or `up` (which pull)."""
+        if self._tags_before is None:
+            self._tags_before = {t for i in self.client.images.list() for t in i.tags}
+
     def build(self, timeout: float) -> subprocess.CompletedProcess[bytes]:
         compose = self.compose  # GateClosed before anything is recorded or built
+        self._snapshot_tags()
         before = self._image_ids(), {str(c.id) for c in self.client.containers.list(all=True)}
         self._record()  # a build leaves images behind even when it fails
         limiter = BuildLimiter(self.client, self.limits, before[1])
@@ -305,7 +331,9 @@ class Stack:
             raise
         finally:
             limiter.close()
-        self._after_build((result.stdout + result.stderr).decode(errors="replace"), *before)
+        output = (result.stdout + result.stderr).decode(errors="replace")
+        self.wanted_images |= {normal_reference(ref) for ref in _FROM_STEP.findall(output)}
+        self._after_build(output, *before)
         return result
 
     def _image_ids(self) -> set[str]:
@@ -329,6 +357,7 @@ class Stack:
 
     def up(self, timeout: float) -> None:
         compose = self.compose  # GateClosed before anything is recorded or started
+        self._snapshot_tags()
         self._record()
         self.guard()
         with compose.bounded(timeout):
@@ -548,6 +577,23 @@ class Stack:
                         self.anonymous_volumes.add(volume.name)
                         self._record()
 
+    def _remove_pulled(self) -> list[str]:
+        """Images this run needed that were not on the engine before it: it pulled them. Course
+        images the rubric pins stay (every student needs them); so does one still in use."""
+        if self._tags_before is None:
+            return []
+        now = {t for i in self.client.images.list() for t in i.tags}
+        pulled = (self.wanted_images & now) - self._tags_before - self.keep_images - self.built_images
+        problems: list[str] = []
+        for tag in sorted(pulled):
+            try:
+                self.client.images.remove(tag)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:  # another run uses it now: theirs to remove
+                problems.append(f"removing pulled image {tag}: {exc.explanation or exc}")
+        return problems
+
     def teardown(self) -> list[str]:
         """Remove containers, networks, named and anonymous volumes and built images of this run.
         Never raises; returns what could not be removed (for the report)."""
@@ -564,6 +610,8 @@ class Stack:
         # compose for what needs no clean shutdown), then what the run recorded (anonymous volumes,
         # images, layers); `grader cleanup` does the same for a run that could not tear down itself.
         problems += remove_labelled(self.client, self.project, self.anonymous_volumes, self.built_images, self.layers)
+        with suppress(Exception):
+            problems += self._remove_pulled()
         if self._override_dir is not None:
             self._override_dir.cleanup()
         if not problems:

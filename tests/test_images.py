@@ -106,3 +106,27 @@ def test_a_dockerfile_that_cannot_be_written_is_built_as_written(
     monkeypatch.setattr(Path, "write_text", refuse)
     assert pin_dockerfile(dockerfile, PINS, "Dockerfile") == []  # no substitution claimed
     assert dockerfile.read_text() == "FROM node\n"
+
+
+def test_cache_mounts_are_dropped_and_other_mounts_kept(tmp_path: Path) -> None:
+    from grader.images import drop_cache_mounts
+    from grader.project import ComposeProject
+
+    (tmp_path / "Dockerfile").write_text(
+        "FROM node:18\n"
+        "RUN --mount=type=cache,target=/root/.npm npm ci\n"
+        "RUN --mount=target=/x,id=shared,type=cache --mount=type=secret,id=npmrc cat /run/secrets/npmrc\n"
+        "COPY --mount=type=cache x y\n"
+    )
+    config = {"services": {"api": {"build": {"context": str(tmp_path), "dockerfile": "Dockerfile"}}}}
+    project = ComposeProject(tmp_path / "compose.yaml", tmp_path, config, "")
+    dropped = drop_cache_mounts(project, tmp_path)
+    assert dropped == [
+        "Dockerfile line 2: --mount=type=cache,target=/root/.npm",
+        "Dockerfile line 3: --mount=target=/x,id=shared,type=cache",
+    ]
+    assert (tmp_path / "Dockerfile").read_text().splitlines()[1:] == [
+        "RUN npm ci",
+        "RUN --mount=type=secret,id=npmrc cat /run/secrets/npmrc",
+        "COPY --mount=type=cache x y",  # not a RUN: left for the builder to refuse
+    ]

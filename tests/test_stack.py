@@ -7,6 +7,7 @@ import json
 import shutil
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import docker
 import pytest
@@ -19,6 +20,7 @@ from grader.limits import Limits
 from grader.model import Category, Outcome, Status
 from grader.override import render_override
 from grader.runner import grade, prepare, teardown
+from grader.stack import Stack, normal_reference
 from tests.conftest import SUBMISSIONS, engine_counts
 
 pytestmark = pytest.mark.docker
@@ -190,3 +192,42 @@ def test_the_engine_describes_the_stack_as_compose_ps_does(engine: docker.Docker
         assert engine.api.inspect_container(stack.containers()[0].ID)["State"]["Health"]["Status"] == "unhealthy"
     finally:
         teardown(ctx.prepared)
+
+
+@pytest.mark.parametrize(
+    "reference, normal",
+    [
+        pytest.param("postgres", "postgres:latest", id="untagged"),
+        pytest.param("docker.io/library/node:18", "node:18", id="docker-hub-library"),
+        pytest.param("docker.io/dpage/pgadmin4:8", "dpage/pgadmin4:8", id="docker-hub-user"),
+        pytest.param("localhost:5000/api", "localhost:5000/api:latest", id="registry-port"),
+        pytest.param("node@sha256:abc", "node@sha256:abc", id="digest"),
+    ],
+)
+def test_normal_reference(reference: str, normal: str) -> None:
+    assert normal_reference(reference) == normal
+
+
+def test_teardown_removes_what_the_run_pulled_and_nothing_else() -> None:
+    """Only images the run needed (a FROM, a service's image) that were not on the engine before
+    it; never a course image the rubric pins, one that was there, or one another process pulled."""
+
+    class Images:
+        def __init__(self) -> None:
+            self.tags = {"node:18", "postgres:15"}
+            self.removed: list[str] = []
+
+        def list(self) -> list[SimpleNamespace]:
+            return [SimpleNamespace(tags=[t]) for t in sorted(self.tags)]
+
+        def remove(self, tag: str) -> None:
+            self.removed.append(tag)
+
+    images = Images()
+    stack = Stack(Path("/nowhere"), "grader-pull-test", SimpleNamespace(images=images))  # type: ignore[arg-type]
+    stack.keep_images = frozenset({"postgres:16"})
+    stack._snapshot_tags()
+    images.tags |= {"node:20", "postgres:16", "mongo:7", "redis:latest"}  # pulled during the run
+    stack.wanted_images = {"node:20", "postgres:16", "postgres:15", "redis:latest", "node:18"}
+    assert stack._remove_pulled() == []
+    assert sorted(images.removed) == ["node:20", "redis:latest"]  # mongo:7: not the run's
