@@ -11,12 +11,15 @@ import os
 import re
 import resource
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -61,7 +64,12 @@ def fetch(entry: Entry, into: Path, deadline: datetime | None = None) -> Fetched
 
 
 # -- git -------------------------------------------------------------------------------------------
-def _git(args: list[str], cwd: Path | None = None, timeout: float = GIT_TIMEOUT_S) -> str:
+def _git(args: list[str], cwd: Path | None = None, timeout: float = GIT_TIMEOUT_S, bounded: Path | None = None) -> str:
+    """git, without a prompt, hooks or other transports; with `bounded`, git is stopped once that
+    folder holds more than MAX_BYTES or MAX_FILES (as an archive is): a repository with a huge
+    history or a small pack that checks out gigabytes would otherwise fill the batch's disk. Each
+    file git writes is capped at MAX_BYTES too (RLIMIT_FSIZE), so it cannot overshoot between two
+    looks by more than that."""
     env = {
         **os.environ,
         "GIT_TERMINAL_PROMPT": "0",  # a private repository fails; it does not wait for a password
@@ -70,24 +78,65 @@ def _git(args: list[str], cwd: Path | None = None, timeout: float = GIT_TIMEOUT_
         "GIT_ALLOW_PROTOCOL": GIT_PROTOCOLS,
         "GIT_LFS_SKIP_SMUDGE": "1",
     }
+    command = ["git", "-c", "core.hooksPath=/dev/null", "-c", "protocol.file.allow=always", *args]
+    prlimit = shutil.which("prlimit") if bounded is not None else None
+    if prlimit:
+        command = [prlimit, f"--fsize={MAX_BYTES}", "--", *command]
     try:
-        result = subprocess.run(
-            ["git", "-c", "core.hooksPath=/dev/null", "-c", "protocol.file.allow=always", *args],
+        process = subprocess.Popen(
+            command,
             cwd=cwd,
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
             text=True,
             errors="replace",
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired as exc:
-        raise FetchError(f"git {args[0]} took longer than {timeout:.0f} s") from exc
     except FileNotFoundError as exc:
         raise FetchError("git is not installed on this machine") from exc
-    if result.returncode != 0:
-        raise FetchError(f"git {args[0]} failed: {result.stderr.strip()[-500:]}")
-    return result.stdout.strip()
+    until, too_large = time.monotonic() + timeout, ""
+    try:
+        while True:
+            try:
+                stdout, stderr = process.communicate(timeout=0.25)
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() > until:
+                    raise FetchError(f"git {args[0]} took longer than {timeout:.0f} s") from None
+                too_large = _over_caps(bounded) if bounded is not None else ""
+                if too_large:
+                    raise FetchError(f"the repository is {too_large}; not graded") from None
+    finally:
+        if process.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    if bounded is not None:
+        too_large = _over_caps(bounded) or (
+            f"more than {MAX_BYTES // 2**20} MiB in one file" if process.returncode == -signal.SIGXFSZ else ""
+        )
+        if too_large:
+            raise FetchError(f"the repository is {too_large}; not graded")
+    if process.returncode != 0:
+        raise FetchError(f"git {args[0]} failed: {stderr.strip()[-500:]}")
+    return stdout.strip()
+
+
+def _over_caps(folder: Path) -> str:
+    """ "more than … MiB" / "more than … files" when `folder` is past the caps archives have."""
+    files = size = 0
+    for top, dirs, names in os.walk(folder):
+        files += len(dirs) + len(names)
+        for name in names:
+            with suppress(OSError):
+                size += os.lstat(os.path.join(top, name)).st_size
+        if files > MAX_FILES:
+            return f"more than {MAX_FILES} files and folders"
+        if size > MAX_BYTES:
+            return f"more than {MAX_BYTES // 2**20} MiB"
+    return ""
 
 
 def _url(location: str) -> str:
@@ -117,13 +166,18 @@ def clone(location: str, ref: str, dest: Path, deadline: datetime | None = None)
         raise FetchError(f"{location}: git transport {scheme!r} is not allowed (use https, ssh or a path)")
     history = ["--filter=blob:none", "--no-checkout"] if deadline is not None else ["--depth", "1", "--single-branch"]
     try:
-        _git(["clone", "--quiet", "--no-tags", *history, *(["--branch", ref] if ref else []), "--", url, str(dest)])
+        _git(
+            ["clone", "--quiet", "--no-tags", *history, *(["--branch", ref] if ref else []), "--", url, str(dest)],
+            bounded=dest,
+        )
         target = "HEAD"
     except FetchError:
         if not _SHA.fullmatch(ref):
             raise
         shutil.rmtree(dest, ignore_errors=True)  # not a branch or a tag: a commit
-        _git(["clone", "--quiet", "--no-tags", "--filter=blob:none", "--no-checkout", "--", url, str(dest)])
+        _git(
+            ["clone", "--quiet", "--no-tags", "--filter=blob:none", "--no-checkout", "--", url, str(dest)], bounded=dest
+        )
         target = ref
     if deadline is not None:
         found = _git(["rev-list", "-n", "1", "--first-parent", f"--before={deadline.isoformat()}", target, "--"], dest)
@@ -133,7 +187,7 @@ def clone(location: str, ref: str, dest: Path, deadline: datetime | None = None)
             raise FetchError(f"no commit at or before the deadline {deadline.isoformat()}{since}")
         target = found
     if target != "HEAD" or deadline is not None:
-        _git(["checkout", "--quiet", "--detach", target, "--"], dest)
+        _git(["checkout", "--quiet", "--detach", target, "--"], dest, bounded=dest)
     commit = _git(["rev-parse", "HEAD"], dest)
     shutil.rmtree(dest / ".git", ignore_errors=True)  # never graded (the copy skips it), and large
     return Fetched(dest, commit=commit)

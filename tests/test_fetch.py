@@ -98,7 +98,7 @@ def _zip(path: Path, members: dict[str, bytes], links: dict[str, str] | None = N
             zipped.writestr(name, data)
         for name, target in (links or {}).items():
             info = zipfile.ZipInfo(name)
-            info.external_attr = (0o120777 << 16)  # a symbolic link, as zip -y stores it
+            info.external_attr = 0o120777 << 16  # a symbolic link, as zip -y stores it
             zipped.writestr(info, target)
     return path
 
@@ -257,3 +257,35 @@ def test_the_extracting_process_never_imports_code_from_where_the_batch_runs(
     archive = _zip(tmp_path / "ana.zip", {"api/Dockerfile": b"FROM node\n"})
     root, _ = fetch.extract_bounded(archive, tmp_path / "out")
     assert (root / "Dockerfile").is_file() and not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize(
+    "deadline",
+    [pytest.param(None, id="shallow-tip"), pytest.param(datetime(2030, 1, 1, tzinfo=timezone.utc), id="at-a-deadline")],
+)
+def test_a_clone_stops_at_the_size_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deadline: datetime | None
+) -> None:
+    # A small pack that checks out big (zeros compress ~1000:1): capped like an archive.
+    monkeypatch.setattr(fetch, "MAX_BYTES", 2 << 20)
+    path = tmp_path / "big"
+    path.mkdir()
+    _git(path, "init", "-q", "-b", "main")
+    (path / "zeros.bin").write_bytes(bytes(8 << 20))
+    _git(path, "add", "-A")
+    _git(path, "commit", "-q", "-m", "big")
+    with pytest.raises(FetchError, match="more than 2 MiB"):
+        fetch.clone(str(path), "", tmp_path / "out", deadline)
+
+
+def test_a_clone_stops_at_the_file_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fetch, "MAX_FILES", 150)
+    path = tmp_path / "many"
+    path.mkdir()
+    _git(path, "init", "-q", "-b", "main")
+    for i in range(300):
+        (path / f"f{i}.txt").write_text(str(i))
+    _git(path, "add", "-A")
+    _git(path, "commit", "-q", "-m", "many")
+    with pytest.raises(FetchError, match="more than 150 files"):
+        fetch.clone(str(path), "", tmp_path / "out")
