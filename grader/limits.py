@@ -20,10 +20,23 @@ class Limits:
     log_size: str = "1m"  # per log file, two files per service (json-file, which `logs` reads)
     stop_grace_app: int = 1  # seconds after SIGTERM before SIGKILL; node as PID 1 ignores SIGTERM
     stop_grace_db: int = 20  # PostgreSQL shuts down cleanly in about a second
+    # The whole run's disk: its containers' writable layers, its volumes and the copy (bind mounts).
+    # The storage driver here (overlay2 on ext4) cannot cap a layer, so grader.stack.DiskWatch
+    # stops the run's containers once they wrote more. A NestJS app and PostgreSQL write ~100 MB.
+    disk: str = "2g"
 
     @property
     def memory_bytes(self) -> int:
         """`memory` in bytes, read the way compose reads it (b, k, m, g; 1024-based)."""
-        text = self.memory.lower().rstrip("b")
-        scale = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(text[-1:], 1)
-        return int(float(text.rstrip("kmg")) * scale)
+        return size_bytes(self.memory)
+
+    @property
+    def disk_bytes(self) -> int:
+        return size_bytes(self.disk)
+
+
+def size_bytes(text: str) -> int:
+    """`1g`, `512m`, `100k`, `4096` in bytes (1024-based, as compose reads sizes)."""
+    text = text.lower().rstrip("b")
+    scale = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(text[-1:], 1)
+    return int(float(text.rstrip("kmg")) * scale)

@@ -889,6 +889,18 @@ _add(
 )
 _add("logs.healthcheck", "Last healthcheck of `{service}`:", "Último healthcheck de `{service}`:")
 _add(
+    "state.disk_full",
+    "`{service}` was stopped by the grader: the stack wrote more to disk than it may",
+    "`{service}` lo detuvo el corrector: el stack escribió en disco más de lo permitido",
+)
+_add(
+    "hint.disk",
+    "a graded run may write {disk} in all (containers, volumes and bind mounts); an API and its database "
+    "need about 100 MB. Look for a loop that writes files or logs to disk",
+    "una ejecución corregida puede escribir {disk} en total (contenedores, volúmenes y bind mounts); una API y su "
+    "base de datos necesitan unos 100 MB. Busca un bucle que escriba archivos o logs en disco",
+)
+_add(
     "state.memory_full",
     "`{service}` runs but has filled its memory limit, so it stalls",
     "`{service}` está en marcha pero llenó su límite de memoria, así que se atasca",

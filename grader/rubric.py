@@ -75,6 +75,7 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "memory": {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?[kmgKMG]?[bB]?$"},
+                "disk": {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?[kmgKMG]?[bB]?$"},
                 "cpus": {"type": "number", "exclusiveMinimum": 0},
                 "pids": {"type": "integer", "minimum": 16},
                 "services": {"type": "integer", "minimum": 1},
@@ -327,7 +328,7 @@ def default_text(checks: list[tuple[str, str, float]]) -> str:
         "",
         "# What each service of a submission may use (the defaults shown); more services than",
         "# `services` are refused by the security gate.",
-        "# limits: {memory: 1g, cpus: 1, pids: 512, services: 10}",
+        "# limits: {memory: 1g, cpus: 1, pids: 512, services: 10, disk: 2g}",
         "",
         "# Points per check (the built-in 100-point rubric). `enabled: false` leaves a check out;",
         "# `hidden: true` counts it but keeps its feedback out of the student's formats.",

@@ -4,6 +4,7 @@ watched, taken down, and always removed with everything it created (teardown).""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import docker
 from testcontainers.compose import ComposeContainer, DockerCompose, PublishedPortModel
@@ -185,6 +186,72 @@ class BuildLimiter:
             api._result(api._post_json(api._url("/containers/{0}/update", container.id), data=resources), True)
 
 
+class DiskWatch:
+    """Stops the run's containers once the run wrote more than its disk limit: its containers'
+    writable layers (the engine's SizeRw), its volumes, named and anonymous (their folders on this
+    machine, where the grader can read them), and the copy (bind mounts write there). overlay2 on
+    ext4, as here, cannot cap a layer (`storage_opt: size` needs xfs with project quotas), and a
+    container that fills the machine's disk stops every other run and the engine itself. A stopped
+    container gets no restart; the services' states then say why (ServiceState.disk_full)."""
+
+    INTERVAL_S = 1.0
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.stopped: set[str] = set()  # containers stopped for disk
+        self.used = 0  # bytes at the last look
+        self._over = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._watch, name="disk-watch", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._over.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _watch(self) -> None:
+        while not self._over.wait(self.INTERVAL_S):
+            with suppress(Exception):  # the engine busy, a container gone: look again next time
+                self.used = self.usage()
+                if self.used > self.stack.limits.disk_bytes:
+                    self._stop_all()
+
+    def usage(self) -> int:
+        stack, api = self.stack, cast(Any, self.stack.client.api)  # docker-py's inspect has no size=1
+        label: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={stack.project}"}
+        total = _blocks(stack.root)
+        for container in stack.client.containers.list(all=True, filters=label):
+            info: Any = api._result(api._get(api._url("/containers/{0}/json", container.id), params={"size": 1}), True)
+            total += int(info.get("SizeRw") or 0)
+        names = {str(v.name) for v in stack.client.volumes.list(filters=label)} | stack.anonymous_volumes
+        for name in names:
+            with suppress(docker.errors.NotFound, docker.errors.APIError):
+                total += _blocks(Path(str(stack.client.volumes.get(name).attrs.get("Mountpoint") or "/nonexistent")))
+        return total
+
+    def _stop_all(self) -> None:
+        label: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={self.stack.project}"}
+        for container in self.stack.client.containers.list(filters=label):
+            with suppress(docker.errors.NotFound, docker.errors.APIError):
+                container.update(restart_policy={"Name": "no", "MaximumRetryCount": 0})  # type: ignore[arg-type]  # the stub omits "no"
+                container.kill()
+                self.stopped.add(str(container.id))
+
+
+def _blocks(folder: Path) -> int:
+    """Bytes a folder takes on disk (allocated blocks: a sparse file costs what it holds)."""
+    total = 0
+    for top, _, names in os.walk(folder):
+        for name in names:
+            with suppress(OSError):
+                total += os.lstat(os.path.join(top, name)).st_blocks * 512
+    return total
+
+
 @dataclass
 class Stack:
     """Everything the grader starts for one run, and the guarantee that it all goes away."""
@@ -219,6 +286,7 @@ class Stack:
     _tags_before: set[str] | None = None
     notes: list[str] = field(default_factory=list)
     _guarded: bool = False
+    disk: DiskWatch | None = None  # from the first `up` to teardown
 
     @property
     def in_container(self) -> bool:
@@ -360,6 +428,9 @@ class Stack:
         self._snapshot_tags()
         self._record()
         self.guard()
+        if self.disk is None:
+            self.disk = DiskWatch(self)
+            self.disk.start()
         with compose.bounded(timeout):
             try:
                 # The images were built by `build` before; `--no-build` so that a missing one is an
@@ -436,6 +507,10 @@ class Stack:
                 self._sampling.add(container_id)
                 self._sampler.submit(self._sample_memory, container_id, limit, time.monotonic())
         return seen[1] if seen is not None else False
+
+    def disk_full(self, container_id: str) -> bool:
+        """Whether the disk watch stopped this container (the run wrote more than its limit)."""
+        return self.disk is not None and container_id in self.disk.stopped
 
     def memory_sampled_since(self, since: float, container_ids: list[str]) -> bool:
         """Whether each of these containers has a memory sample started at `since` or later."""
@@ -600,6 +675,9 @@ class Stack:
         problems: list[str] = []
         with suppress(Exception):
             self._stop_sampling()
+        if self.disk is not None:
+            with suppress(Exception):
+                self.disk.stop()
         with suppress(Exception):
             self.leave_networks()
         if self.started and self._compose is not None:

@@ -55,11 +55,13 @@ class ServiceState:
     restarts: int = 0  # how often the engine restarted it (its restart policy)
     looping: bool = False  # still restarting after the others were up (RestartWatch)
     container: str = ""  # its id on the engine
+    disk_full: bool = False  # stopped by the grader: the run wrote more than its disk limit
 
     @property
     def crashed(self) -> bool:
         return (
             self.memory_full
+            or self.disk_full
             or self.looping
             or self.state in ("restarting", "dead", "removing")
             or (self.state == "exited" and self.exit_code != 0)
@@ -73,6 +75,8 @@ class ServiceState:
         )
 
     def describe(self) -> str:
+        if self.disk_full:
+            return msg("state.disk_full", service=self.service)
         if self.state == "exited":
             return msg("state.exited", service=self.service, code=self.exit_code)
         if self.state == "restarting" or self.looping:
@@ -193,6 +197,7 @@ def states(stack: Stack, memory_limit: int | None = None) -> list[ServiceState]:
             and stack.memory_full(str(c.Service), memory_limit or 0, str(c.ID or "") or None),
             stack.restarts(str(c.ID or "")),
             container=str(c.ID or ""),
+            disk_full=stack.disk_full(str(c.ID or "")),
         )
         for c in stack.containers()
     ]
@@ -273,7 +278,9 @@ def crash_report(
     for state in crashed:
         logs = stack.logs(state.service, tail)
         parts.append(state.describe())
-        if state.memory_full or (state.state != "running" and stack.oom_killed(state.service)):
+        if state.disk_full:
+            parts.append(msg("hint.disk", disk=stack.limits.disk))
+        elif state.memory_full or (state.state != "running" and stack.oom_killed(state.service)):
             parts.append(msg("hint.oom", service=state.service, memory=memory))
         parts.extend(explain_logs(logs, running=state.state == "running"))
         if state.health in ("starting", "unhealthy"):
