@@ -112,6 +112,9 @@ class _Stack:
     def restarts(self, container_id: str) -> int:
         return 0
 
+    def disk_full(self, container_id: str) -> bool:
+        return False
+
     def probe(self, answers_on_call: int) -> Callable[[], Answer | None]:
         calls = []
 
