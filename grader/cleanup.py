@@ -116,7 +116,8 @@ def projects_on_engine(client: docker.DockerClient) -> dict[str, set[str]]:
             found.setdefault(project, set())
     # Images by the run label, not by a name pattern: a service name may contain `-a1b2c3-`, and
     # `grader-x-a1b2c3-web-d4e5f6-y:graded` must not be read as another project's image.
-    for _, _, project in firewall.rules():  # a run killed with its rules still on the machine
+    for _, _, rule in firewall.rules():  # a run killed with its rules still on the machine
+        project = firewall.owner(rule)
         if PROJECT_PATTERN.fullmatch(project):
             found.setdefault(project, set())
     for image in client.images.list(filters={"label": RUN_LABEL}):

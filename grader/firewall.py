@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -67,39 +68,62 @@ def _rule(bridge: str, project: str) -> list[str]:
     ]  # fmt: skip
 
 
-def guard(project: str, bridges: list[str]) -> list[str]:
-    """Drop what each bridge's containers start towards the machine; the problems, if any."""
+def _metadata_rule(bridge: str, project: str) -> list[str]:
+    """A build network is not internal (steps fetch packages), but link-local addresses (cloud
+    metadata, which hands out the machine's credentials) are never a package registry."""
+    return [
+        "DOCKER-USER",
+        "-i", bridge,
+        "-d", "169.254.0.0/16",
+        "-m", "comment", "--comment", f"{COMMENT}{project}",
+        "-j", "DROP",
+    ]  # fmt: skip
+
+
+def guard(project: str, bridges: list[str], outward: list[str] | None = None) -> list[str]:
+    """Drop what each bridge's containers start towards the machine, and what the `outward`
+    bridges (builds) send to link-local addresses; the problems, if any."""
     problems = []
     for tool in filter(None, map(shutil.which, _TOOLS)):
-        for bridge in bridges:
-            done = _run(tool, "-I", *_rule(bridge, project))
-            if done.returncode != 0 and tool.endswith("/iptables"):
-                problems.append(f"{bridge}: {done.stderr.strip()[:160]}")
+        ipv4 = tool.endswith("/iptables")
+        rules = [_rule(b, project) for b in [*bridges, *(outward or [])]]
+        rules += [_metadata_rule(b, project) for b in outward or []] if ipv4 else []
+        for rule in rules:
+            done = _run(tool, "-I", *rule)
+            if done.returncode != 0 and ipv4:
+                problems.append(f"{rule[2]}: {done.stderr.strip()[:160]}")
     return problems
 
 
 def rules(project: str | None = None) -> list[tuple[str, str, str]]:
-    """(tool, bridge, project) of every rule the grader added (of one project, or of all)."""
+    """(tool, chain, rule as `-S` prints it) of every rule the grader added (of one project, or
+    of all)."""
     found: list[tuple[str, str, str]] = []
     if unavailable() is not None:
         return found
     for tool in filter(None, map(shutil.which, _TOOLS)):
-        listing = _run(tool, "-S", "INPUT")
-        for line in listing.stdout.splitlines():
-            words = line.split()
-            if COMMENT not in line or "-i" not in words:
-                continue
-            owner = line.split(COMMENT, 1)[1].split()[0].strip('"')
-            if project is None or owner == project:
-                found.append((tool, words[words.index("-i") + 1], owner))
+        for chain in ("INPUT", "DOCKER-USER"):
+            listing = _run(tool, "-S", chain)
+            for line in listing.stdout.splitlines():
+                words = line.split()
+                if COMMENT not in line or "-i" not in words:
+                    continue
+                if project is None or owner(line) == project:
+                    found.append((tool, chain, line))
     return found
+
+
+def owner(rule: str) -> str:
+    """The project a rule of the grader's belongs to (its comment)."""
+    return rule.split(COMMENT, 1)[1].split()[0].strip('"')
 
 
 def release(project: str) -> list[str]:
     """Delete the project's rules (by their comment); the problems, if any. Never raises."""
     problems = []
-    for tool, bridge, owner in rules(project):
-        done = _run(tool, "-D", *_rule(bridge, owner))
+    for tool, _, line in rules(project):
+        # `-S` prints a rule as `-A CHAIN ...`: the same words after -D delete exactly it
+        done = _run(tool, "-D", *shlex.split(line)[1:])
         if done.returncode != 0:
-            problems.append(f"removing the firewall rule of {bridge}: {done.stderr.strip()[:160]}")
+            problems.append(f"removing the firewall rule `{line}`: {done.stderr.strip()[:160]}")
     return problems

@@ -26,6 +26,7 @@ def render_override(
     limits: Limits | None = None,
     db_port: int = POSTGRES_PORT,
     isolated: bool = False,
+    build_network: str | None = None,
 ) -> str:
     """An override file that makes a stranger's stack safe to run next to others (what it rewrites
     is listed by grader.policy.rewrites for the student):
@@ -37,7 +38,8 @@ def render_override(
     without extra swap, CPUs, processes, bounded logs, a short stop grace); the student's own
     limits, replicas and OOM-killer settings are replaced, so a service runs once, inside them.
     `isolated`: every network is `internal` on a bridge named for the run (grader.firewall), and
-    nothing is published: the grader reaches the containers at their addresses."""
+    nothing is published: the grader reaches the containers at their addresses. `build_network`:
+    the network every build step runs on (the grader's, guarded; `network: none` stays none)."""
     limits = limits or Limits()
     lines = ["services:"]
     for name, service in (config.get("services") or {}).items():
@@ -63,6 +65,8 @@ def render_override(
                 *(f"      {key}: !reset null" for key in RESET_BUILD_KEYS if key in service["build"]),
                 f"      labels: {{{_scalar(RUN_LABEL)}: {_scalar(project)}}}",  # `grader cleanup` finds it by this
             ]
+            if build_network and str(service["build"].get("network") or "default") != "none":
+                lines.append(f"      network: {_scalar(build_network)}")  # guarded like the run's (grader.firewall)
         if service.get("container_name"):
             lines.append("    container_name: !reset null")
             # Other containers may reach it by that name (`DB_HOST=products_db`): kept as an alias on
@@ -116,3 +120,8 @@ def frozen_model(config: dict[str, Any]) -> dict[str, Any]:
 
 def built_image_name(project: str, service: str) -> str:
     return f"{project}-{service}:graded".lower()
+
+
+def build_network_name(project: str) -> str:
+    """The network the run's build steps use: the grader creates it, labelled with the project."""
+    return f"{project}_grader-build"

@@ -27,10 +27,10 @@ from grader.cleanup import RunRecord, remove_labelled
 from grader.compose import base_args
 from grader.engine import compose_command, compose_env
 from grader.errors import CommandTimeout, GateClosed, InfrastructureError
-from grader.firewall import bridge_name
+from grader.firewall import BRIDGE_OPTION, bridge_name
 from grader.limits import Limits
 from grader.networks import PROJECT_LABEL, Endpoint
-from grader.override import POSTGRES_PORT, built_image_name, frozen_model, render_override
+from grader.override import POSTGRES_PORT, build_network_name, built_image_name, frozen_model, render_override
 from grader.policy import findings
 from grader.proc import COMPOSE_MEMORY, run_bounded
 
@@ -279,6 +279,7 @@ class Stack:
     # `bridges` are guarded by the machine's firewall once `up` starts, `notes` say what could not be.
     isolated: bool = False
     bridges: list[str] = field(default_factory=list)
+    build_network: str | None = None  # the grader's network for build steps, when it can guard it
     # Images a run pulls (a FROM its build needed, a service's `image:`) that were not on the engine
     # before it are removed at teardown, unless the rubric pins them (course images, kept warm).
     keep_images: frozenset[str] = frozenset()
@@ -309,7 +310,9 @@ class Stack:
         self._override_dir = tempfile.TemporaryDirectory(prefix="grader-override-")
         folder = Path(self._override_dir.name)
         (folder / "model.json").write_text(json.dumps(frozen_model(config)))
-        override = render_override(config, self.project, db_service, self.limits, db_port, self.isolated)
+        override = render_override(
+            config, self.project, db_service, self.limits, db_port, self.isolated, self.build_network
+        )
         (folder / "grader.override.yaml").write_text(override)
         (folder / "empty.env").write_text("")
         self._compose = grading_compose(
@@ -341,17 +344,29 @@ class Stack:
         why = "the grader runs in a container" if self.in_container else firewall.unavailable()
         if why is not None and self.bridges:
             self.notes.append(f"{GATEWAY_OPEN} ({why})")
+        if why is None and any(s.get("build") for s in (config.get("services") or {}).values()):
+            # Build steps fetch packages, so their network is not internal; guarded all the same.
+            self.build_network = build_network_name(self.project)
 
     def guard(self) -> None:
-        """Before anything starts: the machine's firewall drops what the run's containers start
-        towards it (grader.firewall). Once: the rules name the bridges, which `up` recreates."""
-        if self._guarded or not self.bridges or self.in_container or firewall.unavailable() is not None:
+        """Before anything builds or starts: the machine's firewall drops what the run's
+        containers and build steps start towards it (grader.firewall), and the build network
+        exists. Once: the rules name the bridges, which `up` recreates."""
+        if self._guarded or self.in_container or firewall.unavailable() is not None:
             return
         self._guarded = True
         self._record()
-        problems = firewall.guard(self.project, self.bridges)
+        build_bridge = bridge_name(self.project, "grader-build")
+        problems = firewall.guard(self.project, self.bridges, [build_bridge] if self.build_network else [])
         if problems:
             raise InfrastructureError(f"the firewall rules of the run could not be added: {'; '.join(problems)}")
+        if self.build_network:
+            self.client.networks.create(
+                self.build_network,
+                driver="bridge",
+                options={BRIDGE_OPTION: build_bridge},
+                labels={PROJECT_LABEL: self.project},  # removed with the run's networks
+            )
 
     @property
     def compose(self) -> GradingCompose:
@@ -387,6 +402,7 @@ class Stack:
     def build(self, timeout: float) -> subprocess.CompletedProcess[bytes]:
         compose = self.compose  # GateClosed before anything is recorded or built
         self._snapshot_tags()
+        self.guard()
         before = self._image_ids(), {str(c.id) for c in self.client.containers.list(all=True)}
         self._record()  # a build leaves images behind even when it fails
         limiter = BuildLimiter(self.client, self.limits, before[1])
