@@ -304,12 +304,23 @@ def _subnet_findings(name: str, subnet: str) -> Iterator[str]:
             return
 
 
+_ROUTES: list[str] = []  # the engine's machine's route table, when the grader runs in a container
+
+
+def use_routes(table: str) -> None:
+    """Judge subnets against this route table (/proc/net/route's text) instead of this process's:
+    in the grader's image, the container's routes are not the machine's (grader.networks.
+    host_routes asks the engine for them). Once per process: a process grades one submission."""
+    _ROUTES[:] = [table]
+
+
 def machine_networks() -> list[ipaddress.IPv4Network]:
     """The IPv4 networks this machine routes to directly or through a gateway, without the default
     route and Docker's own bridges (/proc/net/route: little-endian hex)."""
     found = []
     with suppress(OSError):
-        for line in Path("/proc/net/route").read_text().splitlines()[1:]:
+        table = _ROUTES[0] if _ROUTES else Path("/proc/net/route").read_text()
+        for line in table.splitlines()[1:]:
             fields = line.split()
             if len(fields) < 8 or fields[0].startswith(("docker", "br-")):
                 continue

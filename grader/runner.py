@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from checks import registry as build_registry
-from grader import NAME, __version__, dockerfile, jail, redaction, resolve
+from grader import NAME, __version__, dockerfile, jail, policy, redaction, resolve
 from grader.context import Check, Context, Options
 from grader.deadline import DeadlineExceeded, deadline
 from grader.engine import compose_command, docker_client
@@ -269,11 +269,16 @@ def _prepare_stack(
     if model is None or client is None:
         return None, ()
     # Here, not at the top: `grader lint` (no client) never loads docker, testcontainers, requests.
-    from grader.networks import own_container
+    from grader.networks import host_routes, own_container
     from grader.stack import Stack, normal_reference
 
     db = model.db_service()
-    stack = Stack(root, project, client, grader_container=own_container(client))
+    grader_container = own_container(client)
+    if grader_container is not None:  # subnets are judged against the machine's routes, not ours
+        routes = host_routes(client, grader_container)
+        if routes:
+            policy.use_routes(routes)
+    stack = Stack(root, project, client, grader_container=grader_container)
     try:
         stack.prepare(model.config, db, options.limits, db_port(model.environment(db)) if db else POSTGRES_PORT)
         stack.keep_images = frozenset(normal_reference(used) for used in pins.values())

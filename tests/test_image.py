@@ -102,3 +102,19 @@ def test_image_with_a_bind_mounted_data_folder(
     assert report["score"] == score
     assert engine_counts(engine) == before
     assert list(workdir.iterdir()) == []  # the working copy (and the database's files) are gone
+
+
+def test_the_machine_s_routes_come_from_the_engine(engine: docker.DockerClient, image: str) -> None:
+    """host_routes runs the grader's own image on the host's network: from a container of it, the
+    table it returns is this machine's, not the container's (which has one route and eth0)."""
+    from grader.networks import host_routes
+
+    grader = engine.containers.run(image, entrypoint=["sleep", "60"], detach=True, labels={"compose-grader.test": "1"})
+    try:
+        table = host_routes(engine, str(grader.id))
+    finally:
+        grader.remove(force=True)
+    assert table is not None
+    ours = {line.split()[0] for line in Path("/proc/net/route").read_text().splitlines()[1:]}
+    theirs = {line.split()[0] for line in table.splitlines()[1:]}
+    assert theirs == ours and "docker0" in theirs

@@ -427,3 +427,18 @@ def test_a_plain_dockerfile_and_image_contexts_pass(tmp_path: Path) -> None:
     )
     build = {"context": str(tmp_path), "additional_contexts": {"base": "docker-image://node:18", "s": "service:db"}}
     assert findings(svc(build=build), tmp_path, variables=set()) == []
+
+
+def test_a_route_table_from_the_engine_replaces_the_container_s_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the grader's image, /proc/net/route is the container's; the engine's machine's table
+    (grader.networks.host_routes) is what subnets are judged against."""
+    monkeypatch.setattr(policy, "_ROUTES", [])
+    table = (
+        "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
+        "ens5\t00000000\t0100000A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"  # default via 10.0.0.1
+        "ens5\t0000000A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n"  # 10.0.0.0/16, the machine's VPC
+    )
+    policy.use_routes(table)
+    assert policy.machine_networks() == [ipaddress.IPv4Network("10.0.0.0/16")]
+    vpc = {"services": {}, "networks": {"n": {"ipam": {"config": [{"subnet": "10.0.8.0/24"}]}}}}
+    assert "covers 10.0.0.0/16" in findings(vpc, ROOT)[0]
