@@ -484,10 +484,11 @@ _add(
 )
 _add(
     "security.add_url",
-    "{where}: the Dockerfile (line {line}) runs `ADD {source}`: the grading machine would fetch it. Commit the file "
-    "and `COPY` it, or download it in a `RUN` step",
-    "{where}: el Dockerfile (línea {line}) usa `ADD {source}`: lo descargaría la máquina que corrige. Sube el "
-    "archivo al repositorio y cópialo con `COPY`, o descárgalo en un paso `RUN`",
+    "{where}: the Dockerfile (line {line}) runs `ADD {source}`: the grading machine itself would fetch a URL there "
+    "(a variable may hold one). Commit the file and `COPY` it, or download it in a `RUN` step",
+    "{where}: el Dockerfile (línea {line}) usa `ADD {source}`: la propia máquina que corrige descargaría una URL ahí "
+    "(una variable puede contenerla). Sube el archivo al repositorio y cópialo con `COPY`, o descárgalo en un paso "
+    "`RUN`",
 )
 _add(
     "security.platform",
@@ -736,10 +737,10 @@ _add(
 )
 _add(
     "security.tmpfs_size",
-    "volume `{name}`: a tmpfs without `size=` (in `o:`) may take half of the grading machine's memory; give it a "
-    "size, at most {mb}m",
-    "volumen `{name}`: un tmpfs sin `size=` (en `o:`) puede ocupar la mitad de la memoria de la máquina que "
-    "corrige; dale un tamaño, como mucho {mb}m",
+    "volume `{name}`: a tmpfs without one `size=` above 0 (in `o:`) may take the grading machine's memory; give "
+    "it one size, at most {mb}m",
+    "volumen `{name}`: un tmpfs sin un único `size=` mayor que 0 (en `o:`) puede ocupar la memoria de la máquina "
+    "que corrige; dale un tamaño, como mucho {mb}m",
 )
 _add(
     "security.tmpfs_budget",

@@ -192,9 +192,10 @@ def _dockerfile_findings(where: str, build: Mapping[str, Any], path: Path) -> It
         words = value.split()
         if name == "ADD":
             sources = [w for w in words if not w.startswith("--")][:-1]
-            for source in sources:
-                if _URL.match(source.strip('[",]')):
-                    yield msg("security.add_url", where=where, line=instruction.line, source=source.strip('[",]'))
+            for source in (w.strip('[",]') for w in sources):
+                # `ADD $U` with `ARG U=http://…`: the builder expands it, the gate cannot see it
+                if _URL.match(source) or "$" in source:
+                    yield msg("security.add_url", where=where, line=instruction.line, source=source)
         if name == "FROM":
             for word in words:
                 if word.lower().startswith("--platform=") and word.split("=", 1)[1] not in _OWN_PLATFORMS:
@@ -215,14 +216,20 @@ def _volume_findings(name: str, vol: Mapping[str, Any], root: Path) -> Iterator[
 
 
 def _tmpfs_size(opts: Mapping[str, Any]) -> int | None:
-    """A tmpfs volume's `size=` in bytes; None without one (half the machine's memory) or as a
-    percentage (of the machine's memory too)."""
-    for option in str(opts.get("o") or "").split(","):
-        key, _, value = option.strip().partition("=")
-        match = re.fullmatch(r"(\d+)([kmg]?)", value.strip().lower()) if key == "size" else None
-        if match:
-            return int(match.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[match.group(2)]
-    return None
+    """A tmpfs volume's `size=` in bytes; None without one (half the machine's memory), as a
+    percentage (of the machine's memory too), as 0 (no limit at all, for tmpfs), given twice
+    (the kernel takes the last: `size=1m,size=64g`), or without a bounded `nr_inodes` (empty
+    files cost kernel memory no container is charged for)."""
+    options = [o.strip().partition("=") for o in str(opts.get("o") or "").split(",") if o.strip()]
+    keys = [key for key, _, _ in options]
+    if len(keys) != len(set(keys)):
+        return None
+    values = {key: value.strip().lower() for key, _, value in options}
+    size = re.fullmatch(r"(\d+)([kmg]?)", values.get("size", ""))
+    inodes = re.fullmatch(r"(\d+)([kmg]?)", values.get("nr_inodes", ""))
+    if not size or int(size.group(1)) == 0 or (inodes is not None and int(inodes.group(1)) == 0):
+        return None
+    return int(size.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[size.group(2)]
 
 
 def _tmpfs_findings(config: Mapping[str, Any]) -> Iterator[str]:
@@ -302,6 +309,10 @@ def _subnet_findings(name: str, subnet: str) -> Iterator[str]:
         if network.version == route.version and network.overlaps(route):
             yield msg("security.subnet_overlap", name=name, subnet=subnet, route=route)
             return
+    for address in machine_next_hops():
+        if address.version == network.version and address in network:
+            yield msg("security.subnet_overlap", name=name, subnet=subnet, route=address)
+            return
 
 
 _ROUTES: list[str] = []  # the engine's machine's route table, when the grader runs in a container
@@ -312,6 +323,28 @@ def use_routes(table: str) -> None:
     in the grader's image, the container's routes are not the machine's (grader.networks.
     host_routes asks the engine for them). Once per process: a process grades one submission."""
     _ROUTES[:] = [table]
+
+
+def machine_next_hops() -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Addresses the machine reaches through its default route but depends on: its DNS
+    resolvers (/etc/resolv.conf) and its gateways. A student's bridge over one of them takes the
+    machine's own traffic there (a resolver at 10.255.255.53 answered by the student's container)."""
+    found: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    with suppress(OSError):
+        for line in Path("/etc/resolv.conf").read_text().splitlines():
+            words = line.split()
+            if len(words) >= 2 and words[0] == "nameserver":
+                with suppress(ValueError):
+                    address = ipaddress.ip_address(words[1].split("%")[0])
+                    if not address.is_loopback:
+                        found.append(address)
+    with suppress(OSError):
+        table = _ROUTES[0] if _ROUTES else Path("/proc/net/route").read_text()
+        for line in table.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) >= 8 and fields[1] == "00000000" and int(fields[2], 16):
+                found.append(ipaddress.IPv4Address(int(fields[2], 16).to_bytes(4, "little")))
+    return found
 
 
 def machine_networks() -> list[ipaddress.IPv4Network]:

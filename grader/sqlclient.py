@@ -24,6 +24,12 @@ from grader.proc import run_bounded
 
 MEMORY_BYTES = 512 << 20  # the child's address space: Python and libpq take about 150 MB of it
 OUTPUT_BYTES = 64 << 10
+CHILD_ENV = {
+    "PGPASSFILE": "/dev/null",
+    "PGSERVICEFILE": "/dev/null",
+    "PGSYSCONFDIR": "/nonexistent",
+    "HOME": "/nonexistent",
+}
 
 
 class Answer(NamedTuple):
@@ -35,10 +41,18 @@ class Answer(NamedTuple):
 def run(connection: dict[str, Any], statements: Sequence[tuple[str, tuple[Any, ...]]], timeout: float = 30) -> Answer:
     """The statements in one autocommit session; the first row of each (None when it has none).
     A statement whose first row starts with `false` is a guard: the ones after it are not run."""
+    # libpq reads the machine's ~/.pgpass, service files and PG* variables on its own: a fake
+    # server asking for a password would get one of the machine's. Nothing of them here.
+    connection = {**connection, "passfile": "/dev/null", "gssencmode": "disable", "sslmode": "disable"}
     request = json.dumps({"connection": connection, "statements": statements}).encode()
     try:
         done = run_bounded(
-            [sys.executable, "-P", "-m", "grader.sqlclient"], timeout, stdin=request, head=OUTPUT_BYTES, tail=1024
+            [sys.executable, "-P", "-m", "grader.sqlclient"],
+            timeout,
+            stdin=request,
+            head=OUTPUT_BYTES,
+            tail=1024,
+            env=CHILD_ENV,
         )
     except CommandTimeout:
         return Answer(problem="timeout", error=f"no answer within {timeout:g} s")

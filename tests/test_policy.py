@@ -137,13 +137,29 @@ def svc(**extra: Any) -> dict[str, Any]:
         # a tmpfs volume lives outside every container's memory limit (issue 19: size=1000g refilled by restarts)
         pytest.param(
             {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "device": "tmpfs"}}}},
-            "without `size=`",
+            "without one `size=` above 0",
             id="tmpfs-without-size",
         ),
         pytest.param(
             {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "o": "size=50%"}}}},
-            "without `size=`",
+            "without one `size=` above 0",
             id="tmpfs-sized-as-a-share-of-ram",
+        ),
+        # for tmpfs, size=0 is no limit at all; the kernel takes the last of two sizes (review)
+        pytest.param(
+            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "o": "size=0"}}}},
+            "without one `size=` above 0",
+            id="tmpfs-size-0",
+        ),
+        pytest.param(
+            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "o": "size=1m,size=64g"}}}},
+            "without one `size=` above 0",
+            id="tmpfs-size-twice",
+        ),
+        pytest.param(
+            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "o": "size=1m,nr_inodes=0"}}}},
+            "without one `size=` above 0",
+            id="tmpfs-unlimited-inodes",
         ),
         pytest.param(
             {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "o": "size=1000g"}}}},
@@ -396,6 +412,8 @@ def test_machine_networks_skip_the_default_route_and_docker_s_bridges() -> None:
         pytest.param('FROM node:18\nADD ["git@host:x/y.git", "/src"]\n', "`ADD git@host:x/y.git`", id="add-git-json"),
         pytest.param("FROM node:18\nONBUILD ADD http://127.0.0.1/x /x\n", "`ADD http://127.0.0.1/x`", id="onbuild-add"),
         pytest.param("FROM --platform=linux/arm64 node:18\n", "`FROM --platform=linux/arm64`", id="other-platform"),
+        pytest.param("FROM node:18\nARG U=http://127.0.0.1:2375/info\nADD $U /m\n", "`ADD $U`", id="add-a-variable"),
+        pytest.param("FROM node:18\nENV H=http://x\nADD ${H}/a /c\n", "`ADD ${H}/a`", id="add-a-braced-variable"),
     ],
 )
 def test_a_dockerfile_that_makes_the_machine_fetch_is_refused(tmp_path: Path, dockerfile: str, needle: str) -> None:
@@ -442,3 +460,13 @@ def test_a_route_table_from_the_engine_replaces_the_container_s_own(monkeypatch:
     assert policy.machine_networks() == [ipaddress.IPv4Network("10.0.0.0/16")]
     vpc = {"services": {}, "networks": {"n": {"ipam": {"config": [{"subnet": "10.0.8.0/24"}]}}}}
     assert "covers 10.0.0.0/16" in findings(vpc, ROOT)[0]
+
+
+def test_a_subnet_over_the_machine_s_resolver_or_gateway_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reached through the default route, so in no route of their own: a bridge over the resolver
+    (10.255.255.53 here) would take the machine's DNS queries into a student's container (review)."""
+    monkeypatch.setattr(policy, "machine_next_hops", lambda: [ipaddress.ip_address("10.255.255.53")])
+    resolver = {"services": {}, "networks": {"n": {"ipam": {"config": [{"subnet": "10.255.255.0/24"}]}}}}
+    assert "covers 10.255.255.53" in findings(resolver, ROOT)[0]
+    elsewhere = {"services": {}, "networks": {"n": {"ipam": {"config": [{"subnet": "10.254.0.0/24"}]}}}}
+    assert findings(elsewhere, ROOT) == []

@@ -8,6 +8,7 @@ import socket
 import struct
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,11 +23,19 @@ READY = _message(b"R", struct.pack("!I", 0)) + _message(b"Z", b"I")  # Authentic
 ROW_DESCRIPTION = _message(b"T", struct.pack("!H", 1) + b"x\0" + struct.pack("!IHIhih", 0, 0, 25, -1, -1, 0))
 
 
+HEARD: list[bytes] = []  # what a fake server was told
+
+
 def _serve(listener: socket.socket, behaviour: str) -> None:
     conn, _ = listener.accept()
     with conn:
         while len(conn.recv(65536)) == 8:  # SSLRequest / GSSENCRequest: "N", then the startup message
             conn.sendall(b"N")
+        if behaviour == "asks-a-password":
+            conn.sendall(_message(b"R", struct.pack("!I", 3)))  # AuthenticationCleartextPassword
+            HEARD.append(conn.recv(65536))
+            conn.sendall(_message(b"E", b"SFATAL\0C28P01\0Mpassword authentication failed\0\0"))
+            return
         conn.sendall(READY)
         conn.recv(65536)  # Parse/Bind/Execute/Sync or a Query
         try:
@@ -75,3 +84,20 @@ def test_nothing_listening_is_worth_waiting_for() -> None:
         port = s.getsockname()[1]  # closed again: nothing listens there
     answer = sqlclient.run({"host": "127.0.0.1", "port": port, "user": "u", "password": "p", "dbname": "d"}, [])
     assert answer.problem == "connect"
+
+
+@pytest.mark.parametrize("fake_server", ["asks-a-password"], indirect=True)
+def test_the_machine_s_passwords_never_reach_a_fake_server(
+    fake_server: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libpq reads ~/.pgpass, PGPASSFILE and PGPASSWORD by itself when the student's password is
+    empty; the child runs without any of them (review: the machine's .pgpass reached a fake server)."""
+    passfile = tmp_path / "pgpass"
+    passfile.write_text("*:*:*:*:HOST-PGPASS-SECRET\n")
+    passfile.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    monkeypatch.setenv("PGPASSWORD", "HOST-ENV-SECRET")
+    HEARD.clear()
+    answer = sqlclient.run({**fake_server, "password": ""}, [("SELECT 1", ())])
+    assert answer.problem in ("auth", "connect")
+    assert not any(b"SECRET" in said for said in HEARD)
