@@ -265,6 +265,11 @@ _add(
     "El corrector lo rechaza; escribe los valores o usa menos alias.",
 )
 _add(
+    "env.too_large",
+    "{file} is larger than {kb} KB: an env file holds a few variables. The grader refuses to read it.",
+    "{file} ocupa más de {kb} KB: un archivo env tiene unas pocas variables. El corrector no lo lee.",
+)
+_add(
     "compose.merge_sequence",
     "{file} line {line}: a merge of several anchors (`<<: [*a, *b]`) is read in a different order by different "
     "YAML parsers, so the grader cannot be sure which file compose would read. Merge one anchor per `<<`, or write "

@@ -24,13 +24,16 @@ from grader.messages import msg
 from grader.model import Substitution
 from grader.project import ComposeProject, find_compose_files, find_override_file
 from grader.untrusted import (
+    InterpolationError,
     UnsafeInput,
     config_time_files,
     env_file_references,
     inherited_names,
     inside,
+    interpolate,
     load_compose,
     merge_sequence_line,
+    named_files,
     outside_references,
     relative,
     string_values,
@@ -131,6 +134,9 @@ def resolve(
     return Resolution(files, resolved, None, resolved, env_notes, tuple(pinned))
 
 
+MAX_ENV_BYTES = 256 << 10  # an env file is a few hundred bytes; the grader reads them whole
+
+
 class Refused(Exception):
     """The screen's sentence for the student."""
 
@@ -176,6 +182,10 @@ def _screen(root: Path, files: list[Path]) -> None:
         outside = outside_references(data, path.parent, root, env)
         if outside:
             raise Refused(msg("compose.outside", file=name, refs="; ".join(f"`{r}`" for r in outside)))
+        for what, named in named_files(data):  # read whole later (grading values, the screen, compose)
+            if "env_file" in what or what.endswith("label_file"):
+                with suppress(InterpolationError):
+                    _refuse_large(root, path.parent / interpolate(named, env))
         borrowed |= (
             {v for value in string_values(data) for v in variables(value)} | inherited_names(data)
         ) & grader_names
@@ -225,9 +235,20 @@ def _refuse_grader_variables(file: str, names: set[str]) -> None:
 
 
 def _read(path: Path) -> str:
+    """An env file's text; Refused past MAX_ENV_BYTES (a 30 MB `.env` took the screen to 789 MB)."""
     with suppress(OSError):
-        return path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_ENV_BYTES + 1)
+        if len(data) > MAX_ENV_BYTES:
+            raise Refused(msg("env.too_large", file=path.name, kb=MAX_ENV_BYTES >> 10))
+        return data.decode("utf-8", errors="replace")
     return ""
+
+
+def _refuse_large(root: Path, path: Path) -> None:
+    with suppress(OSError, ValueError):
+        if inside(path, root) and path.is_file() and path.stat().st_size > MAX_ENV_BYTES:
+            raise Refused(msg("env.too_large", file=relative(root, str(path)), kb=MAX_ENV_BYTES >> 10))
 
 
 def env_file_paths(config: dict[str, Any]) -> list[str]:

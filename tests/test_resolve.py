@@ -103,3 +103,14 @@ def test_a_missing_env_file_leaves_a_model_to_analyse_and_none_to_run(tmp_path: 
         _ = ctx.compose
     with pytest.raises(GateClosed):
         _ = ctx.stack
+
+
+@pytest.mark.parametrize("name", [".env", "config/app.env"])
+def test_a_huge_env_file_is_refused_before_anything_reads_it_whole(tmp_path: Path, name: str) -> None:
+    # review: a 30 MB `.env` took the screen to 789 MB; a 10 GB one would kill the grader
+    (tmp_path / "config").mkdir()
+    (tmp_path / "compose.yaml").write_text("services:\n  api:\n    image: node:18\n    env_file: config/app.env\n")
+    (tmp_path / "config" / "app.env").write_text("A=1\n")
+    (tmp_path / name).write_text("ab\n" * 100_000)  # 300 KB
+    rejection = screen(tmp_path, (tmp_path / "compose.yaml",))
+    assert rejection is not None and rejection.refused and "larger than 256 KB" in rejection.message
