@@ -16,6 +16,15 @@ from grader.engine import CONNECTION, compose_command, compose_env
 from grader.proc import COMPOSE_MEMORY, run_bounded
 
 
+# The resolved model as JSON: the screen keeps a file's expansion under 4 MiB, but JSON escapes
+# some characters six times over (`<` is `\u003c`): a model past this is refused, not parsed.
+MODEL_BYTES = 32 << 20
+
+
+class ModelTooLarge(ValueError):
+    """`compose config` printed more than MODEL_BYTES."""
+
+
 def base_args(
     root: Path | str, files: list[str], project: str, env_files: list[str], base: tuple[str, ...] | None = None
 ) -> list[str]:
@@ -42,5 +51,10 @@ def resolve_config(
         env = {}
     else:
         cmd = base_args(root, [str(f) for f in files], project, []) + args
-    result = run_bounded(cmd, timeout, cwd=str(root), env=env, check=True, address_space=COMPOSE_MEMORY)
-    return json.loads(result.stdout), result.stderr.decode(errors="replace")
+    result = run_bounded(
+        cmd, timeout, cwd=str(root), env=env, check=True, address_space=COMPOSE_MEMORY, head=MODEL_BYTES, tail=1
+    )
+    try:
+        return json.loads(result.stdout), result.stderr.decode(errors="replace")
+    except ValueError as exc:  # cut at MODEL_BYTES: what the screen let through expanded further
+        raise ModelTooLarge(MODEL_BYTES) from exc

@@ -265,6 +265,13 @@ _add(
     "El corrector lo rechaza; escribe los valores o usa menos alias.",
 )
 _add(
+    "compose.model_too_large",
+    "{file} resolves to a model of more than {mb} MB (`docker compose config`): a compose file's model is a few KB. "
+    "The grader refuses it; look for long values repeated through YAML aliases.",
+    "{file} se resuelve en un modelo de más de {mb} MB (`docker compose config`): el modelo de un archivo compose "
+    "ocupa pocos KB. El corrector lo rechaza; busca valores largos repetidos mediante alias de YAML.",
+)
+_add(
     "env.too_large",
     "{file} is larger than {kb} KB: an env file holds a few variables. The grader refuses to read it.",
     "{file} ocupa más de {kb} KB: un archivo env tiene unas pocas variables. El corrector no lo lee.",

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from grader import jail
-from grader.compose import resolve_config
+from grader.compose import ModelTooLarge, resolve_config
 from grader.engine import GRADER_VARIABLES, compose_env
 from grader.environment import parse_env
 from grader.environment import provide as provide_env
@@ -129,6 +129,9 @@ def resolve(
         return Resolution(files, None, Rejection(message, missing), analysis, env_notes, tuple(pinned))
     except CommandTimeout as exc:
         return Resolution(files, rejection=Rejection(str(exc)), env_notes=env_notes)
+    except ModelTooLarge as exc:
+        refused = Rejection(msg("compose.model_too_large", file=file.name, mb=exc.args[0] >> 20), refused=True)
+        return Resolution(files, rejection=refused, env_notes=env_notes)
     pinned = pin_services(config, pins, file.name, interpolated)
     resolved = ComposeProject(file, root, config, text, relative(root, warnings), app_service)
     return Resolution(files, resolved, None, resolved, env_notes, tuple(pinned))

@@ -114,3 +114,20 @@ def test_a_huge_env_file_is_refused_before_anything_reads_it_whole(tmp_path: Pat
     (tmp_path / name).write_text("ab\n" * 100_000)  # 300 KB
     rejection = screen(tmp_path, (tmp_path / "compose.yaml",))
     assert rejection is not None and rejection.refused and "larger than 256 KB" in rejection.message
+
+
+def test_a_model_larger_than_the_grader_reads_is_refused_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # review: 900 KB of `<` aliased 3 times passed the screen (3.6 MB) and JSON made it 21 MB, which
+    # the output cap cut: the run ended `incomplete`. Past MODEL_BYTES it is the student's to fix.
+    import grader.compose
+    from grader.resolve import resolve
+
+    monkeypatch.setattr(grader.compose, "MODEL_BYTES", 1 << 20)
+    value = "<" * 300_000
+    text = f'x-big: &big "{value}"\nservices:\n  api:\n    image: node:18\n    labels: {{a: *big, b: *big}}\n'
+    (tmp_path / "compose.yaml").write_text(text)
+    resolution = resolve(tmp_path, (tmp_path / "compose.yaml",), "p", {})
+    assert resolution.rejection is not None and resolution.rejection.refused
+    assert "more than 1 MB" in resolution.rejection.message and not resolution.rejection.crashed
