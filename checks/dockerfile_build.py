@@ -27,6 +27,13 @@ def failing_step(output: str) -> str:
     return "\n".join(line for line in tail.splitlines() if not _NOISE.search(line))
 
 
+def unreachable_registry(step: str) -> bool:
+    """The machine could not reach a registry, in the builder's own words (a FROM it could not
+    pull). What a RUN step prints is the student's: `RUN echo "dial tcp: lookup x: no such host";
+    exit 1` must not turn a failed build into the machine's fault (an `incomplete` run)."""
+    return network_failure(step.split("---> Running in", 1)[0])
+
+
 def _judge(ctx: Context) -> Outcome:
     project = ctx.compose
     services = project.build_services()
@@ -42,7 +49,7 @@ def _judge(ctx: Context) -> Outcome:
     if result.returncode == 0:
         return Outcome.passed(msg("build.ok", services=", ".join(f"`{s}`" for s in services)))
     step = failing_step(output)
-    if network_failure(step):
+    if unreachable_registry(step):
         return Outcome.error(msg("build.network"), step)
     first = step.splitlines()[0].strip() if step else ""
     match = re.match(r"Step (\d+)/(\d+) : (.*)", first)

@@ -15,7 +15,6 @@ from grader import jail
 from grader.engine import CONNECTION, compose_command, compose_env
 from grader.proc import COMPOSE_MEMORY, run_bounded
 
-
 # The resolved model as JSON: the screen keeps a file's expansion under 4 MiB, but JSON escapes
 # some characters six times over (`<` is `\u003c`): a model past this is refused, not parsed.
 MODEL_BYTES = 32 << 20

@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from grader import sqlclient
+from grader import probe, sqlclient
 from grader.context import Context
 from grader.messages import msg
 from grader.model import CycleResult, Outcome
@@ -110,17 +110,15 @@ def cycle(ctx: Context) -> CycleResult:
 def _api_url(ctx: Context, deadline: float) -> str | None:
     """The API's base URL once it answers HTTP (any status), or None at the deadline."""
     app, port = ctx.app_service(), ctx.app_port()
-    import requests  # here, not at the top: `grader lint` loads no HTTP or engine library
-
     delays = backoff()
     while app and port and time.monotonic() < deadline:
         endpoint = ctx.stack.endpoint(app, port)
         if endpoint is not None:
             url = f"http://{endpoint.url_host}:{endpoint.port}"
             try:
-                with requests.get(url + "/", timeout=5, stream=True):  # the body is never read
-                    return url
-            except requests.RequestException:
+                probe.request("GET", url + "/", seconds=5, limit=0)  # the body is never read
+                return url
+            except probe.NoAnswer:
                 pass
         time.sleep(next(delays))
     return None

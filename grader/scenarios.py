@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from grader import probe
 from grader.messages import msg
 from grader.rubric import Step
 
@@ -75,43 +75,38 @@ class _Answer(NamedTuple):
         return json.loads(self.text)
 
 
-def _read_body(response: Any, request: str, timeout: float) -> str:
-    """The body, read to BODY_BYTES and for BODY_SECONDS at most (each read waits `timeout`)."""
-    chunks, size, until = [], 0, time.monotonic() + BODY_SECONDS
-    while chunk := response.raw.read1(64 * 1024, decode_content=True):  # what has arrived, not 64 KB
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > BODY_BYTES or time.monotonic() > until:
-            what = f"{BODY_BYTES // 1024} KB" if size > BODY_BYTES else f"{BODY_SECONDS:g} s"
-            raise StepFailed(msg("step.too_long", request=request, limit=what))
-    return b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
+def _send(base_url: str, step: Step, run: Run, request: str) -> _Answer:
+    """The step's request, answered within BODY_SECONDS and BODY_BYTES (grader.probe), or
+    StepFailed saying which cap it hit, or that nothing answered."""
+    headers = {str(k): str(v) for k, v in _fill(step.headers, run.captures).items()}
+    data: bytes | None = None
+    if step.json is not None:
+        data = json.dumps(_fill(step.json, run.captures)).encode()
+        headers.setdefault("Content-Type", "application/json")
+    elif step.body is not None:
+        data = str(_fill(step.body, run.captures)).encode()
+    path = _fill(step.path, run.captures)
+    try:
+        reply = probe.request(
+            step.method, base_url.rstrip("/") + path, headers=headers, body=data, seconds=BODY_SECONDS, limit=BODY_BYTES
+        )
+    except probe.NoAnswer as exc:
+        raise StepFailed(msg("step.no_answer", request=request, error=str(exc))) from exc
+    if reply.truncated or reply.late:
+        what = f"{BODY_BYTES // 1024} KB" if reply.truncated else f"{BODY_SECONDS:g} s"
+        raise StepFailed(msg("step.too_long", request=request, limit=what))
+    return _Answer(reply.status, reply.body.decode(reply.charset, errors="replace"))
 
 
-def run_step(base_url: str, step: Step, run: Run, number: int, timeout: float = 15) -> None:
-    import requests  # here, not at the top: `grader lint` loads no HTTP or engine library
-
+def run_step(base_url: str, step: Step, run: Run, number: int) -> None:
     path = _fill(step.path, run.captures)
     request = f"{step.method} {path}"
     shown = f"{number}. {request}"
-    headers = {"Accept-Encoding": "identity", **_fill(step.headers, run.captures)}  # no gzip bomb
     try:
-        with requests.request(
-            step.method,
-            base_url.rstrip("/") + path,
-            headers=headers,
-            json=_fill(step.json, run.captures) if step.json is not None else None,
-            data=_fill(step.body, run.captures) if step.body is not None else None,
-            timeout=timeout,
-            allow_redirects=False,
-            stream=True,  # read by _read_body, bounded
-        ) as raw:
-            response = _Answer(raw.status_code, _read_body(raw, request, timeout))
+        response = _send(base_url, step, run, request)
     except StepFailed as exc:
         run.log.append(f"{shown} -> {exc}")
         raise
-    except requests.RequestException as exc:
-        run.log.append(f"{shown} -> no answer ({type(exc).__name__})")
-        raise StepFailed(msg("step.no_answer", request=request, error=type(exc).__name__)) from exc
     run.log.append(f"{shown} -> HTTP {response.status_code} {response.text[:200]}")
     if step.status is not None and response.status_code != step.status:
         raise StepFailed(msg("step.status", request=request, got=response.status_code, expected=step.status))

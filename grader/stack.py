@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -25,6 +26,7 @@ from testcontainers.compose import ComposeContainer, DockerCompose, PublishedPor
 from grader import firewall, networks
 from grader.cleanup import RunRecord, remove_labelled
 from grader.compose import base_args
+from grader.dockerfile import MAX_DOCKERFILE_BYTES, parse
 from grader.engine import compose_command, compose_env
 from grader.errors import CommandTimeout, GateClosed, InfrastructureError
 from grader.firewall import BRIDGE_OPTION, bridge_name
@@ -43,7 +45,6 @@ NOT_ISOLATED = (
     "its containers could reach this machine and its network"
 )
 GATEWAY_OPEN = "the run's containers could reach this machine through their network's gateway"
-_FROM_STEP = re.compile(r"^Step \d+/\d+ : FROM (?:--platform=\S+\s+)?(\S+)", re.MULTILINE | re.IGNORECASE)
 _INTERMEDIATE = re.compile(r"---> Running in ([0-9a-f]{12,64})")
 _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$", re.MULTILINE)  # the classic builder's layers
 
@@ -146,44 +147,89 @@ class BuildLimiter:
     """The run's limits on every build step, as on its services. Compose has no memory, CPU or
     process limit for a build, and the classic builder runs each `RUN` in a container of its own
     with none: a fork loop or a memory hog in a step owned the machine until the build deadline.
-    The builder prints `---> Running in <id>` as it starts a step's container; that container is
-    given the run's memory (no extra swap), CPUs and process limits at once (the engine's update
-    API: tens of milliseconds after the step started, and the kernel enforces the limits on what
-    it already started too). Only a container that did not exist before the build and that no
-    compose project labels: a student's step can print another id, never make this touch it."""
+
+    A step's container is one the engine reports created during the build (its events), that did
+    not exist before and that no compose project labels, and whose id the build prints as
+    `---> Running in <id>`: both, since the engine is shared (another user's container is created
+    meanwhile) and the output is the student's (a step can print a hundred thousand fake ids: only
+    ids the engine created are ever looked at, so they cost nothing). It gets the run's memory
+    (no extra swap), CPU and process limits at once through the engine's update API, tens of
+    milliseconds after it started; the kernel enforces them on what it already started too. One
+    that cannot be limited (cgroup v1 refuses a memory limit below what the step already uses) is
+    killed: the step fails, and the build's feedback names the limits."""
+
+    RECENT = 256  # output ids kept for an engine event that arrives after its line
 
     def __init__(self, client: docker.DockerClient, limits: Limits, containers_before: set[str]) -> None:
         self.client, self.limits, self.before = client, limits, containers_before
-        self.limited: set[str] = set()
+        self.limited: set[str] = set()  # full ids
+        self._created: set[str] = set()  # full ids the engine created during the build, not compose's
+        self._recent: deque[str] = deque(maxlen=self.RECENT)
+        self._lock = threading.Lock()
         self._carry = b""
         self._pool = ThreadPoolExecutor(2, "build-limits")
+        self._events: Any = client.events(decode=True, filters={"type": "container", "event": "create"})
+        self._listener = threading.Thread(target=self._listen, name="build-events", daemon=True)
+        self._listener.start()
+
+    def _listen(self) -> None:
+        with suppress(Exception):  # the stream closed by close(), or the engine went away
+            for event in self._events:
+                actor = event.get("Actor") or {}
+                full = str(actor.get("ID") or event.get("id") or "")
+                if not full or full in self.before or PROJECT_LABEL in (actor.get("Attributes") or {}):
+                    continue
+                with self._lock:
+                    self._created.add(full)
+                    printed = any(full.startswith(short) for short in self._recent)
+                if printed:
+                    self._submit(full)
 
     def output(self, chunk: bytes) -> None:
         text = self._carry + chunk
         self._carry = text[-100:]  # an id split between two chunks
-        for short_id in set(_INTERMEDIATE.findall(text.decode(errors="replace"))) - self.limited:
-            self.limited.add(short_id)
-            self._pool.submit(self._limit, short_id)
+        for short_id in set(_INTERMEDIATE.findall(text.decode(errors="replace"))):
+            with self._lock:
+                created = [full for full in self._created if full.startswith(short_id)]
+                if not created:
+                    self._recent.append(short_id)
+            for full in created:
+                self._submit(full)
+
+    def _submit(self, full: str) -> None:
+        with self._lock:
+            if full in self.limited:
+                return
+            self.limited.add(full)
+        self._pool.submit(self._limit, full)
 
     def close(self) -> None:
+        with suppress(Exception):
+            self._events.close()
+        self._listener.join(5)
         self._pool.shutdown(wait=True)
 
-    def _limit(self, short_id: str) -> None:
-        with suppress(docker.errors.NotFound, docker.errors.APIError):
-            container = self.client.containers.get(short_id)
-            labels = container.attrs.get("Config", {}).get("Labels") or {}
-            if str(container.id) in self.before or PROJECT_LABEL in labels:
-                return
-            memory, quota = self.limits.memory_bytes, int(self.limits.cpus * 100_000)
-            resources = {
-                "Memory": memory,
-                "MemorySwap": memory,
-                "CpuPeriod": 100_000,
-                "CpuQuota": quota,
-                "PidsLimit": self.limits.pids,
-            }
-            api: Any = self.client.api  # docker-py's update() has no PidsLimit; the engine's API does
-            api._result(api._post_json(api._url("/containers/{0}/update", container.id), data=resources), True)
+    def _limit(self, container_id: str) -> None:
+        memory, quota = self.limits.memory_bytes, int(self.limits.cpus * 100_000)
+        resources = {
+            "Memory": memory,
+            "MemorySwap": memory,
+            "CpuPeriod": 100_000,
+            "CpuQuota": quota,
+            "PidsLimit": self.limits.pids,
+        }
+        api: Any = self.client.api  # docker-py's update() has no PidsLimit; the engine's API does
+        try:
+            api._result(api._post_json(api._url("/containers/{0}/update", container_id), data=resources), True)
+        except docker.errors.NotFound:
+            return  # the step is over
+        except docker.errors.APIError as exc:
+            # Over the limit already (cgroup v1: "device or resource busy"): a step the grader
+            # cannot bound does not run on. Any other refusal (a kernel without a controller) is
+            # the machine's, and stopping every student's build for it would be worse.
+            if "busy" in str(exc).lower() or "memory" in str(exc).lower():
+                with suppress(docker.errors.NotFound, docker.errors.APIError):
+                    self.client.api.kill(container_id)
 
 
 class DiskWatch:
@@ -242,6 +288,16 @@ class DiskWatch:
                 self.stopped.add(str(container.id))
 
 
+def _bases(path: Path) -> tuple[str, ...]:
+    """The images a Dockerfile builds FROM (stages excluded); none when it cannot be read."""
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_DOCKERFILE_BYTES:
+            return ()
+        return parse(path.read_text(encoding="utf-8", errors="replace")).base_images
+    except (OSError, ValueError):
+        return ()
+
+
 def _blocks(folder: Path) -> int:
     """Bytes a folder takes on disk (allocated blocks: a sparse file costs what it holds)."""
     total = 0
@@ -285,6 +341,7 @@ class Stack:
     keep_images: frozenset[str] = frozenset()
     wanted_images: set[str] = field(default_factory=set)  # references the run needed, normalised
     _tags_before: set[str] | None = None
+    _dockerfiles: list[Path] = field(default_factory=list)  # of the services it builds
     notes: list[str] = field(default_factory=list)
     _guarded: bool = False
     disk: DiskWatch | None = None  # from the first `up` to teardown
@@ -329,6 +386,11 @@ class Stack:
             for s in (config.get("services") or {}).values()
             if s.get("image") and not s.get("build")
         }
+        self._dockerfiles = [
+            Path(s["build"].get("context") or self.root) / str(s["build"].get("dockerfile") or "Dockerfile")
+            for s in (config.get("services") or {}).values()
+            if isinstance(s.get("build"), dict) and not s["build"].get("dockerfile_inline")
+        ]
 
     def _isolate(self, config: dict[str, Any]) -> None:
         """Whether the run's networks are internal (the grader reaches its containers at their
@@ -402,6 +464,9 @@ class Stack:
     def build(self, timeout: float) -> subprocess.CompletedProcess[bytes]:
         compose = self.compose  # GateClosed before anything is recorded or built
         self._snapshot_tags()
+        # The bases the builder will pull, from the Dockerfiles as they are now (pins applied),
+        # never from the build's output, which a step can fill with any `FROM` line.
+        self.wanted_images |= {normal_reference(ref) for path in self._dockerfiles for ref in _bases(path)}
         self.guard()
         before = self._image_ids(), {str(c.id) for c in self.client.containers.list(all=True)}
         self._record()  # a build leaves images behind even when it fails
@@ -415,9 +480,7 @@ class Stack:
             raise
         finally:
             limiter.close()
-        output = (result.stdout + result.stderr).decode(errors="replace")
-        self.wanted_images |= {normal_reference(ref) for ref in _FROM_STEP.findall(output)}
-        self._after_build(output, *before)
+        self._after_build((result.stdout + result.stderr).decode(errors="replace"), *before)
         return result
 
     def _image_ids(self) -> set[str]:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from grader import probe
 from grader.diagnose import db_localhost_line, db_not_ready_line
 from grader.limits import Limits
 from grader.messages import msg
@@ -133,20 +134,17 @@ class RestartWatch:
 
 def ask(url: str, timeout: float) -> Answer:
     """GET `url` (no redirect followed): its status and the first characters of its body, read
-    no further (a body that never ends cannot fill the grader's memory). Raises what requests
-    raises when nothing answers."""
-    import requests  # here, not at the top: `grader lint` loads no HTTP or engine library
-
-    with requests.get(url, timeout=timeout, allow_redirects=False, stream=True) as response:
-        body = response.raw.read(ANSWER_BYTES, decode_content=True) or b""
-        return Answer(url, response.status_code, body.decode(errors="replace"), time.monotonic())
+    no further (a body that never ends cannot fill the grader's memory), all within `timeout`
+    (grader.probe: headers dripped a byte a second end there too). probe.NoAnswer (an OSError)
+    when nothing answers."""
+    reply = probe.request("GET", url, seconds=timeout, limit=ANSWER_BYTES)
+    return Answer(url, reply.status, reply.body.decode(reply.charset, errors="replace"), time.monotonic())
 
 
 def http_answers(stack: Stack, service: str, port: int) -> Callable[[], Answer | None]:
     """A probe: the service's answer to `GET /` on its container port, or None (not yet)."""
-    import requests
 
-    def probe() -> Answer | None:
+    def answer() -> Answer | None:
         endpoint = stack.endpoint(service, port)
         if endpoint is None:
             return None
@@ -154,10 +152,10 @@ def http_answers(stack: Stack, service: str, port: int) -> Callable[[], Answer |
             # Short: the watch polls the other services between two tries (api.reachable waits
             # longer for an API that is slow to answer).
             return ask(f"http://{endpoint.url_host}:{endpoint.port}/", timeout=2)
-        except (requests.RequestException, OSError):
+        except OSError:
             return None
 
-    return probe
+    return answer
 
 
 _SSL_REQUEST = struct.pack("!ii", 8, 80877103)  # PostgreSQL's SSLRequest: answered `S` or `N`

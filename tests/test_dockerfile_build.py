@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from checks.dockerfile_build import failing_step
+from checks.dockerfile_build import failing_step, unreachable_registry
 from grader.model import bound
 
 CLASSIC = (
@@ -29,3 +29,13 @@ def test_bound_strips_terminal_codes_and_keeps_the_end() -> None:
     out = bound(text, 100)
     assert len(out) <= 100 and out.endswith("END") and "\x1b" not in out
     assert bound("\x1b[91mnpm\x1b[0m ERR!\x07") == "npm ERR!"
+
+
+def test_only_the_builder_s_words_make_a_build_the_machine_s_fault() -> None:
+    pull = (
+        "Step 1/8 : FROM registry.invalid/node:18\n"
+        "Get https://registry.invalid/v2/: dial tcp: lookup registry.invalid: no such host"
+    )
+    assert unreachable_registry(pull)
+    printed = "Step 5/8 : RUN echo fail\n ---> Running in 0123456789ab\ndial tcp: lookup x: no such host\n"
+    assert not unreachable_registry(printed)  # the student's step printed it: their failed build
