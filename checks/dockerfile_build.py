@@ -60,7 +60,7 @@ def _judge(ctx: Context) -> Outcome:
     )
     limits = ctx.options.limits
     hints = (
-        (msg("build.limits", memory=limits.memory, pids=limits.pids, cpus=f"{limits.cpus:g}"),)
+        (msg("build.limits", memory=limits.memory, pids=limits.pids, cpus=f"{limits.cpus:g}", disk=limits.disk),)
         if _AT_LIMITS.search(step)
         else ()
     )

@@ -815,10 +815,12 @@ _add(
 _add("build.step", "`{instruction}` (step {step} of {steps})", "`{instruction}` (paso {step} de {steps})")
 _add(
     "build.limits",
-    "Every build step runs with the grader's limits ({memory} of memory, {cpus} CPU, {pids} processes), like "
-    "your services: this step reached one (killed for memory, or unable to start more processes).",
+    "Every build step runs with the grader's limits ({memory} of memory, {cpus} CPU, {pids} processes, {disk} of "
+    "disk for the whole run), like your services: this step reached one (killed for memory or disk, or unable to "
+    "start more processes).",
     "Cada paso del build se ejecuta con los límites del corrector ({memory} de memoria, {cpus} CPU, {pids} "
-    "procesos), como tus servicios: este paso llegó a uno (terminado por memoria, o sin poder crear más procesos).",
+    "procesos, {disk} de disco para toda la ejecución), como tus servicios: este paso llegó a uno (terminado por "
+    "memoria o disco, o sin poder crear más procesos).",
 )
 _add(
     "build.failed",

@@ -56,6 +56,9 @@ def render_override(
             "    scale: !reset null",
             f"    logging: !override {_scalar(log)}",
             f"    stop_grace_period: {grace}s",
+            # No core dumps: with a piped core_pattern (systemd-coredump, apport) the machine writes
+            # and compresses them outside every limit. Merged: the student's other ulimits stay.
+            "    ulimits: {core: 0}",
         ]
         lines += [f"    {key}: !reset null" for key in RESET_SERVICE_KEYS if key in service]
         if service.get("build"):

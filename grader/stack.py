@@ -269,23 +269,35 @@ class DiskWatch:
     def usage(self) -> int:
         stack, api = self.stack, cast(Any, self.stack.client.api)  # docker-py's inspect has no size=1
         label: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={stack.project}"}
-        total = _blocks(stack.root)
-        for container in stack.client.containers.list(all=True, filters=label):
-            info: Any = api._result(api._get(api._url("/containers/{0}/json", container.id), params={"size": 1}), True)
-            total += int(info.get("SizeRw") or 0)
+        budget = stack.limits.disk_bytes
+        total = _blocks(stack.root, budget)
+        containers = {str(c.id) for c in stack.client.containers.list(all=True, filters=label)} | stack.build_steps
+        for container_id in containers:
+            with suppress(docker.errors.NotFound):
+                info: Any = api._result(
+                    api._get(api._url("/containers/{0}/json", container_id), params={"size": 1}), True
+                )
+                total += int(info.get("SizeRw") or 0)
         names = {str(v.name) for v in stack.client.volumes.list(filters=label)} | stack.anonymous_volumes
         for name in names:
             with suppress(docker.errors.NotFound, docker.errors.APIError):
-                total += _blocks(Path(str(stack.client.volumes.get(name).attrs.get("Mountpoint") or "/nonexistent")))
+                mountpoint = Path(str(stack.client.volumes.get(name).attrs.get("Mountpoint") or "/nonexistent"))
+                total += _blocks(mountpoint, budget - total)
         return total
 
     def _stop_all(self) -> None:
         label: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={self.stack.project}"}
-        for container in self.stack.client.containers.list(filters=label):
+        containers = self.stack.client.containers.list(filters=label)
+        # All marked first: a check reading the states meanwhile sees the whole run stopped for
+        # disk (one cause, deducted once by startup), not one service now and another later.
+        self.stopped |= {str(c.id) for c in containers}
+        for container in containers:
             with suppress(docker.errors.NotFound, docker.errors.APIError):
                 container.update(restart_policy={"Name": "no", "MaximumRetryCount": 0})  # type: ignore[arg-type]  # the stub omits "no"
                 container.kill()
-                self.stopped.add(str(container.id))
+        for step in set(self.stack.build_steps):  # a build step writing: the build fails
+            with suppress(docker.errors.NotFound, docker.errors.APIError):
+                self.stack.client.api.kill(step)
 
 
 def _bases(path: Path) -> tuple[str, ...]:
@@ -298,13 +310,20 @@ def _bases(path: Path) -> tuple[str, ...]:
         return ()
 
 
-def _blocks(folder: Path) -> int:
-    """Bytes a folder takes on disk (allocated blocks: a sparse file costs what it holds)."""
+ENTRY_BYTES = 4096  # what a file or folder costs at least: an inode, a directory entry
+
+
+def _blocks(folder: Path, budget: int) -> int:
+    """Bytes a folder takes on disk: allocated blocks (a sparse file costs what it holds), and at
+    least ENTRY_BYTES an entry (a million empty files exhaust the inodes). Stops counting past
+    `budget`, so a folder of millions of entries cannot make each look take minutes."""
     total = 0
-    for top, _, names in os.walk(folder):
-        for name in names:
+    for top, dirs, names in os.walk(folder):
+        for name in [*names, *dirs]:
             with suppress(OSError):
-                total += os.lstat(os.path.join(top, name)).st_blocks * 512
+                total += max(os.lstat(os.path.join(top, name)).st_blocks * 512, ENTRY_BYTES)
+        if total > budget:
+            break
     return total
 
 
@@ -344,7 +363,8 @@ class Stack:
     _dockerfiles: list[Path] = field(default_factory=list)  # of the services it builds
     notes: list[str] = field(default_factory=list)
     _guarded: bool = False
-    disk: DiskWatch | None = None  # from the first `up` to teardown
+    disk: DiskWatch | None = None  # from the first build or `up` to teardown
+    build_steps: set[str] = field(default_factory=set)  # the build's step containers (BuildLimiter)
 
     @property
     def in_container(self) -> bool:
@@ -470,7 +490,9 @@ class Stack:
         self.guard()
         before = self._image_ids(), {str(c.id) for c in self.client.containers.list(all=True)}
         self._record()  # a build leaves images behind even when it fails
+        self.watch_disk()
         limiter = BuildLimiter(self.client, self.limits, before[1])
+        self.build_steps = limiter.limited  # the same set: the disk watch sees each step as it is limited
         try:
             result = compose.run(
                 compose.command("--progress", "plain", "build"), timeout, check=False, watch=limiter.output
@@ -507,9 +529,7 @@ class Stack:
         self._snapshot_tags()
         self._record()
         self.guard()
-        if self.disk is None:
-            self.disk = DiskWatch(self)
-            self.disk.start()
+        self.watch_disk()
         with compose.bounded(timeout):
             try:
                 # The images were built by `build` before; `--no-build` so that a missing one is an
@@ -586,6 +606,11 @@ class Stack:
                 self._sampling.add(container_id)
                 self._sampler.submit(self._sample_memory, container_id, limit, time.monotonic())
         return seen[1] if seen is not None else False
+
+    def watch_disk(self) -> None:
+        if self.disk is None:
+            self.disk = DiskWatch(self)
+            self.disk.start()
 
     def disk_full(self, container_id: str) -> bool:
         """Whether the disk watch stopped this container (the run wrote more than its limit)."""
