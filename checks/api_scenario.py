@@ -20,7 +20,9 @@ def make(scenario: Scenario) -> Check:
         progress = Run()
         started = time.monotonic()
         try:
-            run_steps(f"http://{endpoint.url_host}:{endpoint.port}", scenario.steps, progress)
+            # all steps within the start timeout: the START phase's deadline is the grader's, not theirs
+            deadline = started + ctx.options.start_timeout
+            run_steps(f"http://{endpoint.url_host}:{endpoint.port}", scenario.steps, progress, deadline=deadline)
         except StepFailed as exc:
             return Outcome.failed(msg("scenario.failed", name=scenario.name, reason=exc), "\n".join(progress.log))
         seconds = time.monotonic() - started

@@ -130,6 +130,10 @@ def _cycle(ctx: Context) -> CycleResult:
     timeout = ctx.options.start_timeout
     env = project.environment(db) if db else {}
     marker = secrets.token_hex(16)
+    # One budget before `down` (the marker, the API, the scenario's steps) and one after `up`, so
+    # the cycle ends within the CYCLE phase's deadline (3 x start timeout + 90 s): a slow but
+    # working stack is a failed check, never the grader's timeout.
+    before = time.monotonic() + timeout
 
     marker_outcome: Outcome | None = None
     if db is None:
@@ -140,7 +144,7 @@ def _cycle(ctx: Context) -> CycleResult:
             (f"INSERT INTO {TABLE} (token) VALUES (%s)", (marker,)),
         ]
         try:
-            _sql(stack, db, env, time.monotonic() + timeout, write)
+            _sql(stack, db, env, before, write)
         except TimeoutError:
             marker_outcome = _db_down(ctx, db, msg("persistence.when_started"))
         except DatabaseFailed as exc:
@@ -149,12 +153,12 @@ def _cycle(ctx: Context) -> CycleResult:
     run = Run()
     scenario_outcome: Outcome | None = None
     if scenario is not None:
-        url = _api_url(ctx, time.monotonic() + timeout)
+        url = _api_url(ctx, before)
         if url is None:
             scenario_outcome = Outcome.failed(msg("scenario.no_api"))
         else:
             try:
-                run_steps(url, scenario.steps, run)
+                run_steps(url, scenario.steps, run, deadline=before)
             except StepFailed as exc:
                 scenario_outcome = Outcome.failed(msg("scenario.before", reason=exc), "\n".join(run.log))
     if marker_outcome is not None and (scenario is None or scenario_outcome is not None):
@@ -175,7 +179,7 @@ def _cycle(ctx: Context) -> CycleResult:
             scenario_outcome = Outcome.failed(msg("scenario.no_api_after"))
         else:
             try:
-                run_steps(url, scenario.after_steps, run, first_number=len(scenario.steps) + 1)
+                run_steps(url, scenario.after_steps, run, first_number=len(scenario.steps) + 1, deadline=deadline)
                 scenario_outcome = Outcome.passed(msg("scenario.kept"), "\n".join(run.log))
             except StepFailed as exc:
                 scenario_outcome = Outcome.failed(msg("scenario.lost", reason=exc), "\n".join(run.log))

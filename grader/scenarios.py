@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -75,8 +76,8 @@ class _Answer(NamedTuple):
         return json.loads(self.text)
 
 
-def _send(base_url: str, step: Step, run: Run, request: str) -> _Answer:
-    """The step's request, answered within BODY_SECONDS and BODY_BYTES (grader.probe), or
+def _send(base_url: str, step: Step, run: Run, request: str, seconds: float) -> _Answer:
+    """The step's request, answered within `seconds` and BODY_BYTES (grader.probe), or
     StepFailed saying which cap it hit, or that nothing answered."""
     headers = {str(k): str(v) for k, v in _fill(step.headers, run.captures).items()}
     data: bytes | None = None
@@ -88,22 +89,22 @@ def _send(base_url: str, step: Step, run: Run, request: str) -> _Answer:
     path = _fill(step.path, run.captures)
     try:
         reply = probe.request(
-            step.method, base_url.rstrip("/") + path, headers=headers, body=data, seconds=BODY_SECONDS, limit=BODY_BYTES
+            step.method, base_url.rstrip("/") + path, headers=headers, body=data, seconds=seconds, limit=BODY_BYTES
         )
     except probe.NoAnswer as exc:
         raise StepFailed(msg("step.no_answer", request=request, error=str(exc))) from exc
     if reply.truncated or reply.late:
-        what = f"{BODY_BYTES // 1024} KB" if reply.truncated else f"{BODY_SECONDS:g} s"
+        what = f"{BODY_BYTES // 1024} KB" if reply.truncated else f"{seconds:g} s"
         raise StepFailed(msg("step.too_long", request=request, limit=what))
     return _Answer(reply.status, reply.body.decode(reply.charset, errors="replace"))
 
 
-def run_step(base_url: str, step: Step, run: Run, number: int) -> None:
+def run_step(base_url: str, step: Step, run: Run, number: int, seconds: float | None = None) -> None:
     path = _fill(step.path, run.captures)
     request = f"{step.method} {path}"
     shown = f"{number}. {request}"
     try:
-        response = _send(base_url, step, run, request)
+        response = _send(base_url, step, run, request, BODY_SECONDS if seconds is None else seconds)
     except StepFailed as exc:
         run.log.append(f"{shown} -> {exc}")
         raise
@@ -129,6 +130,10 @@ def run_step(base_url: str, step: Step, run: Run, number: int) -> None:
             raise StepFailed(msg("step.capture", request=request, path=where, name=name)) from exc
 
 
-def run_steps(base_url: str, steps: tuple[Step, ...], run: Run, first_number: int = 1) -> None:
+def run_steps(
+    base_url: str, steps: tuple[Step, ...], run: Run, first_number: int = 1, deadline: float | None = None
+) -> None:
+    """The steps in order; with a `deadline`, all of them end by it (a phase's shared budget)."""
     for number, step in enumerate(steps, first_number):
-        run_step(base_url, step, run, number)
+        left = BODY_SECONDS if deadline is None else min(BODY_SECONDS, deadline - time.monotonic())
+        run_step(base_url, step, run, number, max(left, 0.5))
