@@ -27,11 +27,13 @@ def failing_step(output: str) -> str:
     return "\n".join(line for line in tail.splitlines() if not _NOISE.search(line))
 
 
-def unreachable_registry(step: str) -> bool:
-    """The machine could not reach a registry, in the builder's own words (a FROM it could not
-    pull). What a RUN step prints is the student's: `RUN echo "dial tcp: lookup x: no such host";
-    exit 1` must not turn a failed build into the machine's fault (an `incomplete` run)."""
-    return network_failure(step.split("---> Running in", 1)[0])
+def unreachable_registry(step: str, missing_bases: list[str]) -> bool:
+    """The machine could not reach a registry: the failing step says so, before any step of the
+    student's ran (`---> Running in`), and an image the build pulls is indeed not on the engine.
+    What a RUN step prints is the student's, fake `Step 9/9 : FROM …` headers included: `RUN echo
+    "dial tcp: lookup x: no such host"; exit 1` must not turn a failed build into the machine's
+    fault (an `incomplete` run)."""
+    return bool(missing_bases) and network_failure(step.split("---> Running in", 1)[0])
 
 
 def _judge(ctx: Context) -> Outcome:
@@ -49,7 +51,7 @@ def _judge(ctx: Context) -> Outcome:
     if result.returncode == 0:
         return Outcome.passed(msg("build.ok", services=", ".join(f"`{s}`" for s in services)))
     step = failing_step(output)
-    if unreachable_registry(step):
+    if network_failure(step) and unreachable_registry(step, ctx.stack.missing_bases()):
         return Outcome.error(msg("build.network"), step)
     first = step.splitlines()[0].strip() if step else ""
     match = re.match(r"Step (\d+)/(\d+) : (.*)", first)

@@ -749,10 +749,12 @@ _add(
 )
 _add(
     "security.tmpfs_size",
-    "volume `{name}`: a tmpfs without one `size=` above 0 (in `o:`) may take the grading machine's memory; give "
-    "it one size, at most {mb}m",
-    "volumen `{name}`: un tmpfs sin un único `size=` mayor que 0 (en `o:`) puede ocupar la memoria de la máquina "
-    "que corrige; dale un tamaño, como mucho {mb}m",
+    "volume `{name}`: a tmpfs without one `size=` above 0 and one `nr_inodes=` (files, at most {inodes}) in `o:` "
+    "may take the grading machine's memory; give it both, for example `o: size=64m,nr_inodes={inodes}` (at most "
+    "{mb}m in all)",
+    "volumen `{name}`: un tmpfs sin un único `size=` mayor que 0 y un `nr_inodes=` (archivos, como mucho "
+    "{inodes}) en `o:` puede ocupar la memoria de la máquina que corrige; dale ambos, por ejemplo "
+    "`o: size=64m,nr_inodes={inodes}` (como mucho {mb}m en total)",
 )
 _add(
     "security.tmpfs_budget",

@@ -67,6 +67,7 @@ def render_override(
                 "    build:",
                 *(f"      {key}: !reset null" for key in RESET_BUILD_KEYS if key in service["build"]),
                 f"      labels: {{{_scalar(RUN_LABEL)}: {_scalar(project)}}}",  # `grader cleanup` finds it by this
+                "      ulimits: {core: 0}",  # build steps too: the daemon's own limit is often infinity
             ]
             if build_network and str(service["build"].get("network") or "default") != "none":
                 lines.append(f"      network: {_scalar(build_network)}")  # guarded like the run's (grader.firewall)

@@ -46,6 +46,7 @@ _BUILD_KEYS = {"ssh": "security.build_ssh", "entitlements": "security.build_enti
 _NETWORK_MODES = ("none",)  # and `service:<name>`; host, bridge and container: leave the run
 _BUILD_NETWORKS = ("default", "none", "bridge")
 TMPFS_BUDGET = 256 << 20  # named tmpfs volumes of a run together: RAM outside the services' limits
+TMPFS_INODES = 65_536  # files a tmpfs volume may hold (nr_inodes=): empty files take RAM too
 _SAFE_SECURITY_OPTS = ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true")
 
 # Rewritten by the grader's override: the service keys reset to compose's defaults (resource
@@ -152,7 +153,7 @@ def _build_findings(where: str, build: Mapping[str, Any], root: Path) -> Iterato
         if dockerfile and not build.get("dockerfile_inline") and not inside(root / context / str(dockerfile), root):
             yield msg("security.build_dockerfile", where=where, dockerfile=dockerfile)
         else:
-            yield from _dockerfile_findings(where, build, root / context / str(dockerfile or "Dockerfile"))
+            yield from _dockerfile_findings(where, build, root / context / str(dockerfile or "Dockerfile"), root)
     contexts = build.get("additional_contexts") or {}
     for key, value in contexts.items() if isinstance(contexts, dict) else []:
         text = str(value)
@@ -172,16 +173,21 @@ _URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)
 _OWN_PLATFORMS = {"$BUILDPLATFORM", "${BUILDPLATFORM}", "$TARGETPLATFORM", "${TARGETPLATFORM}"}
 
 
-def _dockerfile_findings(where: str, build: Mapping[str, Any], path: Path) -> Iterator[str]:
+def _dockerfile_findings(where: str, build: Mapping[str, Any], path: Path, root: Path) -> Iterator[str]:
     """`ADD <url>` (also a git URL, also under ONBUILD) is fetched by the engine on the grading
     machine, where `http://127.0.0.1:…` reaches the machine's own services; `FROM --platform=`
     another platform pulls that variant under the same tag as the machine's own image."""
     text = build.get("dockerfile_inline")
     try:
         if text is None:
-            if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_DOCKERFILE_BYTES:
-                return  # the build check says what is wrong with it; the engine reads no link
-            text = path.read_text(encoding="utf-8", errors="replace")
+            # The builder follows a link (`Dockerfile -> build/real.Dockerfile`): so does the gate.
+            # The copy keeps only links inside the repository; one that leaves it reads nothing.
+            real = path.resolve()
+            if not inside(real, root) or not real.is_file():
+                return
+            if real.stat().st_size > MAX_DOCKERFILE_BYTES:
+                return  # the build check says what is wrong with it
+            text = real.read_text(encoding="utf-8", errors="replace")
         instructions = parse(str(text)).instructions
     except (OSError, ValueError):
         return
@@ -212,24 +218,25 @@ def _volume_findings(name: str, vol: Mapping[str, Any], root: Path) -> Iterator[
     if opts and not (_bind_volume(opts, root) or _tmpfs_volume(opts)):
         yield msg("security.volume_opts", name=name, opts=", ".join(f"{k}={v}" for k, v in opts.items()))
     elif opts and _tmpfs_volume(opts) and _tmpfs_size(opts) is None:
-        yield msg("security.tmpfs_size", name=name, mb=TMPFS_BUDGET >> 20)
+        yield msg("security.tmpfs_size", name=name, mb=TMPFS_BUDGET >> 20, inodes=TMPFS_INODES)
 
 
 def _tmpfs_size(opts: Mapping[str, Any]) -> int | None:
     """A tmpfs volume's `size=` in bytes; None without one (half the machine's memory), as a
     percentage (of the machine's memory too), as 0 (no limit at all, for tmpfs), given twice
     (the kernel takes the last: `size=1m,size=64g`), or without a bounded `nr_inodes` (empty
-    files cost kernel memory no container is charged for)."""
+    files cost kernel memory no container is charged for): its bytes then count the inodes too."""
     options = [o.strip().partition("=") for o in str(opts.get("o") or "").split(",") if o.strip()]
     keys = [key for key, _, _ in options]
     if len(keys) != len(set(keys)):
         return None
     values = {key: value.strip().lower() for key, _, value in options}
     size = re.fullmatch(r"(\d+)([kmg]?)", values.get("size", ""))
-    inodes = re.fullmatch(r"(\d+)([kmg]?)", values.get("nr_inodes", ""))
-    if not size or int(size.group(1)) == 0 or (inodes is not None and int(inodes.group(1)) == 0):
+    inodes = re.fullmatch(r"\d+", values.get("nr_inodes", ""))
+    if not size or int(size.group(1)) == 0 or not inodes or not 0 < int(inodes.group()) <= TMPFS_INODES:
         return None
-    return int(size.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[size.group(2)]
+    # an inode and its directory entry cost about 1 KiB of kernel memory, charged to nobody
+    return (int(size.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[size.group(2)]) + int(inodes.group()) * 1024
 
 
 def _tmpfs_findings(config: Mapping[str, Any]) -> Iterator[str]:
@@ -326,12 +333,17 @@ def use_routes(table: str) -> None:
 
 
 def machine_next_hops() -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    """Addresses the machine reaches through its default route but depends on: its DNS
-    resolvers (/etc/resolv.conf) and its gateways. A student's bridge over one of them takes the
-    machine's own traffic there (a resolver at 10.255.255.53 answered by the student's container)."""
+    """Addresses the machine reaches through its default route but depends on: its DNS resolvers
+    (/etc/resolv.conf, and systemd-resolved's upstream ones) and its gateways. A student's bridge
+    over one of them takes the machine's own traffic there (a resolver at 10.255.255.53 answered by
+    the student's container)."""
     found: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
-    with suppress(OSError):
-        for line in Path("/etc/resolv.conf").read_text().splitlines():
+    # systemd-resolved: /etc/resolv.conf names 127.0.0.53, the upstream servers are in the other file
+    for resolv in (Path("/etc/resolv.conf"), Path("/run/systemd/resolve/resolv.conf")):
+        lines: list[str] = []
+        with suppress(OSError):
+            lines = resolv.read_text().splitlines()
+        for line in lines:
             words = line.split()
             if len(words) >= 2 and words[0] == "nameserver":
                 with suppress(ValueError):

@@ -86,7 +86,9 @@ def _send(base_url: str, step: Step, run: Run, request: str, seconds: float) -> 
         headers.setdefault("Content-Type", "application/json")
     elif step.body is not None:
         data = str(_fill(step.body, run.captures)).encode()
-    path = _fill(step.path, run.captures)
+    path = str(_fill(step.path, run.captures))
+    if not path.startswith("/"):  # a captured `@169.254.169.254/…` first would name another host
+        raise StepFailed(msg("step.no_answer", request=request, error="the path does not start with /"))
     try:
         reply = probe.request(
             step.method, base_url.rstrip("/") + path, headers=headers, body=data, seconds=seconds, limit=BODY_BYTES
@@ -115,7 +117,7 @@ def run_step(base_url: str, step: Step, run: Run, number: int, seconds: float | 
     if step.expect_json is not None or step.capture:
         try:
             body = response.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # `[[[[…` 200,000 deep is no JSON the grader reads
             raise StepFailed(msg("step.not_json", request=request)) from exc
     if step.expect_json is not None:
         expected = _fill(step.expect_json, run.captures)

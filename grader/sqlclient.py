@@ -29,6 +29,8 @@ CHILD_ENV = {
     "PGSERVICEFILE": "/dev/null",
     "PGSYSCONFDIR": "/nonexistent",
     "HOME": "/nonexistent",
+    "KRB5CCNAME": "FILE:/nonexistent",  # no Kerberos ticket of the machine's for a fake server's GSS request
+    "KRB5_CONFIG": "/nonexistent",
 }
 
 
@@ -70,8 +72,11 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
     import psycopg
 
     rows: list[list[Any] | None] = []
+    connection = dict(request["connection"])
+    if psycopg.pq.version() >= 160000:  # libpq 16: only a password, never GSS/SSPI the machine holds
+        connection["require_auth"] = "!gss,!sspi"
     try:
-        conn = psycopg.connect(**request["connection"], autocommit=True)
+        conn = psycopg.connect(**connection, autocommit=True)
     except psycopg.OperationalError as exc:
         auth = "authentication failed" in str(exc) or ("role" in str(exc) and "does not exist" in str(exc))
         return {"rows": [], "problem": "auth" if auth else "connect", "error": str(exc).strip()}

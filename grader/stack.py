@@ -3,6 +3,7 @@ watched, taken down, and always removed with everything it created (teardown).""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -21,12 +22,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import docker
+from dockerfile_parse import DockerfileParser
 from testcontainers.compose import ComposeContainer, DockerCompose, PublishedPortModel
 
 from grader import firewall, networks
 from grader.cleanup import RunRecord, remove_labelled
 from grader.compose import base_args
-from grader.dockerfile import MAX_DOCKERFILE_BYTES, parse
+from grader.dockerfile import MAX_DOCKERFILE_BYTES, without_bom
 from grader.engine import compose_command, compose_env
 from grader.errors import CommandTimeout, GateClosed, InfrastructureError
 from grader.firewall import BRIDGE_OPTION, bridge_name
@@ -35,6 +37,7 @@ from grader.networks import PROJECT_LABEL, Endpoint
 from grader.override import POSTGRES_PORT, build_network_name, built_image_name, frozen_model, render_override
 from grader.policy import findings
 from grader.proc import COMPOSE_MEMORY, run_bounded
+from grader.untrusted import inside
 
 VOLUME_LABEL = "com.docker.compose.volume"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -158,7 +161,7 @@ class BuildLimiter:
     that cannot be limited (cgroup v1 refuses a memory limit below what the step already uses) is
     killed: the step fails, and the build's feedback names the limits."""
 
-    RECENT = 256  # output ids kept for an engine event that arrives after its line
+    RECENT = 65_536  # output ids kept for an engine event that arrives after its line (about 6 MB)
 
     def __init__(self, client: docker.DockerClient, limits: Limits, containers_before: set[str]) -> None:
         self.client, self.limits, self.before = client, limits, containers_before
@@ -245,6 +248,8 @@ class DiskWatch:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.stopped: set[str] = set()  # containers stopped for disk
+        self._steps: dict[str, int] = {}  # build step container -> its size at the last look
+        self.blind_to_volumes = False  # a volume's folder it could not read (the report says so)
         self.used = 0  # bytes at the last look
         self._over = threading.Event()
         self._thread: threading.Thread | None = None
@@ -271,17 +276,31 @@ class DiskWatch:
         label: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={stack.project}"}
         budget = stack.limits.disk_bytes
         total = _blocks(stack.root, budget)
-        containers = {str(c.id) for c in stack.client.containers.list(all=True, filters=label)} | stack.build_steps
+        steps = set(stack.build_steps)
+        containers = {str(c.id) for c in stack.client.containers.list(all=True, filters=label)} | steps
+        # A build step's container goes once its layer is committed; the layer stays until
+        # teardown, so a step's last size still counts after it is gone.
+        total += sum(size for step, size in self._steps.items() if step not in containers)
         for container_id in containers:
             with suppress(docker.errors.NotFound):
-                info: Any = api._result(
-                    api._get(api._url("/containers/{0}/json", container_id), params={"size": 1}), True
-                )
-                total += int(info.get("SizeRw") or 0)
+                before = total
+                info: Any = api.inspect_container(container_id)
+                upper = Path(str(((info.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir") or ""))
+                if upper.is_absolute() and os.access(upper, os.R_OK | os.X_OK):
+                    total += _blocks(upper, budget - total)  # empty files and folders count too
+                else:  # not readable here (not root): the engine's count, which skips empty files
+                    sized = api._result(
+                        api._get(api._url("/containers/{0}/json", container_id), params={"size": 1}), True
+                    )
+                    total += int(sized.get("SizeRw") or 0)
+                if container_id in steps:
+                    self._steps[container_id] = total - before
         names = {str(v.name) for v in stack.client.volumes.list(filters=label)} | stack.anonymous_volumes
         for name in names:
             with suppress(docker.errors.NotFound, docker.errors.APIError):
                 mountpoint = Path(str(stack.client.volumes.get(name).attrs.get("Mountpoint") or "/nonexistent"))
+                if not os.access(mountpoint, os.R_OK | os.X_OK):  # not root, or the grader's container
+                    self.blind_to_volumes = True
                 total += _blocks(mountpoint, budget - total)
         return total
 
@@ -300,12 +319,29 @@ class DiskWatch:
                 self.stack.client.api.kill(step)
 
 
-def _bases(path: Path) -> tuple[str, ...]:
-    """The images a Dockerfile builds FROM (stages excluded); none when it cannot be read."""
+def _bases(path: Path, root: Path, args: dict[str, str]) -> tuple[str, ...]:
+    """The images a build of this Dockerfile pulls: its FROMs (stages excluded, the service's
+    `build.args` over the ARG defaults, as the builder reads them) and `COPY --from=<image>`.
+    A link inside the repository is followed, as the builder does; none when it cannot be read."""
     try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_DOCKERFILE_BYTES:
+        real = path.resolve()
+        if not inside(real, root) or not real.is_file() or real.stat().st_size > MAX_DOCKERFILE_BYTES:
             return ()
-        return parse(path.read_text(encoding="utf-8", errors="replace")).base_images
+        parser = DockerfileParser(fileobj=io.BytesIO(without_bom(real.read_text(errors="replace")).encode()))
+        parser.build_args = {str(k): str(v) for k, v in args.items()}
+        stages = {
+            str(p.split()[-1]).lower()
+            for p in (i["value"] for i in parser.structure if i["instruction"] == "FROM")
+            if len(p.split()) >= 3
+        }
+        found = [i for i in parser.parent_images if i.lower() not in stages and i != "scratch"]
+        for item in parser.structure:
+            if item["instruction"] in ("COPY", "ADD"):
+                for word in str(item["value"]).split():
+                    source = word.split("=", 1)[1] if word.lower().startswith("--from=") else ""
+                    if source and source.lower() not in stages and not source.isdigit():
+                        found.append(source)
+        return tuple(found)
     except (OSError, ValueError):
         return ()
 
@@ -360,7 +396,7 @@ class Stack:
     keep_images: frozenset[str] = frozenset()
     wanted_images: set[str] = field(default_factory=set)  # references the run needed, normalised
     _tags_before: set[str] | None = None
-    _dockerfiles: list[Path] = field(default_factory=list)  # of the services it builds
+    _dockerfiles: list[tuple[Path, dict[str, str]]] = field(default_factory=list)  # (path, build.args) it builds
     notes: list[str] = field(default_factory=list)
     _guarded: bool = False
     disk: DiskWatch | None = None  # from the first build or `up` to teardown
@@ -407,7 +443,10 @@ class Stack:
             if s.get("image") and not s.get("build")
         }
         self._dockerfiles = [
-            Path(s["build"].get("context") or self.root) / str(s["build"].get("dockerfile") or "Dockerfile")
+            (
+                Path(s["build"].get("context") or self.root) / str(s["build"].get("dockerfile") or "Dockerfile"),
+                {str(k): str(v) for k, v in (s["build"].get("args") or {}).items() if v is not None},
+            )
             for s in (config.get("services") or {}).values()
             if isinstance(s.get("build"), dict) and not s["build"].get("dockerfile_inline")
         ]
@@ -479,14 +518,16 @@ class Stack:
     def _snapshot_tags(self) -> None:
         """The image tags on the engine before the run's first build or `up` (which pull)."""
         if self._tags_before is None:
-            self._tags_before = {t for i in self.client.images.list() for t in i.tags}
+            self._tags_before = {
+                t for i in self.client.images.list() for t in [*i.tags, *(i.attrs.get("RepoDigests") or [])]
+            }
 
     def build(self, timeout: float) -> subprocess.CompletedProcess[bytes]:
         compose = self.compose  # GateClosed before anything is recorded or built
         self._snapshot_tags()
         # The bases the builder will pull, from the Dockerfiles as they are now (pins applied),
         # never from the build's output, which a step can fill with any `FROM` line.
-        self.wanted_images |= {normal_reference(ref) for path in self._dockerfiles for ref in _bases(path)}
+        self.wanted_images |= {normal_reference(ref) for ref in self.bases()}
         self.guard()
         before = self._image_ids(), {str(c.id) for c in self.client.containers.list(all=True)}
         self._record()  # a build leaves images behind even when it fails
@@ -606,6 +647,22 @@ class Stack:
                 self._sampling.add(container_id)
                 self._sampler.submit(self._sample_memory, container_id, limit, time.monotonic())
         return seen[1] if seen is not None else False
+
+    def bases(self) -> set[str]:
+        """The images the run's builds pull (grader.stack._bases), from the Dockerfiles as they are."""
+        return {ref for path, args in self._dockerfiles for ref in _bases(path, self.root, args)}
+
+    def missing_bases(self) -> list[str]:
+        """Images a build needs that are not on the engine: a pull that failed, if the build did."""
+        missing = []
+        for ref in sorted(self.bases()):
+            try:
+                self.client.images.get(ref)
+            except docker.errors.ImageNotFound:
+                missing.append(ref)
+            except docker.errors.APIError:
+                continue
+        return missing
 
     def watch_disk(self) -> None:
         if self.disk is None:
@@ -761,7 +818,7 @@ class Stack:
         images the rubric pins stay (every student needs them); so does one still in use."""
         if self._tags_before is None:
             return []
-        now = {t for i in self.client.images.list() for t in i.tags}
+        now = {t for i in self.client.images.list() for t in [*i.tags, *(i.attrs.get("RepoDigests") or [])]}
         pulled = (self.wanted_images & now) - self._tags_before - self.keep_images - self.built_images
         problems: list[str] = []
         for tag in sorted(pulled):
@@ -782,6 +839,8 @@ class Stack:
         if self.disk is not None:
             with suppress(Exception):
                 self.disk.stop()
+            if self.disk.blind_to_volumes:
+                self.notes.append("the disk watch could not read the run's volumes (not root): they were not counted")
         with suppress(Exception):
             self.leave_networks()
         if self.started and self._compose is not None:

@@ -31,11 +31,13 @@ def test_bound_strips_terminal_codes_and_keeps_the_end() -> None:
     assert bound("\x1b[91mnpm\x1b[0m ERR!\x07") == "npm ERR!"
 
 
-def test_only_the_builder_s_words_make_a_build_the_machine_s_fault() -> None:
+def test_only_the_builder_s_words_and_a_missing_base_make_a_build_the_machine_s_fault() -> None:
     pull = (
         "Step 1/8 : FROM registry.invalid/node:18\n"
         "Get https://registry.invalid/v2/: dial tcp: lookup registry.invalid: no such host"
     )
-    assert unreachable_registry(pull)
+    assert unreachable_registry(pull, ["registry.invalid/node:18"])
     printed = "Step 5/8 : RUN echo fail\n ---> Running in 0123456789ab\ndial tcp: lookup x: no such host\n"
-    assert not unreachable_registry(printed)  # the student's step printed it: their failed build
+    assert not unreachable_registry(printed, ["node:18"])  # the student's step printed it: their failed build
+    # a step printing a fake header of its own (second review): every base is on the engine
+    assert not unreachable_registry(pull, [])

@@ -137,32 +137,38 @@ def svc(**extra: Any) -> dict[str, Any]:
         # a tmpfs volume lives outside every container's memory limit (issue 19: size=1000g refilled by restarts)
         pytest.param(
             {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "device": "tmpfs"}}}},
-            "without one `size=` above 0",
+            "without one `size=` above 0 and one `nr_inodes=`",
             id="tmpfs-without-size",
         ),
         pytest.param(
             {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "o": "size=50%"}}}},
-            "without one `size=` above 0",
+            "without one `size=` above 0 and one `nr_inodes=`",
             id="tmpfs-sized-as-a-share-of-ram",
         ),
         # for tmpfs, size=0 is no limit at all; the kernel takes the last of two sizes (review)
         pytest.param(
             {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "o": "size=0"}}}},
-            "without one `size=` above 0",
+            "without one `size=` above 0 and one `nr_inodes=`",
             id="tmpfs-size-0",
         ),
         pytest.param(
             {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "o": "size=1m,size=64g"}}}},
-            "without one `size=` above 0",
+            "without one `size=` above 0 and one `nr_inodes=`",
             id="tmpfs-size-twice",
         ),
         pytest.param(
-            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "o": "size=1m,nr_inodes=0"}}}},
-            "without one `size=` above 0",
+            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "o": "size=1m,nr_inodes=99999999"}}}},
+            "without one `size=` above 0 and one `nr_inodes=`",
             id="tmpfs-unlimited-inodes",
         ),
+        # empty files take kernel memory, not blocks: a size alone bounds no inode (second review)
         pytest.param(
-            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "o": "size=1000g"}}}},
+            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "o": "size=1m"}}}},
+            "without one `size=` above 0 and one `nr_inodes=`",
+            id="tmpfs-without-nr-inodes",
+        ),
+        pytest.param(
+            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "o": "size=1000g,nr_inodes=10"}}}},
             "take 1024000 MB",
             id="tmpfs-1000g",
         ),
@@ -170,8 +176,8 @@ def svc(**extra: Any) -> dict[str, Any]:
             {
                 "services": {},
                 "volumes": {
-                    "a": {"driver_opts": {"type": "tmpfs", "o": "size=200m"}},
-                    "b": {"driver_opts": {"type": "tmpfs", "o": "size=209715200"}},
+                    "a": {"driver_opts": {"type": "tmpfs", "o": "size=200m,nr_inodes=1"}},
+                    "b": {"driver_opts": {"type": "tmpfs", "o": "size=209715200,nr_inodes=1"}},
                 },
             },
             "`a`, `b` take 400 MB",
@@ -281,7 +287,7 @@ def test_refused(config: dict[str, Any], needle: str) -> None:
             id="bind-volume-inside",
         ),
         pytest.param(
-            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=64m"}}}},
+            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=64m,nr_inodes=1000"}}}},
             id="sized-tmpfs",
         ),
         pytest.param({"services": {}, "secrets": {"s": {"environment": "DB_PASSWORD"}}}, id="secret-from-own-env"),
@@ -470,3 +476,12 @@ def test_a_subnet_over_the_machine_s_resolver_or_gateway_is_refused(monkeypatch:
     assert "covers 10.255.255.53" in findings(resolver, ROOT)[0]
     elsewhere = {"services": {}, "networks": {"n": {"ipam": {"config": [{"subnet": "10.254.0.0/24"}]}}}}
     assert findings(elsewhere, ROOT) == []
+
+
+def test_a_dockerfile_behind_a_link_inside_the_repository_is_read_too(tmp_path: Path) -> None:
+    # review: `Dockerfile -> build/real.Dockerfile` made the gate skip it; the builder follows it
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "real.Dockerfile").write_text("FROM node:18\nADD http://169.254.169.254/latest/ /m\n")
+    (tmp_path / "Dockerfile").symlink_to("build/real.Dockerfile")
+    found = findings(svc(build={"context": str(tmp_path)}), tmp_path, variables=set())
+    assert len(found) == 1 and "`ADD http://169.254.169.254/latest/`" in found[0], found

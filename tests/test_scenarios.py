@@ -39,6 +39,12 @@ class Products(BaseHTTPRequestHandler):
                     return
                 if self.path == "/drip":
                     time.sleep(0.5)
+        elif self.path == "/deep":
+            data = b"[" * 200_000 + b"]" * 200_000
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         elif self.path == "/products":
             self._send(200, self.items)
         elif self.path.startswith("/products/"):
@@ -142,3 +148,15 @@ def test_a_hostile_body_fails_the_step_within_its_caps(
         run_steps(server, (step("GET", path, expect={"ok": True}),), run)
     assert time.monotonic() - started < 10
     assert run.log and "more than the grader reads" in run.log[0]
+
+
+def test_a_captured_value_cannot_move_the_request_to_another_host(server: str) -> None:
+    run = Run(captures={"next": "@169.254.169.254/latest"})
+    with pytest.raises(StepFailed, match="does not start with /"):
+        run_steps(server, (step("GET", "{next}"),), run)
+
+
+def test_json_nested_too_deeply_fails_the_step(server: str) -> None:
+    # review: `[[[[…` 200,000 deep raised RecursionError, a grader crash: the run ended incomplete
+    with pytest.raises(StepFailed, match="did not answer JSON"):
+        run_steps(server, (step("GET", "/deep", expect={"ok": True}),), Run())
