@@ -287,7 +287,10 @@ def test_refused(config: dict[str, Any], needle: str) -> None:
             id="bind-volume-inside",
         ),
         pytest.param(
-            {"services": {}, "volumes": {"v": {"driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=64m,nr_inodes=1000"}}}},
+            {
+                "services": {},
+                "volumes": {"v": {"driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=64m,nr_inodes=1000"}}},
+            },
             id="sized-tmpfs",
         ),
         pytest.param({"services": {}, "secrets": {"s": {"environment": "DB_PASSWORD"}}}, id="secret-from-own-env"),
