@@ -218,7 +218,11 @@ def test_teardown_removes_what_the_run_pulled_and_nothing_else() -> None:
             self.removed: list[str] = []
 
         def list(self) -> list[SimpleNamespace]:
-            return [SimpleNamespace(tags=[t]) for t in sorted(self.tags)]
+            # an image pulled by digest has no tag, only a RepoDigest
+            return [
+                SimpleNamespace(tags=[] if "@" in t else [t], attrs={"RepoDigests": [t] if "@" in t else []})
+                for t in sorted(self.tags)
+            ]
 
         def remove(self, tag: str) -> None:
             self.removed.append(tag)
@@ -227,7 +231,7 @@ def test_teardown_removes_what_the_run_pulled_and_nothing_else() -> None:
     stack = Stack(Path("/nowhere"), "grader-pull-test", SimpleNamespace(images=images))  # type: ignore[arg-type]
     stack.keep_images = frozenset({"postgres:16"})
     stack._snapshot_tags()
-    images.tags |= {"node:20", "postgres:16", "mongo:7", "redis:latest"}  # pulled during the run
-    stack.wanted_images = {"node:20", "postgres:16", "postgres:15", "redis:latest", "node:18"}
+    images.tags |= {"node:20", "postgres:16", "mongo:7", "redis:latest", "node@sha256:ab"}  # pulled during the run
+    stack.wanted_images = {"node:20", "postgres:16", "postgres:15", "redis:latest", "node:18", "node@sha256:ab"}
     assert stack._remove_pulled() == []
-    assert sorted(images.removed) == ["node:20", "redis:latest"]  # mongo:7: not the run's
+    assert sorted(images.removed) == ["node:20", "node@sha256:ab", "redis:latest"]  # mongo:7: not the run's
