@@ -1,6 +1,7 @@
-"""Where the grader runs and how it reaches a stack: on the engine's host, through the ports
-published on 127.0.0.1; inside its own container (the grader's image with the engine's socket),
-by joining the stack's networks and using the service containers' addresses."""
+"""Where the grader runs and how it reaches a stack: at the service containers' addresses, on the
+engine's host directly (the run's bridges have an address there), inside its own container (the
+grader's image with the engine's socket) by joining the stack's networks; on Docker Desktop,
+through ports published on 127.0.0.1."""
 
 from __future__ import annotations
 

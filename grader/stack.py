@@ -710,10 +710,10 @@ class Stack:
                 self._sampling.discard(container_id)
 
     def endpoint(self, service: str, target: int) -> Endpoint | None:
-        """Where the grader reaches a service's container port. On the engine's host: the ephemeral
-        port published on 127.0.0.1. Inside a container (the grader's image), published ports are
-        on the host, not here: the grader joins the stack's networks and uses the service
-        container's address and the container port itself."""
+        """Where the grader reaches a service's container port: the container's address and the
+        port itself (the run's networks are internal and publish nothing; inside the grader's
+        image, on a network it joined). On Docker Desktop (not isolated): the ephemeral port
+        published on 127.0.0.1."""
         if not self.isolated:
             port = self.published_port(service, target)
             return Endpoint("127.0.0.1", port) if port is not None else None
