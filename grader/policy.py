@@ -332,6 +332,11 @@ def use_routes(table: str) -> None:
     _ROUTES[:] = [table]
 
 
+def _route_table() -> str:
+    """/proc/net/route's text: the machine's, as use_routes() gave it, or this process's."""
+    return _ROUTES[0] if _ROUTES else Path("/proc/net/route").read_text()
+
+
 def machine_next_hops() -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     """Addresses the machine reaches through its default route but depends on: its DNS resolvers
     (/etc/resolv.conf, and systemd-resolved's upstream ones) and its gateways. A student's bridge
@@ -351,7 +356,7 @@ def machine_next_hops() -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
                     if not address.is_loopback:
                         found.append(address)
     with suppress(OSError):
-        table = _ROUTES[0] if _ROUTES else Path("/proc/net/route").read_text()
+        table = _route_table()
         for line in table.splitlines()[1:]:
             fields = line.split()
             if len(fields) >= 8 and fields[1] == "00000000" and int(fields[2], 16):
@@ -364,7 +369,7 @@ def machine_networks() -> list[ipaddress.IPv4Network]:
     route and Docker's own bridges (/proc/net/route: little-endian hex)."""
     found = []
     with suppress(OSError):
-        table = _ROUTES[0] if _ROUTES else Path("/proc/net/route").read_text()
+        table = _route_table()
         for line in table.splitlines()[1:]:
             fields = line.split()
             if len(fields) < 8 or fields[0].startswith(("docker", "br-")):
