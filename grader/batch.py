@@ -9,6 +9,7 @@ run (images, containers, its working copy), so the disk stays bounded however la
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -72,6 +73,7 @@ class BatchOptions:
     shard: tuple[int, int] | None = None
     junit: bool = False
     gradescope: bool = False
+    project: str = ""  # per student (the roster's `path`): the folder their `grader grade` grades
 
     def fingerprint(self, fetched: Fetched) -> dict[str, str]:
         """What a report depends on: resume keeps a report whose fingerprint is the same."""
@@ -82,6 +84,7 @@ class BatchOptions:
             "deadline": self.deadline.isoformat() if self.deadline else "",
             "grader": f"{__version__}+{code_digest()[:12]}",
             "formats": ",".join(f for f, wanted in (("junit", self.junit), ("gradescope", self.gradescope)) if wanted),
+            "path": self.project,
         }
 
 
@@ -207,6 +210,7 @@ def grade_in_process(root: Path, folder: Path, options: BatchOptions, on_phase: 
     cmd += ["--gradescope", str(folder / "results.json")] if options.gradescope else []
     cmd += ["--rubric", str(options.rubric.resolve())] if options.rubric else []
     cmd += ["--lang", options.lang] if options.lang else []
+    cmd += ["--project", options.project] if options.project else []
     limits = Options.of(Rubric() if options.rubric is None else load_rubric(options.rubric))
     # No GitHub summary, annotations or step outputs from one student's run: in a batch's CI job
     # those would be one student's lines among the class's.
@@ -262,6 +266,7 @@ def _meta(entry: Entry, fetched: Fetched | None, fingerprint: dict[str, str], se
         "source": public(entry.location),
         "kind": entry.kind.value,
         "ref": entry.ref,
+        "path": entry.path,
         "commit": fetched.commit if fetched else "",
         "content_hash": fetched.content_hash if fetched else "",
         "notes": list(fetched.notes) if fetched else [],
@@ -291,6 +296,7 @@ def grade_student(
     their folder ends with a report, and nothing here stops the class."""
     started = time.monotonic()
     folder = options.out / entry.key
+    options = dataclasses.replace(options, project=entry.path)
     fetched: Fetched | None = None
     fingerprint: dict[str, str] = {}
     fault = ""

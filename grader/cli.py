@@ -55,6 +55,15 @@ def _add_formats(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-under", type=float, metavar="N", help="exit 1 when the score is below N")
 
 
+def _add_project(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--project",
+        metavar="FOLDER",
+        help="the project's folder inside the repository (default: the root, or the one folder below it "
+        "with a compose file and a Dockerfile)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="Grade Docker homework submissions.")
     parser.add_argument("--version", action="version", version=f"{NAME} {__version__}")
@@ -63,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("path", type=Path, help="the student's repository (a folder)")
     g.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     _add_formats(g)
+    _add_project(g)
     g.add_argument("--rubric", type=Path, metavar="FILE", help="the instructor's rubric (grader.yml)")
     g.add_argument("--lang", choices=LANGUAGES, help="language of the feedback (default: the rubric's, else en)")
     g.add_argument("--build-timeout", type=_positive, metavar="S", help=f"default {Options.build_timeout:g}")
@@ -73,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("path", type=Path, help="the student's repository (a folder)")
     lint.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     _add_formats(lint)
+    _add_project(lint)
     lint.add_argument("--rubric", type=Path, metavar="FILE", help="the instructor's rubric (grader.yml)")
     lint.add_argument("--lang", choices=LANGUAGES, help="language of the feedback (default: the rubric's, else en)")
     r = sub.add_parser("report", help="write other formats from a saved JSON report, without grading again")
@@ -98,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         nargs="+",
         metavar="SOURCE",
-        help="a folder of submissions (subfolders, archives), a roster CSV (student,repo[,ref] or GitHub "
+        help="a folder of submissions (subfolders, archives), a roster CSV (student,repo[,ref][,path] or GitHub "
         "Classroom's export), or .zip/.tar.gz archives",
     )
     b.add_argument("--out", type=Path, required=True, metavar="DIR", help="reports: DIR/<student>/, DIR/gradebook.*")
@@ -287,7 +298,7 @@ def _grade(args: argparse.Namespace) -> int:
         lang = options.lang
         progress = for_stream(sys.stderr)  # live on a terminal, plain lines in a CI log
         try:
-            report = grade(args.path, options, rubric=rubric, progress=progress, lint=lint)
+            report = grade(args.path, options, rubric=rubric, progress=progress, lint=lint, project=args.project)
         finally:
             progress.close()
     except GraderError as exc:

@@ -50,6 +50,15 @@ def read_object(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _source(meta: dict[str, Any], report: dict[str, Any]) -> str:
+    """Where the work came from, and the project folder graded when it is not the root:
+    `https://.../ana.git (ecommerce-ana/)`."""
+    submission = report.get("submission") or {}
+    source = str(meta.get("source") or submission.get("path", ""))
+    folder = str(submission.get("project_dir") or meta.get("path") or ".")
+    return source if folder in (".", "") else f"{source} ({folder}/)"
+
+
 def read_row(folder: Path) -> Row | None:
     """The row of one student's folder: None when it holds no report; a report that is not the
     grader's shape (damaged, edited by hand) is a row with status `error` saying so."""
@@ -91,7 +100,7 @@ def _row(folder: Path, report: dict[str, Any], meta: dict[str, Any]) -> Row:
         points={c["id"]: float(c["points"]) for c in checks},
         outcomes={c["id"]: str(c["status"]) for c in checks},
         titles={c["id"]: str(c.get("title") or c["id"]) for c in checks},
-        source=str(meta.get("source") or report.get("submission", {}).get("path", "")),
+        source=_source(meta, report),
         version=str(meta.get("commit") or meta.get("content_hash") or ""),
         duration_s=float(meta.get("duration_s") or report.get("duration_s") or 0),
         reason=reason,

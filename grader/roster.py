@@ -5,8 +5,9 @@ A source is one of:
 - a folder: each subfolder is a submission (the student is its name), each `.zip`, `.tar.gz` or
   `.tgz` in it an archive (the student is its name without the extension);
 - an archive file itself (`grader batch downloads/*.zip`);
-- a roster CSV: `student,repo[,ref]`, or GitHub Classroom's grades export as it is
-  (`roster_identifier` or else `github_username`; `student_repository_url`).
+- a roster CSV: `student,repo[,ref][,path]`, or GitHub Classroom's grades export as it is
+  (`roster_identifier` or else `github_username`; `student_repository_url`). `path` is the
+  project's folder inside the repository, when it is not the root and grader.locate cannot tell.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ ROSTER_SUFFIXES = (".csv",)
 STUDENT_COLUMNS = ("student", "roster_identifier", "github_username", "name")
 REPO_COLUMNS = ("repo", "repository", "student_repository_url", "url")
 REF_COLUMNS = ("ref", "branch", "commit")
+PATH_COLUMNS = ("path", "folder", "project", "subfolder")
 MAX_NAME = 64
 
 
@@ -43,6 +45,7 @@ class Entry(NamedTuple):
     kind: Kind
     location: str  # a folder or archive path, or a git URL / path; "" for MISSING
     ref: str = ""  # a branch, tag or commit to grade (git), "" for the default branch
+    path: str = ""  # the project's folder in the repository (the roster's `path`), "" to let the grader find it
 
 
 # Names a student folder cannot take: the batch's own files, and what Windows reserves.
@@ -77,15 +80,18 @@ def is_archive(path: Path) -> bool:
     return path.name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
-def _from_folder(folder: Path) -> list[tuple[str, Kind, str, str]]:
-    found: list[tuple[str, Kind, str, str]] = []
+Raw = tuple[str, Kind, str, str, str]  # student, kind, location, ref, path
+
+
+def _from_folder(folder: Path) -> list[Raw]:
+    found: list[Raw] = []
     for child in sorted(folder.iterdir()):
         if child.name.startswith("."):
             continue  # .git, .DS_Store, an editor's folder: nobody's submission
         if child.is_dir() and not child.is_symlink():
-            found.append((child.name, Kind.FOLDER, str(child), ""))
+            found.append((child.name, Kind.FOLDER, str(child), "", ""))
         elif child.is_file() and is_archive(child):
-            found.append((archive_student(child), Kind.ARCHIVE, str(child), ""))
+            found.append((archive_student(child), Kind.ARCHIVE, str(child), "", ""))
     return found
 
 
@@ -94,7 +100,7 @@ def _column(header: Sequence[str], names: Iterable[str]) -> int | None:
     return next((lowered.index(n) for n in names if n in lowered), None)
 
 
-def _from_roster(path: Path) -> list[tuple[str, Kind, str, str]]:
+def _from_roster(path: Path) -> list[Raw]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:  # utf-8-sig: a spreadsheet's BOM
             rows = list(csv.reader(handle))
@@ -111,9 +117,10 @@ def _from_roster(path: Path) -> list[tuple[str, Kind, str, str]]:
             f"column ({', '.join(REPO_COLUMNS)}); its header is: {', '.join(header)}"
         )
     ref_at = _column(header, REF_COLUMNS)
+    path_at = _column(header, PATH_COLUMNS)
     # Classroom's export has both identifiers: the roster's, when the teacher linked one, else the login.
     login_at = _column(header, ("github_username",))
-    found: list[tuple[str, Kind, str, str]] = []
+    found: list[Raw] = []
     for number, row in enumerate(body, start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -123,12 +130,15 @@ def _from_roster(path: Path) -> list[tuple[str, Kind, str, str]]:
             raise BadInput(f"{path}:{number}: a row without a student")
         repo = cell.get(repo_at, "")
         ref = cell.get(ref_at, "") if ref_at is not None else ""
+        folder = cell.get(path_at, "").replace("\\", "/").strip("/") if path_at is not None else ""
+        if ".." in folder.split("/"):
+            raise BadInput(f"{path}:{number}: path {folder!r}: give a folder inside the repository, like ecommerce-ana")
         if not repo:
-            found.append((student, Kind.MISSING, "", ""))
+            found.append((student, Kind.MISSING, "", "", ""))
             continue
         if is_local(repo) and not Path(repo).is_absolute():
             repo = str((path.parent / repo).resolve())  # relative to the roster, not to where the TA stands
-        found.append((student, Kind.GIT, repo, ref))
+        found.append((student, Kind.GIT, repo, ref, folder))
     return found
 
 
@@ -140,24 +150,24 @@ def is_local(repo: str) -> bool:
 def entries(sources: Sequence[Path]) -> list[Entry]:
     """Every student of `sources`, sorted by folder name; BadInput for an unknown source or a
     student named twice (two rows, or a folder and an archive of the same name)."""
-    raw: list[tuple[str, Kind, str, str]] = []
+    raw: list[Raw] = []
     for source in sources:
         if source.is_dir():
             raw += _from_folder(source)
         elif source.is_file() and source.name.lower().endswith(ROSTER_SUFFIXES):
             raw += _from_roster(source)
         elif source.is_file() and is_archive(source):
-            raw.append((archive_student(source), Kind.ARCHIVE, str(source), ""))
+            raw.append((archive_student(source), Kind.ARCHIVE, str(source), "", ""))
         else:
             raise BadInput(
                 f"{source}: not a folder of submissions, a roster (.csv) or an archive ({', '.join(ARCHIVE_SUFFIXES)})"
             )
-    by_student: dict[str, tuple[Kind, str, str]] = {}
-    for student, kind, location, ref in raw:
+    by_student: dict[str, tuple[Kind, str, str, str]] = {}
+    for student, kind, location, ref, folder in raw:
         if student in by_student:
             other = by_student[student]
             raise BadInput(f"student {student!r} appears twice: {other[1] or other[0].value} and {location}")
-        by_student[student] = (kind, location, ref)
+        by_student[student] = (kind, location, ref, folder)
     # `Ana` and `ana` are two students but one folder where names ignore case (macOS, Windows):
     # such names get their hash too.
     keys = {student: safe_name(student) for student in by_student}

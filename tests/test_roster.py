@@ -117,3 +117,15 @@ def test_shards_split_the_class_once_and_always_the_same_way() -> None:
 def test_a_shard_is_i_of_n(text: str) -> None:
     with pytest.raises(BadInput):
         parse_shard(text)
+
+
+def test_a_roster_may_say_where_the_project_is(tmp_path: Path) -> None:
+    roster = tmp_path / "class.csv"
+    roster.write_text(
+        "student,repo,path\nana,https://x.invalid/ana.git,ecommerce-ana/\nbea,https://x.invalid/bea.git,\n"
+    )
+    found = {e.student: e.path for e in entries([roster])}
+    assert found == {"ana": "ecommerce-ana", "bea": ""}
+    roster.write_text("student,repo,path\nana,https://x.invalid/ana.git,../../etc\n")
+    with pytest.raises(BadInput, match="inside the repository"):
+        entries([roster])
