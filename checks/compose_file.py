@@ -9,6 +9,7 @@ from grader.context import Check, Context
 from grader.messages import msg
 from grader.model import Category, Location, Outcome
 from grader.project import COMPOSE_FILES, find_override_file, yaml_line
+from grader.rubric import CheckSetting
 
 CHECK_ID = "compose.file"
 # Keys of a compose service (Compose Specification), to suggest the one a typo meant.
@@ -108,7 +109,17 @@ def _judge(ctx: Context) -> Outcome:
         hints.append(msg("compose.override_merged", override=override.name, file=project.file.name))
     if "version" in project.raw():
         hints.append(msg("compose.version_obsolete", where=project.where("version")))
-    return Outcome.passed(msg("compose.valid", file=project.file.name), hints=tuple(hints))
+    text = msg("compose.valid", file=project.file.name)
+    if ctx.project_dir != ".":
+        text += " " + msg("compose.found_below", folder=ctx.project_dir)
+    deduct = ctx.rubric.env_example_deduct
+    if ctx.examples and deduct > 0:  # the rubric charges an env file the repository does not hold
+        points = (ctx.rubric.checks.get(CHECK_ID) or CheckSetting()).points
+        total = CHECK.max_points if points is None else points
+        share = max(0.0, 1 - deduct / total) if total else 0.0
+        advice = tuple(msg("env.example_deducted", file=n) for n in ctx.examples)
+        return Outcome.failed(text, fraction=share, hints=(*hints, *advice))
+    return Outcome.passed(text, hints=tuple(hints))
 
 
 def run(ctx: Context) -> Outcome:

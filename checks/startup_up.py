@@ -77,6 +77,8 @@ def _judge(ctx: Context) -> Outcome:
     finished = [s.service for s in current if s.state == "exited"]  # settled: exit 0
     if finished:  # a one-shot (`migrate`): say it ran, so nobody wonders why it is not running
         text += " " + msg("startup.one_shot", services=", ".join(f"`{s}`" for s in finished))
+    if ctx.left_out:  # the rubric's helpers: not started, so nobody wonders where pgAdmin is
+        text += " " + msg("startup.left_out", services=", ".join(f"`{s}`" for s in ctx.left_out))
     return Outcome.passed(text)
 
 

@@ -92,6 +92,9 @@ class Context:
     dropped_links: tuple[str, ...] = ()  # `link -> target` left out of the copy: they leave the repo
     shared: Shared = field(default_factory=Shared)
     timings: Timings = field(default_factory=Timings)  # seconds per phase, for the report
+    project_dir: str = "."  # the folder of the repository graded (grader.locate); `root` is its copy
+    left_out: tuple[str, ...] = ()  # services not started: the rubric's helpers (grader.helpers)
+    examples: tuple[str, ...] = ()  # env files a committed example stood in for (grader.environment)
 
     @property
     def compose(self) -> ComposeProject:

@@ -5,7 +5,9 @@ only where the submission's own file is missing or lacks a key; never into the s
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import shutil
+import stat
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -73,3 +75,46 @@ def provide(root: Path, compose_text: str, values: dict[str, str]) -> list[str]:
             notes.append(msg("env.completed", file=name, keys=", ".join(sorted(missing))))
         os.chmod(path, 0o644)
     return notes
+
+
+# What a cohort commits in place of the env file it keeps out of git, most specific first.
+EXAMPLE_SUFFIXES = (".example", ".sample", ".template", ".dist")
+EXAMPLE_NAMES = (".env.example", ".env.sample", ".env.template", ".env.development", ".env.dev")
+MAX_EXAMPLE_BYTES = 256 << 10  # grader.resolve.MAX_ENV_BYTES: an example is an env file too
+
+
+def _regular(path: Path) -> bool:
+    """A regular file of the copy, not a link (the copy keeps links inside the repository; an
+    example that is a link to another file is that file's business, not a stand-in)."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size <= MAX_EXAMPLE_BYTES
+
+
+def stand_in_examples(root: Path, compose_text: str) -> list[tuple[str, str]]:
+    """For each env file the compose file names (and `.env`, when it interpolates) that is not in
+    the copy, the example the student committed beside it (`.env.example`, `.env.sample`, ...),
+    copied under the missing name in the copy: (the missing file, the example), as written.
+    Only called when the rubric supplies no grading values: the instructor's values come first."""
+    names = env_files_named(compose_text)
+    if "${" in compose_text or "$" in compose_text.replace("$$", ""):
+        names.append(".env")
+    used: list[tuple[str, str]] = []
+    for name in dict.fromkeys(names):
+        pure = PurePosixPath(name)
+        if "$" in name or pure.is_absolute() or ".." in pure.parts:
+            continue  # interpolated or outside: compose's business (and the screen's)
+        missing = root / pure
+        if os.path.lexists(missing):
+            continue
+        folder = missing.parent
+        candidates = [pure.name + suffix for suffix in EXAMPLE_SUFFIXES] + list(EXAMPLE_NAMES)
+        example = next((c for c in candidates if c != pure.name and _regular(folder / c)), None)
+        if example is None or not folder.is_dir() or folder.is_symlink():
+            continue
+        shutil.copyfile(folder / example, missing, follow_symlinks=False)
+        os.chmod(missing, 0o644)
+        used.append((name, (pure.parent / example).as_posix()))
+    return used

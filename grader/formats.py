@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from grader.messages import language, msg
-from grader.report import time_line
+from grader.report import setup_lines, time_line
 
 Doc = dict[str, Any]  # the JSON report (grader.report.to_dict): not grader.model.Report
 P = ParamSpec("P")
@@ -151,8 +151,12 @@ def markdown(report: Doc, evidence_lines: int = 15) -> str:
     ]
     if report["status"] == "error":
         lines[1:1] = ["", msg("report.md_error", error=_cell(report["error"] or ""))]
-    if report.get("images"):
-        lines[1:1] = ["", *(f"- {line}" for line in _images(report))]
+    submission, setup = report.get("submission") or {}, report.get("setup") or {}
+    used = setup_lines(
+        str(submission.get("project_dir") or "."), setup.get("services_left_out") or [], setup.get("env") or []
+    )
+    if report.get("images") or used:
+        lines[1:1] = ["", *(f"- {line}" for line in used + _images(report))]
     banner = incomplete(report)
     if banner is not None:  # right under the title: the total above it is no grade
         lines[1:1] = ["", banner]

@@ -377,6 +377,23 @@ _add(
     "`{file}` no está en el repositorio: el corrector usó los valores del docente.",
 )
 _add(
+    "compose.found_below",
+    "The project is in the folder `{folder}/` of the repository: the grader graded it there.",
+    "El proyecto está en la carpeta `{folder}/` del repositorio: el corrector lo evaluó ahí.",
+)
+_add(
+    "env.example_used",
+    "`{file}` is not in the repository: the grader used the committed `{example}` in its place.",
+    "`{file}` no está en el repositorio: el corrector usó en su lugar el `{example}` que sí está.",
+)
+_add(
+    "env.example_deducted",
+    "Commit a way to start without `{file}`: mark it `required: false` and give the homework's values under "
+    "`environment:` (or their defaults, `${{DB_HOST:-db}}`), so `docker compose up` works on a fresh clone.",
+    "Deja una forma de arrancar sin `{file}`: márcalo `required: false` y pon los valores de la tarea en "
+    "`environment:` (o valores por defecto, `${{DB_HOST:-db}}`), así `docker compose up` funciona al clonar.",
+)
+_add(
     "env.completed",
     "`{file}` lacks {keys}: the grader added the instructor's values.",
     "A `{file}` le falta {keys}: el corrector agregó los valores del docente.",
@@ -869,6 +886,11 @@ _add(
     "Not every service was ready within {seconds} s: {reason}",
     "No todos los servicios estuvieron listos en {seconds} s: {reason}",
 )
+_add(
+    "startup.left_out",
+    "Not started, as the course's rubric asks (they help the developer and are not graded): {services}.",
+    "No se levantaron, como pide la rúbrica del curso (ayudan al desarrollo y no se evalúan): {services}.",
+)
 _add("startup.ok", "The stack started: {running} running.", "El stack arrancó: {running} en marcha.")
 _add(
     "startup.one_shot",
@@ -885,6 +907,15 @@ _add(
     "qué). Corrige eso y esto también se corregirá.",
 )
 _add("persistence.what", "The data check", "La prueba de datos")
+_add("scenario.what", "The persistence scenario", "El escenario de persistencia")
+_add(
+    "volume.lost_root_cause",
+    "{what} is not graded: the data was lost after `docker compose down` and `up`, because PostgreSQL's data "
+    "directory is not on a named volume, the fault `{check}` already deducts. Fix that mount and this is graded too.",
+    "{what} no se evalúa: los datos se perdieron después de `docker compose down` y `up` porque la carpeta de datos "
+    "de PostgreSQL no está en un volumen con nombre, el error que `{check}` ya descuenta. Arregla ese montaje y "
+    "esto también se evalúa.",
+)
 _add(
     "volume.root_cause",
     "{what} is not graded: `{db}` refused to start because of its volume's mount path, the fault `{check}` already "
@@ -1177,6 +1208,16 @@ _add(
 _add("report.md_fix", "### What to fix", "### Qué corregir")
 _add("report.md_line", " line {line}", " línea {line}")
 _add("report.md_tips", "### Tips (no points)", "### Consejos (no restan puntos)")
+_add(
+    "report.project_below",
+    "Project graded in the folder `{folder}/` of the repository (no compose file at its root).",
+    "Proyecto evaluado en la carpeta `{folder}/` del repositorio (no hay archivo compose en la raíz).",
+)
+_add(
+    "report.left_out",
+    "Not started and not graded (helpers, by the rubric): {services}.",
+    "No se levantaron ni se evalúan (auxiliares, según la rúbrica): {services}.",
+)
 _add(
     "report.lint",
     "Static checks only (`grader lint`): nothing was built or started, so the total counts these checks "

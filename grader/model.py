@@ -162,6 +162,10 @@ class Report:
     images: tuple[Substitution, ...] = ()  # the rubric's image pins applied in the working copy
     kind: str = "grade"  # "grade" | "lint" (the static checks only: nothing built or started)
     timings: tuple[tuple[str, float], ...] = ()  # (phase, seconds) in run order (grader.timing)
+    project_dir: str = "."  # the folder graded, relative to the repository (grader.locate)
+    project_found: str = "root"  # root | found | chosen
+    left_out: tuple[str, ...] = ()  # services not started: the rubric's helpers
+    env_used: tuple[str, ...] = ()  # env files grading values or a committed example filled in
 
     @property
     def score(self) -> float:

@@ -17,7 +17,7 @@ from grader.model import CycleResult, Outcome
 from grader.override import db_port
 from grader.project import postgres_layout
 from grader.scenarios import Run, StepFailed, run_steps
-from grader.verdicts import because_of_legacy_mount, crashed_at_startup
+from grader.verdicts import because_of_legacy_mount, crashed_at_startup, lost_for_the_volume
 from grader.waiting import backoff, crash_report, states
 
 if TYPE_CHECKING:
@@ -182,7 +182,10 @@ def _cycle(ctx: Context) -> CycleResult:
                 run_steps(url, scenario.after_steps, run, first_number=len(scenario.steps) + 1, deadline=deadline)
                 scenario_outcome = Outcome.passed(msg("scenario.kept"), "\n".join(run.log))
             except StepFailed as exc:
-                scenario_outcome = Outcome.failed(msg("scenario.lost", reason=exc), "\n".join(run.log))
+                log = "\n".join(run.log)
+                scenario_outcome = lost_for_the_volume(project, msg("scenario.what"), log) or Outcome.failed(
+                    msg("scenario.lost", reason=exc), log
+                )
     assert marker_outcome is not None
     return CycleResult(marker_outcome, scenario_outcome)
 
@@ -204,5 +207,8 @@ def _read_marker(ctx: Context, db: str, env: dict[str, str], marker: str, deadli
     evidence = msg("persistence.evidence", marker=marker[:8], table=TABLE, result=result)
     if found:
         return Outcome.passed(msg("persistence.ok"), evidence)
+    known = lost_for_the_volume(project, msg("persistence.what"), evidence)
+    if known is not None:  # one cause, one deduction: compose.volume already names the mount
+        return known
     layout = postgres_layout(str(project.services[db].get("image")), env)
     return Outcome.failed(msg("persistence.lost", mount=layout.expected_mount, db=db), evidence)

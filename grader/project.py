@@ -112,6 +112,22 @@ def legacy_mount(project: ComposeProject) -> bool:
     )
 
 
+def data_not_kept(project: ComposeProject) -> bool:
+    """What compose.volume deducts for a database whose data cannot survive `down` + `up`: PGDATA
+    on no mount, on an anonymous volume (the image's own VOLUME included: a named volume one level
+    above it is shadowed) or on a tmpfs. A bind mount keeps it (compose.volume deducts it for
+    other reasons), and so does a named volume."""
+    db = project.db_service()
+    if db is None or legacy_mount(project):
+        return False
+    service = project.services[db]
+    layout = postgres_layout(str(service.get("image")), project.environment(db))
+    holder = data_mount(layout, list(service.get("volumes") or []))
+    if holder is None:
+        return True
+    return holder.get("type") == "tmpfs" or (holder.get("type") == "volume" and not holder.get("source"))
+
+
 def covers(mount_target: str, path: str) -> bool:
     target, inner = PurePosixPath(mount_target), PurePosixPath(path)
     return inner == target or target in inner.parents

@@ -38,7 +38,12 @@ def to_dict(report: Report) -> dict[str, Any]:
     return {
         "schema_version": report.schema_version,
         "grader": {"name": report.grader_name, "version": report.grader_version},
-        "submission": {"path": report.submission_path, "name": report.submission_name},
+        "submission": {
+            "path": report.submission_path,
+            "name": report.submission_name,
+            "project_dir": report.project_dir,
+            "project_found": report.project_found,
+        },
         "started_at": report.started_at,
         "duration_s": report.duration_s,
         "score": report.score,
@@ -49,6 +54,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             "checks": [c.id for c in report.ungraded],
         },
         "lang": report.lang,
+        "setup": {"services_left_out": list(report.left_out), "env": list(report.env_used)},
         "images": [{"where": i.where, "written": i.written, "used": i.used} for i in report.images],
         "kind": report.kind,
         "timings": dict(report.timings),
@@ -94,6 +100,16 @@ def _points(value: float) -> str:
     return f"{value:g}"
 
 
+def setup_lines(project_dir: str, left_out: Iterable[str], env: Iterable[str]) -> list[str]:
+    """Where the project was found, what was left out and which env files were filled in: what
+    the run used besides the student's files as they are, said before the verdicts."""
+    lines = [msg("report.project_below", folder=project_dir)] if project_dir not in ("", ".") else []
+    services = ", ".join(f"`{s}`" for s in left_out)
+    if services:
+        lines.append(msg("report.left_out", services=services))
+    return lines + list(env)
+
+
 def to_table(report: Report, width: int = 100) -> str:
     """A plain-text table: check, status, points, one line of feedback; then the details."""
     with language(report.lang):
@@ -113,6 +129,9 @@ def _table(report: Report, width: int) -> str:
     lines = [msg("table.grading", name=report.submission_name, seconds=f"{report.duration_s:.0f}")]
     if report.kind == "lint":
         lines += [msg("report.lint"), ""]
+    setup = setup_lines(report.project_dir, report.left_out, report.env_used)
+    if setup:
+        lines += [line.replace("`", "") for line in setup] + [""]
     if report.ungraded:  # first: the total below is no grade
         points = _points(sum(c.max_points for c in report.ungraded))
         checks = ", ".join(c.id for c in report.ungraded)

@@ -16,7 +16,7 @@ import yaml
 from grader import jail
 from grader.compose import ModelTooLarge, resolve_config
 from grader.engine import GRADER_VARIABLES, compose_env
-from grader.environment import parse_env
+from grader.environment import parse_env, stand_in_examples
 from grader.environment import provide as provide_env
 from grader.errors import CommandTimeout
 from grader.images import pin_services
@@ -85,6 +85,18 @@ def screen(root: Path, files: tuple[Path, ...]) -> Rejection | None:
     except Refused as exc:
         return Rejection(str(exc), refused=True)
     return None
+
+
+def stand_ins(root: Path, files: tuple[Path, ...]) -> tuple[tuple[str, str], ...]:
+    """The examples a student committed, in place of the env files their compose file names and
+    git does not hold (grader.environment.stand_in_examples); before the screen, which reads them."""
+    used: list[tuple[str, str]] = []
+    for file in _graded(root, files) if files else []:
+        try:  # unreadable: compose.file says so, with compose's words
+            used += stand_in_examples(root, file.read_text(errors="replace"))
+        except OSError:
+            continue
+    return tuple(used)
 
 
 def provide(root: Path, files: tuple[Path, ...], values: dict[str, str]) -> tuple[str, ...]:

@@ -106,6 +106,13 @@ SCHEMA: dict[str, Any] = {
                 "variables": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
             },
         },
+        "project": {"type": "string", "minLength": 1},
+        "helpers": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "env_examples": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"use": {"type": "boolean"}, "deduct": _POINTS},
+        },
         "scenarios": {
             "type": "array",
             "items": {
@@ -180,6 +187,10 @@ class Rubric:
     images: dict[str, str] = field(default_factory=dict)  # untagged/latest reference -> the one to use
     scenarios: tuple[Scenario, ...] = ()
     persistence: Scenario | None = None
+    project: str | None = None  # a glob of the project's folder in each repository; "." = the root only
+    helpers: tuple[str, ...] = ()  # services (by name or image) not started and not graded: pgAdmin, ...
+    env_examples: bool = True  # a committed .env.example stands in for a missing env file
+    env_example_deduct: float = 0.0  # points compose.file loses when one does
 
     def secret_items(self) -> tuple[tuple[str, str], ...]:
         """(key, value) the reports must never show: keys the rubric marks secret or named like
@@ -297,6 +308,10 @@ def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubr
         images=images,
         scenarios=scenarios,
         persistence=persistence,
+        project=data.get("project"),
+        helpers=tuple(data.get("helpers") or ()),
+        env_examples=bool((data.get("env_examples") or {}).get("use", True)),
+        env_example_deduct=float((data.get("env_examples") or {}).get("deduct", 0)),
     )
 
 
@@ -349,6 +364,17 @@ def default_text(checks: list[tuple[str, str, float]]) -> str:
         "# Which image an untagged or `latest` reference means, so a term is graded reproducibly (compose",
         "# `image:` and Dockerfile `FROM`; applied in the grader's copy only, and reported).",
         '# images: {postgres: "postgres:16", node: "node:18"}',
+        "",
+        "# Where the project is in each repository, when not at its root: a glob of its folder. Without",
+        "# it the grader grades the root, or the one folder below it with a compose file and a Dockerfile.",
+        '# project: "ecommerce-*"      # "." grades the root only',
+        "",
+        "# Services that only serve the developer: not started and not graded (by service name or image).",
+        "# helpers: [dpage/pgadmin4, adminer, mailhog/mailhog]",
+        "",
+        "# A committed .env.example (.env.sample, .env.template, .env.development) stands in for a",
+        "# missing env file when the rubric supplies no grading values; `deduct` is what compose.file loses.",
+        "# env_examples: {use: true, deduct: 0}",
         "",
         "# HTTP scenarios against the running API; one check each, in the `api` category.",
         "# `{name}` in a path, header or body is a value captured from an earlier answer.",

@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from checks import registry as build_registry
-from grader import NAME, __version__, dockerfile, jail, policy, redaction, resolve
+from grader import NAME, __version__, dockerfile, helpers, jail, locate, policy, redaction, resolve
 from grader.context import Check, Context, Options
 from grader.deadline import DeadlineExceeded, deadline
 from grader.engine import compose_command, docker_client
 from grader.errors import BadInput, GateClosed
 from grader.images import drop_cache_mounts, pin_dockerfiles
 from grader.messages import language, msg, title
-from grader.model import CheckResult, Outcome, Phase, Report, Status, Substitution, bound
+from grader.model import CheckResult, Location, Outcome, Phase, Report, Status, Substitution, bound
 from grader.override import POSTGRES_PORT, db_port
 from grader.progress import Progress, Silent
 from grader.redaction import inert, redact
@@ -43,8 +43,9 @@ if TYPE_CHECKING:  # the engine's libraries load only for a run that uses the en
 
 # 1.1: `location` of a finding; 1.2: `hidden` checks; 1.3: `lang`; 1.4: `traceback`;
 # 1.5: status `incomplete` with `ungraded`, a check's `cause`, `images` (the rubric's pins);
-# 1.6: `kind` (grade or lint), `timings` (seconds per phase)
-SCHEMA_VERSION = "1.6"
+# 1.6: `kind` (grade or lint), `timings` (seconds per phase); 1.7: `submission.project_dir` and
+# `project_found` (grader.locate), `setup` (services left out, env files filled in)
+SCHEMA_VERSION = "1.7"
 TEARDOWN_S = 240.0  # removals by label (containers at once, then networks and volumes), images, layers
 
 
@@ -175,10 +176,17 @@ def run_check(
         evidence=inert(bound(redact(ctx.relative(outcome.evidence), secrets))),
         hints=tuple(inert(redact(h, secrets)) for h in outcome.hints),
         duration_s=round(time.monotonic() - started, 2),
-        location=outcome.location,
+        location=_in_repository(outcome.location, ctx.project_dir),
         hidden=check.hidden,
         cause=outcome.cause if outcome.status is Status.SKIPPED else None,
     )
+
+
+def _in_repository(location: Location | None, project_dir: str) -> Location | None:
+    """A finding's file from the repository's root: what a student opens, what GitHub annotates."""
+    if location is None or project_dir == locate.ROOT:
+        return location
+    return location._replace(file=f"{project_dir}/{location.file}")
 
 
 def run_checks(
@@ -207,6 +215,7 @@ def prepare(
     secrets: tuple[str, ...] = (),
     dropped_links: Sequence[str] = (),
     timings: Timings | None = None,
+    project_dir: str = locate.ROOT,
 ) -> Context:
     """Everything a check reads, prepared before the first one runs (`root` is the copy). Without
     a `client` (`grader lint`, unit tests) there is no stack: the static checks need none. Every
@@ -214,11 +223,17 @@ def prepare(
     a fault of the grader's own becomes that check's `error`, never the whole run's."""
     rubric = rubric or Rubric()
     files = resolve.compose_files(root)
+    examples: tuple[tuple[str, str], ...] = ()  # (missing env file, the example standing in)
     try:
+        # 0. Without grading values from the rubric, the env examples a student committed stand in
+        #    for the env files git does not hold (before the screen: they are the student's files).
+        if rubric.env_examples and not rubric.environment:
+            examples = resolve.stand_ins(root, files)
         # 1. The screen, before compose reads anything: YAML bombs, paths outside, the grader's variables.
         refused = resolve.screen(root, files)
         # 2. The instructor's grading values, into the env files the compose file names (in the copy).
-        notes = resolve.provide(root, files, rubric.environment) if refused is None else ()
+        notes = tuple(msg("env.example_used", file=f, example=e) for f, e in examples)
+        notes += resolve.provide(root, files, rubric.environment) if refused is None else ()
         # 3. The model, resolved by compose itself, with the rubric's pins of `image:`; an invalid
         #    file is a Rejection, not an exception.
         resolution = (
@@ -231,11 +246,13 @@ def prepare(
     # 4. The Dockerfile as the student wrote it (dockerfile.locate), before step 5 pins its images.
     analysis = resolution.analysis
     source = dockerfile.locate(root, analysis, analysis.app_service() if analysis else None)
-    # 5. The stack (Stack.prepare: the grader's override; images.pin_dockerfiles: the rubric's
+    # 6. The stack (Stack.prepare: the grader's override; images.pin_dockerfiles: the rubric's
     #    `FROM` pins): only for a model compose resolved with everything, past the security gate.
+    # 5. The rubric's helpers (pgAdmin, ...) the run leaves out: never started, never graded.
+    left_out = helpers.left_out(resolution.project, rubric.helpers) if resolution.project else ()
     unprepared = ""
     try:
-        stack, pins = _prepare_stack(root, resolution, project, client, options, rubric.images)
+        stack, pins = _prepare_stack(root, resolution, project, client, options, rubric.images, left_out)
     except Exception as exc:
         stack, pins, unprepared = None, (), _fault("the stack", exc)
     return Context(
@@ -251,6 +268,9 @@ def prepare(
         substitutions=resolution.substitutions + pins,
         dropped_links=tuple(dropped_links),
         timings=timings or Timings(),
+        project_dir=project_dir,
+        left_out=left_out,
+        examples=tuple(f for f, _ in examples),
     )
 
 
@@ -261,6 +281,7 @@ def _prepare_stack(
     client: docker.DockerClient | None,
     options: Options,
     pins: dict[str, str],
+    left_out: tuple[str, ...] = (),
 ) -> tuple[Stack | None, tuple[Substitution, ...]]:
     """The stack with the grader's override (ports, names, limits, images) and the rubric's pins
     in the Dockerfiles it builds; (None, ()) when there is no model to run or the gate refuses it
@@ -280,7 +301,8 @@ def _prepare_stack(
             policy.use_routes(routes)
     stack = Stack(root, project, client, grader_container=grader_container)
     try:
-        stack.prepare(model.config, db, options.limits, db_port(model.environment(db)) if db else POSTGRES_PORT)
+        config = helpers.without(model.config, left_out)
+        stack.prepare(config, db, options.limits, db_port(model.environment(db)) if db else POSTGRES_PORT)
         stack.keep_images = frozenset(normal_reference(used) for used in pins.values())
         pinned = tuple(pin_dockerfiles(model, pins, root))
         stack.notes += [
@@ -341,14 +363,19 @@ def grade(
     rubric: Rubric | None = None,
     progress: Progress | None = None,
     lint: bool = False,
+    project: str | None = None,
 ) -> Report:
     """Grade one submission folder. Raises BadInput / InfrastructureError before anything runs.
-    With `lint`, the static checks only: no engine is asked for, nothing is built or started."""
+    With `lint`, the static checks only: no engine is asked for, nothing is built or started.
+    `project`: the folder of the repository to grade (`--project`, a roster's `path`); without it,
+    grader.locate finds it (the root, or the one project folder below it)."""
     rubric = rubric or Rubric()
     checks = registry if registry is not None else build_registry(rubric)
     if lint:
         checks = {k: c for k, c in checks.items() if c.phase is Phase.STATIC}
     submission = validate_submission(path)
+    located = locate.given(submission, project) if project else locate.locate(submission, rubric.project)
+    source = submission / located.path if located.below else submission
     client = None if lint else docker_client()
     compose_command()  # fail early, with install instructions, when compose is missing
     started_at = datetime.now(timezone.utc)
@@ -359,13 +386,13 @@ def grade(
     with tempfile.TemporaryDirectory(prefix="grader-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp) / "submission"
         with timings.phase("copy"):
-            dropped = copy_submission(submission, root)
+            dropped = copy_submission(source, root)
         hidden = redaction.secrets(rubric.secret_items(), redaction.submission_assignments(submission))
         options = options or Options.of(rubric)
         with language(options.lang):
             with timings.phase("config"):
                 name = project_name(submission)
-                ctx = prepare(root, options, client, name, rubric, hidden, dropped, timings)
+                ctx = prepare(root, options, client, name, rubric, hidden, dropped, timings, located.path)
             try:
                 results = run_checks(ctx, checks, progress)
             finally:
@@ -390,6 +417,10 @@ def grade(
         + tuple(ctx.prepared.notes if ctx.prepared else ()),
         kind="lint" if lint else "grade",
         timings=timings.spent(),
+        project_dir=located.path,
+        project_found=located.how,
+        left_out=tuple(ctx.left_out),
+        env_used=tuple(inert(redact(n, ctx.secrets)) for n in ctx.resolution.env_notes),
     )
     # Points the run could not judge are not a grade: a gradebook must not record this score.
     return dataclasses.replace(report, status="incomplete") if report.ungraded else report

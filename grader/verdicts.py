@@ -5,10 +5,12 @@ import grader services, never each other."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from grader.context import Context
 from grader.messages import msg
 from grader.model import Outcome
-from grader.project import ComposeProject, legacy_mount
+from grader.project import ComposeProject, data_not_kept, legacy_mount
 
 COMPOSE_FILE, COMPOSE_VOLUME, STARTUP = "compose.file", "compose.volume", "startup.up"
 
@@ -43,3 +45,13 @@ def crashed_at_startup(ctx: Context, service: str, what: str) -> Outcome | None:
     if service not in ctx.shared.startup_crashed:
         return None
     return Outcome.skipped(msg("startup.root_cause", service=service, what=what, check=STARTUP), cause=STARTUP)
+
+
+def lost_for_the_volume(project: ComposeProject, what: str, evidence: str = "") -> Outcome | None:
+    """`what` (the data check, the persistence scenario), which saw the data lost, skipped naming
+    compose.volume when that check already deducts the mount that loses it; None otherwise. Only
+    after the cycle: data a stack kept after all passes, whatever the static reading said."""
+    if not data_not_kept(project):
+        return None
+    skipped = Outcome.skipped(msg("volume.lost_root_cause", what=what, check=COMPOSE_VOLUME), cause=COMPOSE_VOLUME)
+    return dataclasses.replace(skipped, evidence=evidence)

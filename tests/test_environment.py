@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.environment import env_files_named, provide
+from grader.environment import MAX_EXAMPLE_BYTES, env_files_named, provide, stand_in_examples
 
 COMPOSE = """services:
   api:
@@ -37,3 +37,29 @@ def test_missing_files_are_written_and_short_ones_completed(tmp_path: Path) -> N
 def test_nothing_to_provide(tmp_path: Path) -> None:
     assert provide(tmp_path, COMPOSE, {}) == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_committed_example_stands_in_for_a_missing_env_file(tmp_path: Path) -> None:
+    (tmp_path / ".env.example").write_text("DB_HOST=db\n")
+    (tmp_path / ".env.development.example").write_text("DB_HOST=specific\n")
+    (tmp_path / "db.env.sample").write_text("POSTGRES_PASSWORD=x\n")
+    used = stand_in_examples(tmp_path, COMPOSE)
+    # the most specific example first; never outside the copy
+    assert used == [(".env.development", ".env.development.example"), ("./db.env", "db.env.sample")]
+    assert (tmp_path / ".env.development").read_text() == "DB_HOST=specific\n"
+    assert not (tmp_path / "../outside.env").exists()
+
+
+def test_an_example_is_used_only_where_the_file_is_missing(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("A=mine\n")
+    (tmp_path / ".env.example").write_text("A=example\n")
+    assert stand_in_examples(tmp_path, "services:\n  api:\n    image: x\n    environment: [A=${A}]\n") == []
+    assert (tmp_path / ".env").read_text() == "A=mine\n"
+
+
+def test_an_example_that_is_a_link_or_too_large_is_not_used(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_text("A=1\n")
+    (tmp_path / ".env.example").symlink_to(tmp_path / "secret")
+    (tmp_path / ".env.sample").write_text("A=" + "x" * (MAX_EXAMPLE_BYTES + 1))
+    assert stand_in_examples(tmp_path, "services:\n  api:\n    image: x\n    env_file: .env\n") == []
+    assert not (tmp_path / ".env").exists()

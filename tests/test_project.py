@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from grader.override import db_port
-from grader.project import ComposeProject, data_mount, postgres_layout, postgres_major, split_image
+from grader.project import ComposeProject, data_mount, data_not_kept, postgres_layout, postgres_major, split_image
 
 
 @pytest.mark.parametrize(
@@ -192,3 +192,41 @@ def test_line_of_a_key() -> None:
     assert p.line_of("services", "db", "volumes") == 4
     assert p.where("services", "db", "volumes") == "compose.yaml line 4"
     assert p.line_of("services", "nope") == 1
+
+
+@pytest.mark.parametrize(
+    ("image", "volumes", "lost"),
+    [
+        pytest.param(
+            "postgres:15",
+            [{"type": "volume", "source": "pgdata", "target": "/var/lib/postgresql/data"}],
+            False,
+            id="named",
+        ),
+        pytest.param(
+            "postgres:15",
+            [{"type": "volume", "source": "pgdata", "target": "/var/lib/postgresql"}],
+            True,
+            id="one-level-above",
+        ),
+        pytest.param("postgres:15", [], True, id="none"),
+        pytest.param(
+            "postgres:15",
+            [{"type": "bind", "source": "/r/data", "target": "/var/lib/postgresql/data"}],
+            False,
+            id="bind-keeps",
+        ),
+        pytest.param("postgres:16", [{"type": "tmpfs", "target": "/var/lib/postgresql/data"}], True, id="tmpfs"),
+        pytest.param(
+            "postgres", [{"type": "volume", "source": "pgdata", "target": "/var/lib/postgresql"}], False, id="18-named"
+        ),
+        pytest.param(
+            "postgres",
+            [{"type": "volume", "source": "pgdata", "target": "/var/lib/postgresql/data"}],
+            False,
+            id="18-legacy-is-another-cause",
+        ),
+    ],
+)
+def test_data_not_kept(image: str, volumes: list[dict[str, Any]], lost: bool) -> None:
+    assert data_not_kept(project({"db": {"image": image, "volumes": volumes}})) is lost
