@@ -410,7 +410,11 @@ def grade(
         lang=ctx.options.lang,
         checks=results,
         # what compose resolved may carry a variable's value: redacted like all feedback
-        images=tuple(s._replace(written=inert(redact(s.written, ctx.secrets))) for s in ctx.substitutions),
+        images=tuple(
+            s._replace(written=inert(redact(s.written, ctx.secrets)))
+            for s in ctx.substitutions
+            if not any(s.where.endswith(f" services.{helper}.image") for helper in ctx.left_out)  # never run
+        ),
         warnings=tuple(inert(f"not copied (link outside the submission): {d}") for d in dropped)
         + tuple(f"cleanup: {p}" for p in problems)
         + _unconfined()

@@ -13,6 +13,7 @@ import pytest
 
 from checks import CHECKS
 from grader.context import Options
+from grader.locate import locate
 from grader.model import Phase
 from grader.rubric import parse
 from grader.runner import copy_submission, prepare, run_checks
@@ -27,8 +28,10 @@ def test_static_verdicts_without_an_engine(name: str, tmp_path: Path) -> None:
     expected = json.loads((EXPECTED / f"{name}.json").read_text())
     rubric = fixture_rubric(expected)
     root = tmp_path / "submission"
-    dropped = copy_submission(SUBMISSIONS / name, root)
-    ctx = prepare(root, Options(), None, "grader-static-test", rubric, (), dropped)
+    located = locate(SUBMISSIONS / name, rubric.project)  # as grader.runner.grade does
+    assert located.path == expected.get("project_dir", ".")
+    dropped = copy_submission(SUBMISSIONS / name / located.path, root)
+    ctx = prepare(root, Options(), None, "grader-static-test", rubric, (), dropped, project_dir=located.path)
     results = run_checks(ctx, STATIC)
     assert {r.id: {"status": r.status.value, "points": r.points} for r in results} == {
         k: v for k, v in expected["checks"].items() if k in STATIC

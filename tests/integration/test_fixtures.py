@@ -71,6 +71,8 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     jsonschema.validate(to_dict(report), schema())
     assert [list(i) for i in report.images] == expected.get("images", [])
     assert report.status == expected.get("status", "graded")
+    assert report.project_dir == expected.get("project_dir", ".")  # where grader.locate found the project
+    assert list(report.left_out) == expected.get("services_left_out", [])
     for check_id, cause in expected.get("causes", {}).items():
         assert by_id[check_id].cause == cause, (check_id, by_id[check_id].cause)
     assert list(report.warnings) == expected.get("warnings", [])
