@@ -16,7 +16,7 @@ import os
 import re
 import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -58,6 +58,11 @@ class RunRecord:
     anonymous_volumes: list[str] = field(default_factory=list)
     built_images: list[str] = field(default_factory=list)
     layers: list[str] = field(default_factory=list)  # image ids its builds created
+    pulled: list[str] = field(default_factory=list)  # tags it pulled that no rubric pins (removed last)
+    # The run has ended and its stack is gone; `pid` is its reaper's (grader.reaper), which
+    # removes the images, layers and pulled tags above in the background.
+    reaping: bool = False
+    building: bool = False  # its build runs now: no reaper removes a layer meanwhile
 
     @property
     def path(self) -> Path:
@@ -136,6 +141,7 @@ class Leftover:
     images: tuple[str, ...]
     anonymous_volumes: tuple[str, ...]
     layers: tuple[str, ...] = ()
+    pulled: tuple[str, ...] = ()
 
 
 def leftovers(client: docker.DockerClient) -> list[Leftover]:
@@ -152,6 +158,7 @@ def leftovers(client: docker.DockerClient) -> list[Leftover]:
                 images=tuple(images),
                 anonymous_volumes=tuple(record.anonymous_volumes if record else []),
                 layers=tuple(record.layers if record else []),
+                pulled=tuple(record.pulled if record else []),
             )
         )
     return found
@@ -162,6 +169,7 @@ def remove(client: docker.DockerClient, leftover: Leftover) -> list[str]:
     problems = remove_labelled(
         client, leftover.project, set(leftover.anonymous_volumes), set(leftover.images), list(leftover.layers)
     )
+    problems += remove_pulled(client, leftover.pulled)
     if not problems:
         RunRecord(leftover.project).delete()
     return problems
@@ -176,7 +184,17 @@ def remove_labelled(
 ) -> list[str]:
     """Remove what the engine labels with the project (containers, networks, volumes), then the
     anonymous volumes, images and build layers the run recorded. Never raises; returns what could
-    not be removed, sorted. Used by a run's own teardown and by `grader cleanup`."""
+    not be removed, sorted. Used by `grader cleanup`; a run's teardown removes its stack
+    (remove_stack) and leaves its images to grader.reaper."""
+    problems = remove_stack(client, project, anonymous_volumes)
+    problems += remove_images(client, built_images, layers)
+    return sorted(problems)
+
+
+def remove_stack(client: docker.DockerClient, project: str, anonymous_volumes: set[str]) -> list[str]:
+    """What the engine labels with the project (containers, networks, volumes), the anonymous
+    volumes the run recorded and its firewall rules: what a next run or the machine could trip
+    over. Never raises; what could not be removed, sorted."""
     problems: list[str] = []
     label: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={project}"}
     # All at once: removing a running container kills it first, and each waits on the engine.
@@ -199,6 +217,13 @@ def remove_labelled(
     with ThreadPoolExecutor(max(1, min(len(removals), REMOVERS)), "remove") as pool:
         for what, action in removals:
             pool.submit(_attempt, problems, what, action)
+    problems += firewall.release(project)  # the run's rules on the machine's INPUT chain
+    return sorted(problems)  # in one order, whichever removal ran first
+
+
+def remove_images(client: docker.DockerClient, built_images: set[str], layers: list[str]) -> list[str]:
+    """The images a run built and the layers its builds created; never raises."""
+    problems: list[str] = []
     # The run's images and every layer its builds created, and nothing else: a class would fill
     # the disk (about 1 GB per NestJS repository). noprune everywhere: pruning would also take
     # untagged parents that existed before the run (another build's cache). A layer another
@@ -208,8 +233,21 @@ def remove_labelled(
     for layer in reversed(layers):
         _attempt(problems, f"removing layer {layer}", partial(_remove_layer, client, layer))
     sweep_handed_over(client)
-    problems += firewall.release(project)  # the run's rules on the machine's INPUT chain
-    return sorted(problems)  # in one order, whichever removal ran first
+    return sorted(problems)
+
+
+def remove_pulled(client: docker.DockerClient, tags: Iterable[str]) -> list[str]:
+    """Images a run pulled (not on the engine before it, not pinned by the rubric), by tag: one
+    another run uses now is left to it (the engine refuses: 409)."""
+    problems: list[str] = []
+    for tag in sorted(tags):
+        try:
+            client.images.remove(tag)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:  # another run uses it now: theirs to remove
+            problems.append(f"removing pulled image {tag}: {exc.explanation or exc}")
+    return problems
 
 
 def _remove_layer(client: docker.DockerClient, layer: str) -> None:

@@ -159,7 +159,7 @@ def _deadline(text: str) -> datetime:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from grader import batch, roster  # only this command needs them
+    from grader import batch, reaper, roster  # only this command needs them
 
     if args.rubric:
         load_rubric(args.rubric)  # a wrong rubric stops here, not once per student
@@ -182,6 +182,11 @@ def _batch(args: argparse.Namespace) -> int:
         gradescope=args.gradescope,
     )
     summary = batch.run(roster.entries(args.sources), options)
+    # Each run handed its images to a reaper (grader.reaper): the class ends with none left.
+    sys.stderr.write("grader: removing the images the class built ...\n")
+    left = reaper.drain(docker_client())
+    if left:
+        sys.stderr.write(f"grader: {len(left)} images could not be removed; `grader cleanup` tries again\n")
     sys.stdout.write(summary.table())
     sys.stdout.write(f"gradebook: {summary.csv}\npage: {summary.html}\n")
     unfetched = [o for o in summary.outcomes if o.fault == "fetch"]
@@ -298,7 +303,17 @@ def _grade(args: argparse.Namespace) -> int:
         lang = options.lang
         progress = for_stream(sys.stderr)  # live on a terminal, plain lines in a CI log
         try:
-            report = grade(args.path, options, rubric=rubric, progress=progress, lint=lint, project=args.project)
+            # Images are removed after the report (grader.reaper) unless GRADER_REAP=now asks to wait.
+            background = os.environ.get("GRADER_REAP", "background") != "now"
+            report = grade(
+                args.path,
+                options,
+                rubric=rubric,
+                progress=progress,
+                lint=lint,
+                project=args.project,
+                reap_in_background=background,
+            )
         finally:
             progress.close()
     except GraderError as exc:

@@ -10,6 +10,7 @@ import re
 import secrets
 import shutil
 import stat
+import sys
 import tempfile
 import time
 import traceback
@@ -321,13 +322,14 @@ def _fault(step: str, exc: Exception) -> str:
     return msg("runner.prepare_crash", step=step, error=f"{type(exc).__name__}: {exc}")
 
 
-def teardown(stack: Stack | None, seconds: float = TEARDOWN_S) -> list[str]:
-    """Remove everything the run started; what could not be removed, for the report."""
+def teardown(stack: Stack | None, seconds: float = TEARDOWN_S, background: bool = False) -> list[str]:
+    """Remove everything the run started; what could not be removed, for the report. With
+    `background`, images are removed after the report (grader.reaper)."""
     if stack is None:
         return []
     try:
         with deadline(seconds):
-            return stack.teardown()
+            return stack.teardown(background)
     except DeadlineExceeded:
         return [f"teardown did not finish within {seconds:.0f} s; `grader cleanup` removes what is left"]
 
@@ -364,11 +366,14 @@ def grade(
     progress: Progress | None = None,
     lint: bool = False,
     project: str | None = None,
+    reap_in_background: bool = False,
 ) -> Report:
     """Grade one submission folder. Raises BadInput / InfrastructureError before anything runs.
     With `lint`, the static checks only: no engine is asked for, nothing is built or started.
     `project`: the folder of the repository to grade (`--project`, a roster's `path`); without it,
-    grader.locate finds it (the root, or the one project folder below it)."""
+    grader.locate finds it (the root, or the one project folder below it). `reap_in_background`:
+    the images the run built or pulled are removed by grader.reaper after the report (the CLI's
+    default), except after a signal or a crash, when the process removes them before it ends."""
     rubric = rubric or Rubric()
     checks = registry if registry is not None else build_registry(rubric)
     if lint:
@@ -397,7 +402,8 @@ def grade(
                 results = run_checks(ctx, checks, progress)
             finally:
                 with timings.phase("teardown") if ctx.prepared else nullcontext():
-                    problems = teardown(ctx.prepared)
+                    ended_normally = sys.exc_info()[0] is None
+                    problems = teardown(ctx.prepared, background=reap_in_background and ended_normally)
     report = Report(
         schema_version=SCHEMA_VERSION,
         grader_name=NAME,

@@ -26,7 +26,7 @@ from dockerfile_parse import DockerfileParser
 from testcontainers.compose import ComposeContainer, DockerCompose, PublishedPortModel
 
 from grader import firewall, networks
-from grader.cleanup import RunRecord, remove_labelled
+from grader.cleanup import RunRecord, remove_images, remove_pulled, remove_stack
 from grader.compose import base_args
 from grader.dockerfile import MAX_DOCKERFILE_BYTES, without_bom
 from grader.engine import compose_command, compose_env
@@ -503,9 +503,10 @@ class Stack:
         self._compose = None
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def _record(self) -> None:
+    def _record(self, building: bool = False) -> None:
         """Note this run on disk while it has something on the engine, so `grader cleanup` can
-        remove it even if this process is killed (SIGKILL runs no `finally`)."""
+        remove it even if this process is killed (SIGKILL runs no `finally`). `building`: while
+        its build runs, grader.reaper removes no layer (the build may stand on one)."""
         self.started = True
         with suppress(OSError):
             RunRecord(
@@ -513,6 +514,7 @@ class Stack:
                 anonymous_volumes=sorted(self.anonymous_volumes),
                 built_images=sorted(self.built_images),
                 layers=list(self.layers),
+                building=building,
             ).save()
 
     def _snapshot_tags(self) -> None:
@@ -530,7 +532,7 @@ class Stack:
         self.wanted_images |= {normal_reference(ref) for ref in self.bases()}
         self.guard()
         before = self._image_ids(), {str(c.id) for c in self.client.containers.list(all=True)}
-        self._record()  # a build leaves images behind even when it fails
+        self._record(building=True)  # a build leaves images behind even when it fails
         self.watch_disk()
         limiter = BuildLimiter(self.client, self.limits, before[1])
         self.build_steps = limiter.limited  # the same set: the disk watch sees each step as it is limited
@@ -813,26 +815,19 @@ class Stack:
                         self.anonymous_volumes.add(volume.name)
                         self._record()
 
-    def _remove_pulled(self) -> list[str]:
+    def _pulled(self) -> list[str]:
         """Images this run needed that were not on the engine before it: it pulled them. Course
-        images the rubric pins stay (every student needs them); so does one still in use."""
+        images the rubric pins stay (every student needs them)."""
         if self._tags_before is None:
             return []
         now = {t for i in self.client.images.list() for t in [*i.tags, *(i.attrs.get("RepoDigests") or [])]}
-        pulled = (self.wanted_images & now) - self._tags_before - self.keep_images - self.built_images
-        problems: list[str] = []
-        for tag in sorted(pulled):
-            try:
-                self.client.images.remove(tag)
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.APIError as exc:  # another run uses it now: theirs to remove
-                problems.append(f"removing pulled image {tag}: {exc.explanation or exc}")
-        return problems
+        return sorted((self.wanted_images & now) - self._tags_before - self.keep_images - self.built_images)
 
-    def teardown(self) -> list[str]:
+    def teardown(self, background: bool = False) -> list[str]:
         """Remove containers, networks, named and anonymous volumes and built images of this run.
-        Never raises; returns what could not be removed (for the report)."""
+        Never raises; returns what could not be removed (for the report). With `background`, the
+        images, layers and pulled images go to grader.reaper once the stack is gone: the report
+        and the next student do not wait for them."""
         problems: list[str] = []
         with suppress(Exception):
             self._stop_sampling()
@@ -850,11 +845,24 @@ class Stack:
         # networks, volumes: what `compose down --volumes --timeout 0` removes, without waiting on
         # compose for what needs no clean shutdown), then what the run recorded (anonymous volumes,
         # images, layers); `grader cleanup` does the same for a run that could not tear down itself.
-        problems += remove_labelled(self.client, self.project, self.anonymous_volumes, self.built_images, self.layers)
+        problems += remove_stack(self.client, self.project, self.anonymous_volumes)
+        pulled: list[str] = []
         with suppress(Exception):
-            problems += self._remove_pulled()
+            pulled = self._pulled()
         if self._override_dir is not None:
             self._override_dir.cleanup()
+        if background and self.started and not problems:
+            from grader import reaper
+
+            record = RunRecord(self.project, built_images=sorted(self.built_images), layers=list(self.layers))
+            record.pulled = pulled
+            try:
+                reaper.start(record)
+                return problems
+            except OSError as exc:  # no process to spare: removed here, as without `background`
+                self.notes.append(f"the image reaper could not start ({exc}): images removed before the report")
+        problems += remove_images(self.client, self.built_images, self.layers)
+        problems += remove_pulled(self.client, pulled)
         if not problems:
             with suppress(OSError):
                 RunRecord(self.project).delete()

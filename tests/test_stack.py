@@ -14,6 +14,7 @@ import pytest
 from testcontainers.compose import ComposeContainer
 
 from checks import CHECKS
+from grader.cleanup import remove_pulled
 from grader.context import Check, Context, Options
 from grader.firewall import BRIDGE_OPTION, bridge_name
 from grader.limits import Limits
@@ -233,5 +234,5 @@ def test_teardown_removes_what_the_run_pulled_and_nothing_else() -> None:
     stack._snapshot_tags()
     images.tags |= {"node:20", "postgres:16", "mongo:7", "redis:latest", "node@sha256:ab"}  # pulled during the run
     stack.wanted_images = {"node:20", "postgres:16", "postgres:15", "redis:latest", "node:18", "node@sha256:ab"}
-    assert stack._remove_pulled() == []
+    assert remove_pulled(stack.client, stack._pulled()) == []
     assert sorted(images.removed) == ["node:20", "node@sha256:ab", "redis:latest"]  # mongo:7: not the run's

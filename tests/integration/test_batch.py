@@ -17,9 +17,10 @@ import docker
 import pytest
 
 from grader.cli import main
-from tests.conftest import EXPECTED, SUBMISSIONS, engine_counts, git, tree_digest
+from tests.conftest import EXPECTED, ROOT, SUBMISSIONS, engine_counts, git, tree_digest
 
 pytestmark = pytest.mark.docker
+COURSE_RUBRIC = ROOT / "examples" / "course-rubric.yml"
 
 
 def _expected(name: str) -> float:
@@ -106,3 +107,35 @@ def test_a_class_from_every_kind_of_source(engine: docker.DockerClient, tmp_path
     assert again == 0
     assert {s: (out / s / "report.json").stat().st_mtime_ns for s in rows} == graded  # nothing regraded
     assert {s: r["score"] for s, r in _rows(out).items()} == {s: r["score"] for s, r in rows.items()}
+
+
+def test_a_cohort_as_committed_grades_with_no_hand_editing(
+    engine: docker.DockerClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repositories with the project in a folder, `.env` only as `.env.example`, a pgAdmin service:
+    one found by the grader, one named by the roster's `path`; the course rubric; the images each
+    run built are removed by reapers, and none is left when the batch reports."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    repos = {"ana": "course-subfolder", "bea": "course-subfolder-two"}
+    for student, fixture in repos.items():
+        repo = tmp_path / "repos" / student
+        shutil.copytree(SUBMISSIONS / fixture, repo)
+        git(repo, "init", "-q", "-b", "main")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "entrega")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,repo,path\nana,repos/ana,\nbea,repos/bea,ecommerce-bea\n")
+    before = engine_counts(engine)
+    out = tmp_path / "out"
+    code = main(["batch", str(roster), "--out", str(out), "--jobs", "2", "--rubric", str(COURSE_RUBRIC)])
+    assert code == 0
+    rows = _rows(out)
+    assert {s: float(r["score"]) for s, r in rows.items()} == {s: _expected(f) for s, f in repos.items()}
+    assert rows["ana"]["source"].endswith("(ecommerce-ana/)") and rows["bea"]["source"].endswith("(ecommerce-bea/)")
+    reports = {s: json.loads((out / s / "report.json").read_text()) for s in repos}
+    assert {s: (r["submission"]["project_found"], r["setup"]["services_left_out"]) for s, r in reports.items()} == {
+        "ana": ("found", ["pgadmin"]),
+        "bea": ("chosen", ["pgadmin"]),
+    }
+    assert json.loads((out / "bea" / "batch.json").read_text())["fingerprint"]["path"] == "ecommerce-bea"
+    assert engine_counts(engine) == before  # every reaper finished before the batch reported
