@@ -8,9 +8,12 @@ ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE}
 
 RUN python -m venv /opt/compose-grader
+# GRADER_REAP=now: the grader is PID 1 here, and a detached reaper (grader.reaper) would die with
+# it, its records in the container's own file system: images are removed before each run ends.
 ENV PATH=/opt/compose-grader/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    GRADER_REAP=now
 
 WORKDIR /src
 # Dependencies first (they change rarely), then the package.

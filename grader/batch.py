@@ -210,7 +210,7 @@ def grade_in_process(root: Path, folder: Path, options: BatchOptions, on_phase: 
     cmd += ["--gradescope", str(folder / "results.json")] if options.gradescope else []
     cmd += ["--rubric", str(options.rubric.resolve())] if options.rubric else []
     cmd += ["--lang", options.lang] if options.lang else []
-    cmd += ["--project", options.project] if options.project else []
+    cmd += [f"--project={options.project}"] if options.project else []  # `=`: a folder named `-x` is no option
     limits = Options.of(Rubric() if options.rubric is None else load_rubric(options.rubric))
     # No GitHub summary, annotations or step outputs from one student's run: in a batch's CI job
     # those would be one student's lines among the class's.

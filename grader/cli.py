@@ -269,7 +269,8 @@ def _cleanup(args: argparse.Namespace) -> int:
     failed = False
     for leftover in found:
         if leftover.alive and not args.all:
-            sys.stdout.write(f"{leftover.project}: still grading (its process runs); kept\n")
+            doing = "its reaper is removing its images" if leftover.reaping else "still grading (its process runs)"
+            sys.stdout.write(f"{leftover.project}: {doing}; kept\n")
             continue
         if leftover.alive is None and not args.all:
             sys.stdout.write(
@@ -303,8 +304,9 @@ def _grade(args: argparse.Namespace) -> int:
         lang = options.lang
         progress = for_stream(sys.stderr)  # live on a terminal, plain lines in a CI log
         try:
-            # Images are removed after the report (grader.reaper) unless GRADER_REAP=now asks to wait.
-            background = os.environ.get("GRADER_REAP", "background") != "now"
+            # Images are removed after the report (grader.reaper) unless GRADER_REAP=now asks to wait,
+            # or the grader is a container's PID 1 (a reaper would end with it).
+            background = os.environ.get("GRADER_REAP", "background") != "now" and os.getpid() != 1
             report = grade(
                 args.path,
                 options,

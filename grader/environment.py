@@ -5,7 +5,6 @@ only where the submission's own file is missing or lacks a key; never into the s
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -15,22 +14,27 @@ import yaml
 from grader.messages import msg
 from grader.untrusted import UnsafeInput, load_compose
 
+MAX_ENV_FILES = 100  # per compose file: a homework names two or three
+
 
 def env_files_named(compose_text: str) -> list[str]:
-    """The env_file paths of every service, as written (string, list, or {path, required})."""
+    """The env_file paths of every service, as written (string, list, or {path, required}); at
+    most MAX_ENV_FILES. Whatever else a stranger's file holds there is compose's to reject."""
     try:
         data = load_compose(compose_text, "compose file")
     except (yaml.YAMLError, UnsafeInput):
         return []
-    services = (data or {}).get("services") if isinstance(data, dict) else None
-    found: list[str] = []
-    for service in (services or {}).values():
-        entries: Any = (service or {}).get("env_file") if isinstance(service, dict) else None
-        for entry in [entries] if isinstance(entries, (str, dict)) else entries or []:
+    services = data.get("services") if isinstance(data, dict) else None
+    found: dict[str, None] = {}
+    for service in services.values() if isinstance(services, dict) else ():
+        entries: Any = service.get("env_file") if isinstance(service, dict) else None
+        for entry in [entries] if isinstance(entries, (str, dict)) else entries if isinstance(entries, list) else []:
             path = entry.get("path") if isinstance(entry, dict) else entry
-            if isinstance(path, str) and path not in found:
-                found.append(path)
-    return found
+            if isinstance(path, str) and "\0" not in path:
+                found[path] = None
+            if len(found) >= MAX_ENV_FILES:
+                return list(found)
+    return list(found)
 
 
 def parse_env(text: str) -> dict[str, str]:
@@ -88,7 +92,7 @@ def _regular(path: Path) -> bool:
     example that is a link to another file is that file's business, not a stand-in)."""
     try:
         info = path.lstat()
-    except OSError:
+    except (OSError, ValueError):
         return False
     return stat.S_ISREG(info.st_mode) and info.st_size <= MAX_EXAMPLE_BYTES
 
@@ -97,24 +101,36 @@ def stand_in_examples(root: Path, compose_text: str) -> list[tuple[str, str]]:
     """For each env file the compose file names (and `.env`, when it interpolates) that is not in
     the copy, the example the student committed beside it (`.env.example`, `.env.sample`, ...),
     copied under the missing name in the copy: (the missing file, the example), as written.
-    Only called when the rubric supplies no grading values: the instructor's values come first."""
+    Only called when the rubric supplies no grading values: the instructor's values come first.
+    Never written through a link: the folder must resolve inside the copy, and the file is created,
+    never opened if something is already there."""
     names = env_files_named(compose_text)
     if "${" in compose_text or "$" in compose_text.replace("$$", ""):
         names.append(".env")
+    inside = root.resolve()
     used: list[tuple[str, str]] = []
     for name in dict.fromkeys(names):
         pure = PurePosixPath(name)
-        if "$" in name or pure.is_absolute() or ".." in pure.parts:
+        if "$" in name or pure.is_absolute() or ".." in pure.parts or not pure.parts:
             continue  # interpolated or outside: compose's business (and the screen's)
         missing = root / pure
-        if os.path.lexists(missing):
-            continue
         folder = missing.parent
+        try:
+            if os.path.lexists(missing) or not folder.resolve().is_relative_to(inside) or not folder.is_dir():
+                continue
+        except (OSError, ValueError):
+            continue
         candidates = [pure.name + suffix for suffix in EXAMPLE_SUFFIXES] + list(EXAMPLE_NAMES)
         example = next((c for c in candidates if c != pure.name and _regular(folder / c)), None)
-        if example is None or not folder.is_dir() or folder.is_symlink():
+        if example is None:
             continue
-        shutil.copyfile(folder / example, missing, follow_symlinks=False)
-        os.chmod(missing, 0o644)
+        try:
+            data = (folder / example).read_bytes()[:MAX_EXAMPLE_BYTES]
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            descriptor = os.open(folder.resolve() / pure.name, flags, 0o644)
+        except OSError:
+            continue
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
         used.append((name, (pure.parent / example).as_posix()))
     return used

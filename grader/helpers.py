@@ -30,12 +30,14 @@ def _matches(name: str, service: dict[str, Any], entries: Iterable[str]) -> bool
 
 
 def _needs(service: dict[str, Any]) -> set[str]:
-    """Services another one cannot run without (sharing their network or volumes, or a legacy
-    link); `depends_on` is only an order, and the grader drops edges to a helper."""
+    """Services another one cannot run without (sharing their network, IPC, PID, UTS or cgroup
+    namespace or their volumes, or a legacy link); `depends_on` is only an order, and the grader
+    drops edges to a helper."""
     needed: set[str] = set()
-    mode = str(service.get("network_mode") or "")
-    if mode.startswith("service:"):
-        needed.add(mode.split(":", 1)[1])
+    for key in ("network_mode", "ipc", "pid", "uts", "cgroup"):  # namespaces shared with another service
+        mode = str(service.get(key) or "")
+        if mode.startswith("service:"):
+            needed.add(mode.split(":", 1)[1])
     for entry in service.get("volumes_from") or []:
         text = str(entry)
         if not text.startswith("container:"):

@@ -46,15 +46,22 @@ def _walk(root: Path) -> tuple[list[str], set[str]]:
     seen = 0
     while queue:
         folder, depth = queue.popleft()
+        entries: list[os.DirEntry[str]] = []
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as listing:
+                for entry in listing:  # counted as read: a folder of a million files is never held whole
+                    seen += 1
+                    if seen > MAX_ENTRIES:
+                        raise BadInput(
+                            f"the repository has more than {MAX_ENTRIES} files and folders within {MAX_DEPTH} levels "
+                            "and no compose file at its root: name the project's folder (`--project FOLDER`, a "
+                            "`path` column in the roster, or `project: <glob>` in the rubric)"
+                        )
+                    entries.append(entry)
         except OSError:
             continue
         relative = PurePosixPath(folder.relative_to(root)).as_posix()
-        for entry in entries:
-            seen += 1
-            if seen > MAX_ENTRIES:
-                return composed, dockerfiles
+        for entry in sorted(entries, key=lambda e: e.name):
             if entry.is_file(follow_symlinks=False):
                 if entry.name in COMPOSE_FILES and relative not in composed:
                     composed.append(relative)
@@ -88,6 +95,9 @@ def given(root: Path, path: str) -> Located:
         current = current / part
         if current.is_symlink() or not current.is_dir():
             raise BadInput(f"project folder {path!r}: not a folder of the repository {root.name}")
+    if not any((folder / name).is_file() for name in COMPOSE_FILES):
+        # A TA's typo must not become a student's 0 for "no compose file at the root".
+        raise BadInput(f"project folder {path!r}: it holds no compose file ({', '.join(COMPOSE_FILES)})")
     return Located(pure.as_posix() if folder != root else ROOT, "chosen")
 
 

@@ -56,9 +56,24 @@ def wait_for_builds(own: str = "", timeout: float = BUILD_WAIT_S) -> None:
         time.sleep(POLL_S)
 
 
+def runs_under_way(own: str = "") -> bool:
+    """Whether a live run of this machine grades now (not a reaper): it may need, any moment, an
+    image this run pulled (it saw the tag before its `up`)."""
+    return any(not r.reaping and r.project != own and r.alive() for r in records().values())
+
+
 def reap(client: docker.DockerClient, record: RunRecord) -> list[str]:
-    """Remove what `record` names; forget it when everything is gone. What could not be removed."""
-    problems = remove_images(client, set(record.built_images), list(record.layers))
+    """Remove what `record` names; forget it when everything is gone. What could not be removed.
+    Never a layer while another run builds; pulled images only when no other run grades: until
+    then they stay in the record, for the next reaper, the batch's drain or `grader cleanup`."""
+    problems = remove_images(
+        client, set(record.built_images), list(record.layers), lambda: wait_for_builds(record.project)
+    )
+    if record.pulled and runs_under_way(record.project):
+        if not problems:
+            record.built_images, record.layers = [], []
+            record.save()
+        return problems
     problems += remove_pulled(client, record.pulled)
     if not problems:
         record.delete()

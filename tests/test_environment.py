@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.environment import MAX_EXAMPLE_BYTES, env_files_named, provide, stand_in_examples
+import pytest
+
+from grader.environment import MAX_ENV_FILES, MAX_EXAMPLE_BYTES, env_files_named, provide, stand_in_examples
 
 COMPOSE = """services:
   api:
@@ -63,3 +65,36 @@ def test_an_example_that_is_a_link_or_too_large_is_not_used(tmp_path: Path) -> N
     (tmp_path / ".env.sample").write_text("A=" + "x" * (MAX_EXAMPLE_BYTES + 1))
     assert stand_in_examples(tmp_path, "services:\n  api:\n    image: x\n    env_file: .env\n") == []
     assert not (tmp_path / ".env").exists()
+
+
+@pytest.mark.parametrize(
+    "compose",
+    [
+        pytest.param("services:\n  api:\n    env_file: 5\n", id="number"),
+        pytest.param("services:\n  api:\n    env_file: true\n", id="bool"),
+        pytest.param("services: [app]\n", id="services-a-list"),
+        pytest.param('services:\n  api:\n    env_file: "a\\0b"\n', id="nul"),
+    ],
+)
+def test_a_malformed_env_file_is_compose_s_to_reject(tmp_path: Path, compose: str) -> None:
+    (tmp_path / ".env.example").write_text("A=1\n")
+    assert stand_in_examples(tmp_path, compose) == []
+
+
+def test_an_example_is_never_written_through_a_link(tmp_path: Path) -> None:
+    """The copy keeps an absolute link that resolves inside the original repository: the stand-in
+    must not follow it and write into the original."""
+    original = tmp_path / "original"
+    (original / "real" / "e").mkdir(parents=True)
+    (original / "real" / "e" / "app.env.example").write_text("A=1\n")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "d").symlink_to(original / "real")
+    assert stand_in_examples(copy, "services:\n  api:\n    image: x\n    env_file: d/e/app.env\n") == []
+    assert not (original / "real" / "e" / "app.env").exists()
+
+
+def test_env_files_named_are_capped(tmp_path: Path) -> None:
+    """95k entries took the screen's predecessor 72 s in a list scan; now a dict, and a cap."""
+    entries = ", ".join(f"f{i}.env" for i in range(5_000))
+    assert len(env_files_named(f"services:\n  api:\n    env_file: [{entries}]\n")) == MAX_ENV_FILES

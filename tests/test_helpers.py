@@ -58,3 +58,9 @@ def test_the_model_run_has_no_helper_and_no_edge_to_it() -> None:
     assert config["services"]["api"]["depends_on"] == {"db": {}}
     assert config["volumes"] == {"pgdata": {}}
     assert SERVICES["api"]["depends_on"] == {"db": {}, "pgadmin": {}}  # the analysis model is untouched
+
+
+@pytest.mark.parametrize("key", ["network_mode", "ipc", "pid", "uts", "cgroup"])
+def test_a_helper_whose_namespace_another_service_shares_is_kept(key: str) -> None:
+    services = {**SERVICES, "tunnel": {"image": "alpine", key: "service:pgadmin"}}
+    assert left_out(_project(services), ["pgadmin"]) == ()

@@ -79,6 +79,15 @@ def test_a_given_folder_stays_inside(tmp_path: Path, path: str) -> None:
 
 
 def test_a_given_folder(tmp_path: Path) -> None:
-    _tree(tmp_path, ["x/y/compose.yaml"])
+    _tree(tmp_path, ["x/y/compose.yaml", "compose.yaml"])
     assert given(tmp_path, "x/y/") == ("x/y", "chosen", ())
     assert given(tmp_path, ".").path == "."
+    with pytest.raises(BadInput, match="holds no compose file"):
+        given(tmp_path, "x")  # a TA's typo, not a student's 0
+
+
+def test_a_tree_too_large_to_search_asks_for_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("grader.locate.MAX_ENTRIES", 50)
+    _tree(tmp_path, ["a-old/docker-compose.yml", *(f"b-data/{i}.txt" for i in range(60)), "project/compose.yaml"])
+    with pytest.raises(BadInput, match="name the project's folder"):
+        locate(tmp_path)

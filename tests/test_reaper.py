@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import docker
 import pytest
@@ -68,3 +69,20 @@ def test_images_go_after_the_report_never_under_a_build_and_the_drain_leaves_not
     assert records() == {}
     after = engine_counts(engine)
     assert after == before, engine_changes(before, after)
+
+
+def test_pulled_images_wait_until_no_other_run_grades(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another run may have counted a pulled tag as present before its `up`: removed only once no
+    other run grades (the next reaper, the batch's drain or `grader cleanup` does it then)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    removed: list[str] = []
+    client = SimpleNamespace(images=SimpleNamespace(remove=removed.append))
+    record = RunRecord("grader-done-000001", reaping=True, pulled=["redis:7"])
+    record.save()
+    grading = RunRecord("grader-grading-000002")  # this process: a live run
+    grading.save()
+    assert reaper.reap(client, record) == []  # type: ignore[arg-type]
+    assert removed == [] and records()["grader-done-000001"].pulled == ["redis:7"]
+    grading.delete()
+    assert reaper.reap(client, record) == []  # type: ignore[arg-type]
+    assert removed == ["redis:7"] and "grader-done-000001" not in records()
