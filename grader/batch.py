@@ -116,7 +116,9 @@ class StudentResult(NamedTuple):
     kept: bool  # resume: the existing report was kept, nothing was graded
     seconds: float
     problem: str = ""  # why there is no report (the output folder could not be written)
-    fault: str = ""  # "fetch": the work could not be had; "grader": the run could not grade it
+    # "fetch": the work could not be had; "input": the TA must choose (which project folder);
+    # "grader": the run could not grade it
+    fault: str = ""
 
     @property
     def retry(self) -> bool:
@@ -319,7 +321,10 @@ def grade_student(
                     fault = "grader"
                     _write_error(folder, entry, f"the grader ended with code {code} without a report", options.lang)
                 elif _json(folder / REPORT).get("status") == "error":
-                    fault = "grader"  # no engine, a signal, a crash of the grader: not the work's
+                    # Exit 2 is the work's layout (several projects, a roster `path` without a compose
+                    # file): the TA's choice, which --resume cannot make. Else no engine, a signal, a
+                    # crash of the grader: not the work's, worth running again.
+                    fault = "input" if code == BadInput.exit_code else "grader"
             except FetchError as exc:
                 fault = "fetch"
                 _clear(folder)

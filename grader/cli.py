@@ -192,6 +192,12 @@ def _batch(args: argparse.Namespace) -> int:
     unfetched = [o for o in summary.outcomes if o.fault == "fetch"]
     if unfetched:
         sys.stderr.write(f"grader: the work of {len(unfetched)} students could not be had (their reports say why)\n")
+    choose = [o for o in summary.outcomes if o.fault == "input"]
+    if choose:
+        sys.stderr.write(
+            f"grader: {len(choose)} repositories need a choice of yours (their reports say which, e.g. the project "
+            "folder: a `path` column in the roster)\n"
+        )
     retry = [o for o in summary.outcomes if o.retry]
     if retry:
         sys.stderr.write(f"grader: {len(retry)} students could not be graded here; `--resume` runs them again\n")

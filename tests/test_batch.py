@@ -16,7 +16,9 @@ import pytest
 from grader import batch
 from grader.batch import BatchOptions, merge, run
 from grader.errors import BadInput
+from grader.report import to_dict
 from grader.roster import entries
+from grader.runner import not_graded
 from tests.conftest import ROOT, git
 
 GOLDEN = ROOT / "tests" / "golden"
@@ -37,6 +39,10 @@ class FakeGrade:
             self.graded.append(folder.name)
         if verdict == "crash":
             raise RuntimeError("the stand-in fell over")
+        if verdict == "several-projects":  # `grader grade` refusing to choose a project folder: exit 2
+            doc = to_dict(not_graded(root, "this repository holds several projects (`a/`, `b/`)"))
+            (folder / "report.json").write_text(json.dumps(doc))
+            return 2
         doc = json.loads((GOLDEN / f"{'complete' if verdict == 'incomplete' else verdict}.report.json").read_text())
         if verdict == "incomplete":
             doc |= {"status": "incomplete", "ungraded": {"points": 10, "checks": ["startup.up"]}}
@@ -259,7 +265,8 @@ def test_each_run_gets_absolute_paths_because_it_starts_in_its_own_folder(
 
 def test_what_is_worth_running_again(tmp_path: Path) -> None:
     """--resume and the exit code: the machine's or the grader's trouble, not the student's."""
-    source = _class(tmp_path / "class", {"ana": "complete", "bea": "incomplete", "ciro": "crash"})
+    verdicts = {"ana": "complete", "bea": "incomplete", "ciro": "crash", "eva": "several-projects"}
+    source = _class(tmp_path / "class", verdicts)
     roster = tmp_path / "roster.csv"
     roster.write_text("student,repo\ndani,\n")  # never accepted the assignment
     summary = run(entries([source, roster]), BatchOptions(tmp_path / "out"), FakeGrade())
@@ -268,4 +275,5 @@ def test_what_is_worth_running_again(tmp_path: Path) -> None:
         "bea": ("", True),  # incomplete
         "ciro": ("grader", True),
         "dani": ("fetch", False),  # a re-run cannot give a repository that is not there
+        "eva": ("input", False),  # nor choose its project folder: the roster's `path` does
     }
