@@ -457,6 +457,8 @@ def run(
     out = options.out.resolve()
     # The output folder inside a source folder is not a student (a second run would grade it).
     entries = [e for e in entries if not (e.location and Path(e.location).resolve().is_relative_to(out))]
+    if not entries:  # before anything is written: an empty class never empties a gradebook
+        raise BadInput("no student in the sources: no subfolder, archive or roster row to grade")
     todo = selected(entries, options)
     options.out.mkdir(parents=True, exist_ok=True)
     with CHILDREN.lock:
@@ -488,8 +490,9 @@ def run(
     finally:
         board.close()
     pool.shutdown(wait=True)
-    keys = [e.key for e in entries if in_shard(e.key, options.shard) and (options.out / e.key / REPORT).exists()]
-    summary.rows = gradebook.read_rows(options.out, keys)
+    # Every student report in --out, whichever batch wrote it: the gradebook is never emptier than
+    # the reports beside it (a roster that lost a row, a source that moved).
+    summary.rows = [r for r in gradebook.read_rows(options.out) if in_shard(r.key, options.shard)]
     summary.csv, summary.html = gradebook.write(options.out, summary.rows)
     return summary
 

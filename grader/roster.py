@@ -88,8 +88,10 @@ def _from_folder(folder: Path) -> list[Raw]:
     for child in sorted(folder.iterdir()):
         if child.name.startswith("."):
             continue  # .git, .DS_Store, an editor's folder: nobody's submission
-        if child.is_dir() and not child.is_symlink():
-            found.append((child.name, Kind.FOLDER, str(child), "", ""))
+        if child.is_dir():
+            # A folder of links to the class's repositories is the TA's own: followed (to the
+            # folder it names), never left out in silence.
+            found.append((child.name, Kind.FOLDER, str(child.resolve() if child.is_symlink() else child), "", ""))
         elif child.is_file() and is_archive(child):
             found.append((archive_student(child), Kind.ARCHIVE, str(child), "", ""))
     return found

@@ -277,3 +277,27 @@ def test_what_is_worth_running_again(tmp_path: Path) -> None:
         "dani": ("fetch", False),  # a re-run cannot give a repository that is not there
         "eva": ("input", False),  # nor choose its project folder: the roster's `path` does
     }
+
+
+def test_a_folder_of_links_is_graded_and_an_empty_class_never_empties_a_gradebook(tmp_path: Path) -> None:
+    repos = _class(tmp_path / "repos", {"ana": "complete", "bea": "invalid-compose"})
+    links = tmp_path / "links"
+    links.mkdir()
+    for student in ("ana", "bea"):
+        (links / student).symlink_to(repos / student)
+    out = tmp_path / "out"
+    run(entries([links]), BatchOptions(out), FakeGrade())
+    assert sorted(r["student"] for r in _gradebook(out)) == ["ana", "bea"]
+    written = (out / "gradebook.csv").read_text()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(BadInput, match="no student in the sources"):
+        run(entries([empty]), BatchOptions(out), FakeGrade())
+    assert (out / "gradebook.csv").read_text() == written
+
+
+def test_the_gradebook_is_rebuilt_from_every_report_in_out(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run(entries([_class(tmp_path / "a", {"ana": "complete", "bea": "complete"})]), BatchOptions(out), FakeGrade())
+    run(entries([_class(tmp_path / "b", {"ciro": "invalid-compose"})]), BatchOptions(out), FakeGrade())
+    assert sorted(r["student"] for r in _gradebook(out)) == ["ana", "bea", "ciro"]
