@@ -28,6 +28,14 @@ def msg(key: str, /, **values: object) -> str:
     return CATALOGUE[key][_CURRENT.get()].format(**values)
 
 
+def named(check_id: str) -> str:
+    """How a student reads a check's name: its title in the run's language (`compose.volume` is
+    "Database data on a named volume"); an id without a catalogue title (a scenario's) as it is.
+    The id stays in the JSON (`cause`), for tools."""
+    key = f"title.{check_id}"
+    return msg(key) if key in CATALOGUE else check_id
+
+
 def title(text: str) -> str:
     """A check's title: catalogue keys are translated; an instructor's scenario name is kept."""
     return msg(text) if text in CATALOGUE else text
@@ -46,7 +54,7 @@ _add("title.dockerfile.practices", "Dockerfile practices", "Buenas prácticas de
 _add("title.compose.file", "Compose file valid", "Archivo compose válido")
 _add("title.compose.services", "API and PostgreSQL services", "Servicios de la API y de PostgreSQL")
 _add("title.compose.volume", "Database data on a named volume", "Datos de la base en un volumen con nombre")
-_add("title.security.policy", "Safe to run", "Seguro de ejecutar")
+_add("title.security.policy", "Safe to run", "Se puede ejecutar sin riesgo")
 _add("title.dockerfile.build", "Image builds", "La imagen se construye")
 _add("title.startup.up", "Stack starts", "El stack arranca")
 _add("title.api.reachable", "API answers HTTP", "La API responde por HTTP")
@@ -57,37 +65,37 @@ _add(
     "runner.prepare_crash",
     "The grader failed while preparing {step} ({error}). This is not a problem with your work; your "
     "instructor will look at it.",
-    "El corrector falló al preparar {step} ({error}). No es un problema de tu trabajo; tu docente lo revisará.",
+    "El calificador falló al preparar {step} ({error}). No es un problema de tu trabajo; tu docente lo revisará.",
 )
 _add(
     "runner.crash",
     "The grader could not finish this check ({error}). This is not a problem with your work; your instructor "
     "will look at it.",
-    "El corrector no pudo terminar esta comprobación ({error}). No es un problema de tu trabajo; tu docente lo "
+    "El calificador no pudo terminar esta comprobación ({error}). No es un problema de tu trabajo; tu docente lo "
     "revisará.",
 )
 _add(
     "runner.needs_pass",
     "Not graded: it needs '{needed}' to pass first ({state}).",
-    "Sin corregir: antes tiene que aprobarse '{needed}' ({state}).",
+    "Sin calificar: antes tiene que aprobarse «{needed}» ({state}).",
 )
 _add(
     "runner.needs_run",
     "Not graded: it needs '{needed}' to run first ({state}).",
-    "Sin corregir: antes tiene que ejecutarse '{needed}' ({state}).",
+    "Sin calificar: antes tiene que ejecutarse «{needed}» ({state}).",
 )
 _add("state.not_run", "not run", "no ejecutada")
 _add(
     "runner.root_error",
     "The root cause is a problem of the grading machine in '{cause}', not of your work: this is graded when "
     "the run is repeated.",
-    "La causa de fondo es un problema de la máquina de corrección en '{cause}', no de tu trabajo: esto se "
-    "corregirá al repetir la corrección.",
+    "La causa de fondo es un problema de la máquina que califica en «{cause}», no de tu trabajo: esto se "
+    "califica cuando se repita la ejecución.",
 )
 _add(
     "runner.root_cause",
     "The root cause is '{cause}': fixing that is what lets this check run.",
-    "La causa de fondo es '{cause}': al corregirla se podrá corregir esta verificación.",
+    "La causa de fondo es «{cause}»: al arreglarla se podrá calificar esta comprobación.",
 )
 _add("state.passed", "passed", "aprobada")
 _add("state.failed", "failed", "fallida")
@@ -255,26 +263,26 @@ _add(
 _add(
     "yaml.too_large",
     "{name} is larger than {kb} KB; the grader does not read it.",
-    "{name} ocupa más de {kb} KB; el corrector no lo lee.",
+    "{name} ocupa más de {kb} KB; el calificador no lo lee.",
 )
 _add(
     "yaml.bomb",
     "{name} expands to more than {nodes} values through YAML aliases (`*name`): a YAML bomb. "
     "The grader refuses it; write the values out or use fewer aliases.",
     "{name} se expande a más de {nodes} valores mediante alias de YAML (`*nombre`): una bomba YAML. "
-    "El corrector lo rechaza; escribe los valores o usa menos alias.",
+    "El calificador lo rechaza; escribe los valores o usa menos alias.",
 )
 _add(
     "compose.model_too_large",
     "{file} resolves to a model of more than {mb} MB (`docker compose config`): a compose file's model is a few KB. "
     "The grader refuses it; look for long values repeated through YAML aliases.",
     "{file} se resuelve en un modelo de más de {mb} MB (`docker compose config`): el modelo de un archivo compose "
-    "ocupa pocos KB. El corrector lo rechaza; busca valores largos repetidos mediante alias de YAML.",
+    "ocupa pocos KB. El calificador lo rechaza; busca valores largos repetidos mediante alias de YAML.",
 )
 _add(
     "env.too_large",
     "{file} is larger than {kb} KB: an env file holds a few variables. The grader refuses to read it.",
-    "{file} ocupa más de {kb} KB: un archivo env tiene unas pocas variables. El corrector no lo lee.",
+    "{file} ocupa más de {kb} KB: un archivo env tiene unas pocas variables. El calificador no lo lee.",
 )
 _add(
     "compose.merge_sequence",
@@ -282,7 +290,7 @@ _add(
     "YAML parsers, so the grader cannot be sure which file compose would read. Merge one anchor per `<<`, or write "
     "the keys out.",
     "{file} línea {line}: una combinación de varias anclas (`<<: [*a, *b]`) se lee en distinto orden según el "
-    "analizador de YAML, así que el corrector no puede saber qué archivo leería compose. Combina un ancla por `<<` o "
+    "analizador de YAML, así que el calificador no puede saber qué archivo leería compose. Combina un ancla por `<<` o "
     "escribe las claves.",
 )
 _add(
@@ -290,7 +298,7 @@ _add(
     "{name} expands to more than {mb} MB of text through YAML aliases (`*name`) of long values. "
     "The grader refuses it; a compose file is a few KB.",
     "{name} se expande a más de {mb} MB de texto mediante alias de YAML (`*nombre`) de valores largos. "
-    "El corrector lo rechaza; un archivo compose ocupa pocos KB.",
+    "El calificador lo rechaza; un archivo compose ocupa pocos KB.",
 )
 _add(
     "yaml.unknown_tag",
@@ -303,13 +311,13 @@ _add(
     "compose.outside",
     "{file} makes compose read files outside your repository ({refs}). The grader only reads your "
     "repository: use paths relative to it, such as `./.env` or `./api`.",
-    "{file} hace que compose lea archivos fuera de tu repositorio ({refs}). El corrector solo lee tu "
+    "{file} hace que compose lea archivos fuera de tu repositorio ({refs}). El calificador solo lee tu "
     "repositorio: usa rutas relativas a él, como `./.env` o `./api`.",
 )
 _add(
     "dockerfile.too_large",
     "{path} is larger than {kb} KB: that is not a Dockerfile the grader reads.",
-    "{path} ocupa más de {kb} KB: no es un Dockerfile que el corrector lea.",
+    "{path} ocupa más de {kb} KB: no es un Dockerfile que el calificador lea.",
 )
 _add(
     "file.unreadable",
@@ -320,19 +328,19 @@ _add(
     "copy.links_outside",
     "These links point outside your repository, so the grader left them out: {links}. Docker "
     "cannot copy them into an image either; commit the real files instead.",
-    "Estos enlaces apuntan fuera de tu repositorio, así que el corrector los dejó fuera: {links}. "
+    "Estos enlaces apuntan fuera de tu repositorio, así que el calificador los dejó fuera: {links}. "
     "Docker tampoco puede copiarlos en una imagen; sube los archivos reales.",
 )
 _add(
     "security.too_many_services",
     "the stack has {count} services and the grader runs at most {limit} (the homework needs 2 or 3)",
-    "el stack tiene {count} servicios y el corrector ejecuta como máximo {limit} (la tarea necesita 2 o 3)",
+    "el stack tiene {count} servicios y el calificador ejecuta como máximo {limit} (la tarea necesita 2 o 3)",
 )
 _add(
     "hint.oom",
     "`{service}` used all of its {memory} of memory (the grader's limit per service; the kernel "
     "kills or stalls a program that wants more): look for a leak or a loop that keeps allocating.",
-    "`{service}` usó toda su memoria ({memory}, el límite del corrector por servicio; el kernel "
+    "`{service}` usó toda su memoria ({memory}, el límite del calificador por servicio; el kernel "
     "detiene o atasca un programa que pide más): busca una fuga o un bucle que no deja de reservar "
     "memoria.",
 )
@@ -341,8 +349,8 @@ _add(
     "The grader stopped this check after {seconds} s: its steps did not end within their own time "
     "limits, which points at the grading machine (the Docker engine not answering), not at your "
     "work. No points were taken; the instructor will grade it again.",
-    "El corrector detuvo esta comprobación tras {seconds} s: sus pasos no terminaron dentro de sus "
-    "propios límites de tiempo, lo que apunta a la máquina de corrección (el motor de Docker no "
+    "El calificador detuvo esta comprobación tras {seconds} s: sus pasos no terminaron dentro de sus "
+    "propios límites de tiempo, lo que apunta a la máquina que califica (el motor de Docker no "
     "responde), no a tu trabajo. No se restaron puntos; el profesor la volverá a corregir.",
 )
 _add(
@@ -362,7 +370,7 @@ _add(
 _add(
     "compose.override_merged",
     "Compose also merges {override} on top of {file}; the grader does too.",
-    "Compose además combina {override} encima de {file}; el corrector también.",
+    "Compose además combina {override} encima de {file}; el calificador también.",
 )
 _add(
     "compose.version_obsolete",
@@ -374,17 +382,17 @@ _add("where.line", "{file} line {line}", "{file} línea {line}")
 _add(
     "env.written",
     "`{file}` is not in the repository: the grader used the instructor's values for it.",
-    "`{file}` no está en el repositorio: el corrector usó los valores del docente.",
+    "`{file}` no está en el repositorio: el calificador usó los valores del docente.",
 )
 _add(
     "compose.found_below",
     "The project is in the folder `{folder}/` of the repository: the grader graded it there.",
-    "El proyecto está en la carpeta `{folder}/` del repositorio: el corrector lo evaluó ahí.",
+    "El proyecto está en la carpeta `{folder}/` del repositorio: el calificador lo calificó ahí.",
 )
 _add(
     "env.example_used",
     "`{file}` is not in the repository: the grader used the committed `{example}` in its place.",
-    "`{file}` no está en el repositorio: el corrector usó en su lugar el `{example}` que sí está.",
+    "`{file}` no está en el repositorio: el calificador usó en su lugar el `{example}` que sí está.",
 )
 _add(
     "env.example_deducted",
@@ -396,7 +404,7 @@ _add(
 _add(
     "env.completed",
     "`{file}` lacks {keys}: the grader added the instructor's values.",
-    "A `{file}` le falta {keys}: el corrector agregó los valores del docente.",
+    "A `{file}` le falta {keys}: el calificador agregó los valores del docente.",
 )
 _add(
     "services.no_app",
@@ -508,14 +516,14 @@ _add(
     "security.remote_context",
     "{where}: the build context {context} is fetched from the network by the grading machine; build from a folder "
     "of the repository",
-    "{where}: el contexto de build {context} lo descarga de la red la máquina que corrige; construye desde una "
+    "{where}: el contexto de build {context} lo descarga de la red la máquina que califica; construye desde una "
     "carpeta del repositorio",
 )
 _add(
     "security.add_url",
     "{where}: the Dockerfile (line {line}) runs `ADD {source}`: the grading machine itself would fetch a URL there "
     "(a variable may hold one). Commit the file and `COPY` it, or download it in a `RUN` step",
-    "{where}: el Dockerfile (línea {line}) usa `ADD {source}`: la propia máquina que corrige descargaría una URL ahí "
+    "{where}: el Dockerfile (línea {line}) usa `ADD {source}`: la propia máquina que califica descargaría una URL ahí "
     "(una variable puede contenerla). Sube el archivo al repositorio y cópialo con `COPY`, o descárgalo en un paso "
     "`RUN`",
 )
@@ -524,7 +532,7 @@ _add(
     "{where}: the Dockerfile (line {line}) asks for `FROM --platform={platform}`: another platform's image would "
     "replace the grading machine's under the same tag. Remove `--platform`",
     "{where}: el Dockerfile (línea {line}) pide `FROM --platform={platform}`: la imagen de otra plataforma "
-    "reemplazaría a la de la máquina que corrige con la misma etiqueta. Quita `--platform`",
+    "reemplazaría a la de la máquina que califica con la misma etiqueta. Quita `--platform`",
 )
 _add(
     "security.cap_add",
@@ -613,7 +621,7 @@ _add(
 _add(
     "security.container_specs",
     "`{key}` starts containers the grader cannot limit (the homework does not need it)",
-    "`{key}` arranca contenedores que el corrector no puede limitar (la tarea no lo necesita)",
+    "`{key}` arranca contenedores que el calificador no puede limitar (la tarea no lo necesita)",
 )
 _add("security.top_level", "the compose file", "el archivo compose")
 _add(
@@ -629,7 +637,7 @@ _add(
 _add(
     "security.host_gateway",
     "{where}: `extra_hosts: {entry}` gives the container a name for the grading machine itself",
-    "{where}: `extra_hosts: {entry}` le da al contenedor un nombre para la propia máquina de corrección",
+    "{where}: `extra_hosts: {entry}` le da al contenedor un nombre para la propia máquina que califica",
 )
 _add(
     "security.volumes_from",
@@ -684,12 +692,12 @@ _add(
 _add(
     "security.grader_variable_item",
     "{kind} `{name}`: `environment: {var}` would read the grading machine's own environment",
-    "{kind} `{name}`: `environment: {var}` leería el entorno de la propia máquina de corrección",
+    "{kind} `{name}`: `environment: {var}` leería el entorno de la propia máquina que califica",
 )
 _add(
     "compose.unreadable",
     "{file} is not valid YAML, so the grader does not give it to compose: {error}",
-    "{file} no es YAML válido, así que el corrector no se lo pasa a compose: {error}",
+    "{file} no es YAML válido, así que el calificador no se lo pasa a compose: {error}",
 )
 _add(
     "yaml.several_documents",
@@ -700,18 +708,18 @@ _add(
     "compose.grader_variables",
     "{file} uses variables of the grading machine's own environment ({names}): their values are the "
     "grader's, not yours. Define what your app needs in `.env` under another name.",
-    "{file} usa variables del entorno de la propia máquina de corrección ({names}): sus valores son del "
-    "corrector, no tuyos. Define lo que necesita tu app en `.env` con otro nombre.",
+    "{file} usa variables del entorno de la propia máquina que califica ({names}): sus valores son del "
+    "calificador, no tuyos. Define lo que necesita tu app en `.env` con otro nombre.",
 )
 _add(
     "security.rewritten",
     "Rewritten for grading, so the run cannot touch the engine's other images and volumes: {notes}.",
-    "Reescrito para la corrección, para que la ejecución no toque otras imágenes ni volúmenes del motor: {notes}.",
+    "Reescrito para calificar, para que la ejecución no toque otras imágenes ni volúmenes del motor: {notes}.",
 )
 _add(
     "rewrite.image",
     "`image: {image}` of the built service `{service}` is not written (the grader names the image itself)",
-    "`image: {image}` del servicio construido `{service}` no se escribe (el corrector le pone nombre a la imagen)",
+    "`image: {image}` del servicio construido `{service}` no se escribe (el calificador le pone nombre a la imagen)",
 )
 _add(
     "rewrite.keys",
@@ -749,7 +757,7 @@ _add(
     "{what} is inside {outer}, which a container mounts writable: that container could replace it with a link "
     "to the grading machine's files before it is mounted. Mount {outer} read-only (`:ro`) or mount separate folders",
     "{what} está dentro de {outer}, que un contenedor monta con escritura: ese contenedor podría reemplazarlo por "
-    "un enlace a archivos de la máquina de corrección antes de que se monte. Monta {outer} en solo lectura (`:ro`) "
+    "un enlace a archivos de la máquina que califica antes de que se monte. Monta {outer} en solo lectura (`:ro`) "
     "o monta carpetas separadas",
 )
 _add(
@@ -770,14 +778,14 @@ _add(
     "may take the grading machine's memory; give it both, for example `o: size=64m,nr_inodes={inodes}` (at most "
     "{mb}m in all)",
     "volumen `{name}`: un tmpfs sin un único `size=` mayor que 0 y un `nr_inodes=` (archivos, como mucho "
-    "{inodes}) en `o:` puede ocupar la memoria de la máquina que corrige; dale ambos, por ejemplo "
+    "{inodes}) en `o:` puede ocupar la memoria de la máquina que califica; dale ambos, por ejemplo "
     "`o: size=64m,nr_inodes={inodes}` (como mucho {mb}m en total)",
 )
 _add(
     "security.tmpfs_budget",
     "tmpfs volumes {names} take {mb} MB of the grading machine's memory, outside every service's limit; together "
     "at most {budget} MB",
-    "los volúmenes tmpfs {names} ocupan {mb} MB de la memoria de la máquina que corrige, fuera del límite de cada "
+    "los volúmenes tmpfs {names} ocupan {mb} MB de la memoria de la máquina que califica, fuera del límite de cada "
     "servicio; entre todos, como mucho {budget} MB",
 )
 _add(
@@ -794,14 +802,14 @@ _add(
     "security.subnet_overlap",
     "network `{name}`: subnet {subnet} covers {route}, a network of the grading machine itself; choose another "
     "private range (or leave the subnet out: Docker picks a free one)",
-    "red `{name}`: la subred {subnet} tapa {route}, una red de la propia máquina de corrección; elige otro rango "
+    "red `{name}`: la subred {subnet} tapa {route}, una red de la propia máquina que califica; elige otro rango "
     "privado (o no pongas subred: Docker elige una libre)",
 )
 _add(
     "security.refused",
     "The grader refuses to run this compose file: it asks for access to the grading machine, which the homework "
     "never needs. Remove these settings: {findings}.",
-    "El corrector se niega a ejecutar este archivo compose: pide acceso a la máquina de corrección, algo que la "
+    "El calificador se niega a ejecutar este archivo compose: pide acceso a la máquina que califica, algo que la "
     "tarea nunca necesita. Quita estas opciones: {findings}.",
 )
 _add(
@@ -835,7 +843,7 @@ _add(
     "build.network",
     "The build failed because the grading machine could not download something (registry or network "
     "unreachable). This is not a problem with your work.",
-    "El build falló porque la máquina de corrección no pudo descargar algo (registro o red inalcanzable). No es un "
+    "El build falló porque la máquina que califica no pudo descargar algo (registro o red inalcanzable). No es un "
     "problema de tu trabajo.",
 )
 _add("build.step", "`{instruction}` (step {step} of {steps})", "`{instruction}` (paso {step} de {steps})")
@@ -844,7 +852,7 @@ _add(
     "Every build step runs with the grader's limits ({memory} of memory, {cpus} CPU, {pids} processes, {disk} of "
     "disk for the whole run), like your services: this step reached one (killed for memory or disk, or unable to "
     "start more processes).",
-    "Cada paso del build se ejecuta con los límites del corrector ({memory} de memoria, {cpus} CPU, {pids} "
+    "Cada paso del build se ejecuta con los límites del calificador ({memory} de memoria, {cpus} CPU, {pids} "
     "procesos, {disk} de disco para toda la ejecución), como tus servicios: este paso llegó a uno (terminado por "
     "memoria o disco, o sin poder crear más procesos).",
 )
@@ -861,8 +869,8 @@ _add(
     "the engine cannot see. Run the grader's container with "
     "`-v /tmp/compose-grader:/tmp/compose-grader -e TMPDIR=/tmp/compose-grader`. This is not a problem with your "
     "work.",
-    "Esta entrega monta carpetas del repositorio (bind mount) y el corrector corre en un contenedor cuya copia de "
-    "trabajo el motor no ve. Ejecuta el contenedor del corrector con "
+    "Esta entrega monta carpetas del repositorio (bind mount) y el calificador corre en un contenedor cuya copia de "
+    "trabajo el motor no ve. Ejecuta el contenedor del calificador con "
     "`-v /tmp/compose-grader:/tmp/compose-grader -e TMPDIR=/tmp/compose-grader`. No es un problema de tu trabajo.",
 )
 _add(
@@ -874,7 +882,7 @@ _add(
     "startup.network",
     "The stack could not start because the grading machine could not download an image (registry unreachable). "
     "This is not a problem with your work.",
-    "El stack no pudo arrancar porque la máquina de corrección no pudo descargar una imagen (registro "
+    "El stack no pudo arrancar porque la máquina que califica no pudo descargar una imagen (registro "
     "inalcanzable). No es un problema de tu trabajo.",
 )
 _add(
@@ -896,7 +904,7 @@ _add(
 _add(
     "startup.left_out",
     "Not started, as the course's rubric asks (they help the developer and are not graded): {services}.",
-    "No se levantaron, como pide la rúbrica del curso (ayudan al desarrollo y no se evalúan): {services}.",
+    "No se levantaron, como pide la rúbrica del curso (ayudan al desarrollo y no se califican): {services}.",
 )
 _add("startup.ok", "The stack started: {running} running.", "El stack arrancó: {running} en marcha.")
 _add(
@@ -908,27 +916,27 @@ _add("startup.what", "Startup", "El arranque")
 _add("api.what", "The API check", "La prueba de la API")
 _add(
     "startup.root_cause",
-    "{what} is not graded: `{service}` crashed at startup, which `{check}` already deducts (its feedback says "
+    "{what} is not graded: `{service}` crashed at startup, which '{check}' already deducts (its feedback says "
     "why). Fix that and this is graded too.",
-    "{what} no se corrige: `{service}` se cayó al arrancar, y `{check}` ya lo descuenta (su comentario dice por "
-    "qué). Corrige eso y esto también se corregirá.",
+    "{what} no se califica: `{service}` se cayó al arrancar, y «{check}» ya lo descuenta (su comentario dice por "
+    "qué). Arregla eso y esto también se califica.",
 )
 _add("persistence.what", "The data check", "La prueba de datos")
 _add("scenario.what", "The persistence scenario", "El escenario de persistencia")
 _add(
     "volume.lost_root_cause",
     "{what} is not graded: the data was lost after `docker compose down` and `up`, because PostgreSQL's data "
-    "directory is not on a named volume, the fault `{check}` already deducts. Fix that mount and this is graded too.",
-    "{what} no se evalúa: los datos se perdieron después de `docker compose down` y `up` porque la carpeta de datos "
-    "de PostgreSQL no está en un volumen con nombre, el error que `{check}` ya descuenta. Arregla ese montaje y "
-    "esto también se evalúa.",
+    "directory is not on a named volume, the fault '{check}' already deducts. Fix that mount and this is graded too.",
+    "{what} no se califica: los datos se perdieron después de `docker compose down` y `up` porque la carpeta de datos "
+    "de PostgreSQL no está en un volumen con nombre, el error que «{check}» ya descuenta. Arregla ese montaje y "
+    "esto también se califica.",
 )
 _add(
     "volume.root_cause",
-    "{what} is not graded: `{db}` refused to start because of its volume's mount path, the fault `{check}` already "
+    "{what} is not graded: `{db}` refused to start because of its volume's mount path, the fault '{check}' already "
     "deducts. Fix that mount and this is graded too.",
-    "{what} no se corrige: `{db}` no arrancó por la ruta de montaje de su volumen, el error que `{check}` ya "
-    "descuenta. Corrige ese montaje y esto también se corregirá.",
+    "{what} no se califica: `{db}` no arrancó por la ruta de montaje de su volumen, el error que «{check}» ya "
+    "descuenta. Arregla ese montaje y esto también se califica.",
 )
 _add("state.exited", "`{service}` stopped with exit code {code}", "`{service}` se detuvo con código de salida {code}")
 _add("state.restarting", "`{service}` keeps crashing and restarting", "`{service}` se cae y se reinicia una y otra vez")
@@ -946,7 +954,7 @@ _add("logs.healthcheck", "Last healthcheck of `{service}`:", "Último healthchec
 _add(
     "state.disk_full",
     "`{service}` was stopped by the grader: the stack wrote more to disk than it may",
-    "`{service}` lo detuvo el corrector: el stack escribió en disco más de lo permitido",
+    "`{service}` lo detuvo el calificador: el stack escribió en disco más de lo permitido",
 )
 _add(
     "hint.disk",
@@ -1067,24 +1075,24 @@ _add(
 _add(
     "persistence.sql_auth",
     "The grader could not log in to `{db}` with its `POSTGRES_USER`/`POSTGRES_PASSWORD` ({error}).",
-    "El corrector no pudo entrar en `{db}` con su `POSTGRES_USER`/`POSTGRES_PASSWORD` ({error}).",
+    "El calificador no pudo entrar en `{db}` con su `POSTGRES_USER`/`POSTGRES_PASSWORD` ({error}).",
 )
 _add(
     "persistence.sql_query",
     "`{db}` answered the grader's SQL with an error ({error}). The data check writes a row to a table of its own "
     "and reads it back; a PostgreSQL server that refuses that cannot be graded.",
-    "`{db}` respondió al SQL del corrector con un error ({error}). La prueba de datos escribe una fila en una tabla "
+    "`{db}` respondió al SQL del calificador con un error ({error}). La prueba de datos escribe una fila en una tabla "
     "propia y la vuelve a leer; un servidor PostgreSQL que lo rechaza no se puede corregir.",
 )
 _add(
     "persistence.sql_too_large",
     "`{db}` answered the grader's SQL with more than it reads ({error}): PostgreSQL answers it with one row.",
-    "`{db}` respondió al SQL del corrector con más de lo que lee ({error}): PostgreSQL responde con una fila.",
+    "`{db}` respondió al SQL del calificador con más de lo que lee ({error}): PostgreSQL responde con una fila.",
 )
 _add(
     "persistence.sql_timeout",
     "`{db}` did not answer the grader's SQL ({error}).",
-    "`{db}` no respondió al SQL del corrector ({error}).",
+    "`{db}` no respondió al SQL del calificador ({error}).",
 )
 _add("persistence.when_started", "after the stack started", "después de arrancar el stack")
 _add("persistence.when_recreated", "after the containers were recreated", "después de recrear los contenedores")
@@ -1166,7 +1174,7 @@ _add(
 _add(
     "step.too_long",
     "`{request}` answered with more than the grader reads ({limit}): an API's answer to one request is a few KB.",
-    "`{request}` respondió con más de lo que el corrector lee ({limit}): la respuesta de una API a una petición "
+    "`{request}` respondió con más de lo que el calificador lee ({limit}): la respuesta de una API a una petición "
     "ocupa pocos KB.",
 )
 _add("step.not_json", "`{request}` did not answer JSON.", "`{request}` no respondió JSON.")
@@ -1190,7 +1198,7 @@ _add("report.md_columns", "| Check | Result | Points |", "| Comprobación | Resu
 _add(
     "report.md_error",
     "⚠️ **The grader could not grade this submission**: {error}",
-    "⚠️ **El corrector no pudo corregir esta entrega**: {error}",
+    "⚠️ **El calificador no pudo corregir esta entrega**: {error}",
 )
 _add("report.not_graded", "Not graded", "Sin corregir")
 _add(
@@ -1198,19 +1206,19 @@ _add(
     "⚠️ **Incomplete, not a grade**: {points} points could not be graded ({checks}) because of a problem of "
     "the grader or the grading machine, not of the submission. Grade it again (re-run the job); if it happens "
     "again, tell the instructor.",
-    "⚠️ **Incompleta, no es una nota**: {points} puntos no se pudieron corregir ({checks}) por un problema del "
-    "corrector o de la máquina de corrección, no de la entrega. Vuelve a corregirla (re-ejecuta el job); si se "
+    "⚠️ **Incompleta, no es una nota**: {points} puntos no se pudieron calificar ({checks}) por un problema del "
+    "calificador o de la máquina que califica, no de la entrega. Vuelve a calificarla (re-ejecuta el job); si se "
     "repite, avisa al docente.",
 )
 _add(
     "report.gradescope_placeholder",
     "The score 0 is a placeholder until the run is repeated, not your grade.",
-    "El 0 es provisorio hasta repetir la corrección, no es tu nota.",
+    "El 0 es provisorio hasta volver a calificar, no es tu nota.",
 )
 _add(
     "report.image_used",
     "The course fixes image versions: `{written}` ({where}) was graded as `{used}`.",
-    "El curso fija las versiones de las imágenes: `{written}` ({where}) se corrigió como `{used}`.",
+    "El curso fija las versiones de las imágenes: `{written}` ({where}) se calificó con `{used}`.",
 )
 _add("report.md_fix", "### What to fix", "### Qué corregir")
 _add("report.md_line", " line {line}", " línea {line}")
@@ -1218,12 +1226,12 @@ _add("report.md_tips", "### Tips (no points)", "### Consejos (no restan puntos)"
 _add(
     "report.project_below",
     "Project graded in the folder `{folder}/` of the repository (no compose file at its root).",
-    "Proyecto evaluado en la carpeta `{folder}/` del repositorio (no hay archivo compose en la raíz).",
+    "Proyecto calificado en la carpeta `{folder}/` del repositorio (no hay archivo compose en la raíz).",
 )
 _add(
     "report.left_out",
     "Not started and not graded (helpers, by the rubric): {services}.",
-    "No se levantaron ni se evalúan (auxiliares, según la rúbrica): {services}.",
+    "No se levantaron ni se califican (auxiliares, según la rúbrica): {services}.",
 )
 _add(
     "report.lint",
@@ -1241,11 +1249,11 @@ _add("phase.settle", "services settling", "servicios estabilizándose")
 _add("phase.api", "API", "API")
 _add("phase.persistence", "down/up cycle", "ciclo down/up")
 _add("phase.teardown", "teardown", "limpieza")
-_add("report.grader_problem", "Grader problem: {title}", "Problema del corrector: {title}")
+_add("report.grader_problem", "Grader problem: {title}", "Problema del calificador: {title}")
 _add("report.tip", "Tip: {title}", "Consejo: {title}")
 _add("report.tip_line", "Tip: {hint}", "Consejo: {hint}")
 _add("report.gradescope_output", "{name}: {score}/{max} points", "{name}: {score}/{max} puntos")
-_add("table.grading", "Grading {name}  ({seconds} s)", "Corrigiendo {name}  ({seconds} s)")
+_add("table.grading", "Grading {name}  ({seconds} s)", "Calificando {name}  ({seconds} s)")
 _add("table.check", "Check", "Comprobación")
 _add("table.result", "Result", "Estado")
 _add("table.points", "Points", "Puntos")

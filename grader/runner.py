@@ -27,7 +27,7 @@ from grader.deadline import DeadlineExceeded, deadline
 from grader.engine import compose_command, docker_client
 from grader.errors import BadInput, GateClosed
 from grader.images import drop_cache_mounts, pin_dockerfiles
-from grader.messages import language, msg, title
+from grader.messages import language, msg, named, title
 from grader.model import CheckResult, Location, Outcome, Phase, Report, Status, Substitution, bound
 from grader.override import POSTGRES_PORT, db_port
 from grader.progress import Progress, Silent
@@ -123,13 +123,13 @@ def _blocker(
 def _explain(key: str, needed: str, done: Mapping[str, CheckResult]) -> Blocker:
     result = done.get(needed)
     state = msg(f"state.{result.status.value}") if result else msg("state.not_run")
-    why = msg(key, needed=needed, state=state)
+    why = msg(key, needed=named(needed), state=state)
     cause = result.cause if result is not None and result.cause else needed
     root = done.get(cause)
     if root is not None and root.status is Status.ERROR:  # nothing the student can fix
-        why += " " + msg("runner.root_error", cause=cause)
+        why += " " + msg("runner.root_error", cause=named(cause))
     elif cause != needed:
-        why += " " + msg("runner.root_cause", cause=cause)
+        why += " " + msg("runner.root_cause", cause=named(cause))
     return Blocker(why, cause)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from grader.context import Context
-from grader.messages import msg
+from grader.messages import msg, named
 from grader.model import Outcome
 from grader.project import ComposeProject, data_not_kept, legacy_mount
 
@@ -18,7 +18,7 @@ COMPOSE_FILE, COMPOSE_VOLUME, STARTUP = "compose.file", "compose.volume", "start
 def without_model() -> Outcome:
     """For the checks that read the compose model when there is none to read."""
     return Outcome.skipped(
-        msg("runner.needs_pass", needed=COMPOSE_FILE, state=msg("state.failed"))
+        msg("runner.needs_pass", needed=named(COMPOSE_FILE), state=msg("state.failed"))
         + " "
         + msg("compose.unreadable_model"),
         cause=COMPOSE_FILE,
@@ -36,7 +36,9 @@ def because_of_legacy_mount(project: ComposeProject, service: str, what: str) ->
     database that refused to start for the reason compose.volume deducts; None otherwise."""
     if service != project.db_service() or not legacy_mount(project):
         return None
-    return Outcome.skipped(msg("volume.root_cause", db=service, what=what, check=COMPOSE_VOLUME), cause=COMPOSE_VOLUME)
+    return Outcome.skipped(
+        msg("volume.root_cause", db=service, what=what, check=named(COMPOSE_VOLUME)), cause=COMPOSE_VOLUME
+    )
 
 
 def crashed_at_startup(ctx: Context, service: str, what: str) -> Outcome | None:
@@ -44,7 +46,7 @@ def crashed_at_startup(ctx: Context, service: str, what: str) -> Outcome | None:
     startup already saw crash; None otherwise."""
     if service not in ctx.shared.startup_crashed:
         return None
-    return Outcome.skipped(msg("startup.root_cause", service=service, what=what, check=STARTUP), cause=STARTUP)
+    return Outcome.skipped(msg("startup.root_cause", service=service, what=what, check=named(STARTUP)), cause=STARTUP)
 
 
 def lost_for_the_volume(project: ComposeProject, what: str, evidence: str = "") -> Outcome | None:
@@ -53,5 +55,7 @@ def lost_for_the_volume(project: ComposeProject, what: str, evidence: str = "") 
     after the cycle: data a stack kept after all passes, whatever the static reading said."""
     if not data_not_kept(project):
         return None
-    skipped = Outcome.skipped(msg("volume.lost_root_cause", what=what, check=COMPOSE_VOLUME), cause=COMPOSE_VOLUME)
+    skipped = Outcome.skipped(
+        msg("volume.lost_root_cause", what=what, check=named(COMPOSE_VOLUME)), cause=COMPOSE_VOLUME
+    )
     return dataclasses.replace(skipped, evidence=evidence)
