@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grader.context import Check, Context
-from grader.dockerfile import hadolint_hints, npm_as_pid1, parse, practices
+from grader.dockerfile import hadolint_hints, npm_as_pid1, parse, practices, start_command
 from grader.messages import msg
 from grader.model import Category, Location, Outcome
 
@@ -16,9 +16,10 @@ def run(ctx: Context) -> Outcome:
     ignore_file = ctx.dockerfile.context / ".dockerignore"
     ignore_text = ignore_file.read_text(errors="replace") if ignore_file.is_file() else None
     parsed = parse(text)
-    found = practices(parsed, targets, ignore_text)
+    start = start_command(ctx.dockerfile.context)  # tips name this app's entry point, not index.js
+    found = practices(parsed, targets, ignore_text, start, ctx.rubric.images)
 
-    hints = [h for h in [npm_as_pid1(parsed)] if h] + hadolint_hints(text)
+    hints = [h for h in [npm_as_pid1(parsed, start)] if h] + hadolint_hints(text)
     lines = [
         f"{msg('practices.ok') if p.ok else msg('practices.fix')} {p.label}"
         + (msg("practices.line", line=p.line) if p.line and not p.ok else "")

@@ -9,8 +9,10 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dockerfile_parse import DockerfileParser
 
@@ -185,7 +187,55 @@ def dockerignore_excludes_node_modules(text: str | None) -> bool:
     return False
 
 
-def practices(df: Dockerfile, published_targets: list[int], dockerignore: str | None) -> list[Practice]:
+MAX_PACKAGE_BYTES = 256 << 10  # a package.json is a few KB
+_SAFE_PATH = re.compile(r"[A-Za-z0-9_./@-]{1,100}")
+DEFAULT_START = 'CMD ["node", "index.js"]'
+
+
+def start_command(context: Path) -> str:
+    """The exec-form CMD a tip suggests for the app in `context`, from its package.json: the
+    script `start:prod` runs (`node dist/main`), `dist/main` for NestJS, the package's `main`, the
+    file `start` runs; `index.js` when nothing says. The student's file: bounded, only plain paths."""
+    try:
+        with (context / "package.json").open("rb") as handle:
+            data = json.loads(handle.read(MAX_PACKAGE_BYTES + 1)[:MAX_PACKAGE_BYTES])
+    except (OSError, ValueError):
+        return DEFAULT_START
+    if not isinstance(data, dict):
+        return DEFAULT_START
+    raw_scripts, raw_dependencies = data.get("scripts"), data.get("dependencies")
+    scripts: dict[str, Any] = raw_scripts if isinstance(raw_scripts, dict) else {}
+    dependencies: dict[str, Any] = raw_dependencies if isinstance(raw_dependencies, dict) else {}
+    candidates = [scripts.get("start:prod"), scripts.get("start")]
+    for script in candidates:
+        words = str(script or "").split()
+        if len(words) == 2 and words[0] == "node" and _SAFE_PATH.fullmatch(words[1]):
+            return f'CMD ["node", "{words[1]}"]'
+    if "@nestjs/core" in dependencies:
+        return 'CMD ["node", "dist/main"]'
+    main = data.get("main")
+    if isinstance(main, str) and _SAFE_PATH.fullmatch(main):
+        return f'CMD ["node", "{main}"]'
+    return DEFAULT_START
+
+
+def pin_example(image: str, pins: Mapping[str, str]) -> str:
+    """A pinned `FROM` for the tip: the course's own pin of that image when the rubric has one
+    (`node:18`), else the homework's `node:18`, else `<image>:<version>`."""
+    name = image.split("@", 1)[0].rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    for written, used in pins.items():
+        if written == name or written.rsplit("/", 1)[-1] == name.rsplit("/", 1)[-1]:
+            return used
+    return "node:18" if name.rsplit("/", 1)[-1] == "node" else f"{name}:<version>"
+
+
+def practices(
+    df: Dockerfile,
+    published_targets: list[int],
+    dockerignore: str | None,
+    start: str = DEFAULT_START,
+    pins: Mapping[str, str] | None = None,
+) -> list[Practice]:
     final = df.final_stage
     result: list[Practice] = []
 
@@ -196,7 +246,9 @@ def practices(df: Dockerfile, published_targets: list[int], dockerignore: str | 
             "base_tag",
             not untagged,
             msg("practice.base_tag"),
-            msg("practice.base_tag.fix", image=untagged[0]) if untagged else "",
+            msg("practice.base_tag.fix", image=untagged[0], example=pin_example(untagged[0], pins or {}))
+            if untagged
+            else "",
             froms[0].line if froms else None,
         )
     )
@@ -231,10 +283,10 @@ def practices(df: Dockerfile, published_targets: list[int], dockerignore: str | 
     starts = [i for i in df.instructions if i.stage == final and i.name in ("CMD", "ENTRYPOINT")]
     last = starts[-1] if starts else None
     if last is None:
-        ok, advice = False, msg("practice.exec_cmd.missing")
+        ok, advice = False, msg("practice.exec_cmd.missing", cmd=start)
     elif not last.value.lstrip().startswith("["):
         ok = False
-        advice = msg("practice.exec_cmd.shell", instruction=last.name, value=last.value)
+        advice = msg("practice.exec_cmd.shell", instruction=last.name, value=last.value, cmd=start)
     else:
         ok, advice = True, ""
     result.append(Practice("exec_cmd", ok, msg("practice.exec_cmd"), advice, last.line if last else None))
@@ -281,7 +333,7 @@ def _dependencies_first(df: Dockerfile) -> Practice:
     )
 
 
-def npm_as_pid1(df: Dockerfile) -> str | None:
+def npm_as_pid1(df: Dockerfile, start: str = DEFAULT_START) -> str | None:
     starts = [i for i in df.instructions if i.stage == df.final_stage and i.name in ("CMD", "ENTRYPOINT")]
     if not starts:
         return None
@@ -291,7 +343,7 @@ def npm_as_pid1(df: Dockerfile) -> str | None:
     except ValueError:
         return None
     if words and str(words[0]) in ("npm", "yarn", "pnpm"):
-        return msg("hint.npm_pid1", line=starts[-1].line, tool=words[0])
+        return msg("hint.npm_pid1", line=starts[-1].line, tool=words[0], cmd=start)
     return None
 
 

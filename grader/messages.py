@@ -112,9 +112,9 @@ _add("dockerfile.where_root", "the repository root", "la raíz del repositorio")
 _add(
     "dockerfile.missing",
     "No Dockerfile at `{path}` ({where}). Create a file named `Dockerfile` (no extension) in the API's folder, "
-    "starting with `FROM node:18.12`.",
+    "starting with `FROM node:18`.",
     "No hay Dockerfile en `{path}` ({where}). Crea un archivo llamado `Dockerfile` (sin extensión) en la carpeta "
-    "de la API, que empiece con `FROM node:18.12`.",
+    "de la API, que empiece con `FROM node:18`.",
 )
 _add("dockerfile.files_in", "Files in {folder}: {listing}", "Archivos en {folder}: {listing}")
 _add(
@@ -137,8 +137,8 @@ _add("practices.line", " (line {line})", " (línea {line})")
 _add("practice.base_tag", "Base image pinned to a version (not `latest`)", "Imagen base con versión fija (no `latest`)")
 _add(
     "practice.base_tag.fix",
-    "`FROM {image}` changes whenever a new version is published. Pin a version, for example `FROM node:18.12`.",
-    "`FROM {image}` cambia cada vez que se publica una versión nueva. Fija una versión, por ejemplo `FROM node:18.12`.",
+    "`FROM {image}` changes whenever a new version is published. Pin a version, for example `FROM {example}`.",
+    "`FROM {image}` cambia cada vez que se publica una versión nueva. Fija una versión, por ejemplo `FROM {example}`.",
 )
 _add("practice.workdir", "WORKDIR set for the app", "WORKDIR definido para la app")
 _add(
@@ -182,14 +182,14 @@ _add(
 _add("practice.exec_cmd", "Exec-form CMD", "CMD en forma exec")
 _add(
     "practice.exec_cmd.missing",
-    'Add a start command in exec form, e.g. `CMD ["node", "index.js"]`.',
-    'Agrega un comando de inicio en forma exec, por ejemplo `CMD ["node", "index.js"]`.',
+    "Add a start command in exec form, e.g. `{cmd}`.",
+    "Agrega un comando de inicio en forma exec, por ejemplo `{cmd}`.",
 )
 _add(
     "practice.exec_cmd.shell",
-    'Write `{instruction} {value}` in exec form, e.g. `CMD ["node", "index.js"]`. In shell form `/bin/sh` is '
+    "Write `{instruction} {value}` in exec form, e.g. `{cmd}`. In shell form `/bin/sh` is "
     "PID 1 and does not pass SIGTERM on, so stopping the container takes 10 s.",
-    'Escribe `{instruction} {value}` en forma exec, por ejemplo `CMD ["node", "index.js"]`. En forma shell, '
+    "Escribe `{instruction} {value}` en forma exec, por ejemplo `{cmd}`. En forma shell, "
     "`/bin/sh` es el PID 1 y no reenvía SIGTERM, así que detener el contenedor tarda 10 s.",
 )
 _add("practice.dockerignore", ".dockerignore excludes node_modules", ".dockerignore excluye node_modules")
@@ -208,9 +208,22 @@ _add(
 _add(
     "hint.npm_pid1",
     "Line {line}: `{tool}` as the main process does not pass SIGTERM to node, so `docker compose down` waits 10 s "
-    'and then kills it. Prefer `CMD ["node", "index.js"]`, or `init: true` in compose.',
+    "and then kills it. Prefer `{cmd}` (build the app in the image first, e.g. `RUN npm run build`), or "
+    "`init: true` in compose.",
     "Línea {line}: `{tool}` como proceso principal no le pasa SIGTERM a node, así que `docker compose down` "
-    'espera 10 s y luego lo mata. Mejor `CMD ["node", "index.js"]`, o `init: true` en compose.',
+    "espera 10 s y luego lo mata. Mejor `{cmd}` (compilando la app en la imagen antes, por ejemplo "
+    "`RUN npm run build`), o `init: true` en compose.",
+)
+_add(
+    "hint.missing_table",
+    "The app queries the table `{table}`, which does not exist yet: nothing created it before the app (or a "
+    "seeder at boot) used it. Run the migrations when the stack starts (a one-shot `migrate` service the API "
+    "`depends_on` with `condition: service_completed_successfully`, or TypeORM's `migrationsRun: true`), or, "
+    "for this homework, let TypeORM create the tables with `synchronize: true`.",
+    "La app consulta la tabla `{table}`, que todavía no existe: nada la creó antes de que la app (o un seeder al "
+    "arrancar) la usara. Corre las migraciones al levantar el stack (un servicio `migrate` de una sola vez del que "
+    "la API dependa con `depends_on` y `condition: service_completed_successfully`, o `migrationsRun: true` de "
+    "TypeORM) o, para esta tarea, deja que TypeORM cree las tablas con `synchronize: true`.",
 )
 _add("hint.hadolint", "Dockerfile line {line} ({code}): {message}", "Dockerfile línea {line} ({code}): {message}")
 

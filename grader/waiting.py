@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import socket
 import struct
 import time
@@ -265,7 +266,15 @@ def explain_logs(logs: str, running: bool = False) -> list[str]:
         tips.append(msg("hint.db_not_ready"))
     if PG_NO_PASSWORD in logs:
         tips.append(msg("hint.no_password"))
+    table = _MISSING_TABLE.search(logs)
+    if table:
+        tips.append(msg("hint.missing_table", table=table.group("table")[:60]))
     return tips
+
+
+# PostgreSQL through TypeORM/pg (`relation "users" does not exist`) and Prisma (P2021): the app
+# queries a table nothing created, usually a seeder or a route at boot before any migration ran.
+_MISSING_TABLE = re.compile(r'(?:relation "|The table `)(?P<table>[\w.]{1,60})(?:"|`) does not exist')
 
 
 def crash_report(

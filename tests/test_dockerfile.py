@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from grader.dockerfile import (
+    DEFAULT_START,
     dockerignore_excludes_node_modules,
     hadolint_hints,
     npm_as_pid1,
     parse,
+    pin_example,
     practices,
+    start_command,
 )
 
 GOOD = """FROM node:18.12
@@ -120,3 +127,31 @@ def test_hadolint_findings_become_hints() -> None:
     hints = hadolint_hints("FROM debian:12\nRUN apt-get update && apt-get install -y curl\n")
     assert any("DL3008" in h for h in hints), hints
     assert all(h.startswith("Dockerfile line ") for h in hints)
+
+
+@pytest.mark.parametrize(
+    ("package", "cmd"),
+    [
+        pytest.param({"scripts": {"start:prod": "node dist/main"}}, 'CMD ["node", "dist/main"]', id="start-prod"),
+        pytest.param(
+            {"scripts": {"start": "nest start"}, "dependencies": {"@nestjs/core": "10"}},
+            'CMD ["node", "dist/main"]',
+            id="nestjs",
+        ),
+        pytest.param({"main": "src/server.js"}, 'CMD ["node", "src/server.js"]', id="main"),
+        pytest.param({"scripts": {"start": "node app.js"}}, 'CMD ["node", "app.js"]', id="start"),
+        pytest.param({"main": "x`; rm -rf /"}, DEFAULT_START, id="not-a-plain-path"),
+        pytest.param([], DEFAULT_START, id="not-an-object"),
+        pytest.param(None, DEFAULT_START, id="no-package-json"),
+    ],
+)
+def test_the_start_command_a_tip_suggests(tmp_path: Path, package: Any, cmd: str) -> None:
+    if package is not None:
+        (tmp_path / "package.json").write_text(json.dumps(package))
+    assert start_command(tmp_path) == cmd
+
+
+def test_a_pin_example_is_the_course_s() -> None:
+    assert pin_example("node", {"node": "node:18"}) == "node:18"
+    assert pin_example("node:latest", {}) == "node:18"
+    assert pin_example("python", {"node": "node:18"}) == "python:<version>"

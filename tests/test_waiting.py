@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, NamedTuple, cast
 import pytest
 
 from grader.model import Answer
-from grader.waiting import CRASH_LOOP_RESTARTS, LOOP_GRACE, LOOP_PATIENCE, RestartWatch, ServiceState, settle
+from grader.waiting import (
+    CRASH_LOOP_RESTARTS,
+    LOOP_GRACE,
+    LOOP_PATIENCE,
+    RestartWatch,
+    ServiceState,
+    explain_logs,
+    settle,
+)
 
 if TYPE_CHECKING:
     from grader.stack import Stack
@@ -189,3 +197,15 @@ def test_an_answer_is_read_no_further_than_its_first_characters() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("log", "table"),
+    [
+        pytest.param('QueryFailedError: relation "users" does not exist', "users", id="typeorm"),
+        pytest.param("The table `public.User` does not exist in the current database.", "public.User", id="prisma"),
+    ],
+)
+def test_a_missing_table_is_explained(log: str, table: str) -> None:
+    (tip,) = explain_logs(log)
+    assert f"`{table}`" in tip and "synchronize: true" in tip and "migrate" in tip
