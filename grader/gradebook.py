@@ -11,7 +11,7 @@ import io
 import json
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ class Row:
     version: str  # the commit graded, or the content hash of a folder or archive
     duration_s: float
     reason: str  # why a run is not graded ("" when it is)
+    maxima: dict[str, float] = field(default_factory=dict)  # check id -> max points
 
     @property
     def percentage(self) -> float | None:
@@ -104,6 +105,7 @@ def _row(folder: Path, report: dict[str, Any], meta: dict[str, Any]) -> Row:
         version=str(meta.get("commit") or meta.get("content_hash") or ""),
         duration_s=float(meta.get("duration_s") or report.get("duration_s") or 0),
         reason=reason,
+        maxima={c["id"]: float(c.get("max_points") or 0) for c in checks},
     )
 
 
@@ -212,9 +214,12 @@ def to_html(rows: Sequence[Row], title: str = "Gradebook") -> str:
         titles.update({k: v for k, v in r.titles.items() if k not in titles})
     rates = []
     for check in check_ids(rows):
-        ran = [r.outcomes[check] for r in graded if check in r.outcomes]
-        passed = sum(o == "passed" for o in ran)
-        share = 100 * passed / len(ran) if ran else 0.0
+        ran = [r for r in graded if check in r.outcomes]
+        passed = sum(r.outcomes[check] == "passed" and r.points.get(check) == r.maxima.get(check) for r in ran)
+        # The bar is the mean share of the check's points: a check everyone half-passes (8 of 12
+        # practices) is not "0 %", as full passes alone would say.
+        shares = [r.points.get(check, 0.0) / r.maxima[check] for r in ran if r.maxima.get(check)]
+        share = 100 * statistics.mean(shares) if shares else 0.0
         rates.append(
             f"<tr><td>{e(titles.get(check, check))}<br><code class=muted>{e(check)}</code></td>"
             f"<td class=num>{passed} / {len(ran)}</td><td class=num>{share:.0f} %</td>"
@@ -242,7 +247,7 @@ Scores are of graded runs only; an incomplete or failed run is not a grade.</p>
 <div class="histogram">{bars}</div>
 <div class="axis">{axis}</div>
 <h2>Each check across the class (graded runs)</h2>
-<table><tr><th>check</th><th class=num>passed</th><th class=num>rate</th><th></th></tr>
+<table><tr><th>check</th><th class=num>full marks</th><th class=num>mean share of its points</th><th></th></tr>
 {"".join(rates)}
 </table>
 <h2>Students</h2>

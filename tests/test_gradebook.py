@@ -114,3 +114,19 @@ def test_the_page_renders_in_a_browser(out: Path, tmp_path: Path) -> None:
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1280, 1400)
     assert len(data) > 20_000  # text, bars and tables: a blank page compresses to a few KB
+
+
+def test_a_check_everyone_partly_passes_is_not_an_empty_bar(tmp_path: Path) -> None:
+    """8, 10 and 12 of 12 practices: one full mark, and the bar is the mean share (83 %), not 1/3."""
+    out = tmp_path / "out"
+    for key, points in (("ana", 8.0), ("bea", 10.0), ("ciro", 12.0)):
+        report = _golden("complete")
+        for check in report["checks"]:
+            if check["id"] == "dockerfile.practices":
+                check["max_points"], check["points"] = 12, points
+                check["status"] = "passed" if points == 12 else "failed"
+        report["score"] = sum(c["points"] for c in report["checks"])
+        _student(out, key, report)
+    page = gradebook.to_html(gradebook.read_rows(out))
+    row = page.split("<code class=muted>dockerfile.practices</code>", 1)[1].split("</tr>", 1)[0]
+    assert "1 / 3" in row and "83 %" in row and 'style="width:83%"' in row
