@@ -4,6 +4,7 @@ errors name the key and the line."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,9 +237,10 @@ def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubr
     if errors:
         error = errors[0]
         keys: list[str | int] = [k if isinstance(k, int) else str(k) for k in error.absolute_path]
-        line = yaml_line(text, *keys)
+        unknown = _unknown_keys(error)
+        line = yaml_line(text, *keys, unknown[0]) if unknown else yaml_line(text, *keys)
         where = ".".join(str(k) for k in keys) or "(top level)"
-        raise BadInput(f"{name}{f' line {line}' if line else ''}: {where}: {error.message}")
+        raise BadInput(f"{name}{f' line {line}' if line else ''}: {where}: {_in_words(error, keys, unknown)}")
     gate = (data.get("checks") or {}).get(GATE) or {}
     if gate.get("enabled") is False:
         line = yaml_line(text, "checks", GATE, "enabled")
@@ -313,6 +315,44 @@ def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubr
         env_examples=bool((data.get("env_examples") or {}).get("use", True)),
         env_example_deduct=float((data.get("env_examples") or {}).get("deduct", 0)),
     )
+
+
+def _unknown_keys(error: Any) -> list[str]:
+    """The keys an `additionalProperties: false` error is about (the instance minus the schema's)."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return []
+    known = set((error.schema.get("properties") or {}).keys())
+    return sorted(str(k) for k in error.instance if k not in known)
+
+
+# What a pattern asks for, by the last key of its path: a sentence, never the regular expression.
+_PATTERN_WORDS = {
+    "images": "an image with a tag or digest, in lower case, like `postgres:16` (the key: one without, like "
+    "`postgres`)",
+    "path": "a path that starts with `/`, like `/products`",
+    "memory": "a size like `1g` or `512m`",
+    "disk": "a size like `2g` or `500m`",
+}
+
+
+def _in_words(error: Any, keys: list[str | int], unknown: list[str]) -> str:
+    """jsonschema's message as an instructor reads it: the unknown key with a "did you mean",
+    a pattern as what it asks for, not as a regular expression."""
+    if unknown:
+        known = sorted((error.schema.get("properties") or {}).keys())
+        text = "unknown key " + ", ".join(f"`{k}`" for k in unknown)
+        guess = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.6)
+        if guess:
+            text += f" (did you mean `{guess[0]}`?)"
+        elif not keys and all(re.fullmatch(r"[A-Z][A-Z0-9_]*", k) for k in unknown):
+            text += " (grading values go under `environment: {variables: {NAME: value}}`)"
+        return text + f"; known here: {', '.join(known)}"
+    if error.validator == "pattern":
+        last = next((str(k) for k in reversed(keys) if isinstance(k, str)), "")
+        wanted = _PATTERN_WORDS.get(last) or _PATTERN_WORDS.get(str(keys[0]) if keys else "", "")
+        if wanted:
+            return f"{error.instance!r} is not {wanted}"
+    return str(error.message)
 
 
 def load(path: Path) -> Rubric:

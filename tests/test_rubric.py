@@ -53,7 +53,18 @@ def test_weights_and_disabled_checks() -> None:
             "line 5: scenarios.0.steps.0.request.path",
             id="path-without-slash",
         ),
-        pytest.param("colour: blue\n", "Additional properties are not allowed ('colour'", id="unknown-key"),
+        pytest.param("colour: blue\n", "line 1: (top level): unknown key `colour`; known here: app,", id="unknown-key"),
+        pytest.param(
+            "image:\n  postgres: postgres:16\n", "unknown key `image` (did you mean `images`?)", id="did-you-mean"
+        ),
+        pytest.param(
+            "JWT_SECRET: x\n", "grading values go under `environment: {variables:", id="a-variable-at-the-top"
+        ),
+        pytest.param(
+            "images:\n  postgres: Postgres\n",
+            "line 2: images.postgres: 'Postgres' is not an image with a tag or digest",
+            id="pattern-in-words",
+        ),
         pytest.param("limits:\n  memory: lots\n", "line 2: limits.memory", id="limits-memory"),
         pytest.param("limits:\n  pids: 2\n", "line 2: limits.pids", id="limits-pids-too-low"),
         pytest.param("x: &a [*a]\n", "YAML bomb", id="recursive-alias"),
