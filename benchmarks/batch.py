@@ -90,7 +90,7 @@ def run(folder: Path, out: Path, jobs: int) -> tuple[float, int, int]:
 
 def _gradebook(out: Path) -> list[dict[str, str]]:
     rows = csv.DictReader(io.StringIO((out / "gradebook.csv").read_text()))
-    return [{k: v for k, v in r.items() if k != "duration_s"} for r in rows]
+    return [{k: v for k, v in r.items() if k not in ("duration_s", "graded_at")} for r in rows]
 
 
 def main(argv: list[str] | None = None) -> int:

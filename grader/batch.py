@@ -444,6 +444,9 @@ class Summary:
             score = f"{row.score:g}/{row.max_score:g}" if row and row.score is not None else "-"
             status = ("kept " if o.kept else "") + (row.status if row else "no report")
             lines.append(printable(f"{o.entry.student[:30]:<30} {score:>12} {status:<11} {o.seconds:>7.0f}"))
+        mixed = gradebook.mixed_rubrics_note(self.rows)
+        if mixed:  # the whole gradebook's, not only this batch's students
+            lines.append(f"warning: the gradebook is {mixed}")
         return "\n".join(lines) + "\n"
 
 

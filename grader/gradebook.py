@@ -36,6 +36,8 @@ class Row:
     duration_s: float
     reason: str  # why a run is not graded ("" when it is)
     maxima: dict[str, float] = field(default_factory=dict)  # check id -> max points
+    rubric: str = ""  # the rubric's fingerprint the run was graded with (12 hex), "" before batches recorded it
+    graded_at: str = ""  # when (ISO 8601)
 
     @property
     def percentage(self) -> float | None:
@@ -106,6 +108,8 @@ def _row(folder: Path, report: dict[str, Any], meta: dict[str, Any]) -> Row:
         duration_s=float(meta.get("duration_s") or report.get("duration_s") or 0),
         reason=reason,
         maxima={c["id"]: float(c.get("max_points") or 0) for c in checks},
+        rubric=str((meta.get("fingerprint") or {}).get("rubric") or "")[:12],
+        graded_at=str(meta.get("graded_at") or ""),
     )
 
 
@@ -115,6 +119,26 @@ def read_rows(out: Path, keys: Sequence[str] | None = None) -> list[Row]:
     folders = [out / k for k in keys] if keys is not None else [p for p in out.iterdir() if (p / META).is_file()]
     rows = [r for r in (read_row(f) for f in sorted(folders)) if r is not None]
     return sorted(rows, key=lambda r: r.key)
+
+
+def rubrics(rows: Sequence[Row]) -> list[str]:
+    """The rubric fingerprints the rows were graded with, most used first: more than one, and the
+    class's grades do not compare (a rubric changed, then `--only` regraded a few)."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        if r.rubric:
+            counts[r.rubric] = counts.get(r.rubric, 0) + 1
+    return sorted(counts, key=lambda k: (-counts[k], k))
+
+
+def mixed_rubrics_note(rows: Sequence[Row]) -> str | None:
+    used = rubrics(rows)
+    if len(used) < 2:
+        return None
+    return (
+        f"graded with {len(used)} different rubrics ({', '.join(used)}): these grades do not compare. "
+        "`grader batch --resume` with today's rubric regrades every student graded with another one"
+    )
 
 
 def check_ids(rows: Sequence[Row]) -> list[str]:
@@ -135,7 +159,8 @@ def to_csv(rows: Sequence[Row]) -> str:
     # Every cell quoted: a spreadsheet that splits on `;` (Spanish locales) cannot cut a name
     # into a cell of its own that starts with `=`.
     writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
-    writer.writerow(["student", "score", "max_score", "percentage", "status", *ids, "source", "commit", "duration_s"])
+    header = ["student", "score", "max_score", "percentage", "status", *ids, "source", "commit", "duration_s"]
+    writer.writerow([*header, "rubric", "graded_at"])
     for r in rows:
         points = [_number(r.points.get(i)) if r.status == "graded" else "" for i in ids]
         writer.writerow(
@@ -149,6 +174,8 @@ def to_csv(rows: Sequence[Row]) -> str:
                 _safe_cell(r.source),
                 r.version,
                 f"{r.duration_s:.1f}",
+                r.rubric,
+                r.graded_at,
             ]
         )
     return buffer.getvalue()
@@ -165,6 +192,7 @@ _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; padding: 0 1rem; color: #1d2327; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
 .muted { color: #5f6b73; } table { border-collapse: collapse; width: 100%; }
+.warning { background: #fff4d6; border-left: 4px solid #c98a00; padding: .5rem .8rem; }
 th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #e2e6e9; vertical-align: top; }
 th { background: #f3f5f6; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
@@ -209,6 +237,7 @@ def to_html(rows: Sequence[Row], title: str = "Gradebook") -> str:
         values = [r.percentage or 0.0 for r in graded]
         summary += f"; mean {statistics.mean(values):.1f} %, median {statistics.median(values):.1f} %"
 
+    mixed = mixed_rubrics_note(rows)
     titles: dict[str, str] = {}
     for r in rows:
         titles.update({k: v for k, v in r.titles.items() if k not in titles})
@@ -243,6 +272,7 @@ def to_html(rows: Sequence[Row], title: str = "Gradebook") -> str:
 <h1>{e(title)}</h1>
 <p class="muted">{len(rows)} students: {e(summary)}.
 Scores are of graded runs only; an incomplete or failed run is not a grade.</p>
+{f'<p class="warning">⚠️ {e(mixed)}.</p>' if mixed else ""}
 <h2>Score distribution (% of the maximum)</h2>
 <div class="histogram">{bars}</div>
 <div class="axis">{axis}</div>

@@ -58,9 +58,9 @@ def _class(folder: Path, verdicts: dict[str, str]) -> Path:
 
 
 def _gradebook(out: Path) -> list[dict[str, str]]:
-    """gradebook.csv without its one column that differs between two runs of the same work."""
+    """gradebook.csv without the columns that differ between two runs of the same work."""
     rows = list(csv.DictReader(io.StringIO((out / "gradebook.csv").read_text())))
-    return [{k: v for k, v in r.items() if k != "duration_s"} for r in rows]
+    return [{k: v for k, v in r.items() if k not in ("duration_s", "graded_at")} for r in rows]
 
 
 CLASS = {"ana": "complete", "bea": "invalid-compose", "ciro": "listen-localhost", "dani": "complete", "eva": "complete"}
@@ -301,3 +301,19 @@ def test_the_gradebook_is_rebuilt_from_every_report_in_out(tmp_path: Path) -> No
     run(entries([_class(tmp_path / "a", {"ana": "complete", "bea": "complete"})]), BatchOptions(out), FakeGrade())
     run(entries([_class(tmp_path / "b", {"ciro": "invalid-compose"})]), BatchOptions(out), FakeGrade())
     assert sorted(r["student"] for r in _gradebook(out)) == ["ana", "bea", "ciro"]
+
+
+def test_grades_from_two_rubrics_are_flagged_everywhere(tmp_path: Path) -> None:
+    """A rubric changed, then `--only` regraded one student: the CSV says which rubric each row
+    was graded with, and the page and the summary say the grades do not compare."""
+    source, out = _class(tmp_path / "class", {"ana": "complete", "bea": "complete"}), tmp_path / "out"
+    first, second = tmp_path / "first.yml", tmp_path / "second.yml"
+    first.write_text("lang: en\n")
+    second.write_text("lang: es\n")
+    summary = run(entries([source]), BatchOptions(out, rubric=first), FakeGrade())
+    assert "different rubrics" not in summary.table()
+    summary = run(entries([source]), BatchOptions(out, rubric=second, only=frozenset({"bea"})), FakeGrade())
+    rubrics = {r["student"]: r["rubric"] for r in _gradebook(out)}
+    assert rubrics["ana"] != rubrics["bea"] and all(len(v) == 12 for v in rubrics.values())
+    assert "graded with 2 different rubrics" in summary.table()
+    assert "graded with 2 different rubrics" in (out / "gradebook.html").read_text()
