@@ -496,8 +496,15 @@ def run(
     # Every student report in --out, whichever batch wrote it: the gradebook is never emptier than
     # the reports beside it (a roster that lost a row, a source that moved).
     summary.rows = [r for r in gradebook.read_rows(options.out) if in_shard(r.key, options.shard)]
-    summary.csv, summary.html = gradebook.write(options.out, summary.rows)
+    summary.csv, summary.html = gradebook.write(options.out, summary.rows, _page_language(options))
     return summary
+
+
+def _page_language(options: BatchOptions) -> str:
+    """The class page's language: --lang, else the rubric's, else English (as each report's)."""
+    if options.lang:
+        return options.lang
+    return (load_rubric(options.rubric).lang if options.rubric else None) or "en"
 
 
 def merge(folders: Sequence[Path], out: Path) -> list[Row]:

@@ -9,12 +9,14 @@ import csv
 import html
 import io
 import json
+import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.messages import language, msg
 from grader.report import write_text_atomic
 
 REPORT, META = "report.json", "batch.json"
@@ -218,7 +220,18 @@ def _bucket(percentage: float) -> int:
     return min(int(percentage // (100 / BUCKETS)), BUCKETS - 1)
 
 
-def to_html(rows: Sequence[Row], title: str = "Gradebook") -> str:
+def _marked(text: str) -> str:
+    """Escaped text whose `code` spans (reports and notes use Markdown's) render as code."""
+    return re.sub(r"`([^`<>]+)`", r"<code>\1</code>", html.escape(text))
+
+
+def to_html(rows: Sequence[Row], title: str = "", lang: str = "en") -> str:
+    """The class's page in `lang` (the batch's language): every sentence from the catalogue."""
+    with language(lang):
+        return _page(rows, title or msg("page.title"), lang)
+
+
+def _page(rows: Sequence[Row], title: str, lang: str) -> str:
     e = html.escape
     graded = [r for r in rows if r.percentage is not None]
     counts = [0] * BUCKETS
@@ -226,18 +239,19 @@ def to_html(rows: Sequence[Row], title: str = "Gradebook") -> str:
         counts[_bucket(r.percentage or 0.0)] += 1
     top = max(counts) or 1
     bars = "".join(
-        f'<div title="{n} students"><span class="count">{n or ""}</span>'
+        f'<div title="{e(msg("page.students_in_bar", n=n))}"><span class="count">{n or ""}</span>'
         f'<span class="bar" style="height:{100 * n / top:.0f}%"></span></div>'
         for n in counts
     )
     axis = "".join(f"<span>{i * 100 // BUCKETS}&ndash;{(i + 1) * 100 // BUCKETS}</span>" for i in range(BUCKETS))
     by_status = {s: sum(r.status == s for r in rows) for s in ("graded", "incomplete", "error")}
-    summary = ", ".join(f"{n} {s}" for s, n in by_status.items() if n)
+    summary = ", ".join(f"{n} {msg('page.status_' + s)}" for s, n in by_status.items() if n)
     if graded:
         values = [r.percentage or 0.0 for r in graded]
-        summary += f"; mean {statistics.mean(values):.1f} %, median {statistics.median(values):.1f} %"
-
-    mixed = mixed_rubrics_note(rows)
+        mean, median = f"{statistics.mean(values):.1f}", f"{statistics.median(values):.1f}"
+        summary += "; " + msg("page.mean_median", mean=mean, median=median)
+    used = rubrics(rows)
+    mixed = msg("page.mixed_rubrics", count=len(used), rubrics=", ".join(used)) if len(used) > 1 else ""
     titles: dict[str, str] = {}
     for r in rows:
         titles.update({k: v for k, v in r.titles.items() if k not in titles})
@@ -259,39 +273,44 @@ def to_html(rows: Sequence[Row], title: str = "Gradebook") -> str:
         link = f'<a href="{e(r.key)}/report.md">{e(r.student)}</a> <a class=muted href="{e(r.key)}/{REPORT}">json</a>'
         score = f"{_number(r.score)} / {_number(r.max_score)}" if r.score is not None else "—"
         percent = f"{r.percentage:.1f} %" if r.percentage is not None else "—"
-        note = f"<br><span class=muted>{e(r.reason[:300])}</span>" if r.reason else ""
+        note = f"<br><span class=muted>{_marked(r.reason[:300])}</span>" if r.reason else ""
+        status = msg("page.status_" + r.status) if r.status in by_status else r.status
         students.append(
             f"<tr><td>{link}</td><td class=num>{score}</td><td class=num>{percent}</td>"
-            f'<td class="{e(r.status)}">{e(r.status)}{note}</td><td>{e(r.source)}</td>'
+            f'<td class="{e(r.status)}">{e(status)}{note}</td><td>{e(r.source)}</td>'
             f"<td><code>{e(_short(r.version))}</code></td><td class=num>{r.duration_s:.0f} s</td></tr>"
         )
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<html lang="{e(lang)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>{e(title)}</title><style>{_STYLE}</style></head>
 <body>
 <h1>{e(title)}</h1>
-<p class="muted">{len(rows)} students: {e(summary)}.
-Scores are of graded runs only; an incomplete or failed run is not a grade.</p>
-{f'<p class="warning">⚠️ {e(mixed)}.</p>' if mixed else ""}
-<h2>Score distribution (% of the maximum)</h2>
+<p class="muted">{e(msg("page.students", n=len(rows), summary=summary))}
+{e(msg("page.only_graded"))}</p>
+{f'<p class="warning">⚠️ {_marked(mixed)}</p>' if mixed else ""}
+<h2>{e(msg("page.distribution"))}</h2>
 <div class="histogram">{bars}</div>
 <div class="axis">{axis}</div>
-<h2>Each check across the class (graded runs)</h2>
-<table><tr><th>check</th><th class=num>full marks</th><th class=num>mean share of its points</th><th></th></tr>
+<h2>{e(msg("page.checks"))}</h2>
+<table><tr><th>{e(msg("page.check"))}</th><th class=num>{e(msg("page.full_marks"))}</th>
+<th class=num>{e(msg("page.mean_share"))}</th><th></th></tr>
 {"".join(rates)}
 </table>
-<h2>Students</h2>
-<table><tr><th>student</th><th class=num>score</th><th class=num>%</th><th>status</th><th>source</th>
-<th>commit / content</th><th class=num>time</th></tr>
+<h2>{e(msg("page.students_heading"))}</h2>
+<table><tr><th>{e(msg("page.student"))}</th><th class=num>{e(msg("page.score"))}</th><th class=num>%</th>
+<th>{e(msg("page.status"))}</th><th>{e(msg("page.source"))}</th>
+<th>{e(msg("page.version"))}</th><th class=num>{e(msg("page.time"))}</th></tr>
 {"".join(students)}
 </table>
 </body></html>
 """
 
 
-def write(out: Path, rows: Sequence[Row]) -> tuple[Path, Path]:
-    """gradebook.csv and gradebook.html in `out`, from `rows`."""
+def write(out: Path, rows: Sequence[Row], lang: str = "en") -> tuple[Path, Path]:
+    """gradebook.csv and gradebook.html (in `lang`) in `out`, from `rows`."""
     csv_path, html_path = out / "gradebook.csv", out / "gradebook.html"
     write_text_atomic(csv_path, to_csv(rows))
-    write_text_atomic(html_path, to_html(rows, f"Gradebook — {out.resolve().name}"))
+    with language(lang):
+        title = msg("page.title_of", name=out.resolve().name)
+    write_text_atomic(html_path, to_html(rows, title, lang))
     return csv_path, html_path

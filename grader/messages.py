@@ -1306,3 +1306,41 @@ _add(
     "GET {url} (container port {port}) -> HTTP {status}",
     "GET {url} (puerto de contenedor {port}) -> HTTP {status}",
 )
+
+# -- the class's page (grader.gradebook) --------------------------------------------------------
+_add("page.title", "Gradebook", "Calificaciones")
+_add("page.title_of", "Gradebook — {name}", "Calificaciones — {name}")
+_add("page.students", "{n} students: {summary}.", "{n} estudiantes: {summary}.")
+_add("page.students_in_bar", "{n} students", "{n} estudiantes")
+_add("page.status_graded", "graded", "calificada")
+_add("page.status_incomplete", "incomplete", "incompleta")
+_add("page.status_error", "error", "error")
+_add("page.mean_median", "mean {mean} %, median {median} %", "media {mean} %, mediana {median} %")
+_add(
+    "page.only_graded",
+    "Scores are of graded runs only; an incomplete or failed run is not a grade.",
+    "Los puntajes son solo de las ejecuciones calificadas; una incompleta o fallida no es una nota.",
+)
+_add(
+    "page.mixed_rubrics",
+    "Graded with {count} different rubrics ({rubrics}): these grades do not compare. "
+    "`grader batch --resume` with today's rubric regrades every student graded with another one.",
+    "Calificado con {count} rúbricas distintas ({rubrics}): estas notas no se pueden comparar. "
+    "`grader batch --resume` con la rúbrica de hoy vuelve a calificar a quien se calificó con otra.",
+)
+_add("page.distribution", "Score distribution (% of the maximum)", "Distribución de puntajes (% del máximo)")
+_add(
+    "page.checks",
+    "Each check across the class (graded runs)",
+    "Cada comprobación en la clase (ejecuciones calificadas)",
+)
+_add("page.check", "check", "comprobación")
+_add("page.full_marks", "full marks", "puntaje completo")
+_add("page.mean_share", "mean share of its points", "promedio de sus puntos")
+_add("page.students_heading", "Students", "Estudiantes")
+_add("page.student", "student", "estudiante")
+_add("page.score", "score", "puntaje")
+_add("page.status", "status", "estado")
+_add("page.source", "source", "origen")
+_add("page.version", "commit / content", "commit / contenido")
+_add("page.time", "time", "tiempo")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import shutil
@@ -130,3 +131,13 @@ def test_a_check_everyone_partly_passes_is_not_an_empty_bar(tmp_path: Path) -> N
     page = gradebook.to_html(gradebook.read_rows(out))
     row = page.split("<code class=muted>dockerfile.practices</code>", 1)[1].split("</tr>", 1)[0]
     assert "1 / 3" in row and "83 %" in row and 'style="width:83%"' in row
+
+
+def test_the_page_speaks_the_class_s_language_and_shows_code_as_code(out: Path) -> None:
+    page = gradebook.to_html(gradebook.read_rows(out), lang="es")
+    assert '<html lang="es">' in page and "Estudiantes" in page and "calificada" in page
+    for english in ("Students", "Score distribution", "full marks", "Scores are of graded runs"):
+        assert english not in page
+    rows = gradebook.read_rows(out)
+    rows = [dataclasses.replace(r, reason="run `grader batch --resume`") for r in rows]
+    assert "<code>grader batch --resume</code>" in gradebook.to_html(rows) and "`grader" not in gradebook.to_html(rows)
