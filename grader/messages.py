@@ -220,10 +220,11 @@ _add(
     "seeder at boot) used it. Run the migrations when the stack starts (a one-shot `migrate` service the API "
     "`depends_on` with `condition: service_completed_successfully`, or TypeORM's `migrationsRun: true`), or, "
     "for this homework, let TypeORM create the tables with `synchronize: true`.",
-    "La app consulta la tabla `{table}`, que todavía no existe: nada la creó antes de que la app (o un seeder al "
-    "arrancar) la usara. Corre las migraciones al levantar el stack (un servicio `migrate` de una sola vez del que "
-    "la API dependa con `depends_on` y `condition: service_completed_successfully`, o `migrationsRun: true` de "
-    "TypeORM) o, para esta tarea, deja que TypeORM cree las tablas con `synchronize: true`.",
+    "La app consulta la tabla `{table}`, que todavía no existe: nada la creó antes de que la app (o "
+    "un seeder al arrancar) la usara. Ejecuta las migraciones al levantar el stack (un servicio "
+    "`migrate` que se ejecute una sola vez y del que la API dependa con `depends_on` y `condition: "
+    "service_completed_successfully`, o `migrationsRun: true` de TypeORM) o, para esta tarea, deja "
+    "que TypeORM cree las tablas con `synchronize: true`.",
 )
 _add("hint.hadolint", "Dockerfile line {line} ({code}): {message}", "Dockerfile línea {line} ({code}): {message}")
 
@@ -245,7 +246,7 @@ _add("compose.files_at_root", "Files at the root: {listing}", "Archivos en la ra
 _add(
     "compose.unreadable_model",
     "There is no compose model to read until the file is accepted.",
-    "No hay un modelo de compose que leer hasta que el archivo sea aceptado.",
+    "No hay modelo de compose que leer hasta que `docker compose config` acepte el archivo.",
 )
 _add(
     "compose.graded_without_env",
@@ -283,7 +284,7 @@ _add(
     "{name} expands to more than {nodes} values through YAML aliases (`*name`): a YAML bomb. "
     "The grader refuses it; write the values out or use fewer aliases.",
     "{name} se expande a más de {nodes} valores mediante alias de YAML (`*nombre`): una bomba YAML. "
-    "El calificador lo rechaza; escribe los valores o usa menos alias.",
+    "El calificador lo rechaza; escribe los valores explícitamente o usa menos alias.",
 )
 _add(
     "compose.model_too_large",
@@ -302,9 +303,9 @@ _add(
     "{file} line {line}: a merge of several anchors (`<<: [*a, *b]`) is read in a different order by different "
     "YAML parsers, so the grader cannot be sure which file compose would read. Merge one anchor per `<<`, or write "
     "the keys out.",
-    "{file} línea {line}: una combinación de varias anclas (`<<: [*a, *b]`) se lee en distinto orden según el "
-    "analizador de YAML, así que el calificador no puede saber qué archivo leería compose. Combina un ancla por `<<` o "
-    "escribe las claves.",
+    "{file} línea {line}: una combinación de varias anclas (`<<: [*a, *b]`) se lee en distinto orden "
+    "según el analizador de YAML, así que el calificador no puede saber qué archivo leería compose. "
+    "Usa una sola ancla por cada `<<` o escribe las claves explícitamente.",
 )
 _add(
     "yaml.bomb_bytes",
@@ -316,8 +317,7 @@ _add(
 _add(
     "yaml.unknown_tag",
     "{name} line {line}: the YAML tag `{tag}` is not one compose knows (it knows `!reset` and `!override`). Remove it.",
-    "{name} línea {line}: la etiqueta YAML `{tag}` no es una que compose conozca (conoce `!reset` y "
-    "`!override`). Quítala.",
+    "{name} línea {line}: compose no reconoce la etiqueta YAML `{tag}` (solo conoce `!reset` y `!override`). Quítala.",
 )
 _add("yaml.too_deep", "{name} is nested too deeply.", "{name} tiene demasiados niveles de anidación.")
 _add(
@@ -330,7 +330,7 @@ _add(
 _add(
     "dockerfile.too_large",
     "{path} is larger than {kb} KB: that is not a Dockerfile the grader reads.",
-    "{path} ocupa más de {kb} KB: no es un Dockerfile que el calificador lea.",
+    "{path} ocupa más de {kb} KB: el calificador no lee un Dockerfile tan grande.",
 )
 _add(
     "file.unreadable",
@@ -341,8 +341,8 @@ _add(
     "copy.links_outside",
     "These links point outside your repository, so the grader left them out: {links}. Docker "
     "cannot copy them into an image either; commit the real files instead.",
-    "Estos enlaces apuntan fuera de tu repositorio, así que el calificador los dejó fuera: {links}. "
-    "Docker tampoco puede copiarlos en una imagen; sube los archivos reales.",
+    "Estos enlaces simbólicos apuntan fuera de tu repositorio, así que el calificador los dejó "
+    "fuera: {links}. Docker tampoco puede copiarlos en una imagen; sube los archivos reales.",
 )
 _add(
     "security.too_many_services",
@@ -354,7 +354,7 @@ _add(
     "`{service}` used all of its {memory} of memory (the grader's limit per service; the kernel "
     "kills or stalls a program that wants more): look for a leak or a loop that keeps allocating.",
     "`{service}` usó toda su memoria ({memory}, el límite del calificador por servicio; el kernel "
-    "detiene o atasca un programa que pide más): busca una fuga o un bucle que no deja de reservar "
+    "mata o bloquea al programa que pide más): busca una fuga o un bucle que no deja de reservar "
     "memoria.",
 )
 _add(
@@ -364,7 +364,7 @@ _add(
     "work. No points were taken; the instructor will grade it again.",
     "El calificador detuvo esta comprobación tras {seconds} s: sus pasos no terminaron dentro de sus "
     "propios límites de tiempo, lo que apunta a la máquina que califica (el motor de Docker no "
-    "responde), no a tu trabajo. No se restaron puntos; el profesor la volverá a corregir.",
+    "responde), no a tu trabajo. No se restaron puntos; tu docente la volverá a calificar.",
 )
 _add(
     "compose.not_utf8",
@@ -378,7 +378,7 @@ _add("compose.fix_reported", "Fix the error it reports:", "Corrige el error que 
 _add(
     "compose.several",
     "Compose uses {file}; {others} is ignored. Keep a single compose file.",
-    "Compose usa {file}; {others} se ignora. Deja un solo archivo compose.",
+    "Compose usa {file} e ignora {others}. Deja un solo archivo compose.",
 )
 _add(
     "compose.override_merged",
@@ -411,13 +411,14 @@ _add(
     "env.example_deducted",
     "Commit a way to start without `{file}`: mark it `required: false` and give the homework's values under "
     "`environment:` (or their defaults, `${{DB_HOST:-db}}`), so `docker compose up` works on a fresh clone.",
-    "Deja una forma de arrancar sin `{file}`: márcalo `required: false` y pon los valores de la tarea en "
-    "`environment:` (o valores por defecto, `${{DB_HOST:-db}}`), así `docker compose up` funciona al clonar.",
+    "Sube al repositorio una forma de arrancar sin `{file}`: márcalo `required: false` y pon los "
+    "valores de la tarea en `environment:` (o valores por defecto, `${{DB_HOST:-db}}`), para que "
+    "`docker compose up` funcione en un clon nuevo del repositorio.",
 )
 _add(
     "env.completed",
     "`{file}` lacks {keys}: the grader added the instructor's values.",
-    "A `{file}` le falta {keys}: el calificador agregó los valores del docente.",
+    "`{file}` no define {keys}: el calificador agregó los valores del docente.",
 )
 _add(
     "services.no_app",
@@ -462,7 +463,7 @@ _add(
 _add(
     "volume.example",
     '`volumes: ["pgdata:{mount}"]` on `{db}` and a top-level `volumes: {{pgdata: {{}}}}`',
-    '`volumes: ["pgdata:{mount}"]` en `{db}` y un `volumes: {{pgdata: {{}}}}` al final del archivo',
+    '`volumes: ["pgdata:{mount}"]` en `{db}` y un `volumes: {{pgdata: {{}}}}` en el nivel superior del archivo',
 )
 _add("volume.pg_version", "`{image}` is PostgreSQL {major}", "`{image}` es PostgreSQL {major}")
 _add(
@@ -529,8 +530,8 @@ _add(
     "security.remote_context",
     "{where}: the build context {context} is fetched from the network by the grading machine; build from a folder "
     "of the repository",
-    "{where}: el contexto de build {context} lo descarga de la red la máquina que califica; construye desde una "
-    "carpeta del repositorio",
+    "{where}: el contexto de build {context} se descargaría de la red en la máquina que califica; "
+    "construye desde una carpeta del repositorio",
 )
 _add(
     "security.add_url",
@@ -584,7 +585,7 @@ _add(
 _add(
     "security.network_mode",
     "{where}: `network_mode: {value}` puts the container on a network outside the submission's own",
-    "{where}: `network_mode: {value}` pone el contenedor en una red fuera de la propia de la entrega",
+    "{where}: `network_mode: {value}` conecta el contenedor a una red que no es de la entrega",
 )
 _add(
     "security.cgroup_parent",
@@ -650,7 +651,7 @@ _add(
 _add(
     "security.host_gateway",
     "{where}: `extra_hosts: {entry}` gives the container a name for the grading machine itself",
-    "{where}: `extra_hosts: {entry}` le da al contenedor un nombre para la propia máquina que califica",
+    "{where}: `extra_hosts: {entry}` le da al contenedor un nombre de host que apunta a la propia máquina que califica",
 )
 _add(
     "security.volumes_from",
@@ -700,7 +701,7 @@ _add(
 _add(
     "security.external_item",
     "{kind} `{name}`: `external: true` would use one that is not part of the submission",
-    "{kind} `{name}`: `external: true` usaría uno que no es parte de la entrega",
+    "{kind} `{name}`: con `external: true` se usaría un recurso que no es parte de la entrega",
 )
 _add(
     "security.grader_variable_item",
@@ -727,12 +728,12 @@ _add(
 _add(
     "security.rewritten",
     "Rewritten for grading, so the run cannot touch the engine's other images and volumes: {notes}.",
-    "Reescrito para calificar, para que la ejecución no toque otras imágenes ni volúmenes del motor: {notes}.",
+    "Se reescribió para calificar, de modo que la ejecución no toque otras imágenes ni volúmenes del motor: {notes}.",
 )
 _add(
     "rewrite.image",
     "`image: {image}` of the built service `{service}` is not written (the grader names the image itself)",
-    "`image: {image}` del servicio construido `{service}` no se escribe (el calificador le pone nombre a la imagen)",
+    "`image: {image}` del servicio construido `{service}` no se aplica (el calificador le pone nombre a la imagen)",
 )
 _add(
     "rewrite.keys",
@@ -815,8 +816,8 @@ _add(
     "security.subnet_overlap",
     "network `{name}`: subnet {subnet} covers {route}, a network of the grading machine itself; choose another "
     "private range (or leave the subnet out: Docker picks a free one)",
-    "red `{name}`: la subred {subnet} tapa {route}, una red de la propia máquina que califica; elige otro rango "
-    "privado (o no pongas subred: Docker elige una libre)",
+    "red `{name}`: la subred {subnet} se superpone con {route}, una red de la propia máquina que "
+    "califica; elige otro rango privado (o no pongas subred: Docker elige una libre)",
 )
 _add(
     "security.refused",
@@ -828,14 +829,14 @@ _add(
 _add(
     "security.ok",
     "Nothing in the compose file reaches outside its containers.",
-    "Nada en el archivo compose llega fuera de sus contenedores.",
+    "Ninguna opción del archivo compose accede a algo fuera de sus contenedores.",
 )
 
 # -- build and startup --------------------------------------------------------------------------
 _add(
     "build.nothing",
     "Not graded: no service in the compose file is built from the repository.",
-    "Sin corregir: ningún servicio del archivo compose se construye desde el repositorio.",
+    "Sin calificar: ningún servicio del archivo compose se construye desde el repositorio.",
 )
 _add(
     "build.timeout",
@@ -844,13 +845,14 @@ _add(
     "El build no terminó en {seconds} s. Busca un paso que espere para siempre (un servidor iniciado en RUN, una "
     "pregunta interactiva).",
 )
-_add("build.ok", "Built {services} from your Dockerfile.", "Se construyó {services} con tu Dockerfile.")
+_add("build.ok", "Built {services} from your Dockerfile.", "Construido con tu Dockerfile: {services}.")
 _add(
     "build.engine_fault",
     "The build stopped for a reason of the grading machine's, not of your Dockerfile: the engine said "
     "`{error}`. These points are not graded this time; grading again (`--resume` in a batch) fixes it.",
-    "La construcción se detuvo por un problema de la máquina que califica, no de tu Dockerfile: el motor dijo "
-    "`{error}`. Estos puntos no se califican esta vez; volver a calificar (`--resume` en un lote) lo resuelve.",
+    "El build se detuvo por un problema de la máquina que califica, no de tu Dockerfile: el motor "
+    "dijo `{error}`. Estos puntos no se califican esta vez; volver a calificar (`--resume` en un "
+    "lote) lo resuelve.",
 )
 _add(
     "build.network",
@@ -923,26 +925,26 @@ _add("startup.ok", "The stack started: {running} running.", "El stack arrancó: 
 _add(
     "startup.one_shot",
     "{services} ran and finished with exit code 0 (a one-shot, like a migration: that is expected).",
-    "{services} se ejecutó y terminó con código 0 (una tarea única, como una migración: es lo esperado).",
+    "Terminaron con código 0: {services} (servicios de una sola ejecución, como una migración: es lo esperado).",
 )
 _add("startup.what", "Startup", "El arranque")
-_add("api.what", "The API check", "La prueba de la API")
+_add("api.what", "The API check", "La comprobación de la API")
 _add(
     "startup.root_cause",
     "{what} is not graded: `{service}` crashed at startup, which '{check}' already deducts (its feedback says "
     "why). Fix that and this is graded too.",
-    "{what} no se califica: `{service}` se cayó al arrancar, y «{check}» ya lo descuenta (su comentario dice por "
-    "qué). Arregla eso y esto también se califica.",
+    "{what} no se califica: `{service}` se cayó al arrancar, y «{check}» ya lo descuenta (su "
+    "devolución explica por qué). Arregla eso y esto también se califica.",
 )
-_add("persistence.what", "The data check", "La prueba de datos")
+_add("persistence.what", "The data check", "La comprobación de datos")
 _add("scenario.what", "The persistence scenario", "El escenario de persistencia")
 _add(
     "volume.lost_root_cause",
     "{what} is not graded: the data was lost after `docker compose down` and `up`, because PostgreSQL's data "
     "directory is not on a named volume, the fault '{check}' already deducts. Fix that mount and this is graded too.",
-    "{what} no se califica: los datos se perdieron después de `docker compose down` y `up` porque la carpeta de datos "
-    "de PostgreSQL no está en un volumen con nombre, el error que «{check}» ya descuenta. Arregla ese montaje y "
-    "esto también se califica.",
+    "{what} no se califica: los datos se perdieron después de `docker compose down` y `up` porque el "
+    "directorio de datos de PostgreSQL no está en un volumen con nombre, el error que «{check}» ya "
+    "descuenta. Arregla ese montaje y esto también se califica.",
 )
 _add(
     "volume.root_cause",
@@ -973,8 +975,9 @@ _add(
     "hint.disk",
     "a graded run may write {disk} in all (containers, volumes and bind mounts); an API and its database "
     "need about 100 MB. Look for a loop that writes files or logs to disk",
-    "una ejecución corregida puede escribir {disk} en total (contenedores, volúmenes y bind mounts); una API y su "
-    "base de datos necesitan unos 100 MB. Busca un bucle que escriba archivos o logs en disco",
+    "durante la calificación se pueden escribir {disk} en total (contenedores, volúmenes y bind "
+    "mounts); una API y su base de datos necesitan unos 100 MB. Busca un bucle que escriba archivos "
+    "o logs en disco",
 )
 _add(
     "state.memory_full",
@@ -1001,7 +1004,7 @@ _add(
 _add(
     "api.no_app",
     "Not graded: there is no API service built from the repository.",
-    "Sin corregir: no hay un servicio de API construido desde el repositorio.",
+    "Sin calificar: no hay un servicio de API construido desde el repositorio.",
 )
 _add(
     "api.no_port",
@@ -1016,7 +1019,7 @@ _add(
 _add(
     "api.no_db",
     "The API answers HTTP, but it cannot reach the database. {hint}",
-    "La API responde por HTTP, pero no llega a la base de datos. {hint}",
+    "La API responde por HTTP, pero no logra conectarse a la base de datos. {hint}",
 )
 _add("api.from_log", "--- from the log of {service} ---", "--- del log de {service} ---")
 _add("api.ok", "The API answers: GET / returned HTTP {status}.", "La API responde: GET / devolvió HTTP {status}.")
@@ -1048,9 +1051,10 @@ _add(
     "The app tried the database before PostgreSQL accepted connections and gave up. `depends_on` alone only waits "
     "for the container to start: give the database a healthcheck (`pg_isready`) and use "
     "`depends_on: {{db: {{condition: service_healthy}}}}`, or retry the connection in the app.",
-    "La app intentó usar la base antes de que PostgreSQL aceptara conexiones y se rindió. `depends_on` solo espera "
-    "a que arranque el contenedor: dale a la base un healthcheck (`pg_isready`) y usa "
-    "`depends_on: {{db: {{condition: service_healthy}}}}`, o reintenta la conexión en la app.",
+    "La app intentó usar la base antes de que PostgreSQL aceptara conexiones y dejó de intentarlo. "
+    "`depends_on` solo espera a que arranque el contenedor: dale a la base un healthcheck "
+    "(`pg_isready`) y usa `depends_on: {{db: {{condition: service_healthy}}}}`, o reintenta la "
+    "conexión en la app.",
 )
 _add(
     "listen.loopback",
@@ -1088,19 +1092,21 @@ _add(
 _add(
     "persistence.sql_auth",
     "The grader could not log in to `{db}` with its `POSTGRES_USER`/`POSTGRES_PASSWORD` ({error}).",
-    "El calificador no pudo entrar en `{db}` con su `POSTGRES_USER`/`POSTGRES_PASSWORD` ({error}).",
+    "El calificador no pudo iniciar sesión en `{db}` con su `POSTGRES_USER`/`POSTGRES_PASSWORD` ({error}).",
 )
 _add(
     "persistence.sql_query",
     "`{db}` answered the grader's SQL with an error ({error}). The data check writes a row to a table of its own "
     "and reads it back; a PostgreSQL server that refuses that cannot be graded.",
-    "`{db}` respondió al SQL del calificador con un error ({error}). La prueba de datos escribe una fila en una tabla "
-    "propia y la vuelve a leer; un servidor PostgreSQL que lo rechaza no se puede corregir.",
+    "`{db}` respondió al SQL del calificador con un error ({error}). La comprobación de datos "
+    "escribe una fila en una tabla propia y la vuelve a leer; si PostgreSQL rechaza eso, no se puede "
+    "calificar.",
 )
 _add(
     "persistence.sql_too_large",
     "`{db}` answered the grader's SQL with more than it reads ({error}): PostgreSQL answers it with one row.",
-    "`{db}` respondió al SQL del calificador con más de lo que lee ({error}): PostgreSQL responde con una fila.",
+    "`{db}` respondió al SQL del calificador con más datos de los que el calificador acepta "
+    "({error}): PostgreSQL debería responder con una sola fila.",
 )
 _add(
     "persistence.sql_timeout",
@@ -1110,11 +1116,13 @@ _add(
 _add("persistence.when_started", "after the stack started", "después de arrancar el stack")
 _add("persistence.when_recreated", "after the containers were recreated", "después de recrear los contenedores")
 _add("persistence.not_running", "it is not running.", "no está en marcha.")
-_add("persistence.no_db", "Not graded: there is no PostgreSQL service.", "Sin corregir: no hay servicio de PostgreSQL.")
+_add(
+    "persistence.no_db", "Not graded: there is no PostgreSQL service.", "Sin calificar: no hay servicio de PostgreSQL."
+)
 _add(
     "persistence.left",
     "`docker compose down` left {count} containers; could not test persistence.",
-    "`docker compose down` dejó {count} contenedores; no se pudo probar la persistencia.",
+    "Después de `docker compose down` quedaron {count} contenedores; no se pudo probar la persistencia.",
 )
 _add(
     "persistence.ok",
@@ -1144,12 +1152,12 @@ _add("persistence.missing", "missing", "ausente")
 _add(
     "scenario.no_port",
     "Not graded: the API has no reachable port.",
-    "Sin corregir: la API no tiene un puerto alcanzable.",
+    "Sin calificar: la API no tiene un puerto alcanzable.",
 )
 _add(
     "scenario.ok",
     "{name}: all {count} requests answered as expected ({seconds} s).",
-    "{name}: las {count} peticiones respondieron como se esperaba ({seconds} s).",
+    "{name}: las {count} peticiones recibieron la respuesta esperada ({seconds} s).",
 )
 _add("scenario.failed", "{name}: {reason}", "{name}: {reason}")
 _add(
@@ -1211,17 +1219,17 @@ _add("report.md_columns", "| Check | Result | Points |", "| Comprobación | Resu
 _add(
     "report.md_error",
     "⚠️ **The grader could not grade this submission**: {error}",
-    "⚠️ **El calificador no pudo corregir esta entrega**: {error}",
+    "⚠️ **No se pudo calificar esta entrega**: {error}",
 )
-_add("report.not_graded", "Not graded", "Sin corregir")
+_add("report.not_graded", "Not graded", "Sin calificar")
 _add(
     "report.incomplete",
     "⚠️ **Incomplete, not a grade**: {points} points could not be graded ({checks}) because of a problem of "
     "the grader or the grading machine, not of the submission. Grade it again (re-run the job); if it happens "
     "again, tell the instructor.",
-    "⚠️ **Incompleta, no es una nota**: {points} puntos no se pudieron calificar ({checks}) por un problema del "
-    "calificador o de la máquina que califica, no de la entrega. Vuelve a calificarla (re-ejecuta el job); si se "
-    "repite, avisa al docente.",
+    "⚠️ **Incompleta, no es una nota**: {points} puntos no se pudieron calificar ({checks}) por un "
+    "problema del calificador o de la máquina que califica, no de la entrega. Vuelve a ejecutar el "
+    "job para calificarla de nuevo; si se repite, avisa al docente.",
 )
 _add(
     "report.gradescope_placeholder",
@@ -1268,7 +1276,7 @@ _add("report.tip_line", "Tip: {hint}", "Consejo: {hint}")
 _add("report.gradescope_output", "{name}: {score}/{max} points", "{name}: {score}/{max} puntos")
 _add("table.grading", "Grading {name}  ({seconds} s)", "Calificando {name}  ({seconds} s)")
 _add("table.check", "Check", "Comprobación")
-_add("table.result", "Result", "Estado")
+_add("table.result", "Result", "Resultado")
 _add("table.points", "Points", "Puntos")
 _add("table.feedback", "Feedback", "Devolución")
 _add("table.total", "TOTAL", "TOTAL")
@@ -1284,11 +1292,11 @@ _add(
 _add(
     "progress.cycle",
     "docker compose down, then up, then the data again",
-    "docker compose down, luego up, y otra vez los datos",
+    "docker compose down, luego up, y se revisan de nuevo los datos",
 )
 _add("table.fail", "FAIL", "MAL")
 _add("table.error", "ERROR", "ERROR")
-_add("table.skip", "SKIP", "OMIT")
+_add("table.skip", "SKIP", "OMITIDA")
 _add(
     "volume.evidence",
     "{db}: image {image}, data directory {pgdata}",
@@ -1315,7 +1323,7 @@ _add("page.students_in_bar", "{n} students", "{n} estudiantes")
 _add("page.status_graded", "graded", "calificada")
 _add("page.status_incomplete", "incomplete", "incompleta")
 _add("page.status_error", "error", "error")
-_add("page.mean_median", "mean {mean} %, median {median} %", "media {mean} %, mediana {median} %")
+_add("page.mean_median", "mean {mean} %, median {median} %", "promedio {mean} %, mediana {median} %")
 _add(
     "page.only_graded",
     "Scores are of graded runs only; an incomplete or failed run is not a grade.",
@@ -1326,7 +1334,8 @@ _add(
     "Graded with {count} different rubrics ({rubrics}): these grades do not compare. "
     "`grader batch --resume` with today's rubric regrades every student graded with another one.",
     "Calificado con {count} rúbricas distintas ({rubrics}): estas notas no se pueden comparar. "
-    "`grader batch --resume` con la rúbrica de hoy vuelve a calificar a quien se calificó con otra.",
+    "`grader batch --resume` con la rúbrica de hoy vuelve a calificar a cada estudiante calificado "
+    "con otra.",
 )
 _add("page.distribution", "Score distribution (% of the maximum)", "Distribución de puntajes (% del máximo)")
 _add(
@@ -1335,8 +1344,8 @@ _add(
     "Cada comprobación en la clase (ejecuciones calificadas)",
 )
 _add("page.check", "check", "comprobación")
-_add("page.full_marks", "full marks", "puntaje completo")
-_add("page.mean_share", "mean share of its points", "promedio de sus puntos")
+_add("page.full_marks", "full marks", "con puntaje máximo")
+_add("page.mean_share", "mean share of its points", "promedio (% de sus puntos)")
 _add("page.students_heading", "Students", "Estudiantes")
 _add("page.student", "student", "estudiante")
 _add("page.score", "score", "puntaje")
