@@ -446,7 +446,7 @@ class Summary:
             lines.append(printable(f"{o.entry.student[:30]:<30} {score:>12} {status:<11} {o.seconds:>7.0f}"))
         mixed = gradebook.mixed_rubrics_note(self.rows)
         if mixed:  # the whole gradebook's, not only this batch's students
-            lines.append(f"warning: the gradebook is {mixed}")
+            lines.append(f"warning: {mixed}")
         return "\n".join(lines) + "\n"
 
 

@@ -49,17 +49,23 @@ def parse_env(text: str) -> dict[str, str]:
     return values
 
 
+def files_to_fill(compose_text: str) -> list[str]:
+    """The env files a run may have to write, as the compose file names them: every `env_file`,
+    and `.env`, compose's interpolation file, when the compose file interpolates; once each."""
+    names = env_files_named(compose_text)
+    if "${" in compose_text or "$" in compose_text.replace("$$", ""):
+        names.append(".env")
+    return list(dict.fromkeys(names))
+
+
 def provide(root: Path, compose_text: str, values: dict[str, str]) -> list[str]:
     """Fill the working copy's env files (and `.env`, compose's interpolation file, when the
     compose file interpolates) from the instructor's values. Returns one note per file touched,
     naming files and keys, never values."""
     if not values:
         return []
-    names = env_files_named(compose_text)
-    if "${" in compose_text or "$" in compose_text.replace("$$", ""):
-        names.append(".env")
     notes: list[str] = []
-    for name in dict.fromkeys(names):
+    for name in files_to_fill(compose_text):
         path = (root / name).resolve()
         if not path.is_relative_to(root.resolve()) or "${" in name or (path.exists() and not path.is_file()):
             continue  # never outside the copy; an interpolated path or a folder is compose's business
@@ -104,12 +110,9 @@ def stand_in_examples(root: Path, compose_text: str) -> list[tuple[str, str]]:
     Only called when the rubric supplies no grading values: the instructor's values come first.
     Never written through a link: the folder must resolve inside the copy, and the file is created,
     never opened if something is already there."""
-    names = env_files_named(compose_text)
-    if "${" in compose_text or "$" in compose_text.replace("$$", ""):
-        names.append(".env")
     inside = root.resolve()
     used: list[tuple[str, str]] = []
-    for name in dict.fromkeys(names):
+    for name in files_to_fill(compose_text):
         pure = PurePosixPath(name)
         if "$" in name or pure.is_absolute() or ".." in pure.parts or not pure.parts:
             continue  # interpolated or outside: compose's business (and the screen's)

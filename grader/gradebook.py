@@ -134,13 +134,10 @@ def rubrics(rows: Sequence[Row]) -> list[str]:
 
 
 def mixed_rubrics_note(rows: Sequence[Row]) -> str | None:
+    """The warning the page and the batch's summary give, in the current language; None when the
+    rows were graded with one rubric."""
     used = rubrics(rows)
-    if len(used) < 2:
-        return None
-    return (
-        f"graded with {len(used)} different rubrics ({', '.join(used)}): these grades do not compare. "
-        "`grader batch --resume` with today's rubric regrades every student graded with another one"
-    )
+    return msg("page.mixed_rubrics", count=len(used), rubrics=", ".join(used)) if len(used) > 1 else None
 
 
 def check_ids(rows: Sequence[Row]) -> list[str]:
@@ -250,8 +247,7 @@ def _page(rows: Sequence[Row], title: str, lang: str) -> str:
         values = [r.percentage or 0.0 for r in graded]
         mean, median = f"{statistics.mean(values):.1f}", f"{statistics.median(values):.1f}"
         summary += "; " + msg("page.mean_median", mean=mean, median=median)
-    used = rubrics(rows)
-    mixed = msg("page.mixed_rubrics", count=len(used), rubrics=", ".join(used)) if len(used) > 1 else ""
+    mixed = mixed_rubrics_note(rows)
     titles: dict[str, str] = {}
     for r in rows:
         titles.update({k: v for k, v in r.titles.items() if k not in titles})

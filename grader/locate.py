@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from grader.errors import BadInput
-from grader.project import COMPOSE_FILES
+from grader.project import COMPOSE_FILES, find_compose_files
 
 MAX_DEPTH = 3  # `ecommerce-ana/`, `entregas/m4/app/`: deeper is not a homework's layout
 MAX_ENTRIES = 20_000  # a repository that commits node_modules somewhere we do not skip
@@ -95,7 +95,7 @@ def given(root: Path, path: str) -> Located:
         current = current / part
         if current.is_symlink() or not current.is_dir():
             raise BadInput(f"project folder {path!r}: not a folder of the repository {root.name}")
-    if not any((folder / name).is_file() for name in COMPOSE_FILES):
+    if not find_compose_files(folder):
         # A TA's typo must not become a student's 0 for "no compose file at the root".
         raise BadInput(f"project folder {path!r}: it holds no compose file ({', '.join(COMPOSE_FILES)})")
     return Located(pure.as_posix() if folder != root else ROOT, "chosen")
@@ -109,7 +109,7 @@ def locate(root: Path, pattern: str | None = None) -> Located:
     None anywhere: the root, where compose.file says what is missing."""
     if pattern is not None and pattern.strip("/ ") in ("", ROOT):
         return Located(ROOT, "root")
-    if any((root / name).is_file() for name in COMPOSE_FILES) and (pattern is None or fnmatch.fnmatch(ROOT, pattern)):
+    if find_compose_files(root) and (pattern is None or fnmatch.fnmatch(ROOT, pattern)):
         return Located(ROOT, "root")
     composed, dockerfiles = _walk(root)
     below = tuple(c for c in composed if c != ROOT)

@@ -247,10 +247,10 @@ def prepare(
     # 4. The Dockerfile as the student wrote it (dockerfile.locate), before step 5 pins its images.
     analysis = resolution.analysis
     source = dockerfile.locate(root, analysis, analysis.app_service() if analysis else None)
-    # 6. The stack (Stack.prepare: the grader's override; images.pin_dockerfiles: the rubric's
-    #    `FROM` pins): only for a model compose resolved with everything, past the security gate.
     # 5. The rubric's helpers (pgAdmin, ...) the run leaves out: never started, never graded.
     left_out = helpers.left_out(resolution.project, rubric.helpers) if resolution.project else ()
+    # 6. The stack (Stack.prepare: the grader's override; images.pin_dockerfiles: the rubric's
+    #    `FROM` pins): only for a model compose resolved with everything, past the security gate.
     unprepared = ""
     try:
         stack, pins = _prepare_stack(root, resolution, project, client, options, rubric.images, left_out)
