@@ -327,8 +327,7 @@ def _unknown_keys(error: Any) -> list[str]:
 
 # What a pattern asks for, by the last key of its path: a sentence, never the regular expression.
 _PATTERN_WORDS = {
-    "images": "an image with a tag or digest, in lower case, like `postgres:16` (the key: one without, like "
-    "`postgres`)",
+    "images": "an image with a tag or digest, in lower case, like `postgres:16`",
     "path": "a path that starts with `/`, like `/products`",
     "memory": "a size like `1g` or `512m`",
     "disk": "a size like `2g` or `500m`",
@@ -347,6 +346,8 @@ def _in_words(error: Any, keys: list[str | int], unknown: list[str]) -> str:
         elif not keys and all(re.fullmatch(r"[A-Z][A-Z0-9_]*", k) for k in unknown):
             text += " (grading values go under `environment: {variables: {NAME: value}}`)"
         return text + f"; known here: {', '.join(known)}"
+    if error.validator == "pattern" and "propertyNames" in error.relative_schema_path:
+        return f"the key {error.instance!r} is not a name without a tag, in lower case, like `postgres` or `node`"
     if error.validator == "pattern":
         last = next((str(k) for k in reversed(keys) if isinstance(k, str)), "")
         wanted = _PATTERN_WORDS.get(last) or _PATTERN_WORDS.get(str(keys[0]) if keys else "", "")

@@ -65,6 +65,11 @@ def test_weights_and_disabled_checks() -> None:
             "line 2: images.postgres: 'Postgres' is not an image with a tag or digest",
             id="pattern-in-words",
         ),
+        pytest.param(
+            'images:\n  "postgres:16": "postgres:16"\n',
+            "images: the key 'postgres:16' is not a name without a tag, in lower case, like `postgres`",
+            id="a-pin-s-key-with-a-tag",
+        ),
         pytest.param("limits:\n  memory: lots\n", "line 2: limits.memory", id="limits-memory"),
         pytest.param("limits:\n  pids: 2\n", "line 2: limits.pids", id="limits-pids-too-low"),
         pytest.param("x: &a [*a]\n", "YAML bomb", id="recursive-alias"),
