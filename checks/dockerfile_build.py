@@ -36,25 +36,6 @@ def unreachable_registry(step: str, missing_bases: list[str]) -> bool:
     return bool(missing_bases) and network_failure(step.split("---> Running in", 1)[0])
 
 
-# The engine's own faults while it builds: a layer another run's teardown removed under this build
-# (`failed to set parent sha256:…: unknown parent image ID`), a snapshot or layer it lost, a full
-# disk. Not the Dockerfile's: the run is incomplete, and grading it again fixes it.
-_ENGINE_FAULT = re.compile(
-    r"unknown parent image ID|failed to set parent|layer does not exist|failed to (?:create|register|prepare|mount)"
-    r" (?:snapshot|layer|rootfs)|error creating overlay mount|no space left on device",
-    re.IGNORECASE,
-)
-
-
-def engine_fault(step: str) -> str | None:
-    """The engine's error line when the failing step failed for the engine's reasons before any
-    of the student's commands ran; None otherwise. Only the lines before `---> Running in` count,
-    and never the step's own header (`Step 3/6 : RUN echo "unknown parent image ID"` is the
-    student's text), so a Dockerfile cannot print its way to an `incomplete` run."""
-    before = step.split("---> Running in", 1)[0].splitlines()[1:]
-    return next((line.strip() for line in before if _ENGINE_FAULT.search(line)), None)
-
-
 def _judge(ctx: Context) -> Outcome:
     project = ctx.compose
     services = project.build_services()
@@ -72,9 +53,6 @@ def _judge(ctx: Context) -> Outcome:
     step = failing_step(output)
     if network_failure(step) and unreachable_registry(step, ctx.stack.missing_bases()):
         return Outcome.error(msg("build.network"), step)
-    fault = engine_fault(step)
-    if fault is not None:
-        return Outcome.error(msg("build.engine_fault", error=fault[:300]), step)
     first = step.splitlines()[0].strip() if step else ""
     match = re.match(r"Step (\d+)/(\d+) : (.*)", first)
     what = (

@@ -463,6 +463,7 @@ def run(
     if not entries:  # before anything is written: an empty class never empties a gradebook
         raise BadInput("no student in the sources: no subfolder, archive or roster row to grade")
     todo = selected(entries, options)
+    page_language = _page_language(options)  # the rubric as the class was graded, read once, before
     options.out.mkdir(parents=True, exist_ok=True)
     with CHILDREN.lock:
         CHILDREN.stopping = False  # a batch after an interrupted one in the same process
@@ -496,7 +497,7 @@ def run(
     # Every student report in --out, whichever batch wrote it: the gradebook is never emptier than
     # the reports beside it (a roster that lost a row, a source that moved).
     summary.rows = [r for r in gradebook.read_rows(options.out) if in_shard(r.key, options.shard)]
-    summary.csv, summary.html = gradebook.write(options.out, summary.rows, _page_language(options))
+    summary.csv, summary.html = gradebook.write(options.out, summary.rows, page_language)
     return summary
 
 

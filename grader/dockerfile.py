@@ -135,7 +135,7 @@ def _copy_sources(value: str) -> list[str]:
     if value.startswith("["):
         try:
             words = [str(w) for w in json.loads(value)]
-        except ValueError:
+        except (ValueError, RecursionError):  # `COPY [[[[...`: the student's, never a crash
             words = value.split()
     else:
         words = value.split()
@@ -199,7 +199,7 @@ def start_command(context: Path) -> str:
     try:
         with (context / "package.json").open("rb") as handle:
             data = json.loads(handle.read(MAX_PACKAGE_BYTES + 1)[:MAX_PACKAGE_BYTES])
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # 200,000 `[`: a nesting json cannot read
         return DEFAULT_START
     if not isinstance(data, dict):
         return DEFAULT_START
@@ -340,7 +340,7 @@ def npm_as_pid1(df: Dockerfile, start: str = DEFAULT_START) -> str | None:
     value = starts[-1].value.strip()
     try:
         words = json.loads(value) if value.startswith("[") else value.split()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if words and str(words[0]) in ("npm", "yarn", "pnpm"):
         return msg("hint.npm_pid1", line=starts[-1].line, tool=words[0], cmd=start)

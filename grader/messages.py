@@ -847,14 +847,6 @@ _add(
 )
 _add("build.ok", "Built {services} from your Dockerfile.", "Construido con tu Dockerfile: {services}.")
 _add(
-    "build.engine_fault",
-    "The build stopped for a reason of the grading machine's, not of your Dockerfile: the engine said "
-    "`{error}`. These points are not graded this time; grading again (`--resume` in a batch) fixes it.",
-    "El build se detuvo por un problema de la máquina que califica, no de tu Dockerfile: el motor "
-    "dijo `{error}`. Estos puntos no se califican esta vez; volver a calificar (`--resume` en un "
-    "lote) lo resuelve.",
-)
-_add(
     "build.network",
     "The build failed because the grading machine could not download something (registry or network "
     "unreachable). This is not a problem with your work.",

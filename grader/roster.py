@@ -85,15 +85,24 @@ Raw = tuple[str, Kind, str, str, str]  # student, kind, location, ref, path
 
 def _from_folder(folder: Path) -> list[Raw]:
     found: list[Raw] = []
+    links: list[str] = []
     for child in sorted(folder.iterdir()):
         if child.name.startswith("."):
             continue  # .git, .DS_Store, an editor's folder: nobody's submission
-        if child.is_dir():
-            # A folder of links to the class's repositories is the TA's own: followed (to the
-            # folder it names), never left out in silence.
-            found.append((child.name, Kind.FOLDER, str(child.resolve() if child.is_symlink() else child), "", ""))
+        if child.is_symlink() and child.is_dir():
+            # Refused, never skipped in silence (that emptied a gradebook) nor followed: a link an
+            # unzipped class download brings can name any folder of the machine (`/`, `~/.ssh`).
+            links.append(child.name)
+        elif child.is_dir():
+            found.append((child.name, Kind.FOLDER, str(child), "", ""))
         elif child.is_file() and is_archive(child):
             found.append((archive_student(child), Kind.ARCHIVE, str(child), "", ""))
+    if links:
+        raise BadInput(
+            f"{folder}: {', '.join(links[:10])}{' ...' if len(links) > 10 else ''}: links to folders are not "
+            "followed (one could name any folder of this machine); give the folders themselves "
+            "(`cp -rL` makes a copy), or a roster with their paths"
+        )
     return found
 
 

@@ -279,16 +279,19 @@ def test_what_is_worth_running_again(tmp_path: Path) -> None:
     }
 
 
-def test_a_folder_of_links_is_graded_and_an_empty_class_never_empties_a_gradebook(tmp_path: Path) -> None:
+def test_a_folder_of_links_is_refused_and_an_empty_class_never_empties_a_gradebook(tmp_path: Path) -> None:
     repos = _class(tmp_path / "repos", {"ana": "complete", "bea": "invalid-compose"})
+    out = tmp_path / "out"
+    run(entries([repos]), BatchOptions(out), FakeGrade())
+    assert sorted(r["student"] for r in _gradebook(out)) == ["ana", "bea"]
+    written = (out / "gradebook.csv").read_text()
     links = tmp_path / "links"
     links.mkdir()
     for student in ("ana", "bea"):
         (links / student).symlink_to(repos / student)
-    out = tmp_path / "out"
-    run(entries([links]), BatchOptions(out), FakeGrade())
-    assert sorted(r["student"] for r in _gradebook(out)) == ["ana", "bea"]
-    written = (out / "gradebook.csv").read_text()
+    (links / "mallory").symlink_to("/etc")  # what an unzipped class download can bring
+    with pytest.raises(BadInput, match=r"ana, bea, mallory: links to folders are not followed"):
+        entries([links])
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(BadInput, match="no student in the sources"):

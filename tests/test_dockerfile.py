@@ -155,3 +155,12 @@ def test_a_pin_example_is_the_course_s() -> None:
     assert pin_example("node", {"node": "node:18"}) == "node:18"
     assert pin_example("node:latest", {}) == "node:18"
     assert pin_example("python", {"node": "node:18"}) == "python:<version>"
+
+
+def test_json_nested_too_deep_is_the_student_s_never_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_text("[" * 200_000)
+    assert start_command(tmp_path) == DEFAULT_START
+    deep = "[" * 100_000
+    df = parse(f"FROM node:18\nWORKDIR /app\nCOPY {deep} ./\nCMD {deep}\n")
+    assert npm_as_pid1(df) is None
+    assert practices(df, [3000], "node_modules\n")  # judged, not raised
