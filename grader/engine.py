@@ -96,15 +96,16 @@ def remote_host(docker_host: str | None) -> str | None:
 
 def docker_client(timeout: int = 30) -> docker.DockerClient:
     """A client for the engine, or InfrastructureError with what to install. An engine on another
-    machine is refused: the grader reaches a submission's API and database on ports the engine
-    publishes on its own loopback (never on a network), which are not this machine's."""
+    machine is refused: the grader reaches a submission's containers at their addresses on the
+    engine's own networks (or, on Docker Desktop, on ports on the engine's loopback), which this
+    machine cannot reach."""
     import docker  # here, not at the top: `grader lint` never loads the engine's library
 
     remote = remote_host(os.environ.get("DOCKER_HOST"))
     if remote is not None:
         raise InfrastructureError(
-            f"DOCKER_HOST names an engine on another machine ({remote}): a submission's ports are published on "
-            "that machine's loopback, which this one cannot reach. Run the grader on the engine's machine (or in "
+            f"DOCKER_HOST names an engine on another machine ({remote}): a submission's containers live on that "
+            "machine's own networks, which this one cannot reach. Run the grader on the engine's machine (or in "
             "its image there); to grade a class on several machines, use `grader batch --shard I/N` on each."
         )
 

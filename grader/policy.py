@@ -452,7 +452,7 @@ def findings(
 
 def rewrites(config: Mapping[str, Any], project: str) -> list[str]:
     """What the grader's override changes that the student wrote, one sentence each (the
-    limits, ports and container names it always sets are in the README, not repeated here)."""
+    limits, ports and container names it always sets are in docs/security.md, not repeated here)."""
     notes: list[str] = []
     for name, svc in (config.get("services") or {}).items():
         build = svc.get("build") or {}
