@@ -10,6 +10,7 @@ from grader.messages import msg
 from grader.model import Category, Location, Outcome
 from grader.project import COMPOSE_FILES, find_override_file, yaml_line
 from grader.rubric import CheckSetting
+from grader.values import kept_out_of_git, listed
 
 CHECK_ID = "compose.file"
 # Keys of a compose service (Compose Specification), to suggest the one a typo meant.
@@ -84,6 +85,14 @@ def _judge(ctx: Context) -> Outcome:
             return Outcome.error(rejected.message)
         if rejected.refused:
             return Outcome.failed(rejected.message)
+        if rejected.missing_env_file and kept_out_of_git(ctx.root, ctx.relative(rejected.missing_env_file)):
+            # the repository keeps its env file out of git, as it should: the values are the instructor's
+            return Outcome.error(
+                msg("values.missing_file", file=name, missing=ctx.relative(rejected.missing_env_file)),
+                rejected.message,
+            )
+        if ctx.gaps:  # compose refused a value interpolated from the `.env` git does not hold
+            return Outcome.error(msg("values.missing", gaps=listed(ctx.gaps)), rejected.message)
         if rejected.missing_env_file:
             missing = ctx.relative(rejected.missing_env_file)
             example = next((n for n in _EXAMPLES if (ctx.root / n).is_file()), None)

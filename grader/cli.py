@@ -137,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("file", type=Path, nargs="?", default=Path("grader.yml"))
     check = rub.add_parser("check", help="validate a rubric: exit 2 naming the key and line when wrong")
     check.add_argument("file", type=Path)
+    check.add_argument(
+        "--against",
+        type=Path,
+        nargs="+",
+        metavar="SOURCE",
+        help="also read a class (the sources of `grader batch`): the values each repository expects from files it "
+        "keeps out of git, and which the rubric does not give (exit 1 when some are missing)",
+    )
     return parser
 
 
@@ -220,10 +228,23 @@ def _rubric(args: argparse.Namespace) -> int:
         args.file.write_text(default_text([(c.id, title(c.title), c.max_points) for c in CHECKS.values()]))
         sys.stdout.write(f"wrote {args.file}\n")
         return EXIT_OK
-    checks = registry(load_rubric(args.file))
+    rubric = load_rubric(args.file)
+    checks = registry(rubric)
     total = sum(c.max_points for c in checks.values())
     sys.stdout.write(f"{args.file}: valid; {len(checks)} checks, {total:g} points\n")
-    return EXIT_OK
+    if not args.against:
+        return EXIT_OK
+    from grader import roster, survey  # only --against fetches a class
+
+    entries = roster.entries(args.against)
+    if not entries:
+        raise BadInput(f"no student found in {', '.join(map(str, args.against))}")
+    def reading(entry: roster.Entry) -> None:
+        sys.stderr.write(f"grader: reading {entry.student} ...\n")
+
+    found = survey.survey(entries, rubric, reading)
+    sys.stdout.write("\n" + survey.render(found, args.file.name))
+    return EXIT_BELOW if any(n.missing for n in found) else EXIT_OK
 
 
 def _load_report(path: Path) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from grader.resolve import Resolution
 from grader.rubric import Rubric
 from grader.timing import Timings
 from grader.untrusted import relative
+from grader.values import Gap
 
 if TYPE_CHECKING:  # the engine's libraries load only for a run that uses the engine
     from grader.stack import Stack
@@ -95,6 +96,7 @@ class Context:
     project_dir: str = "."  # the folder of the repository graded (grader.locate); `root` is its copy
     left_out: tuple[str, ...] = ()  # services not started: the rubric's helpers (grader.helpers)
     examples: tuple[str, ...] = ()  # env files a committed example stood in for (grader.environment)
+    gaps: tuple[Gap, ...] = ()  # grading values the run lacks, the instructor's to give (grader.values)
 
     @property
     def compose(self) -> ComposeProject:

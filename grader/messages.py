@@ -87,10 +87,10 @@ _add(
 _add("state.not_run", "not run", "no ejecutada")
 _add(
     "runner.root_error",
-    "The root cause is a problem of the grading machine in '{cause}', not of your work: this is graded when "
-    "the run is repeated.",
-    "La causa de fondo es un problema de la máquina que califica en «{cause}», no de tu trabajo: esto se "
-    "califica cuando se repita la ejecución.",
+    "The root cause is in '{cause}' and is not your work's fault (the grading machine or the instructor's "
+    "setup): this part is graded when the run is repeated.",
+    "La causa de fondo está en «{cause}» y no es culpa de tu trabajo (la máquina que califica o la "
+    "configuración del docente): esta parte se califica cuando se repita la ejecución.",
 )
 _add(
     "runner.root_cause",
@@ -401,6 +401,30 @@ _add(
     "compose.found_below",
     "The project is in the folder `{folder}/` of the repository: the grader graded it there.",
     "El proyecto está en la carpeta `{folder}/` del repositorio: el calificador lo calificó ahí.",
+)
+_add(
+    "values.missing",
+    "Not graded: the run failed while grading values the rubric does not give are missing: {gaps}. The "
+    "repository reads them from files it keeps out of git, as it should, so only the instructor can supply them. "
+    "Instructor: add them under `environment:` in the rubric and grade again (`grader rubric check RUBRIC "
+    "--against REPOSITORIES` lists what a class needs). Nothing is deducted: this run is incomplete.",
+    "Sin calificar: la ejecución falló mientras faltaban valores de calificación que la rúbrica no da: {gaps}. El "
+    "repositorio los lee de archivos que deja fuera de git, como corresponde, así que solo el docente puede darlos. "
+    "Docente: agrégalos en `environment:` de la rúbrica y califica de nuevo (`grader rubric check RÚBRICA "
+    "--against REPOSITORIOS` lista lo que necesita un curso). No se descuenta nada: esta ejecución queda incompleta.",
+)
+_add(
+    "values.missing_file",
+    "Not graded: {file} loads `env_file: {missing}`, which the repository keeps out of git, as it should, and the "
+    "rubric gives no grading values, so nothing can start. Instructor: give the values the app reads under "
+    "`environment:` in the rubric (`grader rubric check RUBRIC --against REPOSITORIES` lists them) and grade again. "
+    "Student: committing a `{missing}.example` with the homework's non-secret values lets the grader start your "
+    "stack without your own file. Nothing is deducted: this run is incomplete.",
+    "Sin calificar: {file} carga `env_file: {missing}`, que el repositorio deja fuera de git, como corresponde, y "
+    "la rúbrica no da valores de calificación, así que nada puede arrancar. Docente: pon en `environment:` de la "
+    "rúbrica los valores que lee la aplicación (`grader rubric check RÚBRICA --against REPOSITORIOS` los lista) y "
+    "califica de nuevo. Estudiante: si subes un `{missing}.example` con los valores no secretos de la tarea, el "
+    "calificador puede arrancar tu stack sin tu propio archivo. No se descuenta nada: esta ejecución queda incompleta.",
 )
 _add(
     "env.example_used",

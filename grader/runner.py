@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from checks import registry as build_registry
-from grader import NAME, __version__, dockerfile, helpers, jail, locate, policy, redaction, resolve
+from grader import NAME, __version__, dockerfile, helpers, jail, locate, policy, redaction, resolve, values, verdicts
 from grader.context import Check, Context, Options
 from grader.deadline import DeadlineExceeded, deadline
 from grader.engine import compose_command, docker_client
@@ -157,6 +157,8 @@ def run_check(
                 msg("runner.crash", error=f"{type(exc).__name__}: {exc}"),
                 bound(traceback.format_exc(), 2000),
             )
+        if check.phase in (Phase.START, Phase.CYCLE):  # what a missing grading value breaks
+            outcome = verdicts.charged_to_values(ctx, outcome)
     if outcome.status is Status.PASSED:
         share = 1.0 if outcome.fraction is None else outcome.fraction
     elif outcome.status is Status.FAILED:
@@ -225,6 +227,9 @@ def prepare(
     rubric = rubric or Rubric()
     files = resolve.compose_files(root)
     examples: tuple[tuple[str, str], ...] = ()  # (missing env file, the example standing in)
+    # The env files git does not hold, before the grader writes any: what they would give is the
+    # instructor's to supply (grader.values), not the student's to be charged for.
+    missing = _absent(root, files)
     try:
         # 0. Without grading values from the rubric, the env examples a student committed stand in
         #    for the env files git does not hold (before the screen: they are the student's files).
@@ -242,8 +247,11 @@ def prepare(
             if refused is not None
             else resolve.resolve(root, files, project, rubric.images, rubric.app_service, notes)
         )
+        # 3b. The grading values the run still lacks (the rubric's to give; grader.values).
+        gaps = _missing_values(root, files, resolution, missing) if missing else ()
     except Exception as exc:
         resolution = Resolution(files, rejection=Rejection(_fault("compose", exc), crashed=True))
+        gaps = ()
     # 4. The Dockerfile as the student wrote it (dockerfile.locate), before step 5 pins its images.
     analysis = resolution.analysis
     source = dockerfile.locate(root, analysis, analysis.app_service() if analysis else None)
@@ -272,7 +280,38 @@ def prepare(
         project_dir=project_dir,
         left_out=left_out,
         examples=tuple(f for f, _ in examples),
+        gaps=tuple(g for g in gaps if g.service not in left_out),
     )
+
+
+def _absent(root: Path, files: tuple[Path, ...]) -> frozenset[str]:
+    """grader.values.absent of the graded file; nothing for a file the screen reports unreadable."""
+    try:
+        return values.absent(root, files[0].read_text(errors="replace")) if files else frozenset()
+    except OSError:
+        return frozenset()
+
+
+def _missing_values(
+    root: Path, files: tuple[Path, ...], resolution: Resolution, missing: frozenset[str]
+) -> tuple[values.Gap, ...]:
+    """What the files git does not hold would give and nothing the run has supplies. Without a
+    model (compose rejected the file), only compose's interpolation can be judged."""
+    text = files[0].read_text(errors="replace")
+    model = resolution.project
+    contexts: dict[str, Path] = {}
+    environments: dict[str, dict[str, str]] | None = None
+    if model is not None:
+        environments = {name: model.environment(name) for name in model.services}
+        for name in model.build_services():
+            context = model.build_paths(name)[0]
+            if context.resolve().is_relative_to(root.resolve()):
+                contexts[name] = context
+    expectations = values.expected(root, text, missing, contexts)
+    if environments is None:
+        expectations = [e for e in expectations if e.interpolated]
+    dotenv = values.parse_env_file(root / values.DOTENV)
+    return values.gaps(expectations, dotenv, environments or {})
 
 
 def _prepare_stack(

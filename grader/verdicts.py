@@ -9,8 +9,9 @@ import dataclasses
 
 from grader.context import Context
 from grader.messages import msg, named
-from grader.model import Outcome
+from grader.model import Outcome, Status
 from grader.project import ComposeProject, data_not_kept, legacy_mount
+from grader.values import listed
 
 COMPOSE_FILE, COMPOSE_VOLUME, STARTUP = "compose.file", "compose.volume", "startup.up"
 
@@ -59,3 +60,17 @@ def lost_for_the_volume(project: ComposeProject, what: str, evidence: str = "") 
         msg("volume.lost_root_cause", what=what, check=named(COMPOSE_VOLUME)), cause=COMPOSE_VOLUME
     )
     return dataclasses.replace(skipped, evidence=evidence)
+
+
+def charged_to_values(ctx: Context, outcome: Outcome) -> Outcome:
+    """A failure of the running stack while grading values are missing (grader.values): the
+    instructor's to fix, so an `error` naming the variables and the rubric key, never the
+    student's deduction. When startup saw services crash, only a crash of a service that lacks a
+    value counts: a database that lacks nothing and crashed is the student's."""
+    if outcome.status is not Status.FAILED or not ctx.gaps:
+        return outcome
+    crashed = ctx.shared.startup_crashed
+    if crashed and not crashed & {g.service for g in ctx.gaps}:
+        return outcome
+    evidence = f"{outcome.feedback}\n{outcome.evidence}".strip()
+    return Outcome.error(msg("values.missing", gaps=listed(ctx.gaps)), evidence)

@@ -158,6 +158,35 @@ def test_rubric_check_says_why_the_gate_stays(tmp_path: Path, capsys: pytest.Cap
     assert "line 3" in err and "the security gate cannot be disabled" in err
 
 
+def test_rubric_check_against_a_class_lists_the_values_it_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue-21 cohort: the rubric gives the API's values, not the database's password."""
+    import shutil
+
+    cohort = tmp_path / "cohort"
+    for name in ("missing-grading-value", "no-postgres-password", "complete"):
+        shutil.copytree(SUBMISSIONS / name, cohort / name)
+    rubric = SUBMISSIONS.parent / "rubrics" / "missing-postgres-password.yml"
+    assert main(["rubric", "check", str(rubric), "--against", str(cohort)]) == 1
+    out = capsys.readouterr().out
+    assert "missing-grading-value: missing from the rubric: POSTGRES_PASSWORD (db, .env)" in out
+    # a committed .env is the student's own: what it lacks is theirs, not the rubric's
+    assert "no-postgres-password : expects no value from files it keeps out of git" in out
+    assert "  POSTGRES_PASSWORD: 1 of 3 repositories" in out
+    complete = tmp_path / "complete.yml"
+    complete.write_text(rubric.read_text() + "    POSTGRES_PASSWORD: grading-pw\n")
+    assert main(["rubric", "check", str(complete), "--against", str(cohort)]) == 0
+    assert "missing-grading-value: the rubric supplies all 5 values it expects" in capsys.readouterr().out
+
+
+def test_rubric_check_against_nobody_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    rubric = SUBMISSIONS.parent / "rubrics" / "missing-postgres-password.yml"
+    assert main(["rubric", "check", str(rubric), "--against", str(tmp_path / "empty")]) == 2
+    assert "no student found" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "deadline, accepted",
     [

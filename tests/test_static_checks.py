@@ -40,7 +40,8 @@ def test_static_verdicts_without_an_engine(name: str, tmp_path: Path) -> None:
         for needle in [expected.get("feedback_contains", {}).get(result.id) or []]:
             for text in [needle] if isinstance(needle, str) else needle:
                 assert text in result.feedback, result.feedback
-        assert result.status.value != "error", result.evidence  # a static check never needs the machine
+        # a static check never needs the machine; its only `error` is the instructor's missing grading values
+        assert result.status.value != "error" or "`environment:`" in result.feedback, result.evidence
 
 
 @pytest.mark.parametrize(
