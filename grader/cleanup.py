@@ -11,14 +11,16 @@ record here may be someone else's live run on a shared engine: it is kept unless
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import socket
 import tempfile
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -62,7 +64,7 @@ class RunRecord:
     # The run has ended and its stack is gone; `pid` is its reaper's (grader.reaper), which
     # removes the images, layers and pulled tags above in the background.
     reaping: bool = False
-    building: bool = False  # its build runs now: no reaper removes a layer meanwhile
+    building: bool = False  # its build runs now (the lock that guards its layers: `building()`)
 
     @property
     def path(self) -> Path:
@@ -223,25 +225,81 @@ def remove_stack(client: docker.DockerClient, project: str, anonymous_volumes: s
     return sorted(problems)  # in one order, whichever removal ran first
 
 
+# A build on this machine holds the builds lock shared for its whole length; an image or layer
+# is removed only under it held exclusive. A layer removed while another run's build stands on it
+# as its cache fails that build with `unknown parent image ID`, the engine's fault charged to a
+# student (issue 21: 40 points instead of 98). The kernel releases a lock with its process, so a
+# killed build holds nothing, and there is no window between "no build runs" and the removal.
+BUILD_WAIT_S = 900.0  # a reaper waits this long for the builds of others (600 s each by default)
+TEARDOWN_WAIT_S = 120.0  # a run that removes its images itself (a signal, tests, `grader cleanup`)
+
+
+def _builds_lock() -> Path:
+    return runs_dir().parent / "builds.lock"
+
+
+@contextmanager
+def building() -> Iterator[None]:
+    """Held while this process builds: no grader run of this machine removes an image meanwhile.
+    Waits while one removes (seconds). Without a lock file to open, the build goes on unguarded."""
+    try:
+        handle = _builds_lock().open("a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        yield
+
+
+@contextmanager
+def no_build(timeout: float) -> Iterator[bool]:
+    """True once no build of this machine runs, held until the block ends; False when builds kept
+    running for `timeout` seconds (then nothing may be removed now)."""
+    try:
+        handle = _builds_lock().open("a")
+    except OSError:
+        yield True  # no state folder at all: no other run of this machine can record a build either
+        return
+    with handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.2)
+        yield True
+
+
 def remove_images(
-    client: docker.DockerClient,
-    built_images: set[str],
-    layers: list[str],
-    before_each: Callable[[], None] = lambda: None,
+    client: docker.DockerClient, built_images: set[str], layers: list[str], wait: float = TEARDOWN_WAIT_S
 ) -> list[str]:
-    """The images a run built and the layers its builds created; never raises. `before_each`
-    runs before each layer's removal (grader.reaper waits there while another run builds)."""
+    """The images a run built and the layers its builds created, once no build of this machine
+    runs (waiting up to `wait` seconds; else they stay recorded, a problem for the caller: the
+    next reaper, a batch's drain or `grader cleanup` removes them). Never raises."""
+    if not built_images and not layers:
+        with no_build(0) as free:
+            if free:
+                sweep_handed_over(client)
+        return []
     problems: list[str] = []
-    # The run's images and every layer its builds created, and nothing else: a class would fill
-    # the disk (about 1 GB per NestJS repository). noprune everywhere: pruning would also take
-    # untagged parents that existed before the run (another build's cache). A layer another
-    # image still builds on is not ours to remove (409 Conflict).
-    for image in sorted(built_images):
-        _attempt(problems, f"removing image {image}", partial(client.images.remove, image, force=True, noprune=True))
-    for layer in reversed(layers):
-        before_each()
-        _attempt(problems, f"removing layer {layer}", partial(_remove_layer, client, layer))
-    sweep_handed_over(client)
+    with no_build(wait) as free:
+        if not free:
+            return [f"another run kept building for {wait:.0f} s: its images and layers are removed later"]
+        # The run's images and every layer its builds created, and nothing else: a class would fill
+        # the disk (about 1 GB per NestJS repository). noprune everywhere: pruning would also take
+        # untagged parents that existed before the run (another build's cache). A layer another
+        # image still builds on is not ours to remove (409 Conflict).
+        for image in sorted(built_images):
+            remove = partial(client.images.remove, image, force=True, noprune=True)
+            _attempt(problems, f"removing image {image}", remove)
+        for layer in reversed(layers):
+            _attempt(problems, f"removing layer {layer}", partial(_remove_layer, client, layer))
+        sweep_handed_over(client)
     return sorted(problems)
 
 
@@ -285,7 +343,7 @@ def handed_over_dir() -> Path:
 def sweep_handed_over(client: docker.DockerClient) -> None:
     """Remove the handed-over layers nothing builds on any more (a chain from its top: passes
     until one removes nothing); forget those that are gone. Only layers grader runs created are
-    recorded there, so nothing else on the engine is touched. Never raises."""
+    recorded there, so nothing else on the engine is touched. Never raises. Only under `no_build`."""
     try:
         records = list(handed_over_dir().iterdir())
     except OSError:

@@ -239,6 +239,7 @@ def _rubric(args: argparse.Namespace) -> int:
     entries = roster.entries(args.against)
     if not entries:
         raise BadInput(f"no student found in {', '.join(map(str, args.against))}")
+
     def reading(entry: roster.Entry) -> None:
         sys.stderr.write(f"grader: reading {entry.student} ...\n")
 

@@ -20,10 +20,9 @@ from collections.abc import Sequence
 
 import docker
 
-from grader.cleanup import RunRecord, records, remove_images, remove_pulled
+from grader.cleanup import BUILD_WAIT_S, RunRecord, no_build, records, remove_images, remove_pulled, sweep_handed_over
 
 POLL_S = 0.2
-BUILD_WAIT_S = 900.0  # the longest build (600 s by default) and then some; past it, removed anyway
 
 
 def start(record: RunRecord) -> None:
@@ -44,18 +43,6 @@ def start(record: RunRecord) -> None:
     record.save()
 
 
-def builds_under_way(own: str = "") -> bool:
-    """Whether a live run of this machine is building: a layer removed now may be the parent its
-    next step starts from (the engine then fails that build with `unknown parent image ID`)."""
-    return any(r.building and not r.reaping and r.project != own and r.alive() for r in records().values())
-
-
-def wait_for_builds(own: str = "", timeout: float = BUILD_WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and builds_under_way(own):
-        time.sleep(POLL_S)
-
-
 def runs_under_way(own: str = "") -> bool:
     """Whether a live run of this machine grades now (not a reaper): it may need, any moment, an
     image this run pulled (it saw the tag before its `up`)."""
@@ -64,11 +51,10 @@ def runs_under_way(own: str = "") -> bool:
 
 def reap(client: docker.DockerClient, record: RunRecord) -> list[str]:
     """Remove what `record` names; forget it when everything is gone. What could not be removed.
-    Never a layer while another run builds; pulled images only when no other run grades: until
-    then they stay in the record, for the next reaper, the batch's drain or `grader cleanup`."""
-    problems = remove_images(
-        client, set(record.built_images), list(record.layers), lambda: wait_for_builds(record.project)
-    )
+    Never an image or a layer while a run of this machine builds (grader.cleanup.no_build);
+    pulled images only when no other run grades: until then they stay in the record, for the
+    next reaper, the batch's drain or `grader cleanup`."""
+    problems = remove_images(client, set(record.built_images), list(record.layers), wait=BUILD_WAIT_S)
     if record.pulled and runs_under_way(record.project):
         if not problems:
             record.built_images, record.layers = [], []
@@ -91,7 +77,11 @@ def drain(client: docker.DockerClient, timeout: float = 300.0) -> list[str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(r.reaping and r.alive() for r in records().values()):
         time.sleep(POLL_S)
-    return [problem for record in orphans() for problem in reap(client, record)]
+    problems = [problem for record in orphans() for problem in reap(client, record)]
+    with no_build(timeout) as free:  # what runs handed over while another image built on it
+        if free:
+            sweep_handed_over(client)
+    return problems
 
 
 def main(argv: Sequence[str]) -> int:
@@ -99,7 +89,6 @@ def main(argv: Sequence[str]) -> int:
 
     client = docker_client()
     own = records().get(argv[0]) if argv else None
-    wait_for_builds(argv[0] if argv else "")
     if own is not None and own.reaping:
         reap(client, own)
     for record in orphans():  # a reaper that died before: the next one finishes its work

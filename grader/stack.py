@@ -26,7 +26,7 @@ from dockerfile_parse import DockerfileParser
 from testcontainers.compose import ComposeContainer, DockerCompose, PublishedPortModel
 
 from grader import firewall, networks
-from grader.cleanup import RunRecord, remove_images, remove_pulled, remove_stack
+from grader.cleanup import RunRecord, building, remove_images, remove_pulled, remove_stack
 from grader.compose import base_args
 from grader.dockerfile import MAX_DOCKERFILE_BYTES, without_bom
 from grader.engine import compose_command, compose_env
@@ -505,8 +505,8 @@ class Stack:
     # -- lifecycle ---------------------------------------------------------------------------
     def _record(self, building: bool = False) -> None:
         """Note this run on disk while it has something on the engine, so `grader cleanup` can
-        remove it even if this process is killed (SIGKILL runs no `finally`). `building`: while
-        its build runs, grader.reaper removes no layer (the build may stand on one)."""
+        remove it even if this process is killed (SIGKILL runs no `finally`). `building`: for
+        `grader cleanup`'s listing; what keeps layers from removal is grader.cleanup.building."""
         self.started = True
         with suppress(OSError):
             RunRecord(
@@ -537,9 +537,10 @@ class Stack:
         limiter = BuildLimiter(self.client, self.limits, before[1])
         self.build_steps = limiter.limited  # the same set: the disk watch sees each step as it is limited
         try:
-            result = compose.run(
-                compose.command("--progress", "plain", "build"), timeout, check=False, watch=limiter.output
-            )
+            with building():  # no run of this machine removes a layer this build may stand on
+                result = compose.run(
+                    compose.command("--progress", "plain", "build"), timeout, check=False, watch=limiter.output
+                )
         except CommandTimeout as exc:
             self._after_build(exc.output, *before)
             raise

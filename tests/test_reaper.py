@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import docker
 import pytest
 
-from grader import reaper
+from grader import cleanup, reaper
 from grader.cleanup import RunRecord, records
 from grader.runner import grade
 from tests.conftest import SUBMISSIONS, engine_changes, engine_counts
@@ -20,19 +20,38 @@ from tests.conftest import SUBMISSIONS, engine_changes, engine_counts
 PROJECT = "com.docker.compose.project"
 
 
-def test_a_build_under_way_holds_the_reaper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _holding_the_builds_lock(seconds: float) -> subprocess.Popen[bytes]:
+    """Another grader run's build, in its own process: grader.cleanup.building held shared."""
+    code = (
+        "import sys, time\nfrom grader.cleanup import building\n"
+        f"with building():\n    print('held', flush=True)\n    time.sleep({seconds})\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=os.environ.copy())
+    assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+    return holder
+
+
+def test_no_image_is_removed_while_a_build_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    assert not reaper.builds_under_way()
-    RunRecord("grader-building-000001", building=True).save()  # this process: alive
-    assert reaper.builds_under_way()
-    assert not reaper.builds_under_way(own="grader-building-000001")
-    started = time.monotonic()
-    reaper.wait_for_builds(timeout=0.5)
-    assert time.monotonic() - started >= 0.5
-    sleeper = subprocess.Popen([sys.executable, "-c", "pass"])
-    sleeper.wait()
-    RunRecord("grader-building-000001", pid=sleeper.pid, building=True).save()  # a build that died
-    assert not reaper.builds_under_way()
+    with cleanup.no_build(0) as free:
+        assert free
+    holder = _holding_the_builds_lock(30)
+    try:
+        started = time.monotonic()
+        with cleanup.no_build(0.5) as free:
+            assert not free
+        assert time.monotonic() - started >= 0.5
+        removed: list[str] = []
+        client = SimpleNamespace(images=SimpleNamespace(remove=lambda *a, **k: removed.append(a[0])))
+        problems = cleanup.remove_images(client, {"grader-x-api"}, ["abc"], wait=0.3)  # type: ignore[arg-type]
+        assert removed == [] and problems and "removed later" in problems[0]
+        with cleanup.building():  # two builds at once share the lock
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with cleanup.no_build(5) as free:  # a killed build holds nothing: the kernel released it
+        assert free
 
 
 def test_an_orphan_is_a_reaping_record_whose_reaper_is_gone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,20 +70,22 @@ def test_images_go_after_the_report_never_under_a_build_and_the_drain_leaves_not
 ) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     before = engine_counts(engine)
-    build = RunRecord("grader-other-build-000001", building=True)  # another run's build, under way
-    build.save()
-    report = grade(SUBMISSIONS / "complete", reap_in_background=True)
-    assert report.status == "graded" and report.score == 100
-    # The stack is gone with the report; the images it built wait for the reaper, which waits
-    # for the other build.
-    assert [
-        c for c in engine.containers.list(all=True) if c.labels.get(PROJECT, "").startswith("grader-complete-")
-    ] == []
-    (reaping,) = [r for r in records().values() if r.reaping]
-    assert reaping.built_images and all(engine.images.get(i) for i in reaping.built_images)
-    time.sleep(1)
-    assert reaping.project in records()  # still held
-    build.delete()
+    holder = _holding_the_builds_lock(120)  # another run's build, under way
+    try:
+        report = grade(SUBMISSIONS / "complete", reap_in_background=True)
+        assert report.status == "graded" and report.score == 100
+        # The stack is gone with the report; the images it built wait for the reaper, which
+        # waits for the other build.
+        assert [
+            c for c in engine.containers.list(all=True) if c.labels.get(PROJECT, "").startswith("grader-complete-")
+        ] == []
+        (reaping,) = [r for r in records().values() if r.reaping]
+        assert reaping.built_images and all(engine.images.get(i) for i in reaping.built_images)
+        time.sleep(1)
+        assert reaping.project in records()  # still held
+    finally:
+        holder.kill()
+        holder.wait()
     assert reaper.drain(engine, timeout=120) == []
     assert records() == {}
     after = engine_counts(engine)
