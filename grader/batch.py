@@ -34,6 +34,7 @@ from grader.context import Options
 from grader.errors import BadInput
 from grader.fetch import Fetched, FetchError, fetch
 from grader.gradebook import META, REPORT, Row
+from grader.messages import language, msg
 from grader.model import Phase
 from grader.redaction import inert
 from grader.report import to_dict, write_text_atomic
@@ -254,7 +255,8 @@ def _clear(folder: Path) -> None:
 
 
 def _write_error(folder: Path, entry: Entry, reason: str, lang: str | None) -> None:
-    """The student's report of a run that could not grade, in JSON and Markdown (the page links it)."""
+    """The student's report of a run that could not grade, in JSON and Markdown (the page links
+    it); `reason` already in `lang`."""
     report = not_graded(Path(public(entry.location) or entry.student), public(reason), lang or "en")
     doc = to_dict(report)
     doc["submission"]["name"] = entry.student
@@ -302,9 +304,11 @@ def grade_student(
     fetched: Fetched | None = None
     fingerprint: dict[str, str] = {}
     fault = ""
+    lang = options.lang or _page_language(options)  # what the student's own report is written in
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="grader-batch-", ignore_cleanup_errors=True) as tmp:
+        # The student's own report is in the class's language, a fetch's reasons included.
+        with language(lang), tempfile.TemporaryDirectory(prefix="grader-batch-", ignore_cleanup_errors=True) as tmp:
             try:
                 on_phase("fetching")
                 fetched = fetch(entry, Path(tmp), options.deadline)
@@ -316,10 +320,10 @@ def grade_student(
                 code = grade(fetched.root, folder, options, on_phase)
                 if code == -1:
                     fault = "grader"
-                    _write_error(folder, entry, "the batch was stopped before this student was graded", options.lang)
+                    _write_error(folder, entry, msg("batch.stopped"), lang)
                 elif not (folder / REPORT).exists():
                     fault = "grader"
-                    _write_error(folder, entry, f"the grader ended with code {code} without a report", options.lang)
+                    _write_error(folder, entry, msg("batch.no_report", code=code), lang)
                 elif _json(folder / REPORT).get("status") == "error":
                     # Exit 2 is the work's layout (several projects, a roster `path` without a compose
                     # file): the TA's choice, which --resume cannot make. Else no engine, a signal, a
@@ -328,12 +332,12 @@ def grade_student(
             except FetchError as exc:
                 fault = "fetch"
                 _clear(folder)
-                _write_error(folder, entry, f"could not fetch the submission: {exc}", options.lang)
+                _write_error(folder, entry, msg("batch.fetch_failed", reason=exc), lang)
             except Exception as exc:  # the batch's own fault: this student's report says so
                 fault = "grader"
                 _clear(folder)
-                crash = f"the batch crashed on this student ({type(exc).__name__}: {exc})"
-                _write_error(folder, entry, crash, options.lang)
+                crash = msg("batch.crashed", error=f"{type(exc).__name__}: {exc}")
+                _write_error(folder, entry, crash, lang)
         meta = _meta(entry, fetched, fingerprint, time.monotonic() - started)
         write_text_atomic(folder / META, json.dumps(meta, indent=2) + "\n")
     except OSError as exc:  # the output folder itself cannot be written: said on the board

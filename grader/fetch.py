@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from grader.messages import current_language, language, msg
 from grader.roster import Entry, Kind, is_local
 
 GIT_TIMEOUT_S = 300.0
@@ -54,7 +55,7 @@ class Fetched:
 def fetch(entry: Entry, into: Path, deadline: datetime | None = None) -> Fetched:
     """Put `entry`'s work under `into` (an empty folder the caller removes) and say what it is."""
     if entry.kind is Kind.MISSING:
-        raise FetchError("the roster names no repository for this student")
+        raise FetchError(msg("fetch.no_repository"))
     if entry.kind is Kind.FOLDER:
         return Fetched(Path(entry.location), content_hash=tree_hash(Path(entry.location)))
     if entry.kind is Kind.ARCHIVE:
@@ -95,7 +96,7 @@ def _git(args: list[str], cwd: Path | None = None, timeout: float = GIT_TIMEOUT_
             start_new_session=True,
         )
     except FileNotFoundError as exc:
-        raise FetchError("git is not installed on this machine") from exc
+        raise FetchError(msg("fetch.no_git")) from exc
     until, too_large = time.monotonic() + timeout, ""
     try:
         while True:
@@ -104,10 +105,10 @@ def _git(args: list[str], cwd: Path | None = None, timeout: float = GIT_TIMEOUT_
                 break
             except subprocess.TimeoutExpired:
                 if time.monotonic() > until:
-                    raise FetchError(f"git {args[0]} took longer than {timeout:.0f} s") from None
+                    raise FetchError(msg("fetch.git_slow", command=args[0], seconds=f"{timeout:.0f}")) from None
                 too_large = _over_caps(bounded) if bounded is not None else ""
                 if too_large:
-                    raise FetchError(f"the repository is {too_large}; not graded") from None
+                    raise FetchError(msg("fetch.too_large", why=too_large)) from None
     finally:
         if process.poll() is None:
             with suppress(ProcessLookupError):
@@ -115,12 +116,12 @@ def _git(args: list[str], cwd: Path | None = None, timeout: float = GIT_TIMEOUT_
             process.communicate()
     if bounded is not None:
         too_large = _over_caps(bounded) or (
-            f"more than {MAX_BYTES // 2**20} MiB in one file" if process.returncode == -signal.SIGXFSZ else ""
+            msg("fetch.over_file", mib=MAX_BYTES // 2**20) if process.returncode == -signal.SIGXFSZ else ""
         )
         if too_large:
-            raise FetchError(f"the repository is {too_large}; not graded")
+            raise FetchError(msg("fetch.too_large", why=too_large))
     if process.returncode != 0:
-        raise FetchError(f"git {args[0]} failed: {stderr.strip()[-500:]}")
+        raise FetchError(msg("fetch.git_failed", command=args[0], stderr=stderr.strip()[-500:]))
     return stdout.strip()
 
 
@@ -133,9 +134,9 @@ def _over_caps(folder: Path) -> str:
             with suppress(OSError):
                 size += os.lstat(os.path.join(top, name)).st_size
         if files > MAX_FILES:
-            return f"more than {MAX_FILES} files and folders"
+            return msg("fetch.over_files", files=MAX_FILES)
         if size > MAX_BYTES:
-            return f"more than {MAX_BYTES // 2**20} MiB"
+            return msg("fetch.over_bytes", mib=MAX_BYTES // 2**20)
     return ""
 
 
@@ -144,12 +145,12 @@ def _url(location: str) -> str:
     git's `<transport>::<address>` form is refused: `ext::` runs a command on this machine."""
     helper = re.match(r"^([A-Za-z][\w+.-]*)::", location)
     if helper:
-        raise FetchError(f"{location}: git transport {helper[1]!r} is not allowed (use https, ssh or a path)")
+        raise FetchError(msg("fetch.transport", location=location, transport=helper[1]))
     if not is_local(location):
         return location
     path = Path(location)
     if not path.exists():
-        raise FetchError(f"{location}: no such repository on this machine")
+        raise FetchError(msg("fetch.no_such_repository", location=location))
     return path.resolve().as_uri()
 
 
@@ -159,11 +160,11 @@ def clone(location: str, ref: str, dest: Path, deadline: datetime | None = None)
     (history without file contents where the server allows it, then that commit's files). A ref
     that is no branch or tag but looks like a commit is checked out as one."""
     if location.startswith("-") or ref.startswith("-"):
-        raise FetchError(f"{location} {ref}: a repository or ref cannot start with '-' (git would read an option)")
+        raise FetchError(msg("fetch.dash", location=location, ref=ref))
     url = _url(location)
     scheme = url.split("://", 1)[0] if "://" in url else "ssh"
     if scheme not in GIT_PROTOCOLS.split(":"):
-        raise FetchError(f"{location}: git transport {scheme!r} is not allowed (use https, ssh or a path)")
+        raise FetchError(msg("fetch.transport", location=location, transport=scheme))
     history = ["--filter=blob:none", "--no-checkout"] if deadline is not None else ["--depth", "1", "--single-branch"]
     try:
         _git(
@@ -183,8 +184,8 @@ def clone(location: str, ref: str, dest: Path, deadline: datetime | None = None)
         found = _git(["rev-list", "-n", "1", "--first-parent", f"--before={deadline.isoformat()}", target, "--"], dest)
         if not found:
             first = _git(["log", "--reverse", "--format=%cI", target, "--"], dest).splitlines()[:1]
-            since = f" (the first is from {first[0]})" if first else ""
-            raise FetchError(f"no commit at or before the deadline {deadline.isoformat()}{since}")
+            since = msg("fetch.first_commit", when=first[0]) if first else ""
+            raise FetchError(msg("fetch.after_deadline", deadline=deadline.isoformat(), since=since))
         target = found
     if target != "HEAD" or deadline is not None:
         _git(["checkout", "--quiet", "--detach", target, "--"], dest, bounded=dest)
@@ -217,7 +218,7 @@ class _Budget:
         """A file or a folder: both cost the file system, both count."""
         self.entries += 1
         if self.entries > MAX_FILES:
-            raise FetchError(f"{self.archive.name}: more than {MAX_FILES} files and folders; not extracted")
+            raise FetchError(msg("fetch.archive_files", archive=self.archive.name, files=MAX_FILES))
 
     def skip(self, name: str) -> None:
         if len(self.skipped) < 20:
@@ -230,9 +231,7 @@ class _Budget:
             while chunk := source.read(_CHUNK):
                 self.bytes += len(chunk)
                 if self.bytes > MAX_BYTES:
-                    raise FetchError(
-                        f"{self.archive.name}: more than {MAX_BYTES // 2**20} MiB once extracted; not extracted"
-                    )
+                    raise FetchError(msg("fetch.archive_bytes", archive=self.archive.name, mib=MAX_BYTES // 2**20))
                 out.write(chunk)
         # Executable bits kept (an `ENTRYPOINT ["./entrypoint.sh"]` works as from git); nothing else.
         target.chmod(0o644 | (mode & 0o111))
@@ -251,7 +250,7 @@ def _zip_members(archive: Path) -> Iterator[tuple[str, str, IO[bytes] | None, in
             elif info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 # bzip2 and lzma decode without an output limit: a 2 KB member can take gigabytes
                 # of memory before the byte cap sees a byte. Students' zips are deflated.
-                raise FetchError(f"{archive.name}: {info.filename} uses a compression other than deflate")
+                raise FetchError(msg("fetch.compression", archive=archive.name, name=info.filename))
             else:
                 with zipped.open(info) as stream:
                     yield info.filename, "file", stream, mode
@@ -298,12 +297,12 @@ def extract(archive: Path, dest: Path) -> tuple[Path, tuple[str, ...]]:
     except (FetchError, MemoryError):
         raise  # MemoryError: extract_bounded's child says so by its exit
     except Exception as exc:  # whatever a damaged or hostile archive makes a decoder raise
-        raise FetchError(f"{archive.name}: not a readable archive ({type(exc).__name__}: {exc})") from exc
+        raise FetchError(msg("fetch.unreadable", archive=archive.name, error=f"{type(exc).__name__}: {exc}")) from exc
     entries = list(dest.iterdir())
     root = entries[0] if len(entries) == 1 and entries[0].is_dir() else dest
-    notes = tuple(f"left out of {archive.name} (a link, a device or a path outside it): {n}" for n in budget.skipped)
+    notes = tuple(msg("fetch.left_out", archive=archive.name, name=n) for n in budget.skipped)
     if budget.more_skipped:
-        notes += (f"... and {budget.more_skipped} more left out of {archive.name}",)
+        notes += (msg("fetch.left_out_more", archive=archive.name, count=budget.more_skipped),)
     return root, notes
 
 
@@ -316,30 +315,31 @@ def extract_bounded(
     try:
         done = subprocess.run(
             # -P: the working directory (perhaps a folder of submissions) is not on sys.path
-            [sys.executable, "-P", "-m", "grader.fetch", str(archive), str(dest), str(memory)],
+            [sys.executable, "-P", "-m", "grader.fetch", str(archive), str(dest), str(memory), current_language()],
             capture_output=True,
             text=True,
             timeout=timeout,
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:
-        raise FetchError(f"{archive.name}: extracting it took longer than {timeout:.0f} s") from exc
+        raise FetchError(msg("fetch.extract_slow", archive=archive.name, seconds=f"{timeout:.0f}")) from exc
     try:
         answer = json.loads(done.stdout)
     except ValueError:
-        answer = {"error": f"{archive.name}: extracting it took more than {memory // 2**20} MiB of memory"}
+        answer = {"error": msg("fetch.extract_memory", archive=archive.name, mib=memory // 2**20)}
     if "error" in answer:
         raise FetchError(str(answer["error"]))
     return Path(answer["root"]), tuple(answer["notes"])
 
 
 def _main(argv: list[str]) -> int:
-    """`python -m grader.fetch ARCHIVE DEST MEMORY`: extract() for extract_bounded(), in at
+    """`python -m grader.fetch ARCHIVE DEST MEMORY [LANG]`: extract() for extract_bounded(), in at
     most MEMORY bytes of address space (set here: a preexec_fn is unsafe in the threaded batch)."""
     memory = int(argv[2])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     try:
-        root, notes = extract(Path(argv[0]), Path(argv[1]))
+        with language(argv[3] if len(argv) > 3 else "en"):
+            root, notes = extract(Path(argv[0]), Path(argv[1]))
     except FetchError as exc:
         print(json.dumps({"error": str(exc)}))
     except MemoryError:

@@ -24,6 +24,10 @@ def language(lang: str) -> Iterator[None]:
         _CURRENT.reset(token)
 
 
+def current_language() -> str:
+    return _CURRENT.get()
+
+
 def msg(key: str, /, **values: object) -> str:
     return CATALOGUE[key][_CURRENT.get()].format(**values)
 
@@ -1369,3 +1373,128 @@ _add("page.status", "status", "estado")
 _add("page.source", "source", "origen")
 _add("page.version", "commit / content", "commit / contenido")
 _add("page.time", "time", "tiempo")
+_add(
+    "fetch.no_repository",
+    "the roster names no repository for this student",
+    "la lista no indica ningún repositorio para este estudiante",
+)
+_add(
+    "fetch.no_git",
+    "git is not installed on this machine",
+    "git no está instalado en esta máquina",
+)
+_add(
+    "fetch.git_slow",
+    "git {command} took longer than {seconds} s",
+    "git {command} tardó más de {seconds} s",
+)
+_add(
+    "fetch.too_large",
+    "the repository has {why}; not graded",
+    "el repositorio tiene {why}; no se califica",
+)
+_add(
+    "fetch.over_file",
+    "more than {mib} MiB in one file",
+    "más de {mib} MiB en un solo archivo",
+)
+_add(
+    "fetch.over_files",
+    "more than {files} files and folders",
+    "más de {files} archivos y carpetas",
+)
+_add(
+    "fetch.over_bytes",
+    "more than {mib} MiB",
+    "más de {mib} MiB",
+)
+_add(
+    "fetch.git_failed",
+    "git {command} failed: {stderr}",
+    "git {command} falló: {stderr}",
+)
+_add(
+    "fetch.transport",
+    "{location}: git transport {transport!r} is not allowed (use https, ssh or a path)",
+    "{location}: el transporte de git {transport!r} no está permitido (usa https, ssh o una ruta)",
+)
+_add(
+    "fetch.no_such_repository",
+    "{location}: no such repository on this machine",
+    "{location}: no existe ese repositorio en esta máquina",
+)
+_add(
+    "fetch.dash",
+    "{location} {ref}: a repository or ref cannot start with '-' (git would read an option)",
+    "{location} {ref}: un repositorio o una referencia no puede empezar con '-' (git lo leería como una opción)",
+)
+_add(
+    "fetch.first_commit",
+    " (the first is from {when})",
+    " (el primero es del {when})",
+)
+_add(
+    "fetch.after_deadline",
+    "no commit at or before the deadline {deadline}{since}",
+    "no hay ningún commit hasta la fecha límite {deadline}{since}",
+)
+_add(
+    "fetch.archive_files",
+    "{archive}: more than {files} files and folders; not extracted",
+    "{archive}: más de {files} archivos y carpetas; no se extrae",
+)
+_add(
+    "fetch.archive_bytes",
+    "{archive}: more than {mib} MiB once extracted; not extracted",
+    "{archive}: más de {mib} MiB una vez extraído; no se extrae",
+)
+_add(
+    "fetch.unreadable",
+    "{archive}: not a readable archive ({error})",
+    "{archive}: no es un archivo comprimido legible ({error})",
+)
+_add(
+    "fetch.extract_slow",
+    "{archive}: extracting it took longer than {seconds} s",
+    "{archive}: extraerlo tardó más de {seconds} s",
+)
+_add(
+    "fetch.extract_memory",
+    "{archive}: extracting it took more than {mib} MiB of memory",
+    "{archive}: extraerlo usó más de {mib} MiB de memoria",
+)
+_add(
+    "fetch.left_out",
+    "left out of {archive} (a link, a device or a path outside it): {name}",
+    "omitido de {archive} (un enlace, un dispositivo o una ruta fuera de él): {name}",
+)
+_add(
+    "fetch.left_out_more",
+    "... and {count} more left out of {archive}",
+    "... y {count} más omitidos de {archive}",
+)
+_add(
+    "fetch.compression",
+    "{archive}: {name} uses a compression other than deflate",
+    "{archive}: {name} usa una compresión distinta de deflate",
+)
+_add(
+    "batch.fetch_failed",
+    "could not fetch the submission: {reason}",
+    "no se pudo obtener la entrega: {reason}",
+)
+_add(
+    "batch.stopped",
+    "the batch was stopped before this student was graded",
+    "el lote se detuvo antes de calificar a este estudiante",
+)
+_add(
+    "batch.no_report",
+    "the grader ended with code {code} without a report",
+    "el calificador terminó con el código {code} sin un informe",
+)
+_add(
+    "batch.crashed",
+    "the batch crashed on this student ({error})",
+    "el lote falló con este estudiante ({error})",
+)

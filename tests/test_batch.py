@@ -159,6 +159,25 @@ def test_one_student_s_failure_never_stops_the_others(tmp_path: Path) -> None:
     assert "no such repository" in reasons["fede"]
 
 
+def test_a_failed_fetch_is_told_in_the_class_s_language(tmp_path: Path) -> None:
+    """`--lang es`: the student whose work could not be had reads why in Spanish, in JSON and Markdown."""
+    source = _class(tmp_path / "class", {"ana": "crash"})
+    (source / "dani.zip").write_bytes(b"not a zip")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,repo\neva,\nfede,/no/such/repository\ngabi,ftp://127.0.0.1/ana.git\n")
+    out = tmp_path / "out"
+    run(entries([source, roster]), BatchOptions(out, jobs=2, lang="es"), FakeGrade())
+    reasons = {s: json.loads((out / s / "report.json").read_text()) for s in ("ana", "dani", "eva", "fede", "gabi")}
+    assert {doc["lang"] for doc in reasons.values()} == {"es"}
+    assert "el lote falló con este estudiante (RuntimeError" in reasons["ana"]["error"]
+    assert "no se pudo obtener la entrega" in reasons["dani"]["error"]
+    assert "no es un archivo comprimido legible" in reasons["dani"]["error"]  # said by the extracting child
+    assert "la lista no indica ningún repositorio" in reasons["eva"]["error"]
+    assert "no existe ese repositorio en esta máquina" in reasons["fede"]["error"]
+    assert "no está permitido" in reasons["gabi"]["error"]
+    assert "no se pudo obtener la entrega" in (out / "fede" / "report.md").read_text()
+
+
 def test_a_roster_of_git_repositories_at_a_deadline(tmp_path: Path) -> None:
     """Each repository graded at its last commit before the deadline; one with none says so."""
     repos = {}
