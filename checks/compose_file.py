@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from pathlib import PurePosixPath
 
 from grader.context import Check, Context
 from grader.messages import msg
@@ -85,14 +86,14 @@ def _judge(ctx: Context) -> Outcome:
             return Outcome.error(rejected.message)
         if rejected.refused:
             return Outcome.failed(rejected.message)
-        if rejected.missing_env_file and kept_out_of_git(ctx.root, ctx.relative(rejected.missing_env_file)):
-            # the repository keeps its env file out of git, as it should: the values are the instructor's
-            return Outcome.error(
-                msg("values.missing_file", file=name, missing=ctx.relative(rejected.missing_env_file)),
-                rejected.message,
-            )
-        if ctx.gaps:  # compose refused a value interpolated from the `.env` git does not hold
-            return Outcome.error(msg("values.missing", gaps=listed(ctx.gaps)), rejected.message)
+        missing_file = PurePosixPath(ctx.relative(rejected.missing_env_file or "")).as_posix()
+        if resolution.missing_env_file and missing_file in ctx.absent and kept_out_of_git(ctx.root, missing_file):
+            # The repository keeps its env file out of git, as it should, and the file is all compose
+            # lacks (the model resolves without it: `analysis`): the values are the instructor's.
+            return Outcome.error(msg("values.missing_file", file=name, missing=missing_file), rejected.message)
+        named_gaps = [g for g in ctx.gaps if re.search(rf"\b{g.variable}\b", rejected.message)]
+        if named_gaps:  # compose refused a value interpolated from the `.env` git does not hold
+            return Outcome.error(msg("values.missing", gaps=listed(named_gaps)), rejected.message)
         if rejected.missing_env_file:
             missing = ctx.relative(rejected.missing_env_file)
             example = next((n for n in _EXAMPLES if (ctx.root / n).is_file()), None)

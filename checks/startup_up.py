@@ -12,7 +12,7 @@ from grader.errors import CommandTimeout
 from grader.messages import msg
 from grader.model import Category, Outcome, Phase
 from grader.override import db_port
-from grader.verdicts import because_of_legacy_mount
+from grader.verdicts import because_of_legacy_mount, charged_to_values
 from grader.waiting import crash_report, http_answers, postgres_answers, settle
 
 CHECK_ID = "startup.up"
@@ -46,6 +46,7 @@ def _judge(ctx: Context) -> Outcome:
         current = settle(stack, time.monotonic(), memory_limit=ctx.options.limits.memory_bytes).states
         crashed = [s for s in current if s.crashed]
         ctx.shared.startup_crashed = frozenset(s.service for s in crashed)
+        ctx.shared.startup_failing = ctx.shared.startup_crashed | {s.service for s in current if not s.settled}
         sentence, logs = crash_report(stack, crashed, memory=ctx.options.limits.memory)
         known = _known_cause(ctx, [s.service for s in crashed])
         if known is not None:
@@ -62,6 +63,7 @@ def _judge(ctx: Context) -> Outcome:
     current = watched.states
     crashed = [s for s in current if s.crashed]
     ctx.shared.startup_crashed = frozenset(s.service for s in crashed)
+    ctx.shared.startup_failing = ctx.shared.startup_crashed | {s.service for s in current if not s.settled}
     if crashed:
         sentence, logs = crash_report(stack, crashed, memory=ctx.options.limits.memory)
         known = _known_cause(ctx, [s.service for s in crashed])
@@ -83,7 +85,9 @@ def _judge(ctx: Context) -> Outcome:
 
 
 def run(ctx: Context) -> Outcome:
-    return _judge(ctx).at(ctx.compose.location("services"))
+    # A stack that fails while the rubric lacks a value the repository keeps out of git: the
+    # instructor's to give (grader.values), not the student's deduction.
+    return charged_to_values(ctx, _judge(ctx)).at(ctx.compose.location("services"))
 
 
 CHECK = Check(

@@ -74,6 +74,7 @@ class Shared:
     """What one check leaves for later ones, one typed slot each, written by the check named."""
 
     startup_crashed: frozenset[str] = frozenset()  # startup.up: the services it saw crash (deducted once)
+    startup_failing: frozenset[str] = frozenset()  # startup.up: crashed or never ready (grader.values)
     persistence: CycleResult | None = None  # the first persistence check: the one down/up cycle
     answer: Answer | None = None  # startup.up: the API's first answer while it watched the stack
 
@@ -97,6 +98,7 @@ class Context:
     left_out: tuple[str, ...] = ()  # services not started: the rubric's helpers (grader.helpers)
     examples: tuple[str, ...] = ()  # env files a committed example stood in for (grader.environment)
     gaps: tuple[Gap, ...] = ()  # grading values the run lacks, the instructor's to give (grader.values)
+    absent: frozenset[str] = frozenset()  # env files the repository does not commit (grader.values.absent)
 
     @property
     def compose(self) -> ComposeProject:

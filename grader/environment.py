@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from grader.messages import msg
-from grader.untrusted import UnsafeInput, load_compose
+from grader.untrusted import UnsafeInput, inherited_names, load_compose
 
 MAX_ENV_FILES = 100  # per compose file: a homework names two or three
 
@@ -51,11 +51,19 @@ def parse_env(text: str) -> dict[str, str]:
 
 def files_to_fill(compose_text: str) -> list[str]:
     """The env files a run may have to write, as the compose file names them: every `env_file`,
-    and `.env`, compose's interpolation file, when the compose file interpolates; once each."""
+    and `.env`, compose's interpolation file, when the compose file interpolates or names an
+    `environment:` variable with no value (compose fills it from `.env`); once each."""
     names = env_files_named(compose_text)
-    if "${" in compose_text or "$" in compose_text.replace("$$", ""):
+    if "$" in compose_text.replace("$$", "") or _inherits(compose_text):
         names.append(".env")
     return list(dict.fromkeys(names))
+
+
+def _inherits(compose_text: str) -> bool:
+    try:
+        return bool(inherited_names(load_compose(compose_text, "compose file")))
+    except (yaml.YAMLError, UnsafeInput):
+        return False
 
 
 def provide(root: Path, compose_text: str, values: dict[str, str]) -> list[str]:

@@ -5,6 +5,7 @@ read what they can, nothing builds or starts."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from contextlib import suppress
 from dataclasses import dataclass
@@ -275,9 +276,12 @@ def env_file_paths(config: dict[str, Any]) -> list[str]:
     ]
 
 
+_ENV_FILE_NOT_FOUND = re.compile(r"^env file ([^\n]+?) not found: stat \1: no such file or directory$", re.MULTILINE)
+
+
 def _missing_env_file(message: str) -> str | None:
-    # compose: `env file /abs/path/.env not found: stat /abs/path/.env: no such file or directory`
-    marker = "env file "
-    if marker in message and "not found" in message:
-        return message.split(marker, 1)[1].split(" not found", 1)[0].strip()
-    return None
+    """compose's own line, `env file /abs/path/.env not found: stat /abs/path/.env: no such file
+    or directory` (made relative to the copy), and nothing else: a key named `env file .env not
+    found` is quoted in compose's message about unknown keys, and must not pass for a missing file."""
+    match = _ENV_FILE_NOT_FOUND.search(message)
+    return match.group(1) if match else None

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from checks import registry as build_registry
-from grader import NAME, __version__, dockerfile, helpers, jail, locate, policy, redaction, resolve, values, verdicts
+from grader import NAME, __version__, dockerfile, helpers, jail, locate, policy, redaction, resolve, values
 from grader.context import Check, Context, Options
 from grader.deadline import DeadlineExceeded, deadline
 from grader.engine import compose_command, docker_client
@@ -98,13 +98,19 @@ class Blocker(NamedTuple):
 
 
 def _blocker(
-    check: Check, done: Mapping[str, CheckResult], present: set[str], blocked: Set[str] = frozenset()
+    check: Check,
+    done: Mapping[str, CheckResult],
+    present: set[str],
+    blocked: Set[str] = frozenset(),
+    readable: Set[str] = frozenset(),
 ) -> Blocker | None:
     """Why `check` cannot run yet; a prerequisite the rubric disabled does not block. The cause is
     followed to its root: startup skipped because the build was skipped because `compose.file`
     failed names `compose.file`, the one thing to fix. `blocked` are the checks the runner skipped
     (they never ran); a check that ran and skipped itself because of a root cause (the stack was
-    started) does not block checks that only need it to have run."""
+    started) does not block checks that only need it to have run. `readable`: checks whose
+    `error` leaves something to read (compose.file without the instructor's grading values: the
+    model resolved without env files), which does not block those that only read it."""
     for needed in (n for n in check.requires if n in present):
         result = done.get(needed)
         if result is None or result.status is not Status.PASSED:
@@ -113,7 +119,7 @@ def _blocker(
         result = done.get(needed)
         if (
             result is None
-            or result.status is Status.ERROR
+            or (result.status is Status.ERROR and needed not in readable)
             or (result.status is Status.SKIPPED and (needed in blocked or result.cause is None))
         ):
             return _explain("runner.needs_run", needed, done)
@@ -142,7 +148,8 @@ def run_check(
 ) -> CheckResult:
     """Run one check; a crash becomes an `error` result for this check only."""
     started = time.monotonic()
-    blocker = _blocker(check, done, present if present is not None else set(check.requires + check.after), blocked)
+    present = present if present is not None else set(check.requires + check.after)
+    blocker = _blocker(check, done, present, blocked, _readable(ctx))
     if blocker is not None:
         outcome = Outcome.skipped(blocker.why, blocker.cause)
     else:
@@ -157,8 +164,6 @@ def run_check(
                 msg("runner.crash", error=f"{type(exc).__name__}: {exc}"),
                 bound(traceback.format_exc(), 2000),
             )
-        if check.phase in (Phase.START, Phase.CYCLE):  # what a missing grading value breaks
-            outcome = verdicts.charged_to_values(ctx, outcome)
     if outcome.status is Status.PASSED:
         share = 1.0 if outcome.fraction is None else outcome.fraction
     elif outcome.status is Status.FAILED:
@@ -192,6 +197,12 @@ def _in_repository(location: Location | None, project_dir: str) -> Location | No
     return location._replace(file=f"{project_dir}/{location.file}")
 
 
+def _readable(ctx: Context) -> frozenset[str]:
+    """compose.file when compose lacked only an env file: its model without them is still read."""
+    resolution = ctx.resolution
+    return frozenset({"compose.file"}) if resolution.project is None and resolution.analysis else frozenset()
+
+
 def run_checks(
     ctx: Context, registry: Mapping[str, Check], progress: Progress | None = None
 ) -> tuple[CheckResult, ...]:
@@ -200,7 +211,7 @@ def run_checks(
     present = set(registry)
     blocked: set[str] = set()
     for check in registry.values():
-        if _blocker(check, done, present, blocked) is not None:
+        if _blocker(check, done, present, blocked, _readable(ctx)) is not None:
             blocked.add(check.id)
         else:
             progress.started(check)
@@ -247,10 +258,13 @@ def prepare(
             if refused is not None
             else resolve.resolve(root, files, project, rubric.images, rubric.app_service, notes)
         )
-        # 3b. The grading values the run still lacks (the rubric's to give; grader.values).
-        gaps = _missing_values(root, files, resolution, missing) if missing else ()
     except Exception as exc:
         resolution = Resolution(files, rejection=Rejection(_fault("compose", exc), crashed=True))
+    # 3b. The grading values the run still lacks (the rubric's to give; grader.values). A help
+    #     for the instructor: should reading them fail, the run is graded as without it.
+    try:
+        gaps = _missing_values(root, files, resolution, missing) if missing else ()
+    except Exception:
         gaps = ()
     # 4. The Dockerfile as the student wrote it (dockerfile.locate), before step 5 pins its images.
     analysis = resolution.analysis
@@ -281,6 +295,7 @@ def prepare(
         left_out=left_out,
         examples=tuple(f for f, _ in examples),
         gaps=tuple(g for g in gaps if g.service not in left_out),
+        absent=missing,
     )
 
 
@@ -310,6 +325,8 @@ def _missing_values(
     expectations = values.expected(root, text, missing, contexts)
     if environments is None:
         expectations = [e for e in expectations if e.interpolated]
+    else:  # a service compose leaves out (an inactive profile) never runs: it lacks nothing
+        expectations = [e for e in expectations if e.service in environments]
     dotenv = values.parse_env_file(root / values.DOTENV)
     return values.gaps(expectations, dotenv, environments or {})
 

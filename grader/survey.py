@@ -55,7 +55,7 @@ def _example_values(root: Path, name: str) -> dict[str, str]:
     base = Path(name).name
     for candidate in [base + s for s in EXAMPLE_SUFFIXES] + list(EXAMPLE_NAMES):
         path = folder / candidate
-        if candidate != base and path.is_file() and not path.is_symlink():
+        if candidate != base and values.regular(path):
             return {k: v for k, v in parse_env(path.read_text(errors="replace")[: 256 << 10]).items() if v}
     return {}
 
@@ -67,6 +67,9 @@ def needs(root: Path, rubric: Rubric, project: str = "") -> Needs:
     files = find_compose_files(folder)
     if not files:
         return Needs(root.name, located.path, problem="no compose file")
+    if not values.regular(files[0]) or files[0].stat().st_size > values.MAX_COMPOSE_SCAN:
+        # the grader never reads a link (it may lead outside) nor a file past the screen's size
+        return Needs(root.name, located.path, problem=f"{files[0].name} is a link or too large; `grader lint` says why")
     text = files[0].read_text(errors="replace")
     missing_files = values.absent(folder, text)
     expected = values.expected(folder, text, missing_files)
@@ -94,7 +97,7 @@ def survey(
             try:
                 fetched = fetch(entry, Path(tmp))
                 found.append(needs(fetched.root, rubric, entry.path)._replace(student=entry.student))
-            except (FetchError, BadInput) as exc:
+            except (FetchError, BadInput, OSError) as exc:  # one student's work never stops the class
                 found.append(Needs(entry.student, problem=str(exc)))
     return found
 

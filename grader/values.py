@@ -16,11 +16,13 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 from grader.environment import EXAMPLE_NAMES, EXAMPLE_SUFFIXES, env_files_named, parse_env
+from grader.project import is_postgres_image
 from grader.untrusted import load_compose, string_values
 
 DOTENV = ".env"  # compose's interpolation file, beside the compose file
@@ -34,15 +36,20 @@ MAX_SOURCE_BYTES = 512 << 10  # per file; a bundle is not source
 
 # `${NAME}` and `$NAME` need a value; `${NAME:-x}`, `${NAME-x}`, `${NAME:+x}`, `${NAME+x}` do not,
 # `${NAME:?x}` / `${NAME?x}` do (compose stops without it).
-_INTERPOLATION = re.compile(r"\$\{([_a-zA-Z][_a-zA-Z0-9]*)(?:(:?[-+?])[^}]*)?\}|\$([_a-zA-Z][_a-zA-Z0-9]*)")
-# process.env.NAME / process.env['NAME'], unless a fallback or a comparison follows (optional)
-_PROCESS_ENV = re.compile(
-    r"process\.env(?:\.([A-Z_][A-Z0-9_]*)|\[\s*['\"]([A-Z_][A-Z0-9_]*)['\"]\s*\])(\s*(?:\|\||\?\?|[=!]==?|\?(?!\.)))?"
-)
+_INTERPOLATION = re.compile(r"\$\{([_a-zA-Z][_a-zA-Z0-9]*)(?:(:?[-+?])[^}]{0,256})?\}|\$([_a-zA-Z][_a-zA-Z0-9]*)")
+# process.env.NAME / process.env['NAME'] and what follows on its line: a fallback (`||`, `??`), a
+# comparison, a test (`&&`, `?`) or an assignment make it no requirement.
+_PROCESS_ENV = re.compile(r"process\.env(?:\.([A-Z_][A-Z0-9_]*)|\[\s*['\"]([A-Z_][A-Z0-9_]*)['\"]\s*\])([^\n;]{0,80})")
 # configService.get('NAME') / .get<string>('NAME') / .getOrThrow('NAME'); a second argument is a default
 _CONFIG_GET = re.compile(
-    r"[cC]onfig(?:Service)?\s*\.\s*get(OrThrow)?\s*(?:<[^>()]*>)?\s*\(\s*['\"]([A-Z_][A-Z0-9_]*)['\"]\s*(,)?"
+    r"\b[cC]onfig(?:Service)?\s*\.\s*get(OrThrow)?\s*(?:<[^>()\n]{0,80}>)?\s*\(\s*['\"]([A-Z_][A-Z0-9_]*)['\"]\s*(,)?([^\n;]{0,80})"
 )
+_OPTIONAL = re.compile(r"^\s*(?:=(?!=))|\|\||\?\?|&&|[=!]==?|\?(?![.?])")
+_LINE_COMMENT = re.compile(r"(?<![:\\'\"])//[^\n]*")
+# Set by the engine or node's image, never by a rubric.
+_RUNTIME = frozenset({"HOSTNAME", "HOME", "PATH", "PWD", "NODE_VERSION", "YARN_VERSION", "TERM"})
+MAX_SCANNED_BYTES = 8 << 20  # the whole source read per repository
+MAX_COMPOSE_SCAN = 1 << 20  # grader.untrusted.MAX_YAML_BYTES: past it the screen refuses the file
 
 
 class Expected(NamedTuple):
@@ -66,7 +73,7 @@ class Gap(NamedTuple):
 def required_interpolations(text: str) -> set[str]:
     """Names `text` interpolates with no default (`$$` is no reference)."""
     names: set[str] = set()
-    for match in _INTERPOLATION.finditer(text.replace("$$", "")):
+    for match in _INTERPOLATION.finditer(text[:MAX_COMPOSE_SCAN].replace("$$", "")):
         braced, operator, bare = match.groups()
         if bare or operator is None or "?" in operator:
             names.add(braced or bare)
@@ -74,10 +81,46 @@ def required_interpolations(text: str) -> set[str]:
 
 
 def required_in_source(text: str) -> set[str]:
-    """Names a JavaScript/TypeScript file reads from the environment with no fallback."""
-    names = {m.group(1) or m.group(2) for m in _PROCESS_ENV.finditer(text) if not m.group(3)}
-    names |= {m.group(2) for m in _CONFIG_GET.finditer(text) if m.group(1) or not m.group(3)}
-    return names
+    """Names a JavaScript/TypeScript file reads from the environment with no fallback (comments
+    left out; what the engine or node's image sets never counts)."""
+    text = _without_comments(text)
+    names = {m.group(1) or m.group(2) for m in _PROCESS_ENV.finditer(text) if not _OPTIONAL.search(_own(m.group(3)))}
+    names |= {
+        m.group(2)
+        for m in _CONFIG_GET.finditer(text)
+        if m.group(1) or not (m.group(3) or _OPTIONAL.search(_after_call(_own(m.group(4)))))
+    }
+    return names - _RUNTIME
+
+
+def _own(rest: str) -> str:
+    """What follows a read on its line, up to the next read: `{a: process.env.A, b: process.env.B
+    || 5}` makes B optional, not A."""
+    return re.split(r"process\.env|[cC]onfig(?:Service)?\s*\.", rest, maxsplit=1)[0]
+
+
+def _after_call(rest: str) -> str:
+    """What follows `get('NAME'` once its parenthesis closes: `) ?? 5432`."""
+    return rest.split(")", 1)[1] if ")" in rest else ""
+
+
+def _without_comments(text: str) -> str:
+    """`/* ... */` and `// ...` left out, in one pass (a file of `/*` with no end costs no more
+    than its length); `http://` is no comment."""
+    kept: list[str] = []
+    at = 0
+    while (start := text.find("/*", at)) >= 0:
+        kept.append(text[at:start])
+        end = text.find("*/", start + 2)
+        if end < 0:
+            at = len(text)
+            break
+        at = end + 2
+    kept.append(text[at:])
+    return _LINE_COMMENT.sub("", "".join(kept))
+
+
+_TESTS = (".spec.ts", ".test.ts", ".d.ts", ".spec.js", ".test.js")
 
 
 def _source_files(folder: Path) -> Iterator[Path]:
@@ -86,24 +129,53 @@ def _source_files(folder: Path) -> Iterator[Path]:
         subfolders[:] = sorted(d for d in subfolders if d not in SKIPPED_FOLDERS and not d.startswith("."))
         for name in sorted(files):
             path = Path(directory, name)
-            if name.endswith(SOURCE_SUFFIXES) and not name.endswith((".spec.ts", ".test.ts", ".d.ts")):
-                if path.is_symlink():
-                    continue
-                count += 1
-                if count > MAX_SOURCE_FILES:
-                    return
-                yield path
+            if not name.endswith(SOURCE_SUFFIXES) or name.endswith(_TESTS) or not regular(path):
+                continue
+            count += 1
+            if count > MAX_SOURCE_FILES:
+                return
+            yield path
+
+
+def regular(path: Path) -> bool:
+    """A regular file, not a link (that is the linked file's business) nor a FIFO (opening one hangs)."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def source_names(folder: Path) -> set[str]:
     """What the API's source (the build context) reads from the environment with no fallback."""
     names: set[str] = set()
+    budget = MAX_SCANNED_BYTES
     for path in _source_files(folder):
         try:
             with path.open("rb") as handle:
-                names |= required_in_source(handle.read(MAX_SOURCE_BYTES).decode("utf-8", errors="replace"))
+                data = handle.read(min(MAX_SOURCE_BYTES, budget))
         except OSError:
             continue
+        budget -= len(data)
+        names |= required_in_source(data.decode("utf-8", errors="replace"))
+        if budget <= 0:
+            break
+    return names
+
+
+def image_env(context: Path, dockerfile: str = "Dockerfile") -> set[str]:
+    """The names the Dockerfile's `ENV` sets: the container has them whatever the env files say."""
+    pure = PurePosixPath(dockerfile)
+    path = context / pure
+    if pure.is_absolute() or ".." in pure.parts or not regular(path):
+        return set()  # outside the build context: not the student's to read
+    try:
+        text = path.read_text(errors="replace")[: 256 << 10]
+    except OSError:
+        return set()
+    names: set[str] = set()
+    for line in re.findall(r"(?im)^\s*ENV\s+(.+)$", text):
+        pairs = re.findall(r"([A-Za-z_][A-Za-z0-9_]*)=", line)
+        names |= set(pairs) if pairs else set(re.findall(r"^([A-Za-z_][A-Za-z0-9_]*)\s", line + " ")[:1])
     return names
 
 
@@ -133,10 +205,12 @@ def parse_env_file(path: Path) -> dict[str, str]:
 
 
 def absent(root: Path, compose_text: str) -> frozenset[str]:
-    """The env files the compose file reads (every `env_file`, and `.env` when it interpolates)
-    that the repository does not hold; read before the grader writes any of them."""
-    names = env_files_named(compose_text)
-    if required_interpolations(compose_text):
+    """The env files the compose file reads (every `env_file`, and `.env` when it interpolates or
+    names variables with no value, which compose fills from it) that the repository does not
+    hold; read before the grader writes any of them."""
+    names = env_files_named(compose_text[:MAX_COMPOSE_SCAN])
+    services = _services(compose_text)
+    if required_interpolations(compose_text) or any(_inherited(s) for s in services.values()):
         names.append(DOTENV)
     missing: set[str] = set()
     for name in names:
@@ -144,11 +218,13 @@ def absent(root: Path, compose_text: str) -> frozenset[str]:
         if "$" in name or pure.is_absolute() or ".." in pure.parts:
             continue  # compose's business, and the screen's
         if not os.path.lexists(root / pure):
-            missing.add(name)
+            missing.add(pure.as_posix())
     return frozenset(missing)
 
 
 def _services(compose_text: str) -> dict[str, dict[str, Any]]:
+    if len(compose_text) > MAX_COMPOSE_SCAN:
+        return {}  # the screen refuses it
     try:
         data = load_compose(compose_text, "compose file")
     except Exception:  # not ours to judge: compose.file reports an unreadable file
@@ -157,6 +233,22 @@ def _services(compose_text: str) -> dict[str, dict[str, Any]]:
     if not isinstance(services, dict):
         return {}
     return {str(k): v for k, v in services.items() if isinstance(v, dict)}
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str | None]:
+    """A service's `environment:` as written: a name with no value is None (compose fills it from
+    `.env`); one with a value, even empty, is the student's choice."""
+    env = service.get("environment")
+    if isinstance(env, dict):
+        return {str(k): None if v is None else str(v) for k, v in env.items()}
+    if isinstance(env, list):
+        pairs = (str(e).partition("=") for e in env if isinstance(e, (str, int, float)))
+        return {k: (v if sep else None) for k, sep, v in pairs}
+    return {}
+
+
+def _inherited(service: dict[str, Any]) -> set[str]:
+    return {k for k, v in _environment(service).items() if v is None}
 
 
 def _env_files_of(service: dict[str, Any]) -> list[str]:
@@ -171,7 +263,7 @@ def _example_keys(root: Path, name: str) -> set[str]:
     folder = root / pure.parent
     for candidate in [pure.name + s for s in EXAMPLE_SUFFIXES] + list(EXAMPLE_NAMES):
         path = folder / candidate
-        if candidate != pure.name and path.is_file() and not path.is_symlink():
+        if candidate != pure.name and regular(path):
             try:
                 return set(parse_env(path.read_text(errors="replace")[: 256 << 10]))
             except OSError:
@@ -180,9 +272,8 @@ def _example_keys(root: Path, name: str) -> set[str]:
 
 
 def _is_postgres(service: dict[str, Any]) -> bool:
-    """`image: postgres`, `postgres:16-alpine`, `docker.io/library/postgres@sha256:...`."""
-    last = str(service.get("image") or "").split("@")[0].rsplit("/", 1)[-1]
-    return last.split(":")[0] == "postgres"
+    """`image: postgres`, `postgres:16-alpine`, `postgis/postgis`, `docker.io/library/postgres@sha256:...`."""
+    return is_postgres_image(str(service.get("image") or ""))
 
 
 def expected(
@@ -190,23 +281,37 @@ def expected(
 ) -> list[Expected]:
     """What each service expects from the files in `missing` (grader.values.absent): once each,
     in the compose file's order. `app_context`: the build context of each service built from the
-    repository, whose source is read (default: the folder of the compose file)."""
-    missing = set(missing)
+    repository, whose source is read (default: the folder of the compose file). What the compose
+    file's `environment:` sets, even empty, or the Dockerfile's `ENV`, is the student's: never
+    expected from the instructor."""
+    missing = {PurePosixPath(m).as_posix() for m in missing}
     found: dict[tuple[str, str], Expected] = {}
     for name, service in _services(compose_text).items():
+        written = {k for k, v in _environment(service).items() if v is not None}
         if DOTENV in missing:
-            for variable in sorted(set().union(*map(required_interpolations, string_values(service)))):
+            needed = set().union(*map(required_interpolations, string_values(service))) | _inherited(service)
+            for variable in sorted(needed):
                 found.setdefault((name, variable), Expected(name, variable, DOTENV, True))
-        for file in (f for f in _env_files_of(service) if f in missing):
-            wanted = _example_keys(root, file)
-            if _is_postgres(service):  # the image reads its own variables only, not the API's
-                wanted = {k for k in wanted if k.startswith(("POSTGRES_", "PG"))} | {POSTGRES_NEEDS}
-            if service.get("build") is not None:
-                context = (app_context or {}).get(name, root)
-                wanted |= source_names(context) if context.is_dir() else set()
-            for variable in sorted(wanted):
+        for file in (f for f in _env_files_of(service) if PurePosixPath(f).as_posix() in missing):
+            if _is_postgres(service):  # the one value the image cannot start without
+                wanted = {POSTGRES_NEEDS}
+            else:
+                wanted = _example_keys(root, file)
+                if service.get("build") is not None:
+                    context = (app_context or {}).get(name, root)
+                    wanted |= source_names(context) if context.is_dir() else set()
+                    wanted -= image_env(context, _dockerfile_of(service))
+            for variable in sorted(wanted - written):
                 found.setdefault((name, variable), Expected(name, variable, file))
     return list(found.values())
+
+
+def _dockerfile_of(service: dict[str, Any]) -> str:
+    build = service.get("build")
+    dockerfile = build.get("dockerfile") if isinstance(build, dict) else None
+    if isinstance(dockerfile, str) and ".." not in dockerfile and not PurePosixPath(dockerfile).is_absolute():
+        return dockerfile
+    return "Dockerfile"
 
 
 def gaps(

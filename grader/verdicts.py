@@ -63,14 +63,32 @@ def lost_for_the_volume(project: ComposeProject, what: str, evidence: str = "") 
 
 
 def charged_to_values(ctx: Context, outcome: Outcome) -> Outcome:
-    """A failure of the running stack while grading values are missing (grader.values): the
-    instructor's to fix, so an `error` naming the variables and the rubric key, never the
-    student's deduction. When startup saw services crash, only a crash of a service that lacks a
-    value counts: a database that lacks nothing and crashed is the student's."""
-    if outcome.status is not Status.FAILED or not ctx.gaps:
+    """startup.up failed while grading values are missing (grader.values): the instructor's to
+    fix, so an `error` naming the variables and the rubric key, never the student's deduction.
+    Only when every service that crashed or never got ready lacks a value itself or waits on one
+    that does: a database that crashed for its volume is the student's, whatever the API lacks.
+    Once the stack is up, what fails later is the student's (`rubric check --against` tells the
+    instructor beforehand what a class needs)."""
+    if outcome.status is not Status.FAILED or not ctx.gaps or not ctx.shared.startup_failing:
         return outcome
-    crashed = ctx.shared.startup_crashed
-    if crashed and not crashed & {g.service for g in ctx.gaps}:
+    failing = ctx.shared.startup_failing
+    lacking = {g.service for g in ctx.gaps} & failing
+    if not lacking or not all(s in lacking or _waits_on(ctx, s, lacking) for s in failing):
         return outcome
     evidence = f"{outcome.feedback}\n{outcome.evidence}".strip()
-    return Outcome.error(msg("values.missing", gaps=listed(ctx.gaps)), evidence)
+    return Outcome.error(msg("values.missing", gaps=listed(g for g in ctx.gaps if g.service in lacking)), evidence)
+
+
+def _waits_on(ctx: Context, service: str, others: set[str]) -> bool:
+    """Whether `service` depends, directly or through others, on one of `others`."""
+    services = ctx.compose.services if ctx.resolution.project is not None else {}
+    seen, queue = set(), [service]
+    while queue:
+        current = queue.pop()
+        for needed in (services.get(current) or {}).get("depends_on") or {}:
+            if needed in others:
+                return True
+            if needed not in seen:
+                seen.add(needed)
+                queue.append(needed)
+    return False

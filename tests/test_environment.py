@@ -98,3 +98,13 @@ def test_env_files_named_are_capped(tmp_path: Path) -> None:
     """95k entries took the screen's predecessor 72 s in a list scan; now a dict, and a cap."""
     entries = ", ".join(f"f{i}.env" for i in range(5_000))
     assert len(env_files_named(f"services:\n  api:\n    env_file: [{entries}]\n")) == MAX_ENV_FILES
+
+
+def test_a_variable_named_with_no_value_is_filled_from_dotenv(tmp_path: Path) -> None:
+    """`environment: [POSTGRES_PASSWORD]`: compose takes it from `.env`, so that is where the
+    instructor's value goes, though the file interpolates nothing."""
+    from grader.environment import provide
+
+    compose = "services:\n  db:\n    image: postgres\n    environment: [POSTGRES_PASSWORD]\n"
+    assert provide(tmp_path, compose, {"POSTGRES_PASSWORD": "pw"})
+    assert (tmp_path / ".env").read_text().endswith("POSTGRES_PASSWORD=pw\n")

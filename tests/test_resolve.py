@@ -131,3 +131,13 @@ def test_a_model_larger_than_the_grader_reads_is_refused_not_a_crash(
     resolution = resolve(tmp_path, (tmp_path / "compose.yaml",), "p", {})
     assert resolution.rejection is not None and resolution.rejection.refused
     assert "more than 1 MB" in resolution.rejection.message and not resolution.rejection.crashed
+
+
+def test_only_compose_s_own_line_says_an_env_file_is_missing() -> None:
+    from grader.resolve import _missing_env_file
+
+    assert _missing_env_file("env file .env not found: stat .env: no such file or directory") == ".env"
+    forged = (
+        "services.api additional properties 'env file .env not found: stat .env: no such file or directory' not allowed"
+    )
+    assert _missing_env_file(forged) is None

@@ -10,6 +10,7 @@ import pytest
 from grader import values
 from grader.context import Context, Options, Shared
 from grader.model import Outcome, Status
+from grader.project import ComposeProject
 from grader.resolve import Resolution
 from grader.rubric import Rubric
 from grader.values import Expected, Gap
@@ -133,15 +134,17 @@ def test_gaps_are_what_nothing_supplies() -> None:
     assert values.gaps(expectations, {"API_PORT": "3000"}, trust) == ()
 
 
-def _ctx(gaps: tuple[Gap, ...], crashed: frozenset[str] = frozenset()) -> Context:
+def _ctx(gaps: tuple[Gap, ...], failing: frozenset[str] = frozenset()) -> Context:
+    config = {"services": {"api": {"build": ".", "depends_on": {"db": {}}}, "db": {"image": "postgres"}, "web": {}}}
+    model = ComposeProject(Path("compose.yaml"), Path("."), config, "")
     return Context(
         root=Path("."),
         options=Options(),
         project_name="p",
         rubric=Rubric(),
-        resolution=Resolution(()),
+        resolution=Resolution((), project=model),
         dockerfile=None,  # type: ignore[arg-type]  # not read here
-        shared=Shared(startup_crashed=crashed),
+        shared=Shared(startup_crashed=failing, startup_failing=failing),
         gaps=gaps,
     )
 
@@ -150,18 +153,20 @@ MISSING = (Gap("db", "POSTGRES_PASSWORD", ".env"),)
 
 
 @pytest.mark.parametrize(
-    ("gaps", "crashed", "status"),
+    ("gaps", "failing", "status"),
     [
         pytest.param(MISSING, frozenset({"db"}), Status.ERROR, id="the-service-that-lacks-it-crashed"),
-        pytest.param(MISSING, frozenset(), Status.ERROR, id="nothing-crashed-the-api-failed"),
-        pytest.param(MISSING, frozenset({"api"}), Status.FAILED, id="another-service-crashed"),
+        pytest.param(MISSING, frozenset({"db", "api"}), Status.ERROR, id="and-the-api-that-waits-on-it"),
+        pytest.param(MISSING, frozenset({"db", "web"}), Status.FAILED, id="and-another-the-student-broke"),
+        pytest.param(MISSING, frozenset({"api"}), Status.FAILED, id="only-another-service-failed"),
+        pytest.param(MISSING, frozenset(), Status.FAILED, id="nothing-failed-to-start"),
         pytest.param((), frozenset({"db"}), Status.FAILED, id="nothing-missing"),
     ],
 )
-def test_a_failure_while_a_value_is_missing_is_the_instructors(
-    gaps: tuple[Gap, ...], crashed: frozenset[str], status: Status
+def test_a_startup_that_fails_for_a_missing_value_is_the_instructors(
+    gaps: tuple[Gap, ...], failing: frozenset[str], status: Status
 ) -> None:
-    outcome = charged_to_values(_ctx(gaps, crashed), Outcome.failed("db stopped", "log"))
+    outcome = charged_to_values(_ctx(gaps, failing), Outcome.failed("db stopped", "log"))
     assert outcome.status is status
     if status is Status.ERROR:
         assert "`POSTGRES_PASSWORD` (`db`, `.env`)" in outcome.feedback
@@ -170,7 +175,7 @@ def test_a_failure_while_a_value_is_missing_is_the_instructors(
 
 
 def test_a_pass_is_never_touched() -> None:
-    assert charged_to_values(_ctx(MISSING), Outcome.passed("ok")).status is Status.PASSED
+    assert charged_to_values(_ctx(MISSING, frozenset({"db"})), Outcome.passed("ok")).status is Status.PASSED
 
 
 def test_a_survey_counts_what_the_compose_file_and_the_examples_supply(tmp_path: Path) -> None:
@@ -191,3 +196,33 @@ def test_a_survey_counts_what_the_compose_file_and_the_examples_supply(tmp_path:
     # the instructor's values replace the example entirely (grader.runner step 0 and 2)
     found = needs(tmp_path, parse("environment: {variables: {TOKEN_SECRET: t}}"))
     assert [(m.service, m.variable) for m in found.missing] == [("api", "DB_HOST")]
+
+
+def test_what_the_student_writes_is_theirs_and_what_compose_fills_from_dotenv_is_not(tmp_path: Path) -> None:
+    (tmp_path / "index.js").write_text("listen(process.env.PORT); sign(process.env.DECOY); db(process.env.DB_HOST)\n")
+    (tmp_path / "Dockerfile").write_text("FROM node:18\nENV PORT=3000 NODE_ENV=production\n")
+    compose = (
+        "services:\n"
+        "  api: {build: ., env_file: .env, environment: {DECOY: ''}}\n"  # blanked on purpose: theirs
+        "  db:\n    image: postgis/postgis:16-3.4\n    environment: [POSTGRES_PASSWORD]\n"  # filled from .env
+        "  cache: {image: redis, env_file: .env}\n"
+    )
+    missing = values.absent(tmp_path, compose)
+    assert missing == {".env"}  # no `$` in the file, but a name compose fills from .env
+    found = {(e.service, e.variable, e.interpolated) for e in values.expected(tmp_path, compose, missing)}
+    # PORT comes from the image's ENV, DECOY from the compose file: neither is the instructor's
+    assert found == {("api", "DB_HOST", False), ("db", "POSTGRES_PASSWORD", True)}
+
+
+def test_source_reads_outside_the_repository_or_past_a_fifo_are_never_made(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "src").mkdir()
+    os.mkfifo(tmp_path / "src" / "pipe.js")  # opening it would hang
+    (tmp_path / "src" / "link.js").symlink_to("/etc/hostname")
+    (tmp_path / "src" / "main.ts").write_text("process.env.REAL")
+    assert values.source_names(tmp_path) == {"REAL"}
+    outside = tmp_path.parent / "outside.Dockerfile"
+    outside.write_text("ENV LEAK=1\n")
+    assert values.image_env(tmp_path, str(outside)) == set()
+    assert values.image_env(tmp_path / "src", "../../outside.Dockerfile") == set()
