@@ -152,3 +152,20 @@ def engine() -> Iterator[docker.DockerClient]:
     client.ping()
     yield client
     client.close()
+
+
+# English words that are no Spanish words: a Spanish text holding one outside code, quotes and
+# placeholders holds an English sentence (`a`, `no`, `es`... are Spanish too, so not listed).
+ENGLISH = frozenset(
+    "the is and your you not of with this that are was when which from has have it its be or to in on for by an "
+    "at as if what could should would cannot does did".split()
+)
+
+
+def english_words(text: str) -> list[str]:
+    """The English words of a Spanish text, outside `code`, quotes, {placeholders} and URLs."""
+    import re
+
+    for pattern in (r"`[^`]*`", r"\{[^}]*\}", r"https?://\S+", r"«[^»]*»", r"'[^']*'", r'"[^"]*"', r"<[^>]*>"):
+        text = re.sub(pattern, " ", text)
+    return sorted({w for w in re.findall(r"[^\W\d_]+", text) if w.lower() in ENGLISH})

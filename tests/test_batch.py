@@ -19,7 +19,7 @@ from grader.errors import BadInput
 from grader.report import to_dict
 from grader.roster import entries
 from grader.runner import not_graded
-from tests.conftest import ROOT, git
+from tests.conftest import ROOT, english_words, git
 
 GOLDEN = ROOT / "tests" / "golden"
 
@@ -340,3 +340,13 @@ def test_grades_from_two_rubrics_are_flagged_everywhere(tmp_path: Path) -> None:
     assert "warning: Graded with 2 different rubrics" in summary.table()  # the summary speaks the CLI's English
     page = (out / "gradebook.html").read_text()  # in the language of the last batch's rubric (lang: es)
     assert '<html lang="es">' in page and "Calificado con 2 rúbricas distintas" in page
+
+
+def test_a_spanish_error_report_holds_no_english_sentence(tmp_path: Path) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,repo\neva,\nfede,/no/such/repository\n")
+    out = tmp_path / "out"
+    run(entries([roster]), BatchOptions(out, jobs=1, lang="es"), FakeGrade())
+    for student in ("eva", "fede"):
+        markdown = (out / student / "report.md").read_text()
+        assert english_words(markdown.replace(str(tmp_path), "")) == [], markdown

@@ -16,7 +16,7 @@ import pytest
 from grader import gradebook
 from grader.report import to_dict
 from grader.runner import not_graded
-from tests.conftest import ROOT
+from tests.conftest import ROOT, english_words
 
 GOLDEN = ROOT / "tests" / "golden"
 
@@ -138,6 +138,18 @@ def test_the_page_speaks_the_class_s_language_and_shows_code_as_code(out: Path) 
     assert '<html lang="es">' in page and "Estudiantes" in page and "calificada" in page
     for english in ("Students", "Score distribution", "full marks", "Scores are of graded runs"):
         assert english not in page
+    # Only the page's own words: what the reports say is in their own language, the titles of
+    # the checks in this fixture class are English (the reports were written in English).
+    rows = gradebook.read_rows(out)
+    words = page.split("<body>", 1)[1]
+    for row in rows:
+        words = words.replace(row.student, " ")
+    for row in rows:  # what the reports say, in the language they were written in
+        for text in [*row.titles.values(), row.reason, row.source]:
+            words = words.replace(text, " ") if text else words
+    assert english_words(words) == []
+    english = gradebook.to_html(rows).split("<body>", 1)[1]  # the detector sees the page's words
+    assert len(english_words(english)) > 5
     rows = gradebook.read_rows(out)
     rows = [dataclasses.replace(r, reason="run `grader batch --resume`") for r in rows]
     assert "<code>grader batch --resume</code>" in gradebook.to_html(rows) and "`grader" not in gradebook.to_html(rows)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.messages import CATALOGUE, LANGUAGES, language, msg
+from tests.conftest import english_words
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +33,22 @@ def test_every_language_has_the_entry_with_the_same_placeholders(key: str) -> No
 def test_spanish_is_not_english() -> None:
     same = [k for k, v in CATALOGUE.items() if v["en"] == v["es"] and len(v["en"]) > 12 and "{" not in v["en"]]
     assert same == []
+
+
+def test_no_spanish_entry_holds_an_english_sentence() -> None:
+    """Every entry as a student or an instructor reads it with `--lang es`, placeholders filled."""
+    found = {}
+    for key, entry in CATALOGUE.items():
+        with language("es"):
+            rendered = msg(key, **{name: "x" for name in placeholders(entry["en"])})
+        if english_words(rendered):
+            found[key] = english_words(rendered)
+    assert found == {}
+
+
+def test_the_english_detector_finds_english() -> None:
+    assert english_words("El servicio `db` is not ready: «the file» {x}") == ["is", "not"]
+    assert english_words("así que el contenedor no arranca") == []
 
 
 def _outcome_calls(path: Path) -> list[ast.Call]:

@@ -8,7 +8,7 @@ from grader import formats
 from grader.context import Options
 from grader.report import to_dict, to_table
 from grader.runner import grade
-from tests.conftest import SUBMISSIONS
+from tests.conftest import SUBMISSIONS, english_words
 
 pytestmark = pytest.mark.docker
 
@@ -26,3 +26,6 @@ def test_spanish_feedback_for_the_listen_localhost_mistake() -> None:
     assert formats.markdown(doc).startswith("## Tarea de Docker: 85/100 puntos")
     assert "Qué corregir" in formats.markdown(doc)
     assert "Comprobación" in to_table(report)
+    # no English sentence anywhere a Spanish-speaking student or instructor reads
+    assert english_words(formats.markdown(doc)) == []
+    assert english_words(to_table(report)) == []
