@@ -157,8 +157,45 @@ def engine() -> Iterator[docker.DockerClient]:
 # English words that are no Spanish words: a Spanish text holding one outside code, quotes and
 # placeholders holds an English sentence (`a`, `no`, `es`... are Spanish too, so not listed).
 ENGLISH = frozenset(
-    "the is and your you not of with this that are was when which from has have it its be or to in on for by an "
-    "at as if what could should would cannot does did".split()
+    [
+        "the",
+        "is",
+        "and",
+        "your",
+        "you",
+        "not",
+        "of",
+        "with",
+        "this",
+        "that",
+        "are",
+        "was",
+        "when",
+        "which",
+        "from",
+        "has",
+        "have",
+        "it",
+        "its",
+        "be",
+        "or",
+        "to",
+        "in",
+        "on",
+        "for",
+        "by",
+        "an",
+        "at",
+        "as",
+        "if",
+        "what",
+        "could",
+        "should",
+        "would",
+        "cannot",
+        "does",
+        "did",
+    ]
 )
 
 
