@@ -7,6 +7,8 @@ grades: these checks as the instructor's rubric weights them, plus the rubric's 
 
 from __future__ import annotations
 
+import difflib
+
 from checks import (
     api_reachable,
     api_scenario,
@@ -23,7 +25,7 @@ from checks import (
 )
 from grader.context import Check
 from grader.errors import BadInput
-from grader.rubric import Rubric
+from grader.rubric import CheckSetting, Rubric
 
 CHECKS: dict[str, Check] = {
     check.id: check
@@ -52,7 +54,21 @@ def registry(rubric: Rubric | None = None) -> dict[str, Check]:
     rubric = rubric or Rubric()
     unknown = sorted(set(rubric.checks) - set(CHECKS))
     if unknown:
-        raise BadInput(f"the rubric names unknown checks: {', '.join(unknown)} (known: {', '.join(CHECKS)})")
+        first = unknown[0]
+        line = rubric.check_lines.get(first)
+        close = difflib.get_close_matches(first, CHECKS, n=1)
+        guess = f"; did you mean `{close[0]}`?" if close else ""
+        raise BadInput(
+            f"{rubric.name}{f' line {line}' if line else ''}: checks.{first}: there is no such check{guess} "
+            f"(the checks: {', '.join(CHECKS)}; a scenario goes under `scenarios:`)"
+        )
+    file_points = (rubric.checks.get("compose.file") or CheckSetting()).points
+    most = CHECKS["compose.file"].max_points if file_points is None else file_points
+    if rubric.env_example_deduct > most:
+        raise BadInput(
+            f"{rubric.name}: env_examples.deduct: {rubric.env_example_deduct:g} points is more than "
+            f"compose.file is worth ({most:g}): the deduction is taken from that check's points"
+        )
     checks: dict[str, Check] = {}
     for check in CHECKS.values():
         setting = rubric.checks.get(check.id)

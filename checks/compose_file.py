@@ -128,6 +128,8 @@ def _judge(ctx: Context) -> Outcome:
         total = CHECK.max_points if points is None else points
         share = max(0.0, 1 - deduct / total) if total else 0.0
         advice = tuple(msg("env.example_deducted", file=n) for n in ctx.examples)
+        files = ", ".join(f"`{n}`" for n in ctx.examples)
+        text += " " + msg("compose.example_charged", files=files, points=f"{min(deduct, total):g}")
         return Outcome.failed(text, fraction=share, hints=(*hints, *advice))
     return Outcome.passed(text, hints=tuple(hints))
 

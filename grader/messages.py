@@ -436,6 +436,13 @@ _add(
     "`{file}` no está en el repositorio: el calificador usó en su lugar el `{example}` que sí está.",
 )
 _add(
+    "compose.example_charged",
+    "It does not start from a fresh clone, though: {files} is not in the repository, and the course's rubric takes "
+    "{points} points for that (the grader used the example committed beside it).",
+    "Pero no arranca desde un clon nuevo: {files} no está en el repositorio, y la rúbrica del curso descuenta "
+    "{points} puntos por eso (el calificador usó el ejemplo que está a su lado).",
+)
+_add(
     "env.example_deducted",
     "Commit a way to start without `{file}`: mark it `required: false` and give the homework's values under "
     "`environment:` (or their defaults, `${{DB_HOST:-db}}`), so `docker compose up` works on a fresh clone.",

@@ -192,6 +192,10 @@ class Rubric:
     helpers: tuple[str, ...] = ()  # services (by name or image) not started and not graded: pgAdmin, ...
     env_examples: bool = True  # a committed .env.example stands in for a missing env file
     env_example_deduct: float = 0.0  # points compose.file loses when one does
+    # Where the rubric is and the line of each `checks:` key: checks.registry, which knows the
+    # checks, says which of them is unknown, and where.
+    name: str = "grader.yml"
+    check_lines: dict[str, int] = field(default_factory=dict)
 
     def secret_items(self) -> tuple[tuple[str, str], ...]:
         """(key, value) the reports must never show: keys the rubric marks secret or named like
@@ -314,6 +318,10 @@ def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubr
         helpers=tuple(data.get("helpers") or ()),
         env_examples=bool((data.get("env_examples") or {}).get("use", True)),
         env_example_deduct=float((data.get("env_examples") or {}).get("deduct", 0)),
+        name=name,
+        check_lines={
+            str(k): line for k in (data.get("checks") or {}) if (line := yaml_line(text, "checks", str(k))) is not None
+        },
     )
 
 

@@ -190,6 +190,11 @@ def run_check(
     )
 
 
+def _where_in_repository(where: str, project_dir: str) -> str:
+    """`Dockerfile line 1` from the repository's root: `ecommerce-ana/Dockerfile line 1`."""
+    return where if project_dir == locate.ROOT else f"{project_dir}/{where}"
+
+
 def _in_repository(location: Location | None, project_dir: str) -> Location | None:
     """A finding's file from the repository's root: what a student opens, what GitHub annotates."""
     if location is None or project_dir == locate.ROOT:
@@ -276,6 +281,8 @@ def prepare(
     unprepared = ""
     try:
         stack, pins = _prepare_stack(root, resolution, project, client, options, rubric.images, left_out)
+        if client is None and resolution.project is not None:  # `grader lint`: what a build would use
+            pins = tuple(pin_dockerfiles(resolution.project, rubric.images, root))
     except Exception as exc:
         stack, pins, unprepared = None, (), _fault("the stack", exc)
     return Context(
@@ -473,7 +480,7 @@ def grade(
         checks=results,
         # what compose resolved may carry a variable's value: redacted like all feedback
         images=tuple(
-            s._replace(written=inert(redact(s.written, ctx.secrets)))
+            s._replace(written=inert(redact(s.written, ctx.secrets)), where=_where_in_repository(s.where, located.path))
             for s in ctx.substitutions
             if not any(s.where.endswith(f" services.{helper}.image") for helper in ctx.left_out)  # never run
         ),

@@ -118,6 +118,20 @@ def test_lint_grades_the_static_checks_without_an_engine(
     assert json.loads(out.read_text())["kind"] == "lint" and json.loads(out.read_text())["status"] == "error"
 
 
+def test_lint_lists_the_pins_a_build_would_use_from_the_repository_s_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rubric's `FROM node` pin too, not only compose's `image:`; a project in a folder is
+    named from the repository's root, as the student opens it."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    out = tmp_path / "lint.json"
+    rubric = SUBMISSIONS.parent.parent / "examples" / "course-rubric.yml"
+    assert main(["lint", str(SUBMISSIONS / "course-subfolder"), "--rubric", str(rubric), "--json", str(out)]) == 0
+    images = [(i["where"], i["written"], i["used"]) for i in json.loads(out.read_text())["images"]]
+    assert ("ecommerce-ana/Dockerfile line 1", "node", "node:18") in images
+    assert ("ecommerce-ana/docker-compose.yml services.postgresdb.image", "postgres", "postgres:16") in images
+
+
 @pytest.mark.docker
 def test_fail_under_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # invalid-compose fails before anything starts: a fast end-to-end run of the CLI.

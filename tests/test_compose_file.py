@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from checks.compose_file import unknown_key_advice
@@ -28,3 +30,23 @@ from checks.compose_file import unknown_key_advice
 )
 def test_unknown_key_advice(message: str, expected: str | None) -> None:
     assert unknown_key_advice(message) == expected
+
+
+def test_a_charged_example_says_so_in_the_feedback(tmp_path: Path) -> None:
+    """The rubric's `env_examples.deduct`: the check fails for those points, and its feedback
+    says why, not only that the file is valid."""
+    import shutil
+
+    from checks import CHECKS
+    from grader.context import Options
+    from grader.rubric import parse
+    from grader.runner import prepare, run_checks
+    from tests.conftest import SUBMISSIONS
+
+    root = tmp_path / "s"
+    shutil.copytree(SUBMISSIONS / "course-subfolder" / "ecommerce-ana", root)
+    rubric = parse("env_examples: {use: true, deduct: 2}\n")
+    ctx = prepare(root, Options(), None, "grader-charged-test", rubric)
+    (result,) = run_checks(ctx, {"compose.file": CHECKS["compose.file"]})
+    assert (result.status.value, result.points) == ("failed", 3.0)
+    assert "`.env` is not in the repository, and the course's rubric takes 2 points" in result.feedback

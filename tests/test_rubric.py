@@ -83,7 +83,9 @@ def test_errors_name_the_key_and_line(text: str, message: str) -> None:
 
 
 def test_unknown_check_is_refused() -> None:
-    with pytest.raises(BadInput, match=r"unknown checks: api\.reachabel"):
+    with pytest.raises(
+        BadInput, match=r"line 2: checks\.api\.reachabel: there is no such check; did you mean `api\.reachable`"
+    ):
         registry(parse("checks:\n  api.reachabel: {points: 5}\n"))
 
 
@@ -132,3 +134,21 @@ def test_the_security_gate_can_be_hidden_or_weighted() -> None:
     rubric = parse("checks: {security.policy: {hidden: true, points: 5}}")
     gate = registry(rubric)["security.policy"]
     assert (gate.hidden, gate.max_points) == (True, 5)
+
+
+def test_an_unknown_check_is_named_with_its_line_and_a_guess(tmp_path: Path) -> None:
+    from checks import registry
+
+    rubric = parse("lang: es\nchecks:\n  startup.up: {points: 10}\n  compose.volumes: {points: 5}\n", "curso.yml")
+    with pytest.raises(BadInput) as error:
+        registry(rubric)
+    assert str(error.value).startswith("curso.yml line 4: checks.compose.volumes: there is no such check")
+    assert "did you mean `compose.volume`?" in str(error.value)
+
+
+def test_a_deduction_larger_than_the_check_is_refused() -> None:
+    from checks import registry
+
+    with pytest.raises(BadInput, match=r"env_examples\.deduct: 6 points is more than compose\.file is worth"):
+        registry(parse("env_examples: {deduct: 6}\n"))
+    registry(parse("env_examples: {deduct: 6}\nchecks:\n  compose.file: {points: 8}\n"))
