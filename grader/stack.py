@@ -52,6 +52,28 @@ _INTERMEDIATE = re.compile(r"---> Running in ([0-9a-f]{12,64})")
 _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$", re.MULTILINE)  # the classic builder's layers
 
 
+class _StepLines:
+    """The lines of a build's output that name a layer or a step's container, kept as they come
+    (never the whole output: a build prints what it likes): what an interrupted build made."""
+
+    MAX_LINES = 10_000
+
+    def __init__(self) -> None:
+        self._carry = b""
+        self._lines: list[str] = []
+
+    def output(self, chunk: bytes) -> None:
+        text = self._carry + chunk
+        complete, _, self._carry = text.rpartition(b"\n")
+        self._carry = self._carry[-200:]  # a line split between two chunks, and no more
+        for line in complete.decode(errors="replace").splitlines():
+            if len(self._lines) < self.MAX_LINES and (_STEP_IMAGE.match(line) or _INTERMEDIATE.search(line)):
+                self._lines.append(line)
+
+    def text(self) -> str:
+        return "\n".join([*self._lines, self._carry.decode(errors="replace")])
+
+
 @dataclass
 class GradingCompose(DockerCompose):
     """testcontainers' DockerCompose runs compose commands without a timeout and with the whole
@@ -536,13 +558,21 @@ class Stack:
         self.watch_disk()
         limiter = BuildLimiter(self.client, self.limits, before[1])
         self.build_steps = limiter.limited  # the same set: the disk watch sees each step as it is limited
+        steps = _StepLines()
+
+        def watch(chunk: bytes) -> None:
+            limiter.output(chunk)
+            steps.output(chunk)
+
         try:
             with building():  # no run of this machine removes a layer this build may stand on
-                result = compose.run(
-                    compose.command("--progress", "plain", "build"), timeout, check=False, watch=limiter.output
-                )
+                result = compose.run(compose.command("--progress", "plain", "build"), timeout, check=False, watch=watch)
         except CommandTimeout as exc:
             self._after_build(exc.output, *before)
+            raise
+        except BaseException:  # Ctrl-C, SIGTERM: the layers made so far are recorded, so teardown removes them
+            with suppress(Exception):
+                self._after_build(steps.text(), *before)
             raise
         finally:
             limiter.close()

@@ -46,3 +46,35 @@ def test_signal_mid_run_tears_down(engine: docker.DockerClient, signum: int, cod
     assert proc.returncode == code, err
     assert "the teardown ran" in err and "Traceback" not in err
     assert engine_counts(engine) == before
+
+
+def test_ctrl_c_mid_build_leaves_no_layer(engine: docker.DockerClient) -> None:
+    """The layers a build made before Ctrl-C are recorded from its output as it streams (no
+    CommandTimeout carries it then), so teardown removes them: no dangling image is left."""
+    before = engine_counts(engine)
+    containers_before = {c.id for c in engine.containers.list(all=True)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader.cli", "grade", str(SUBMISSIONS / "hostile-build-hangs")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        # Wait for the step that never ends: the build has made its first layers by then.
+        while time.monotonic() < deadline:
+            steps = [c for c in engine.containers.list() if c.id not in containers_before]
+            if any("sleep 100000" in " ".join(c.attrs["Config"].get("Cmd") or []) for c in steps):
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.5)
+        else:
+            pytest.fail("the build never reached its endless step")
+        assert engine_counts(engine).image_ids - before.image_ids  # layers made by this build
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert engine_counts(engine) == before
