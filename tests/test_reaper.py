@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -107,3 +108,56 @@ def test_pulled_images_wait_until_no_other_run_grades(tmp_path: Path, monkeypatc
     grading.delete()
     assert reaper.reap(client, record) == []  # type: ignore[arg-type]
     assert removed == ["redis:7"] and "grader-done-000001" not in records()
+
+
+@pytest.mark.docker
+def test_a_layer_a_build_stands_on_is_not_removed_under_it(
+    engine: docker.DockerClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21's race, made to happen: run A's teardown removes the layer run B's build has just
+    taken from the cache, while B copies a large file on top of it. Without the builds lock the
+    engine fails B with `unknown parent image ID` (a student charged for the engine's fault);
+    with it, the removal waits for B, finds B's layer built on it and leaves it for later."""
+    import threading
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    before = engine_counts(engine)
+    base = "FROM python:3.11-slim\nRUN echo shared > /shared\n"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "Dockerfile").write_text(base)
+    image_a, _ = engine.images.build(path=str(tmp_path / "a"), tag="grader-race-a-000001:latest", rm=True)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "Dockerfile").write_text(base + "COPY big.bin /big.bin\n")
+    with (tmp_path / "b" / "big.bin").open("wb") as big:
+        for _ in range(48):
+            big.write(os.urandom(8 << 20))  # 384 MiB: a few seconds to copy and commit
+    copying, output = threading.Event(), []
+
+    def build_b() -> None:
+        with cleanup.building():  # what Stack.build holds
+            for line in engine.api.build(
+                path=str(tmp_path / "b"), tag="grader-race-b-000001:latest", rm=True, decode=True
+            ):
+                output.append(str(line))
+                if "COPY big.bin" in str(line):
+                    copying.set()
+
+    builder = threading.Thread(target=build_b)
+    builder.start()
+    try:
+        assert copying.wait(120), output
+        problems = cleanup.remove_images(engine, {"grader-race-a-000001:latest"}, [str(image_a.id)], wait=300)
+        builder.join(300)
+        assert not any("errorDetail" in line for line in output), output[-3:]
+        assert engine.images.get("grader-race-b-000001:latest")  # B built, on the layer A wanted gone
+        assert problems == []
+    finally:
+        builder.join(300)
+        with suppress(docker.errors.ImageNotFound):
+            engine.images.remove("grader-race-b-000001:latest", force=True, noprune=True)
+        with suppress(docker.errors.ImageNotFound):
+            engine.images.remove("grader-race-a-000001:latest", force=True, noprune=True)
+        with cleanup.no_build(60):
+            cleanup.sweep_handed_over(engine)  # A's layer, handed over while B stood on it
+    after = engine_counts(engine)
+    assert after == before, engine_changes(before, after)
