@@ -17,6 +17,13 @@ _COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 # A step stopped by the limits every build step gets (grader.stack.BuildLimiter): killed for
 # memory, or out of processes.
 _AT_LIMITS = re.compile(r"returned a non-zero code: 137|Cannot fork|fork: retry|Resource temporarily unavailable")
+# What the engine says when its layer store changed under a build (another program removed a
+# layer the build stood on): the engine's fault, gone on a second build. The output is the
+# student's too (`RUN echo "unknown parent image ID"; exit 1`), so it is never taken at its
+# word: it only earns one more build, and a failure that repeats is the build's own.
+_ENGINE_FAULT = re.compile(
+    r"unknown parent image ID|failed to set parent|failed to register layer|layer does not exist"
+)
 
 
 def failing_step(output: str) -> str:
@@ -48,8 +55,18 @@ def _judge(ctx: Context) -> Outcome:
     except CommandTimeout as exc:
         return Outcome.failed(msg("build.timeout", seconds=f"{timeout:.0f}"), failing_step(exc.output))
     output = (result.stdout + result.stderr).decode(errors="replace")
+    retried = ""
+    if result.returncode != 0 and (fault := _ENGINE_FAULT.search(failing_step(output))):
+        retried = fault.group(0)
+        try:
+            with ctx.timings.phase("build"):
+                result = ctx.stack.build(timeout)
+        except CommandTimeout as exc:
+            return Outcome.failed(msg("build.timeout", seconds=f"{timeout:.0f}"), failing_step(exc.output))
+        output = (result.stdout + result.stderr).decode(errors="replace")
     if result.returncode == 0:
-        return Outcome.passed(msg("build.ok", services=", ".join(f"`{s}`" for s in services)))
+        text = msg("build.ok", services=", ".join(f"`{s}`" for s in services))
+        return Outcome.passed(text + (" " + msg("build.engine_retried", fault=retried) if retried else ""))
     step = failing_step(output)
     if network_failure(step) and unreachable_registry(step, ctx.stack.missing_bases()):
         return Outcome.error(msg("build.network"), step)

@@ -1505,3 +1505,10 @@ _add(
     "the batch crashed on this student ({error})",
     "el lote falló con este estudiante ({error})",
 )
+_add(
+    "build.engine_retried",
+    "(The first build failed with `{fault}`, the engine's own fault when a layer changes under a build; the grader "
+    "built again, and only this build counts.)",
+    "(La primera construcción falló con `{fault}`, una falla del propio motor cuando una capa cambia durante una "
+    "construcción; el calificador construyó de nuevo, y solo cuenta esta construcción.)",
+)

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
+import pytest
+
 from checks.dockerfile_build import failing_step, unreachable_registry
-from grader.model import bound
+from grader.model import Status, bound
 
 CLASSIC = (
     "Step 5/9 : COPY . .\n ---> 1a2b\nStep 6/9 : RUN npm run build\n ---> Running in e67d\n"
@@ -41,3 +46,60 @@ def test_only_the_builder_s_words_and_a_missing_base_make_a_build_the_machine_s_
     assert not unreachable_registry(printed, ["node:18"])  # the student's step printed it: their failed build
     # a step printing a fake header of its own (second review): every base is on the engine
     assert not unreachable_registry(pull, [])
+
+
+class _Builds:
+    """A stack whose builds end as listed (returncode, output), one per call."""
+
+    def __init__(self, *results: tuple[int, str]) -> None:
+        self.results = list(results)
+        self.calls = 0
+
+    def build(self, timeout: float) -> subprocess.CompletedProcess[bytes]:
+        code, output = self.results[self.calls]
+        self.calls += 1
+        return subprocess.CompletedProcess([], code, output.encode(), b"")
+
+
+ENGINE_FAULT = (
+    "Step 3/5 : COPY package*.json ./\n"
+    "failed to export image: failed to set parent sha256:ab: unknown parent image ID\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("results", "status", "calls"),
+    [
+        pytest.param([(1, ENGINE_FAULT), (0, "ok")], Status.PASSED, 2, id="the-engine-s-fault-goes-on-a-second-build"),
+        pytest.param(
+            [(1, ENGINE_FAULT), (1, ENGINE_FAULT)], Status.FAILED, 2, id="a-fault-that-repeats-is-the-build-s"
+        ),
+        pytest.param([(1, CLASSIC)], Status.FAILED, 1, id="the-student-s-failure-is-built-once"),
+    ],
+)
+def test_an_engine_fault_earns_one_more_build_never_a_pass(
+    results: list[tuple[int, str]], status: Status, calls: int
+) -> None:
+    """`RUN echo "unknown parent image ID"; exit 1` only costs its author a second build."""
+    from checks.dockerfile_build import run
+    from grader.context import Context, Options
+    from grader.dockerfile import DockerfileSource
+    from grader.project import ComposeProject
+    from grader.resolve import Resolution
+    from grader.rubric import Rubric
+
+    model = ComposeProject(Path("compose.yaml"), Path("."), {"services": {"api": {"build": {"context": "."}}}}, "")
+    builds = _Builds(*results)
+    ctx = Context(
+        root=Path("."),
+        options=Options(),
+        project_name="p",
+        rubric=Rubric(),
+        resolution=Resolution((), project=model),
+        dockerfile=DockerfileSource(Path("."), Path("Dockerfile"), "the build of `api`"),
+        prepared=builds,  # type: ignore[arg-type]  # only build() is called
+    )
+    outcome = run(ctx)
+    assert (outcome.status, builds.calls) == (status, calls)
+    if status is Status.PASSED:
+        assert "failed to set parent" in outcome.feedback and "built again" in outcome.feedback
