@@ -340,6 +340,21 @@ def handed_over_dir() -> Path:
     return folder
 
 
+def handed_over(client: docker.DockerClient) -> list[str]:
+    """The layers grader runs made and handed over (another image still built on them when they
+    tore down) that are still on the engine: `grader cleanup` lists and sweeps them too."""
+    try:
+        names = sorted(p.name for p in handed_over_dir().iterdir())
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        with suppress(docker.errors.NotFound, docker.errors.APIError):
+            client.images.get(name)
+            found.append(name)
+    return found
+
+
 def sweep_handed_over(client: docker.DockerClient) -> None:
     """Remove the handed-over layers nothing builds on any more (a chain from its top: passes
     until one removes nothing); forget those that are gone. Only layers grader runs created are

@@ -312,7 +312,16 @@ def _cleanup(args: argparse.Namespace) -> int:
         problems = cleanup.remove(client, leftover)
         failed |= bool(problems)
         sys.stdout.write(f"{leftover.project}: {'; '.join(problems) if problems else 'removed'}\n")
-    if not found:
+    layers = cleanup.handed_over(client)
+    if layers and args.dry_run:
+        sys.stdout.write(f"{len(layers)} layers grader runs made, another image built on them: would be removed\n")
+    elif layers:
+        with cleanup.no_build(cleanup.TEARDOWN_WAIT_S) as free:
+            if free:
+                cleanup.sweep_handed_over(client)
+        left = cleanup.handed_over(client)
+        sys.stdout.write(f"{len(layers) - len(left)} handed-over layers removed, {len(left)} still built on\n")
+    if not found and not layers:
         sys.stdout.write("nothing to clean up\n")
     return EXIT_INFRA if failed else EXIT_OK
 

@@ -151,3 +151,37 @@ def test_a_layer_another_run_built_on_is_handed_over_and_removed_after_it(
         for leftover in ("compose-grader-handover:b", "compose-grader-handover:a", shared):
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 engine.images.remove(leftover)
+
+
+def test_grader_cleanup_lists_and_removes_handed_over_layers(
+    engine: docker.DockerClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A layer a run handed over (another image built on it) whose builder went away without a
+    teardown: `grader cleanup --dry-run` shows it, `grader cleanup` removes it."""
+    from grader.cleanup import handed_over, remove_labelled
+    from grader.cli import main
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    before = {str(i.id) for i in engine.images.list(all=True)}
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text(
+            f"FROM grader-base/debian:bookworm\nRUN echo shared > /step-{tmp_path.name}\nLABEL run={name}\n"
+        )
+    first, _ = engine.images.build(path=str(tmp_path / "a"), tag="compose-grader-handover:a", rm=True)
+    shared = str(first.attrs["Parent"])
+    engine.images.build(path=str(tmp_path / "b"), tag="compose-grader-handover:b", rm=True)
+    try:
+        remove_labelled(engine, "grader-handover-000002", set(), {"compose-grader-handover:a"}, [shared, str(first.id)])
+        assert handed_over(engine) == [shared]
+        engine.images.remove("compose-grader-handover:b", noprune=True)  # its run died: no teardown
+        assert main(["cleanup", "--dry-run"]) == 0
+        assert "1 layers grader runs made, another image built on them: would be removed" in capsys.readouterr().out
+        assert engine.images.get(shared)
+        assert main(["cleanup"]) == 0
+        assert "1 handed-over layers removed, 0 still built on" in capsys.readouterr().out
+        assert handed_over(engine) == [] and {str(i.id) for i in engine.images.list(all=True)} == before
+    finally:
+        for leftover in ("compose-grader-handover:b", "compose-grader-handover:a", shared):
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                engine.images.remove(leftover)
