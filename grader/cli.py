@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="SOURCE",
         help="also read a class (the sources of `grader batch`): the values each repository expects from files it "
-        "keeps out of git, and which the rubric does not give (exit 1 when some are missing)",
+        "keeps out of git, which the rubric does not give, and hosts that name no service (exit 1 unless every "
+        "repository was read and needs nothing more)",
     )
     return parser
 
@@ -232,6 +233,11 @@ def _rubric(args: argparse.Namespace) -> int:
     checks = registry(rubric)
     total = sum(c.max_points for c in checks.values())
     sys.stdout.write(f"{args.file}: valid; {len(checks)} checks, {total:g} points\n")
+    if rubric.environment and rubric.env_example_deduct:
+        sys.stdout.write(
+            f"{args.file}: note: env_examples.deduct does nothing while `environment:` gives values (no example "
+            "stands in then)\n"
+        )
     if not args.against:
         return EXIT_OK
     from grader import roster, survey  # only --against fetches a class
@@ -244,8 +250,8 @@ def _rubric(args: argparse.Namespace) -> int:
         sys.stderr.write(f"grader: reading {entry.student} ...\n")
 
     found = survey.survey(entries, rubric, reading)
-    sys.stdout.write("\n" + survey.render(found, args.file.name))
-    return EXIT_BELOW if any(n.missing for n in found) else EXIT_OK
+    sys.stdout.write("\n" + survey.render(found, rubric, str(args.file)))
+    return EXIT_OK if survey.complete(found) else EXIT_BELOW
 
 
 def _load_report(path: Path) -> dict[str, Any]:

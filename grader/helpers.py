@@ -29,6 +29,13 @@ def _matches(name: str, service: dict[str, Any], entries: Iterable[str]) -> bool
     return any(entry == name or (image and repository(entry) == image) for entry in entries)
 
 
+def named(services: dict[str, dict[str, Any]], entries: Iterable[str]) -> set[str]:
+    """The services the rubric's `helpers` name (by name or image), as written: what
+    `grader rubric check --against` leaves out, before any model is resolved."""
+    entries = tuple(entries)
+    return {n for n, s in services.items() if isinstance(s, dict) and _matches(n, s, entries)}
+
+
 def _needs(service: dict[str, Any]) -> set[str]:
     """Services another one cannot run without (sharing their network, IPC, PID, UTS or cgroup
     namespace or their volumes, or a legacy link); `depends_on` is only an order, and the grader

@@ -14,6 +14,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from grader.dockerfile import parse, without_bom
+from grader.messages import msg
 from grader.model import Substitution
 from grader.project import ComposeProject
 from grader.untrusted import inside, relative
@@ -90,7 +91,7 @@ def pin_dockerfile(path: Path, pins: Mapping[str, str], shown: str) -> list[Subs
             used = None if image.lower() in stages | {"scratch"} else pinned(image, pins)
             if used is not None:
                 line = f"{match.group('head')}{used}{match.group('tail')}"
-                done.append(Substitution(f"{shown} line {number}", image, used))
+                done.append(Substitution(msg("where.line", file=shown, line=number), image, used))
             if match.group("stage"):
                 stages.add(match.group("stage").lower())
         lines.append(line)

@@ -170,7 +170,7 @@ _add(
 )
 _add("practice.expose", "EXPOSE matches the published port", "EXPOSE coincide con el puerto publicado")
 _add("practices.ok", "OK ", "OK ")
-_add("practices.fix", "FIX", "MAL")
+_add("practices.fix", "FIX", "CORREGIR")
 _add(
     "practice.expose.missing",
     "Add `EXPOSE {port}`: it documents the port your app listens on.",
@@ -1251,12 +1251,13 @@ _add(
 _add("report.not_graded", "Not graded", "Sin calificar")
 _add(
     "report.incomplete",
-    "⚠️ **Incomplete, not a grade**: {points} points could not be graded ({checks}) because of a problem of "
-    "the grader or the grading machine, not of the submission. Grade it again (re-run the job); if it happens "
-    "again, tell the instructor.",
-    "⚠️ **Incompleta, no es una nota**: {points} puntos no se pudieron calificar ({checks}) por un "
-    "problema del calificador o de la máquina que califica, no de la entrega. Vuelve a ejecutar el "
-    "job para calificarla de nuevo; si se repite, avisa al docente.",
+    "⚠️ **Incomplete, not a grade**: {points} points could not be graded ({checks}) because of the grader, the "
+    "grading machine or the instructor's grading values, not of the submission (the checks below say which). "
+    "Grade it again (re-run the job); if it happens again, tell the instructor.",
+    "⚠️ **Incompleta, no es una nota**: {points} puntos no se pudieron calificar ({checks}) por el "
+    "calificador, la máquina que califica o los valores de calificación del docente, no por la entrega (las "
+    "comprobaciones de abajo dicen cuál). Vuelve a ejecutar el job para calificarla de nuevo; si se repite, "
+    "avisa al docente.",
 )
 _add(
     "report.gradescope_placeholder",
@@ -1321,7 +1322,7 @@ _add(
     "docker compose down, then up, then the data again",
     "docker compose down, luego up, y se revisan de nuevo los datos",
 )
-_add("table.fail", "FAIL", "MAL")
+_add("table.fail", "FAIL", "FALLA")
 _add("table.error", "ERROR", "ERROR")
 _add("table.skip", "SKIP", "OMITIDA")
 _add(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from grader.errors import BadInput
+from grader.project import COMPOSE_FILES
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 ROSTER_SUFFIXES = (".csv",)
@@ -84,6 +85,12 @@ Raw = tuple[str, Kind, str, str, str]  # student, kind, location, ref, path
 
 
 def _from_folder(folder: Path) -> list[Raw]:
+    held = next((n for n in COMPOSE_FILES if (folder / n).is_file()), None)
+    if held is not None:  # its subfolders (src, scripts) would be taken for students
+        raise BadInput(
+            f"{folder}: this is one repository (it holds {held}), not a class: give the folder that holds the "
+            "students' repositories, or a roster (to grade one repository: `grader grade`)"
+        )
     found: list[Raw] = []
     links: list[str] = []
     for child in sorted(folder.iterdir()):

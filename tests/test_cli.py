@@ -128,7 +128,7 @@ def test_lint_lists_the_pins_a_build_would_use_from_the_repository_s_root(
     rubric = SUBMISSIONS.parent.parent / "examples" / "course-rubric.yml"
     assert main(["lint", str(SUBMISSIONS / "course-subfolder"), "--rubric", str(rubric), "--json", str(out)]) == 0
     images = [(i["where"], i["written"], i["used"]) for i in json.loads(out.read_text())["images"]]
-    assert ("ecommerce-ana/Dockerfile line 1", "node", "node:18") in images
+    assert ("ecommerce-ana/Dockerfile línea 1", "node", "node:18") in images  # the rubric says lang: es
     assert ("ecommerce-ana/docker-compose.yml services.postgresdb.image", "postgres", "postgres:16") in images
 
 
@@ -184,14 +184,50 @@ def test_rubric_check_against_a_class_lists_the_values_it_lacks(
     rubric = SUBMISSIONS.parent / "rubrics" / "missing-postgres-password.yml"
     assert main(["rubric", "check", str(rubric), "--against", str(cohort)]) == 1
     out = capsys.readouterr().out
-    assert "missing-grading-value: missing from the rubric: POSTGRES_PASSWORD (db, .env)" in out
+    assert "missing-grading-value: missing from the rubric: POSTGRES_PASSWORD (read by db from .env, not in git)" in out
     # a committed .env is the student's own: what it lacks is theirs, not the rubric's
     assert "no-postgres-password : expects no value from files it keeps out of git" in out
-    assert "  POSTGRES_PASSWORD: 1 of 3 repositories" in out
+    assert "3 of 3 repositories read" in out
+    assert "  POSTGRES_PASSWORD: 1 of 3 (missing-grading-value)" in out
+    assert "so no student's `.env.example` stands in" in out
     complete = tmp_path / "complete.yml"
     complete.write_text(rubric.read_text() + "    POSTGRES_PASSWORD: grading-pw\n")
     assert main(["rubric", "check", str(complete), "--against", str(cohort)]) == 0
-    assert "missing-grading-value: the rubric supplies all 5 values it expects" in capsys.readouterr().out
+    assert "missing-grading-value: the rubric gives all 5 values it expects" in capsys.readouterr().out
+
+
+def test_rubric_check_against_names_a_host_that_fits_not_every_repository(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One `DB_HOST` for a class where one student calls the database `postgresdb`; a helper's
+    values are never asked for; a repository that cannot be read is no success."""
+    import shutil
+
+    cohort = tmp_path / "cohort"
+    shutil.copytree(SUBMISSIONS / "missing-grading-value", cohort / "ana")
+    shutil.copytree(SUBMISSIONS / "missing-grading-value", cohort / "bea")
+    compose = cohort / "bea" / "docker-compose.yml"
+    text = compose.read_text().replace("  db:", "  postgresdb:").replace("- db", "- postgresdb")
+    pgadmin = "  pgadmin:\n    image: dpage/pgadmin4\n    env_file: .env.pgadmin\n\nvolumes:\n"
+    compose.write_text(text.replace("\nvolumes:\n", "\n" + pgadmin))
+    (cohort / "ciro").mkdir()  # no compose file: not read
+    rubric = tmp_path / "grader.yml"
+    rubric.write_text(
+        "helpers: [dpage/pgadmin4]\nenvironment:\n  variables:\n    DB_HOST: db\n    DB_USER: postgres\n"
+        "    DB_PASSWORD: pw\n    DB_NAME: products\n    POSTGRES_PASSWORD: pw\n"
+    )
+    assert main(["rubric", "check", str(rubric), "--against", str(cohort)]) == 1
+    out = capsys.readouterr().out
+    assert "ana : the rubric gives all 5 values it expects" in out
+    assert "DB_HOST=db names no service of this repository (api, postgresdb)" in out
+    assert "PGADMIN" not in out  # pgAdmin is left out: it needs nothing
+    assert "ciro: not read: " in out and "2 of 3 repositories read, 1 not read" in out
+
+
+def test_a_single_repository_is_no_class(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rubric = SUBMISSIONS.parent / "rubrics" / "missing-postgres-password.yml"
+    assert main(["rubric", "check", str(rubric), "--against", str(SUBMISSIONS / "course-nestjs")]) == 2
+    assert "this is one repository (it holds docker-compose.yml), not a class" in capsys.readouterr().err
 
 
 def test_rubric_check_against_nobody_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
