@@ -16,6 +16,7 @@ import json
 import os
 import re
 import socket
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -40,16 +41,21 @@ PROJECT_PATTERN = re.compile(r"grader-[a-z0-9-]*-[0-9a-f]{6}")
 
 def runs_dir() -> Path:
     """Where runs record themselves: $XDG_STATE_HOME (or ~/.local/state)/compose-grader/runs,
-    else the temporary folder when home is not writable (the grader's image as another user)."""
+    else a folder of this user's in the temporary folder when home is not writable (the grader's
+    image as another user). Only a folder this user owns and nobody else may write: the records
+    name images to remove, and the builds lock beside them keeps layers alive."""
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    for folder in (base / "compose-grader" / "runs", Path(tempfile.gettempdir()) / "compose-grader-runs"):
+    temporary = Path(tempfile.gettempdir()) / f"compose-grader-runs-{os.getuid()}"
+    for folder in (base / "compose-grader" / "runs", temporary):
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = folder.lstat()
         except OSError:
             continue
-        if os.access(folder, os.W_OK):
+        own = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
+        if own and os.access(folder, os.W_OK):
             return folder
-    raise OSError("no writable folder for the grader's run records")
+    raise OSError("no writable folder of this user's for the grader's run records")
 
 
 @dataclass
@@ -173,7 +179,8 @@ def remove(client: docker.DockerClient, leftover: Leftover) -> list[str]:
     problems = remove_labelled(
         client, leftover.project, set(leftover.anonymous_volumes), set(leftover.images), list(leftover.layers)
     )
-    problems += remove_pulled(client, leftover.pulled)
+    if not problems:  # a pulled base its own images still stand on would only lose its tag
+        problems += remove_pulled(client, leftover.pulled)
     if not problems:
         RunRecord(leftover.project).delete()
     return problems
@@ -235,7 +242,7 @@ TEARDOWN_WAIT_S = 120.0  # a run that removes its images itself (a signal, tests
 
 
 def _builds_lock() -> Path:
-    return runs_dir().parent / "builds.lock"
+    return runs_dir() / "builds.lock"
 
 
 @contextmanager
@@ -243,12 +250,13 @@ def building() -> Iterator[None]:
     """Held while this process builds: no grader run of this machine removes an image meanwhile.
     Waits while one removes (seconds). Without a lock file to open, the build goes on unguarded."""
     try:
-        handle = _builds_lock().open("a")
+        handle = _builds_lock().open("a+")  # readable too: NFSv4 refuses a shared lock on a write-only file
     except OSError:
         yield
         return
     with handle:
-        fcntl.flock(handle, fcntl.LOCK_SH)
+        with suppress(OSError):  # a file system without locks (NFS with nolock): unguarded, as before the lock
+            fcntl.flock(handle, fcntl.LOCK_SH)
         yield
 
 
@@ -257,7 +265,7 @@ def no_build(timeout: float) -> Iterator[bool]:
     """True once no build of this machine runs, held until the block ends; False when builds kept
     running for `timeout` seconds (then nothing may be removed now)."""
     try:
-        handle = _builds_lock().open("a")
+        handle = _builds_lock().open("a+")
     except OSError:
         yield True  # no state folder at all: no other run of this machine can record a build either
         return
@@ -272,6 +280,8 @@ def no_build(timeout: float) -> Iterator[bool]:
                     yield False
                     return
                 time.sleep(0.2)
+            except OSError:  # a file system without locks: no build can hold one either
+                break
         yield True
 
 
@@ -319,8 +329,11 @@ def remove_pulled(client: docker.DockerClient, tags: Iterable[str]) -> list[str]
 
 def _remove_layer(client: docker.DockerClient, layer: str) -> None:
     with suppress(docker.errors.NotFound):
-        if client.images.get(layer).tags:
-            return  # tagged since: another build reused it as its image (a cache hit)
+        image = client.images.get(layer)
+        if image.tags or image.attrs.get("RepoDigests"):
+            # Tagged since: another build reused it as its image (a cache hit). Or pulled, never
+            # built here: an id a build printed (anyone's output can name a public image's id).
+            return
         try:
             client.images.remove(layer, noprune=True)
         except docker.errors.APIError as exc:
@@ -335,7 +348,7 @@ def _remove_layer(client: docker.DockerClient, layer: str) -> None:
 
 def handed_over_dir() -> Path:
     """Layers grader runs created that another run's image still built on when they tore down."""
-    folder = runs_dir().parent / "layers"
+    folder = runs_dir() / "layers"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -368,8 +381,9 @@ def sweep_handed_over(client: docker.DockerClient) -> None:
         progress = False
         for record in list(records):
             try:
-                if client.images.get(record.name).tags:
-                    continue  # tagged since: some build's image is this very layer; never removed by id
+                image = client.images.get(record.name)
+                if image.tags or image.attrs.get("RepoDigests"):
+                    continue  # tagged since (some build's image is this very layer), or pulled: never by id
                 client.images.remove(record.name, noprune=True)
             except docker.errors.NotFound:
                 pass

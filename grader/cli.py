@@ -326,7 +326,10 @@ def _cleanup(args: argparse.Namespace) -> int:
             if free:
                 cleanup.sweep_handed_over(client)
         left = cleanup.handed_over(client)
-        sys.stdout.write(f"{len(layers) - len(left)} handed-over layers removed, {len(left)} still built on\n")
+        if not free:
+            sys.stdout.write(f"{len(left)} handed-over layers kept: runs of this machine kept building; try again\n")
+        else:
+            sys.stdout.write(f"{len(layers) - len(left)} handed-over layers removed, {len(left)} still built on\n")
     if not found and not layers:
         sys.stdout.write("nothing to clean up\n")
     return EXIT_INFRA if failed else EXIT_OK

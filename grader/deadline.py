@@ -38,3 +38,11 @@ def deadline(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def remaining() -> float:
+    """Seconds left before the deadline around the caller fires; infinite without one."""
+    if threading.current_thread() is not threading.main_thread():
+        return float("inf")
+    left = signal.getitimer(signal.ITIMER_REAL)[0]
+    return left if left > 0 else float("inf")

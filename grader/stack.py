@@ -54,24 +54,32 @@ _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$", re.MULTILINE)  # the c
 
 class _StepLines:
     """The lines of a build's output that name a layer or a step's container, kept as they come
-    (never the whole output: a build prints what it likes): what an interrupted build made."""
+    (never the whole output: a build prints what it likes), once each: what a build made, even
+    past what the bounded output keeps, even when it was interrupted. Both output streams write
+    here, from their own threads."""
 
-    MAX_LINES = 10_000
+    MAX_LINES = 100_000  # of each kind, a few MB at most: fakes printed first do not crowd real ids out soon
 
     def __init__(self) -> None:
         self._carry = b""
-        self._lines: list[str] = []
+        self._layers: dict[str, None] = {}
+        self._containers: dict[str, None] = {}
+        self._lock = threading.Lock()
 
     def output(self, chunk: bytes) -> None:
-        text = self._carry + chunk
-        complete, _, self._carry = text.rpartition(b"\n")
-        self._carry = self._carry[-200:]  # a line split between two chunks, and no more
-        for line in complete.decode(errors="replace").splitlines():
-            if len(self._lines) < self.MAX_LINES and (_STEP_IMAGE.match(line) or _INTERMEDIATE.search(line)):
-                self._lines.append(line)
+        with self._lock:
+            text = self._carry + chunk
+            complete, _, carry = text.rpartition(b"\n")
+            self._carry = carry[-200:]  # a line split between two chunks, and no more
+            for line in complete.decode(errors="replace").splitlines():
+                if _STEP_IMAGE.match(line) and len(self._layers) < self.MAX_LINES:
+                    self._layers[line.rstrip()] = None
+                elif _INTERMEDIATE.search(line) and len(self._containers) < self.MAX_LINES:
+                    self._containers[line.strip()] = None
 
     def text(self) -> str:
-        return "\n".join([*self._lines, self._carry.decode(errors="replace")])
+        with self._lock:
+            return "\n".join([*self._layers, *self._containers, self._carry.decode(errors="replace")])
 
 
 @dataclass
@@ -209,6 +217,11 @@ class BuildLimiter:
                     printed = any(full.startswith(short) for short in self._recent)
                 if printed:
                     self._submit(full)
+
+    def created(self) -> set[str]:
+        """The full ids of the containers the engine created during the build (its events)."""
+        with self._lock:
+            return set(self._created)
 
     def output(self, chunk: bytes) -> None:
         text = self._carry + chunk
@@ -564,39 +577,45 @@ class Stack:
             limiter.output(chunk)
             steps.output(chunk)
 
+        # The layers are read from the output as it streamed (steps), never only from the bounded
+        # output a command keeps: a build printing more than that would leave its middle layers.
         try:
             with building():  # no run of this machine removes a layer this build may stand on
                 result = compose.run(compose.command("--progress", "plain", "build"), timeout, check=False, watch=watch)
         except CommandTimeout as exc:
-            self._after_build(exc.output, *before)
+            self._after_build(exc.output + "\n" + steps.text(), before[0], limiter.created())
             raise
         except BaseException:  # Ctrl-C, SIGTERM: the layers made so far are recorded, so teardown removes them
             with suppress(Exception):
-                self._after_build(steps.text(), *before)
+                self._after_build(steps.text(), before[0], limiter.created())
             raise
         finally:
             limiter.close()
-        self._after_build((result.stdout + result.stderr).decode(errors="replace"), *before)
+        output = (result.stdout + result.stderr).decode(errors="replace")
+        self._after_build(output + "\n" + steps.text(), before[0], limiter.created())
         return result
 
     def _image_ids(self) -> set[str]:
         """Short ids of every image on the engine, layers included."""
         return {str(i.id).split(":")[-1][:12] for i in self.client.images.list(all=True)}
 
-    def _after_build(self, output: str, images_before: set[str], containers_before: set[str]) -> None:
+    def _after_build(self, output: str, images_before: set[str], step_containers: set[str]) -> None:
         """Note the layers this build created (the classic builder prints each step's image id;
         a cached step prints one that existed before and is not ours), so teardown removes them
         even when the build failed and left no tagged image; remove a failed step's container.
-        The output is the student's too (`RUN echo ' ---> Running in <id>'`): an id counts only
-        for an object that did not exist before the build."""
-        created = [i[:12] for i in _STEP_IMAGE.findall(output) if i[:12] not in images_before]
-        self.layers += [i for i in created if i not in self.layers]
+        The output is the student's too (`RUN echo ' ---> <id>'`, a hundred thousand `Running in`
+        lines): a layer counts only if it did not exist before the build and does now, a
+        container only if the engine's events showed it created during the build (no engine
+        call per printed id)."""
+        printed = [i[:12] for i in _STEP_IMAGE.findall(output) if i[:12] not in images_before]
+        if printed:
+            now = self._image_ids()
+            self.layers += [i for i in dict.fromkeys(printed) if i in now and i not in self.layers]
         self._record()
-        for short_id in set(_INTERMEDIATE.findall(output)):
+        by_prefix = {full[:12]: full for full in step_containers}
+        for short_id in {i[:12] for i in _INTERMEDIATE.findall(output)} & set(by_prefix):
             with suppress(docker.errors.NotFound, docker.errors.APIError):
-                container = self.client.containers.get(short_id)
-                if str(container.id) not in containers_before:
-                    container.remove(force=True)
+                self.client.containers.get(by_prefix[short_id]).remove(force=True)
 
     def up(self, timeout: float) -> None:
         compose = self.compose  # GateClosed before anything is recorded or started
@@ -892,7 +911,23 @@ class Stack:
                 return problems
             except OSError as exc:  # no process to spare: removed here, as without `background`
                 self.notes.append(f"the image reaper could not start ({exc}): images removed before the report")
-        problems += remove_images(self.client, self.built_images, self.layers)
+        removed = remove_images(self.client, self.built_images, self.layers)
+        problems += removed
+        from grader import reaper
+
+        if pulled and (removed or reaper.runs_under_way(self.project)):
+            # Another run may stand on a pulled base (its build, its `up`), or this run's own
+            # images still do: left to the reaper that runs next, the batch's drain or `grader
+            # cleanup`, through a record whose process (this one) will be gone.
+            with suppress(OSError):
+                RunRecord(
+                    self.project,
+                    built_images=sorted(self.built_images) if removed else [],
+                    layers=list(self.layers) if removed else [],
+                    pulled=pulled,
+                    reaping=True,
+                ).save()
+            return problems
         problems += remove_pulled(self.client, pulled)
         if not problems:
             with suppress(OSError):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from checks.dockerfile_build import failing_step, unreachable_registry
+from grader.errors import CommandTimeout
 from grader.model import Status, bound
 
 CLASSIC = (
@@ -58,6 +59,8 @@ class _Builds:
     def build(self, timeout: float) -> subprocess.CompletedProcess[bytes]:
         code, output = self.results[self.calls]
         self.calls += 1
+        if code < 0:  # the build ran out of its time
+            raise CommandTimeout(["build"], timeout, output)
         return subprocess.CompletedProcess([], code, output.encode(), b"")
 
 
@@ -75,6 +78,7 @@ ENGINE_FAULT = (
             [(1, ENGINE_FAULT), (1, ENGINE_FAULT)], Status.FAILED, 2, id="a-fault-that-repeats-is-the-build-s"
         ),
         pytest.param([(1, CLASSIC)], Status.FAILED, 1, id="the-student-s-failure-is-built-once"),
+        pytest.param([(1, ENGINE_FAULT), (-1, "")], Status.FAILED, 2, id="a-second-build-out-of-time-fails"),
     ],
 )
 def test_an_engine_fault_earns_one_more_build_never_a_pass(
@@ -103,3 +107,30 @@ def test_an_engine_fault_earns_one_more_build_never_a_pass(
     assert (outcome.status, builds.calls) == (status, calls)
     if status is Status.PASSED:
         assert "failed to set parent" in outcome.feedback and "built again" in outcome.feedback
+
+
+def test_no_second_build_without_the_time_for_it() -> None:
+    """A step that sleeps most of the check's time, then prints the engine's words: the check
+    stays within its deadline and the failure is the build's, never an `error`."""
+    from checks.dockerfile_build import run
+    from grader.context import Context, Options
+    from grader.deadline import deadline
+    from grader.dockerfile import DockerfileSource
+    from grader.project import ComposeProject
+    from grader.resolve import Resolution
+    from grader.rubric import Rubric
+
+    model = ComposeProject(Path("compose.yaml"), Path("."), {"services": {"api": {"build": {"context": "."}}}}, "")
+    builds = _Builds((1, ENGINE_FAULT), (0, "ok"))
+    ctx = Context(
+        root=Path("."),
+        options=Options(),
+        project_name="p",
+        rubric=Rubric(),
+        resolution=Resolution((), project=model),
+        dockerfile=DockerfileSource(Path("."), Path("Dockerfile"), "the build of `api`"),
+        prepared=builds,  # type: ignore[arg-type]  # only build() is called
+    )
+    with deadline(60):  # less than the margin and the shortest second build
+        outcome = run(ctx)
+    assert (outcome.status, builds.calls) == (Status.FAILED, 1)
