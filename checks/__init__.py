@@ -8,6 +8,7 @@ grades: these checks as the instructor's rubric weights them, plus the rubric's 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 
 from checks import (
     api_reachable,
@@ -27,9 +28,31 @@ from grader.context import Check
 from grader.errors import BadInput
 from grader.rubric import CheckSetting, Rubric
 
-CHECKS: dict[str, Check] = {
-    check.id: check
-    for check in (
+
+class BadRegistry(ValueError):
+    """A check declared wrong: refused when the registry is built (flake8's plugin finder), never
+    silently read as if the rubric had disabled what it names."""
+
+
+def ordered(checks: Iterable[Check]) -> dict[str, Check]:
+    """The checks by id, in run order, once each; every `requires`/`after` names a check listed
+    earlier (a misspelled name would otherwise never block, as if the rubric had disabled it)."""
+    found: dict[str, Check] = {}
+    for check in checks:
+        if check.id in found:
+            raise BadRegistry(f"two checks are named {check.id!r}")
+        unknown = [n for n in (*check.requires, *check.after) if n not in found]
+        if unknown:
+            raise BadRegistry(
+                f"{check.id}: requires/after {', '.join(map(repr, unknown))}, which is no check listed before it "
+                f"(listed before: {', '.join(found) or 'none'})"
+            )
+        found[check.id] = check
+    return found
+
+
+CHECKS: dict[str, Check] = ordered(
+    (
         # ACTIVIDAD 01 - Dockerfile (30)
         dockerfile_present.CHECK,
         dockerfile_practices.CHECK,
@@ -45,7 +68,7 @@ CHECKS: dict[str, Check] = {
         api_reachable.CHECK,
         persistence_data.CHECK,
     )
-}
+)
 
 
 def registry(rubric: Rubric | None = None) -> dict[str, Check]:
@@ -82,4 +105,11 @@ def registry(rubric: Rubric | None = None) -> dict[str, Check]:
             checks |= {s.id: api_scenario.make(s) for s in rubric.scenarios}
     if rubric.persistence is not None:
         checks[rubric.persistence.id] = persistence_scenario.make(rubric.persistence)
-    return checks
+    return ordered(
+        c._replace(requires=_present(c.requires, checks), after=_present(c.after, checks)) for c in checks.values()
+    )
+
+
+def _present(names: tuple[str, ...], checks: dict[str, Check]) -> tuple[str, ...]:
+    """What a check waits for, less what the rubric disabled (which then does not block)."""
+    return tuple(n for n in names if n in checks or n not in CHECKS)

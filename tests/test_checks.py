@@ -4,8 +4,11 @@ else (order, skips, totals, every report format) follows from the registry."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
+
+import pytest
 
 from checks import CHECKS, registry
 from grader import formats
@@ -78,3 +81,29 @@ def test_the_ids_verdicts_name_are_the_registry_s() -> None:
     from grader import verdicts
 
     assert {verdicts.COMPOSE_FILE, verdicts.COMPOSE_VOLUME, verdicts.STARTUP} <= set(CHECKS)
+
+
+@pytest.mark.parametrize(
+    ("requires", "after", "message"),
+    [
+        pytest.param(("compose.flie",), (), "'compose.flie', which is no check listed before it", id="misspelled"),
+        pytest.param((), ("startup.up",), "'startup.up', which is no check listed before it", id="listed-later"),
+    ],
+)
+def test_the_registry_refuses_a_check_that_waits_for_no_check_before_it(
+    requires: tuple[str, ...], after: tuple[str, ...], message: str
+) -> None:
+    """A misspelled `requires` used to be read as if the rubric had disabled that check."""
+    from checks import BadRegistry, ordered
+
+    first, *_ = CHECKS.values()
+    wrong = first._replace(id="x.new", requires=requires, after=after)
+    with pytest.raises(BadRegistry, match=re.escape(message)):
+        ordered([first, wrong, *list(CHECKS.values())[1:]])
+    with pytest.raises(BadRegistry, match=re.escape("two checks are named 'dockerfile.present'")):
+        ordered([first, first])
+
+
+def test_a_check_the_rubric_disables_does_not_block_what_waits_for_it() -> None:
+    checks = registry(parse("checks:\n  startup.up: {enabled: false}\n"))
+    assert "startup.up" not in checks and checks["api.reachable"].after == ()
