@@ -181,7 +181,7 @@ class Rubric:
     app_port: int | None = None
     build_timeout: float | None = None
     start_timeout: float | None = None
-    limits: dict[str, Any] = field(default_factory=dict)  # grader.stack.Limits fields to change
+    limits: dict[str, Any] = field(default_factory=dict)  # grader.limits.Limits fields to change
     checks: dict[str, CheckSetting] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
     secret_keys: frozenset[str] = frozenset()  # environment keys the rubric marks secret

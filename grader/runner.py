@@ -171,7 +171,7 @@ def run_check(
     else:
         share = 0.0
     points = check.max_points * max(0.0, min(share, 1.0))
-    secrets = ctx.secrets
+    hidden = ctx.secrets  # grading values no report may show
     return CheckResult(
         id=check.id,
         category=check.category,
@@ -180,9 +180,9 @@ def run_check(
         points=round(points, 2),
         max_points=check.max_points,
         # inert: a submission's words (its logs, compose's messages about its files) end up in CI logs
-        feedback=inert(redact(outcome.feedback, secrets)),
-        evidence=inert(bound(redact(ctx.relative(outcome.evidence), secrets))),
-        hints=tuple(inert(redact(h, secrets)) for h in outcome.hints),
+        feedback=inert(redact(outcome.feedback, hidden)),
+        evidence=inert(bound(redact(ctx.relative(outcome.evidence), hidden))),
+        hints=tuple(inert(redact(h, hidden)) for h in outcome.hints),
         duration_s=round(time.monotonic() - started, 2),
         location=_in_repository(outcome.location, ctx.project_dir),
         hidden=check.hidden,
@@ -231,7 +231,7 @@ def prepare(
     client: docker.DockerClient | None,
     project: str,
     rubric: Rubric | None = None,
-    secrets: tuple[str, ...] = (),
+    hidden: tuple[str, ...] = (),
     dropped_links: Sequence[str] = (),
     timings: Timings | None = None,
     project_dir: str = locate.ROOT,
@@ -294,7 +294,7 @@ def prepare(
         dockerfile=source,
         prepared=stack,
         unprepared=unprepared,
-        secrets=secrets,
+        secrets=hidden,
         substitutions=resolution.substitutions + pins,
         dropped_links=tuple(dropped_links),
         timings=timings or Timings(),

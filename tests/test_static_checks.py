@@ -107,3 +107,17 @@ def test_a_folder_where_an_env_file_goes_is_the_student_s_not_a_crash(tmp_path: 
     ctx = prepare(tmp_path / "s", Options(), None, "grader-static-test", rubric)
     (result,) = run_checks(ctx, {"compose.file": CHECKS["compose.file"]})
     assert result.status.value == "failed" and ".env" in result.evidence, result
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in FIXTURES])
+def test_every_expected_file_follows_its_schema(name: str) -> None:
+    """fixtures/expected.schema.json documents every key a fixture's expected file may hold; a
+    misspelled key (`feedback_contain`) would otherwise assert nothing."""
+    import jsonschema
+
+    schema = json.loads((EXPECTED.parent / "expected.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    expected = json.loads((EXPECTED / f"{name}.json").read_text())
+    jsonschema.validate(expected, schema)
+    misspelled = {**expected, "feedback_contain": {}}
+    assert not jsonschema.Draft202012Validator(schema).is_valid(misspelled)
