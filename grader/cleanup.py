@@ -133,11 +133,31 @@ def projects_on_engine(client: docker.DockerClient) -> dict[str, set[str]]:
         project = firewall.owner(rule)
         if PROJECT_PATTERN.fullmatch(project):
             found.setdefault(project, set())
-    for image in client.images.list(filters={"label": RUN_LABEL}):
-        project = str((image.labels or {}).get(RUN_LABEL, ""))
+    for image in images(client, filters={"label": RUN_LABEL}):
+        project = str((image.get("Labels") or {}).get(RUN_LABEL, ""))
         if PROJECT_PATTERN.fullmatch(project):
-            found.setdefault(project, set()).update(image.tags)
+            found.setdefault(project, set()).update(tags(image))
     return found
+
+
+def images(
+    client: docker.DockerClient, all: bool = False, filters: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The engine's image list in one call. Not `client.images.list()`, which asks for each image
+    again after listing them: another run's reaper removing one in between made that a 404, a
+    run's `error` (seen with three runs at once)."""
+    found: list[dict[str, Any]] = client.api.images(all=all, filters=filters)
+    return found
+
+
+def tags(image: dict[str, Any]) -> list[str]:
+    """An image summary's tags (`<none>:<none>` is no tag)."""
+    return [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
+
+
+def references(image: dict[str, Any]) -> list[str]:
+    """Its tags and the digests it was pulled by."""
+    return [*tags(image), *(d for d in image.get("RepoDigests") or [] if not d.startswith("<none>@"))]
 
 
 @dataclass(frozen=True)

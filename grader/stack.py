@@ -26,7 +26,7 @@ from dockerfile_parse import DockerfileParser
 from testcontainers.compose import ComposeContainer, DockerCompose, PublishedPortModel
 
 from grader import firewall, networks
-from grader.cleanup import RunRecord, building, remove_images, remove_pulled, remove_stack
+from grader.cleanup import RunRecord, building, images, references, remove_images, remove_pulled, remove_stack
 from grader.compose import base_args
 from grader.dockerfile import MAX_DOCKERFILE_BYTES, without_bom
 from grader.engine import compose_command, compose_env
@@ -555,9 +555,7 @@ class Stack:
     def _snapshot_tags(self) -> None:
         """The image tags on the engine before the run's first build or `up` (which pull)."""
         if self._tags_before is None:
-            self._tags_before = {
-                t for i in self.client.images.list() for t in [*i.tags, *(i.attrs.get("RepoDigests") or [])]
-            }
+            self._tags_before = {t for i in images(self.client) for t in references(i)}
 
     def build(self, timeout: float) -> subprocess.CompletedProcess[bytes]:
         compose = self.compose  # GateClosed before anything is recorded or built
@@ -597,7 +595,7 @@ class Stack:
 
     def _image_ids(self) -> set[str]:
         """Short ids of every image on the engine, layers included."""
-        return {str(i.id).split(":")[-1][:12] for i in self.client.images.list(all=True)}
+        return {str(i["Id"]).split(":")[-1][:12] for i in images(self.client, all=True)}
 
     def _after_build(self, output: str, images_before: set[str], step_containers: set[str]) -> None:
         """Note the layers this build created (the classic builder prints each step's image id;
@@ -870,7 +868,7 @@ class Stack:
         images the rubric pins stay (every student needs them)."""
         if self._tags_before is None:
             return []
-        now = {t for i in self.client.images.list() for t in [*i.tags, *(i.attrs.get("RepoDigests") or [])]}
+        now = {t for i in images(self.client) for t in references(i)}
         return sorted((self.wanted_images & now) - self._tags_before - self.keep_images - self.built_images)
 
     def teardown(self, background: bool = False) -> list[str]:

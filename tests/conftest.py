@@ -203,6 +203,9 @@ def english_words(text: str) -> list[str]:
     """The English words of a Spanish text, outside `code`, quotes, {placeholders} and URLs."""
     import re
 
-    for pattern in (r"`[^`]*`", r"\{[^}]*\}", r"https?://\S+", r"«[^»]*»", r"'[^']*'", r'"[^"]*"', r"<[^>]*>"):
-        text = re.sub(pattern, " ", text)
-    return sorted({w for w in re.findall(r"[^\W\d_]+", text) if w.lower() in ENGLISH})
+    fenced, code, placeholder, url = r"```.*?```", r"`[^`]*`", r"\{[^}]*\}", r"https?://\S+"
+    for pattern in (fenced, code, placeholder, url, r"«[^»]*»", r"'[^']*'", r'"[^"]*"', r"<[^>]*>"):
+        text = re.sub(pattern, " ", text, flags=re.DOTALL)
+    # whole words only: `depends_on` or `pg_isready` outside backticks (a table cuts a sentence
+    # short, and its backticks with it) holds no English word
+    return sorted({w for w in re.findall(r"(?<!\w)[^\W\d_]+(?!\w)", text) if w.lower() in ENGLISH})

@@ -62,7 +62,7 @@ def test_a_run_that_cannot_grade_still_writes_every_report(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr("grader.cli.grade", _boom if code == 4 else grade)
+    monkeypatch.setattr("grader.commands.grade.grade", _boom if code == 4 else grade)
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "gh-output"))
     out = tmp_path / "out"
     out.mkdir()

@@ -5,9 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from checks.dockerfile_build import failing_step, unreachable_registry
+from checks.dockerfile_build import failing_step, run, unreachable_registry
+from grader.context import Context, Options
+from grader.deadline import deadline
+from grader.dockerfile import DockerfileSource
 from grader.errors import CommandTimeout
 from grader.model import Status, bound
+from grader.project import ComposeProject
+from grader.resolve import Resolution
+from grader.rubric import Rubric
 
 CLASSIC = (
     "Step 5/9 : COPY . .\n ---> 1a2b\nStep 6/9 : RUN npm run build\n ---> Running in e67d\n"
@@ -64,6 +70,20 @@ class _Builds:
         return subprocess.CompletedProcess([], code, output.encode(), b"")
 
 
+def _building(builds: _Builds) -> Context:
+    """A context whose stack is `builds`, for a compose file with one service built from `.`."""
+    model = ComposeProject(Path("compose.yaml"), Path("."), {"services": {"api": {"build": {"context": "."}}}}, "")
+    return Context(
+        root=Path("."),
+        options=Options(),
+        project_name="p",
+        rubric=Rubric(),
+        resolution=Resolution((), project=model),
+        dockerfile=DockerfileSource(Path("."), Path("Dockerfile"), "the build of `api`"),
+        prepared=builds,  # type: ignore[arg-type]  # only build() is called
+    )
+
+
 ENGINE_FAULT = (
     "Step 3/5 : COPY package*.json ./\n"
     "failed to export image: failed to set parent sha256:ab: unknown parent image ID\n"
@@ -85,25 +105,8 @@ def test_an_engine_fault_earns_one_more_build_never_a_pass(
     results: list[tuple[int, str]], status: Status, calls: int
 ) -> None:
     """`RUN echo "unknown parent image ID"; exit 1` only costs its author a second build."""
-    from checks.dockerfile_build import run
-    from grader.context import Context, Options
-    from grader.dockerfile import DockerfileSource
-    from grader.project import ComposeProject
-    from grader.resolve import Resolution
-    from grader.rubric import Rubric
-
-    model = ComposeProject(Path("compose.yaml"), Path("."), {"services": {"api": {"build": {"context": "."}}}}, "")
     builds = _Builds(*results)
-    ctx = Context(
-        root=Path("."),
-        options=Options(),
-        project_name="p",
-        rubric=Rubric(),
-        resolution=Resolution((), project=model),
-        dockerfile=DockerfileSource(Path("."), Path("Dockerfile"), "the build of `api`"),
-        prepared=builds,  # type: ignore[arg-type]  # only build() is called
-    )
-    outcome = run(ctx)
+    outcome = run(_building(builds))
     assert (outcome.status, builds.calls) == (status, calls)
     if status is Status.PASSED:
         assert "failed to set parent" in outcome.feedback and "built again" in outcome.feedback
@@ -112,25 +115,7 @@ def test_an_engine_fault_earns_one_more_build_never_a_pass(
 def test_no_second_build_without_the_time_for_it() -> None:
     """A step that sleeps most of the check's time, then prints the engine's words: the check
     stays within its deadline and the failure is the build's, never an `error`."""
-    from checks.dockerfile_build import run
-    from grader.context import Context, Options
-    from grader.deadline import deadline
-    from grader.dockerfile import DockerfileSource
-    from grader.project import ComposeProject
-    from grader.resolve import Resolution
-    from grader.rubric import Rubric
-
-    model = ComposeProject(Path("compose.yaml"), Path("."), {"services": {"api": {"build": {"context": "."}}}}, "")
     builds = _Builds((1, ENGINE_FAULT), (0, "ok"))
-    ctx = Context(
-        root=Path("."),
-        options=Options(),
-        project_name="p",
-        rubric=Rubric(),
-        resolution=Resolution((), project=model),
-        dockerfile=DockerfileSource(Path("."), Path("Dockerfile"), "the build of `api`"),
-        prepared=builds,  # type: ignore[arg-type]  # only build() is called
-    )
     with deadline(60):  # less than the margin and the shortest second build
-        outcome = run(ctx)
+        outcome = run(_building(builds))
     assert (outcome.status, builds.calls) == (Status.FAILED, 1)

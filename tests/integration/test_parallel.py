@@ -37,6 +37,19 @@ def test_parallel_runs_sharing_layers_grade_as_they_do_alone(
         (student / "package.json").write_text(json.dumps({**package, "description": f"student {i}"}, indent=2))
     before = engine_counts(engine)
     grader = [sys.executable, "-c", "import sys; from grader.cli import main; sys.exit(main(sys.argv[1:]))"]
+    try:
+        _grade_rounds(grader, students, env, expected, tmp_path)
+    finally:  # a failed round leaves reapers running: none may outlive this test into the next
+        drained = reaper.drain(engine, timeout=600)
+    assert drained == []
+    assert records() == {}
+    after = engine_counts(engine)
+    assert after == before, engine_changes(before, after)
+
+
+def _grade_rounds(
+    grader: list[str], students: list[Path], env: dict[str, str], expected: dict[str, object], tmp_path: Path
+) -> None:
     for round_ in range(ROUNDS):
         reports = [tmp_path / f"round-{round_}-{s.name}.json" for s in students]
         children = [
@@ -48,8 +61,8 @@ def test_parallel_runs_sharing_layers_grade_as_they_do_alone(
             )
             for s, r in zip(students, reports, strict=True)
         ]
-        for child in children:
-            _, err = child.communicate(timeout=900)
+        ended = [(child, child.communicate(timeout=900)[1]) for child in children]  # all, before any verdict
+        for child, err in ended:
             assert child.returncode == 0, err.decode(errors="replace")[-2000:]
         for report in reports:
             doc = json.loads(report.read_text())
@@ -57,7 +70,3 @@ def test_parallel_runs_sharing_layers_grade_as_they_do_alone(
             assert verdicts == expected["checks"], (round_, report.name)
             assert doc["status"] == "graded"
         # no waiting here: the next round builds while this round's reapers remove
-    assert reaper.drain(engine, timeout=600) == []
-    assert records() == {}
-    after = engine_counts(engine)
-    assert after == before, engine_changes(before, after)
