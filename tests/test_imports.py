@@ -97,3 +97,17 @@ def test_lint_loads_no_engine_library() -> None:
         check=True,
     )
     assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+
+
+def test_every_package_is_installed() -> None:
+    """pyproject lists its packages: one missing (grader/commands/) leaves the installed grader,
+    the image's, without it, while every test run from the checkout still passes."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for folder in ("grader", "checks")
+        for p in (ROOT / folder).rglob("__init__.py")
+    }
+    assert found == listed
