@@ -18,7 +18,8 @@ ENV PATH=/opt/compose-grader/bin:$PATH \
 WORKDIR /src
 # Dependencies first (they change rarely), then the package.
 COPY pyproject.toml README.md ./
-RUN mkdir grader checks && touch grader/__init__.py checks/__init__.py \
+# (an empty package of every name pyproject lists: grader, grader.commands, checks)
+RUN mkdir -p grader/commands checks && touch grader/__init__.py grader/commands/__init__.py checks/__init__.py \
  && pip install --no-cache-dir --disable-pip-version-check . \
  && pip uninstall -y compose-grader
 COPY grader ./grader
