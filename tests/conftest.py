@@ -117,13 +117,15 @@ class EngineState(NamedTuple):
 
 
 def engine_counts(client: docker.DockerClient) -> EngineState:
-    images = client.images.list(all=True)
+    # one call to the engine's list (grader.cleanup.images): `images.list()` asks again per image,
+    # a 404 when a reaper removes one in between
+    images = client.api.images(all=True)
     return EngineState(
         containers=len(client.containers.list(all=True)),
         networks=len(client.networks.list()),
         volumes=len(client.volumes.list()),
-        image_ids=frozenset(str(i.id) for i in images),
-        tags={t: str(i.id) for i in images for t in i.tags},
+        image_ids=frozenset(str(i["Id"]) for i in images),
+        tags={t: str(i["Id"]) for i in images for t in i.get("RepoTags") or [] if t != "<none>:<none>"},
     )
 
 

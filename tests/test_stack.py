@@ -218,18 +218,23 @@ def test_teardown_removes_what_the_run_pulled_and_nothing_else() -> None:
             self.tags = {"node:18", "postgres:15"}
             self.removed: list[str] = []
 
-        def list(self) -> list[SimpleNamespace]:
-            # an image pulled by digest has no tag, only a RepoDigest
+        def summaries(self, all: bool = False, filters: object = None) -> list[dict[str, object]]:
+            # the engine's list (one call): an image pulled by digest has no tag, only a RepoDigest
             return [
-                SimpleNamespace(tags=[] if "@" in t else [t], attrs={"RepoDigests": [t] if "@" in t else []})
-                for t in sorted(self.tags)
+                {
+                    "Id": f"sha256:{n:064x}",
+                    "RepoTags": None if "@" in t else [t],
+                    "RepoDigests": [t] if "@" in t else [],
+                }
+                for n, t in enumerate(sorted(self.tags))
             ]
 
         def remove(self, tag: str) -> None:
             self.removed.append(tag)
 
     images = Images()
-    stack = Stack(Path("/nowhere"), "grader-pull-test", SimpleNamespace(images=images))  # type: ignore[arg-type]
+    client = SimpleNamespace(images=images, api=SimpleNamespace(images=images.summaries))
+    stack = Stack(Path("/nowhere"), "grader-pull-test", client)  # type: ignore[arg-type]
     stack.keep_images = frozenset({"postgres:16"})
     stack._snapshot_tags()
     images.tags |= {"node:20", "postgres:16", "mongo:7", "redis:latest", "node@sha256:ab"}  # pulled during the run
