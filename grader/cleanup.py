@@ -118,7 +118,7 @@ def projects_on_engine(client: docker.DockerClient) -> dict[str, set[str]]:
     """Grader projects the engine still has something of: project -> built image tags."""
     found: dict[str, set[str]] = {}
     labelled = [
-        *client.containers.list(all=True, filters={"label": PROJECT_LABEL}),
+        *client.containers.list(all=True, filters={"label": PROJECT_LABEL}, ignore_removed=True),
         *client.networks.list(filters={"label": PROJECT_LABEL}),
         *client.volumes.list(filters={"label": PROJECT_LABEL}),
     ]
@@ -229,7 +229,7 @@ def remove_stack(client: docker.DockerClient, project: str, anonymous_volumes: s
     problems: list[str] = []
     label: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={project}"}
     # All at once: removing a running container kills it first, and each waits on the engine.
-    containers = _listed(problems, lambda: client.containers.list(all=True, filters=label))
+    containers = _listed(problems, lambda: client.containers.list(all=True, filters=label, ignore_removed=True))
     with ThreadPoolExecutor(max(1, min(len(containers), REMOVERS)), "remove") as pool:
         for c in containers:
             pool.submit(_attempt, problems, f"removing container {c.name}", partial(c.remove, force=True, v=True))

@@ -312,7 +312,9 @@ class DiskWatch:
         budget = stack.limits.disk_bytes
         total = _blocks(stack.root, budget)
         steps = set(stack.build_steps)
-        containers = {str(c.id) for c in stack.client.containers.list(all=True, filters=label)} | steps
+        containers = {
+            str(c.id) for c in stack.client.containers.list(all=True, filters=label, ignore_removed=True)
+        } | steps
         # A build step's container goes once its layer is committed; the layer stays until
         # teardown, so a step's last size still counts after it is gone.
         total += sum(size for step, size in self._steps.items() if step not in containers)
@@ -341,7 +343,7 @@ class DiskWatch:
 
     def _stop_all(self) -> None:
         label: dict[str, str | list[str] | bool] = {"label": f"{PROJECT_LABEL}={self.stack.project}"}
-        containers = self.stack.client.containers.list(filters=label)
+        containers = self.stack.client.containers.list(filters=label, ignore_removed=True)
         # All marked first: a check reading the states meanwhile sees the whole run stopped for
         # disk (one cause, deducted once by startup), not one service now and another later.
         self.stopped |= {str(c.id) for c in containers}
@@ -564,7 +566,9 @@ class Stack:
         # never from the build's output, which a step can fill with any `FROM` line.
         self.wanted_images |= {normal_reference(ref) for ref in self.bases()}
         self.guard()
-        before = self._image_ids(), {str(c.id) for c in self.client.containers.list(all=True)}
+        # one call each (docker-py's list asks again per container: another run's teardown removing
+        # one in between was a 404, this run's `error`)
+        before = self._image_ids(), {str(c["Id"]) for c in self.client.api.containers(all=True)}
         self._record(building=True)  # a build leaves images behind even when it fails
         self.watch_disk()
         limiter = BuildLimiter(self.client, self.limits, before[1])
@@ -850,7 +854,7 @@ class Stack:
     def track_anonymous_volumes(self) -> None:
         """Anonymous volumes carry no compose labels and survive `down`: remember them by the
         containers that mount them, so teardown can delete them."""
-        for container in self.client.containers.list(all=True, filters=self._project_filter()):
+        for container in self.client.containers.list(all=True, filters=self._project_filter(), ignore_removed=True):
             for mount in container.attrs.get("Mounts") or []:
                 if mount.get("Type") != "volume" or not mount.get("Name"):
                     continue
