@@ -13,30 +13,27 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
 
 import docker
 from dockerfile_parse import DockerfileParser
-from testcontainers.compose import ComposeContainer, DockerCompose, PublishedPortModel
+from testcontainers.compose import ComposeContainer, PublishedPortModel
 
 from grader import firewall, networks
 from grader.cleanup import RunRecord, building, images, references, remove_images, remove_pulled, remove_stack
-from grader.compose import base_args
+from grader.compose import ComposeCLI
 from grader.dockerfile import MAX_DOCKERFILE_BYTES, without_bom
-from grader.engine import compose_command, compose_env
+from grader.engine import compose_command
 from grader.errors import CommandTimeout, GateClosed, InfrastructureError
 from grader.firewall import BRIDGE_OPTION, bridge_name
 from grader.limits import Limits
 from grader.networks import PROJECT_LABEL, Endpoint
 from grader.override import POSTGRES_PORT, build_network_name, built_image_name, frozen_model, render_override
 from grader.policy import findings
-from grader.proc import COMPOSE_MEMORY, run_bounded
 from grader.untrusted import inside
 
 VOLUME_LABEL = "com.docker.compose.volume"
@@ -82,51 +79,6 @@ class _StepLines:
             return "\n".join([*self._layers, *self._containers, self._carry.decode(errors="replace")])
 
 
-@dataclass
-class GradingCompose(DockerCompose):
-    """testcontainers' DockerCompose runs compose commands without a timeout and with the whole
-    host environment: this one bounds each call and names the project and files itself."""
-
-    project_name: str = "grader"
-    timeout: float = 120.0
-    base_command: tuple[str, ...] = ("docker", "compose")
-
-    @cached_property
-    def compose_command_property(self) -> list[str]:
-        env_files = [self.env_file] if isinstance(self.env_file, str) else list(self.env_file or [])
-        files = [str(f) for f in self.compose_file_name or []]
-        return base_args(str(self.context), files, self.project_name, env_files, self.base_command)
-
-    def _run_command(self, cmd: str | list[str], context: str | None = None) -> subprocess.CompletedProcess[bytes]:
-        return self.run(list(cmd) if not isinstance(cmd, str) else cmd.split(), self.timeout)
-
-    def run(
-        self, cmd: list[str], timeout: float, check: bool = True, watch: Callable[[bytes], None] | None = None
-    ) -> subprocess.CompletedProcess[bytes]:
-        # Bounded: a submission controls what builds and logs print.
-        return run_bounded(
-            cmd,
-            timeout,
-            cwd=str(self.context),
-            env=compose_env(),
-            check=check,
-            address_space=COMPOSE_MEMORY,
-            watch=watch,
-        )
-
-    @contextmanager
-    def bounded(self, seconds: float) -> Iterator[None]:
-        """Every compose command inside takes at most `seconds` (testcontainers calls run() itself)."""
-        previous, self.timeout = self.timeout, seconds
-        try:
-            yield
-        finally:
-            self.timeout = previous
-
-    def command(self, *args: str) -> list[str]:
-        return [*self.compose_command_property, *args]
-
-
 def _described(attrs: dict[str, Any]) -> ComposeContainer:
     """A container the engine inspected, in the shape `compose ps --format json` gives it (with
     the full id where compose prints 12 characters; published ports only)."""
@@ -151,19 +103,6 @@ def _described(attrs: dict[str, Any]) -> ComposeContainer:
         Health=(state.get("Health") or {}).get("Status", "") if state.get("Status") == "running" else "",
         ExitCode=state.get("ExitCode") if state.get("Status") in ("exited", "dead") else 0,
         Publishers=publishers,
-    )
-
-
-def grading_compose(root: Path, files: list[str], project: str, env_file: str | None = None) -> GradingCompose:
-    """Compose for `files`, with `root` as the project directory and `project` as its name."""
-    return GradingCompose(
-        context=str(root),
-        compose_file_name=files,
-        env_file=env_file,
-        build=False,
-        wait=False,
-        project_name=project,
-        base_command=compose_command(),
     )
 
 
@@ -414,7 +353,7 @@ class Stack:
     built_images: set[str] = field(default_factory=set)
     layers: list[str] = field(default_factory=list)  # image ids the run's builds created, in order
     _override_dir: tempfile.TemporaryDirectory[str] | None = None
-    _compose: GradingCompose | None = None
+    _compose: ComposeCLI | None = None
     limits: Limits = field(default_factory=Limits)  # set by prepare(); the stop graces come from it
     started: bool = False
     _joined: list[str] = field(default_factory=list)
@@ -465,11 +404,12 @@ class Stack:
         )
         (folder / "grader.override.yaml").write_text(override)
         (folder / "empty.env").write_text("")
-        self._compose = grading_compose(
+        self._compose = ComposeCLI(
             self.root,
-            [str(folder / "model.json"), str(folder / "grader.override.yaml")],
+            (str(folder / "model.json"), str(folder / "grader.override.yaml")),
             self.project,
-            env_file=str(folder / "empty.env"),
+            env_files=(str(folder / "empty.env"),),
+            base=tuple(compose_command()),
         )
         self.built_images = {
             built_image_name(self.project, n) for n, s in (config.get("services") or {}).items() if s.get("build")
@@ -527,7 +467,7 @@ class Stack:
             )
 
     @property
-    def compose(self) -> GradingCompose:
+    def compose(self) -> ComposeCLI:
         if self._compose is None:  # defensive: the runner never hands out a stack prepare() refused
             raise GateClosed("Stack.prepare() has not passed the security gate: nothing may build or start")
         return self._compose
@@ -583,7 +523,7 @@ class Stack:
         # output a command keeps: a build printing more than that would leave its middle layers.
         try:
             with building():  # no run of this machine removes a layer this build may stand on
-                result = compose.run(compose.command("--progress", "plain", "build"), timeout, check=False, watch=watch)
+                result = compose.build(timeout, watch=watch)
         except CommandTimeout as exc:
             self._after_build(exc.output + "\n" + steps.text(), before[0], limiter.created())
             raise
@@ -625,14 +565,11 @@ class Stack:
         self._record()
         self.guard()
         self.watch_disk()
-        with compose.bounded(timeout):
-            try:
-                # The images were built by `build` before; `--no-build` so that a missing one is an
-                # error, never a build from the copy a container may have changed since.
-                compose._run_command(compose.command("up", "--detach", "--no-build"))
-            finally:
-                self.track_anonymous_volumes()
-                self.join_networks()
+        try:
+            compose.up(timeout)
+        finally:
+            self.track_anonymous_volumes()
+            self.join_networks()
 
     def containers(self) -> list[ComposeContainer]:
         """The project's containers, stopped ones included, as `compose ps --all` describes them,
@@ -803,24 +740,12 @@ class Stack:
         return None
 
     def logs(self, service: str, tail: int = 60) -> str:
-        result = self.compose.run(
-            self.compose.command("logs", "--no-color", "--no-log-prefix", "--tail", str(tail), service),
-            30,
-            check=False,
-        )
-        return (result.stdout + result.stderr).decode(errors="replace")
+        return self.compose.logs(service, tail)
 
     def exec(self, service: str, command: list[str], timeout: float = 20) -> tuple[str, int]:
         """(output, exit code) of a command in the service's container; a command the submission
         makes hang (a FIFO to `cat`) ends at `timeout` with code 124, like timeout(1)."""
-        with self.compose.bounded(timeout):
-            try:
-                out, err, code = self.compose.exec_in_container(command, service)
-            except subprocess.CalledProcessError as exc:
-                return (exc.stdout or b"").decode(errors="replace"), exc.returncode
-            except CommandTimeout as exc:
-                return exc.output, 124
-        return out + err, code
+        return self.compose.exec(service, command, timeout)
 
     def stop_gracefully(self, db_services: list[str]) -> None:
         """Stop the app side fast (node as PID 1 ignores SIGTERM: SIGKILL after the limits' app
@@ -844,8 +769,7 @@ class Stack:
         self.track_anonymous_volumes()
         self.leave_networks()
         self.stop_gracefully(db_services)
-        args = ["down", "--remove-orphans", "--timeout", "2"] + (["--volumes"] if remove_volumes else [])
-        self.compose.run(self.compose.command(*args), timeout)
+        self.compose.down(remove_volumes, timeout)
 
     # -- cleanup -----------------------------------------------------------------------------
     def _project_filter(self) -> dict[str, str | list[str] | bool]:

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import docker
 import pytest
-from testcontainers.compose import ComposeContainer
+from testcontainers.compose import ComposeContainer, DockerCompose
 
 from checks import CHECKS
 from grader.cleanup import remove_pulled
@@ -38,7 +38,7 @@ def test_override_publishes_nothing_and_makes_every_network_internal(
     )
     ctx = prepare(root, Options(), engine, "grader-override-test")
     stack = ctx.stack
-    merged = json.loads(stack.compose.run(stack.compose.command("config", "--format", "json"), 60).stdout)
+    merged = json.loads(stack.compose.run(["config", "--format", "json"], 60).stdout)
     services = merged["services"]
     # The grader reaches the containers at their addresses (grader.firewall): nothing is published,
     # not the student's 3000:3000 nor 5432:5432 (a port of the machine, open to its network).
@@ -64,7 +64,7 @@ def test_override_limits_every_service_whatever_the_student_wrote(engine: docker
     limits = Limits(memory="300m", cpus=0.5, pids=100)
     ctx = prepare(root, Options(limits=limits), engine, "grader-limits-test")
     stack = ctx.stack
-    merged = stack.compose.run(stack.compose.command("config", "--format", "json"), 60)
+    merged = stack.compose.run(["config", "--format", "json"], 60)
     services = json.loads(merged.stdout)["services"]
     for name, svc in services.items():
         assert svc["mem_limit"] == svc["memswap_limit"] == str(300 * 1024 * 1024), name
@@ -160,9 +160,12 @@ def _seen(containers: list[ComposeContainer]) -> list[tuple[object, ...]]:
     ]
 
 
-def test_the_engine_describes_the_stack_as_compose_ps_does(engine: docker.DockerClient, tmp_path: Path) -> None:
+def test_the_engine_describes_the_stack_as_compose_ps_does(
+    engine: docker.DockerClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Stack.containers() reads the engine (milliseconds) where `compose ps` takes 0.12 s a call:
-    both must see the same containers, states, exit codes and published ports, running or not."""
+    both must see the same containers, states, exit codes and published ports, running or not.
+    The reference is testcontainers' own reading of `compose ps` (its public DockerCompose API)."""
     root = tmp_path / "s"
     shutil.copytree(SUBMISSIONS / "no-volume", root)
     # A healthcheck: once its container stops, the engine calls it `unhealthy`, compose ps does not.
@@ -175,17 +178,21 @@ def test_the_engine_describes_the_stack_as_compose_ps_does(engine: docker.Docker
         assert stack.build(300).returncode == 0
         stack.up(120)
         compose = stack.compose
+        monkeypatch.setenv("COMPOSE_PROJECT_NAME", stack.project)
+        reference = DockerCompose(
+            context=str(root), compose_file_name=list(compose.files), env_file=list(compose.env_files), wait=False
+        )
         for _ in range(60):
             if [c.Health for c in stack.containers()] == ["healthy", ""]:
                 break
             time.sleep(0.5)
-        assert _seen(stack.containers()) == _seen(compose.get_containers(include_all=True))
+        assert _seen(stack.containers()) == _seen(reference.get_containers(include_all=True))
         assert [(c.Service, c.State, c.Health) for c in stack.containers()] == [
             ("api", "running", "healthy"),
             ("db", "running", ""),
         ]
-        compose.run(compose.command("kill", "api"), 60)  # exited, code 137
-        assert _seen(stack.containers()) == _seen(compose.get_containers(include_all=True))
+        compose.run(["kill", "api"], 60)  # exited, code 137
+        assert _seen(stack.containers()) == _seen(reference.get_containers(include_all=True))
         assert [(c.Service, c.State, c.Health, c.ExitCode) for c in stack.containers()] == [
             ("api", "exited", "", 137),
             ("db", "running", "", 0),
