@@ -1,12 +1,15 @@
 """The check registry: an explicit, ordered dict (order = run order), no magic discovery.
 
 To add a check: write `checks/<name>.py` exposing `CHECK = Check(...)` with a
-`run(ctx: Context) -> Outcome` function, then list it here. `registry(rubric)` is what a run
+`run(ctx: Context) -> Outcome` function (static: the files and the model), or `CHECK =
+StackCheck(...)` with `run(ctx: StackContext) -> Outcome` (it builds, starts or watches the stack),
+then list it here. `registry(rubric)` is what a run
 grades: these checks as the instructor's rubric weights them, plus the rubric's scenarios.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable
 
@@ -24,7 +27,7 @@ from checks import (
     security_policy,
     startup_up,
 )
-from grader.context import Check
+from grader.context import AnyCheck, StackCheck
 from grader.errors import BadInput
 from grader.rubric import CheckSetting, Rubric
 
@@ -34,10 +37,18 @@ class BadRegistry(ValueError):
     silently read as if the rubric had disabled what it names."""
 
 
-def ordered(checks: Iterable[Check]) -> dict[str, Check]:
+# What a check that builds, starts or watches the stack must have passed first: the model compose
+# resolved with everything (the stack is made from it) and the security gate.
+GATE = ("compose.file", "security.policy")
+
+
+def ordered(checks: Iterable[AnyCheck], declared: bool = True) -> dict[str, AnyCheck]:
     """The checks by id, in run order, once each; every `requires`/`after` names a check listed
-    earlier (a misspelled name would otherwise never block, as if the rubric had disabled it)."""
-    found: dict[str, Check] = {}
+    earlier (a misspelled name would otherwise never block, as if the rubric had disabled it).
+    `declared`: the checks as their modules declare them, where every StackCheck must wait for
+    the gate, requiring GATE itself or waiting on a StackCheck that does (a rubric may disable
+    what a check waits for: the runner then gives it no stack, an `error`, never the engine)."""
+    found: dict[str, AnyCheck] = {}
     for check in checks:
         if check.id in found:
             raise BadRegistry(f"two checks are named {check.id!r}")
@@ -47,11 +58,21 @@ def ordered(checks: Iterable[Check]) -> dict[str, Check]:
                 f"{check.id}: requires/after {', '.join(map(repr, unknown))}, which is no check listed before it "
                 f"(listed before: {', '.join(found) or 'none'})"
             )
+        if declared and isinstance(check, StackCheck) and not _behind_gate(check, found):
+            raise BadRegistry(
+                f"{check.id}: a StackCheck must require {' and '.join(GATE)}, or require or come after "
+                "another StackCheck: its stack exists only once the gate passed"
+            )
         found[check.id] = check
     return found
 
 
-CHECKS: dict[str, Check] = ordered(
+def _behind_gate(check: StackCheck, earlier: dict[str, AnyCheck]) -> bool:
+    waits_on_stack = any(isinstance(earlier[n], StackCheck) for n in (*check.requires, *check.after))
+    return waits_on_stack or all(g in check.requires for g in GATE)
+
+
+CHECKS: dict[str, AnyCheck] = ordered(
     (
         # ACTIVIDAD 01 - Dockerfile (30)
         dockerfile_present.CHECK,
@@ -71,7 +92,7 @@ CHECKS: dict[str, Check] = ordered(
 )
 
 
-def registry(rubric: Rubric | None = None) -> dict[str, Check]:
+def registry(rubric: Rubric | None = None) -> dict[str, AnyCheck]:
     """The checks a run grades: the built-in ones with the rubric's points, disabled checks left
     out, hidden ones marked; then one check per API scenario and the persistence scenario."""
     rubric = rubric or Rubric()
@@ -92,24 +113,33 @@ def registry(rubric: Rubric | None = None) -> dict[str, Check]:
             f"{rubric.name}: env_examples.deduct: {rubric.env_example_deduct:g} points is more than "
             f"compose.file is worth ({most:g}): the deduction is taken from that check's points"
         )
-    checks: dict[str, Check] = {}
+    # The rubric's scenarios, declared like the built-in checks (refused here if they were not).
+    ordered(
+        [*CHECKS.values(), *(api_scenario.make(s) for s in rubric.scenarios)]
+        + ([persistence_scenario.make(rubric.persistence)] if rubric.persistence is not None else [])
+    )
+    checks: dict[str, AnyCheck] = {}
     for check in CHECKS.values():
         setting = rubric.checks.get(check.id)
         if setting is not None and not setting.enabled:
             continue
         if setting is not None:
             points = check.max_points if setting.points is None else setting.points
-            check = check._replace(max_points=points, hidden=setting.hidden)
+            check = dataclasses.replace(check, max_points=points, hidden=setting.hidden)
         checks[check.id] = check
         if check.id == "api.reachable":
             checks |= {s.id: api_scenario.make(s) for s in rubric.scenarios}
     if rubric.persistence is not None:
         checks[rubric.persistence.id] = persistence_scenario.make(rubric.persistence)
     return ordered(
-        c._replace(requires=_present(c.requires, checks), after=_present(c.after, checks)) for c in checks.values()
+        (
+            dataclasses.replace(c, requires=_present(c.requires, checks), after=_present(c.after, checks))
+            for c in checks.values()
+        ),
+        declared=False,
     )
 
 
-def _present(names: tuple[str, ...], checks: dict[str, Check]) -> tuple[str, ...]:
+def _present(names: tuple[str, ...], checks: dict[str, AnyCheck]) -> tuple[str, ...]:
     """What a check waits for, less what the rubric disabled (which then does not block)."""
     return tuple(n for n in names if n in checks or n not in CHECKS)

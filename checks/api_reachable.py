@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from grader.context import Check, Context
+from grader.context import StackCheck, StackContext
 from grader.diagnose import (
     Listener,
     db_localhost_line,
@@ -18,7 +18,7 @@ from grader.diagnose import (
 from grader.messages import msg
 from grader.model import Answer, Category, Outcome, Phase
 from grader.verdicts import crashed_at_startup
-from grader.waiting import WATCH_S, ask, backoff, explain_logs
+from grader.waiting import ANSWER, WATCH_S, ask, backoff, explain_logs
 
 if TYPE_CHECKING:  # the engine's libraries load only for a run that uses the engine
     from grader.stack import Stack
@@ -33,7 +33,7 @@ def _listeners_text(stack: Stack, service: str) -> str | None:
     return out if code == 0 or "local_address" in out else None
 
 
-def _judge(ctx: Context) -> Outcome:
+def _judge(ctx: StackContext) -> Outcome:
     stack = ctx.stack
     app, target = ctx.app_service(), ctx.app_port()
     if app is None:
@@ -41,7 +41,7 @@ def _judge(ctx: Context) -> Outcome:
     if target is None:
         return Outcome.failed(msg("api.no_port", app=app))
     deadline = time.monotonic() + ctx.options.start_timeout
-    answer = ctx.shared.answer
+    answer = ctx.stash.get(ANSWER, None)
     delays = backoff()
     wrong_since: float | None = None
     last_error = ""
@@ -118,7 +118,7 @@ def _unreachable(stack: Stack, app: str, target: int, found: list[Listener], las
     )
 
 
-def run(ctx: Context) -> Outcome:
+def run(ctx: StackContext) -> Outcome:
     app = ctx.app_service()
     keys = ("services", app, "ports") if app else ("services",)
     with ctx.timings.phase("api"):
@@ -126,7 +126,7 @@ def run(ctx: Context) -> Outcome:
     return outcome.at(ctx.compose.location(*keys))
 
 
-CHECK = Check(
+CHECK = StackCheck(
     id="api.reachable",
     category=Category.API,
     title="title.api.reachable",

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import time
 
-from grader.context import Check, Context
+from grader.context import StackCheck, StackContext
 from grader.messages import msg
 from grader.model import Category, Outcome, Phase
 from grader.rubric import Scenario
 from grader.scenarios import Run, StepFailed, run_steps
 
 
-def make(scenario: Scenario) -> Check:
-    def run(ctx: Context) -> Outcome:
+def make(scenario: Scenario) -> StackCheck:
+    def run(ctx: StackContext) -> Outcome:
         app, port = ctx.app_service(), ctx.app_port()
         endpoint = ctx.stack.endpoint(app, port) if app and port else None
         if endpoint is None:
@@ -29,7 +29,7 @@ def make(scenario: Scenario) -> Check:
         text = msg("scenario.ok", name=scenario.name, count=len(scenario.steps), seconds=f"{seconds:.1f}")
         return Outcome.passed(text, "\n".join(progress.log))
 
-    return Check(
+    return StackCheck(
         id=scenario.id,
         category=Category.API,
         title=scenario.name,

@@ -109,7 +109,8 @@ def _judge(ctx: Context) -> Outcome:
             ),
             rejected.message,
         )
-    project = ctx.compose
+    project = resolution.project
+    assert project is not None  # a Resolution holds a model or a Rejection
     hints: list[str] = list(resolution.env_notes)
     if len(resolution.files) > 1:
         others = ", ".join(f.name for f in resolution.files[1:])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from grader.context import Check, Context
+from grader.context import StackCheck, StackContext
 from grader.deadline import remaining
 from grader.diagnose import network_failure
 from grader.errors import CommandTimeout
@@ -45,7 +45,7 @@ def unreachable_registry(step: str, missing_bases: list[str]) -> bool:
     return bool(missing_bases) and network_failure(step.split("---> Running in", 1)[0])
 
 
-def _judge(ctx: Context) -> Outcome:
+def _judge(ctx: StackContext) -> Outcome:
     project = ctx.compose
     services = project.build_services()
     if not services:
@@ -93,11 +93,11 @@ def _judge(ctx: Context) -> Outcome:
     return Outcome.failed(msg("build.failed", what=what), step, hints=hints)
 
 
-def run(ctx: Context) -> Outcome:
+def run(ctx: StackContext) -> Outcome:
     return _judge(ctx).at(Location(ctx.relative(str(ctx.dockerfile.path))))
 
 
-CHECK = Check(
+CHECK = StackCheck(
     id="dockerfile.build",
     category=Category.DOCKERFILE,
     title="title.dockerfile.build",

@@ -3,22 +3,22 @@ shared with the rubric's persistence scenario, is grader.persistence)."""
 
 from __future__ import annotations
 
-from grader.context import Check, Context
+from grader.context import StackCheck, StackContext
 from grader.model import Category, Outcome, Phase
 from grader.persistence import cycle
 
 
-def _judge(ctx: Context) -> Outcome:
+def _judge(ctx: StackContext) -> Outcome:
     return cycle(ctx).marker
 
 
-def run(ctx: Context) -> Outcome:
+def run(ctx: StackContext) -> Outcome:
     db = ctx.compose.db_service()
     keys = ("services", db, "volumes") if db and ctx.compose.services[db].get("volumes") else ("services", db or "")
     return _judge(ctx).at(ctx.compose.location(*keys))
 
 
-CHECK = Check(
+CHECK = StackCheck(
     id="persistence.data",
     category=Category.PERSISTENCE,
     title="title.persistence.data",

@@ -3,19 +3,19 @@ down`, its `after` requests once the stack is back, in the same cycle as the dat
 
 from __future__ import annotations
 
-from grader.context import Check, Context
+from grader.context import StackCheck, StackContext
 from grader.messages import msg
 from grader.model import Category, Outcome, Phase
 from grader.persistence import cycle
 from grader.rubric import Scenario
 
 
-def make(scenario: Scenario) -> Check:
-    def run(ctx: Context) -> Outcome:
+def make(scenario: Scenario) -> StackCheck:
+    def run(ctx: StackContext) -> Outcome:
         outcome = cycle(ctx).scenario
         return outcome if outcome is not None else Outcome.error(msg("scenario.not_run"))
 
-    return Check(
+    return StackCheck(
         id=scenario.id,
         category=Category.PERSISTENCE,
         title=scenario.name,

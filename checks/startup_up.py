@@ -6,19 +6,19 @@ import dataclasses
 import subprocess
 import time
 
-from grader.context import Check, Context
+from grader.context import StackCheck, StackContext
 from grader.diagnose import network_failure
 from grader.errors import CommandTimeout
 from grader.messages import msg
 from grader.model import Category, Outcome, Phase
 from grader.override import db_port
-from grader.verdicts import because_of_legacy_mount, charged_to_values
-from grader.waiting import crash_report, http_answers, postgres_answers, settle
+from grader.verdicts import STARTUP_CRASHED, STARTUP_FAILING, because_of_legacy_mount, charged_to_values
+from grader.waiting import ANSWER, ServiceState, crash_report, http_answers, postgres_answers, settle
 
 CHECK_ID = "startup.up"
 
 
-def _known_cause(ctx: Context, crashed: list[str]) -> Outcome | None:
+def _known_cause(ctx: StackContext, crashed: list[str]) -> Outcome | None:
     """Skipped, naming the static check that already deducted the reason, when the database alone
     failed for it (one root cause, one deduction); None when anything else failed too."""
     if len(crashed) != 1:
@@ -26,7 +26,7 @@ def _known_cause(ctx: Context, crashed: list[str]) -> Outcome | None:
     return because_of_legacy_mount(ctx.compose, crashed[0], msg("startup.what"))
 
 
-def _judge(ctx: Context) -> Outcome:
+def _judge(ctx: StackContext) -> Outcome:
     stack = ctx.stack
     binds = [m for s in ctx.compose.services.values() for m in s.get("volumes") or [] if m.get("type") == "bind"]
     if binds and not stack.engine_sees(ctx.root):
@@ -45,8 +45,7 @@ def _judge(ctx: Context) -> Outcome:
         stack.sample_memory_now(ctx.options.limits.memory_bytes)  # one look: a hog must show in it
         current = settle(stack, time.monotonic(), memory_limit=ctx.options.limits.memory_bytes).states
         crashed = [s for s in current if s.crashed]
-        ctx.shared.startup_crashed = frozenset(s.service for s in crashed)
-        ctx.shared.startup_failing = ctx.shared.startup_crashed | {s.service for s in current if not s.settled}
+        _leave(ctx, crashed, current)
         sentence, logs = crash_report(stack, crashed, memory=ctx.options.limits.memory)
         known = _known_cause(ctx, [s.service for s in crashed])
         if known is not None:
@@ -59,11 +58,10 @@ def _judge(ctx: Context) -> Outcome:
     memory = ctx.options.limits.memory_bytes
     with ctx.timings.phase("settle"):
         watched = settle(stack, deadline, memory_limit=memory, db_ready=ready, answered=answered)
-    ctx.shared.answer = watched.answer  # api.reachable judges this answer, if the API is still up
+    ctx.stash[ANSWER] = watched.answer  # api.reachable judges this answer, if the API is still up
     current = watched.states
     crashed = [s for s in current if s.crashed]
-    ctx.shared.startup_crashed = frozenset(s.service for s in crashed)
-    ctx.shared.startup_failing = ctx.shared.startup_crashed | {s.service for s in current if not s.settled}
+    _leave(ctx, crashed, current)
     if crashed:
         sentence, logs = crash_report(stack, crashed, memory=ctx.options.limits.memory)
         known = _known_cause(ctx, [s.service for s in crashed])
@@ -84,13 +82,19 @@ def _judge(ctx: Context) -> Outcome:
     return Outcome.passed(text)
 
 
-def run(ctx: Context) -> Outcome:
+def _leave(ctx: StackContext, crashed: list[ServiceState], current: list[ServiceState]) -> None:
+    """For the checks after this one: what crashed (deducted here once) and what failed."""
+    ctx.stash[STARTUP_CRASHED] = frozenset(s.service for s in crashed)
+    ctx.stash[STARTUP_FAILING] = ctx.stash[STARTUP_CRASHED] | {s.service for s in current if not s.settled}
+
+
+def run(ctx: StackContext) -> Outcome:
     # A stack that fails while the rubric lacks a value the repository keeps out of git: the
     # instructor's to give (grader.values), not the student's deduction.
     return charged_to_values(ctx, _judge(ctx)).at(ctx.compose.location("services"))
 
 
-CHECK = Check(
+CHECK = StackCheck(
     id=CHECK_ID,
     category=Category.STARTUP,
     title="title.startup.up",

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
-from grader import __version__, formats, gradebook
+from grader import __version__, events, formats, gradebook
 from grader.context import Options
 from grader.errors import BadInput
 from grader.fetch import Fetched, FetchError, fetch
@@ -133,9 +133,10 @@ GradeFn = Callable[[Path, Path, BatchOptions, Callable[[str], None]], int]
 
 
 def _phase(line: str) -> str | None:
-    """`[  12.3 s] Image builds: building the images ...` -> `Image builds`."""
-    match = re.match(r"\[\s*[\d.]+ s\] (.+?): .* \.\.\.$", line.strip())
-    return match[1] if match else None
+    """What a child is doing, from one line of its events (`grader grade --events -`): the title
+    of a check that starts, as the board shows it; None for any other line."""
+    event = events.read(line)
+    return str(event.get("title") or event.get("check")) if event and event["event"] == "check.started" else None
 
 
 class Children:
@@ -156,8 +157,8 @@ class Children:
                 return None
             child = subprocess.Popen(
                 cmd,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
+                stdout=subprocess.PIPE,  # its events (`--events -`); the rest of what it prints is not read
+                stderr=subprocess.DEVNULL,
                 stdin=subprocess.DEVNULL,
                 env=env,
                 cwd=cwd,
@@ -208,7 +209,7 @@ def grade_in_process(root: Path, folder: Path, options: BatchOptions, on_phase: 
     # sys.path; the child starts in the student's folder of the batch, never a source.
     # Absolute: the child starts elsewhere than the batch (relative paths were the TA's).
     root, folder = root.resolve(), folder.resolve()
-    cmd = [sys.executable, "-P", "-m", "grader.cli", "grade", str(root), "--json", str(folder / REPORT)]
+    cmd = [sys.executable, "-P", "-m", "grader.cli", "grade", str(root), "--json", str(folder / REPORT), "--events=-"]
     cmd += ["--markdown", str(folder / "report.md")]
     cmd += ["--junit", str(folder / "junit.xml")] if options.junit else []
     cmd += ["--gradescope", str(folder / "results.json")] if options.gradescope else []
@@ -225,8 +226,8 @@ def grade_in_process(root: Path, folder: Path, options: BatchOptions, on_phase: 
     timer = threading.Timer(time_cap(limits), stop, (child,))
     timer.start()
     try:
-        assert child.stderr is not None
-        for line in child.stderr:
+        assert child.stdout is not None
+        for line in child.stdout:
             phase = _phase(line)
             if phase:
                 on_phase(phase)

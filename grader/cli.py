@@ -49,6 +49,15 @@ def _add_formats(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-under", type=float, metavar="N", help="exit 1 when the score is below N")
 
 
+def _add_events(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--events",
+        metavar="FILE|-",
+        help="write the run's events as JSON lines (checks started and judged, phases, the end) to FILE, "
+        "or to standard output with `-` (everything else printed then goes to standard error)",
+    )
+
+
 def _add_project(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--project",
@@ -67,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     _add_formats(g)
     _add_project(g)
+    _add_events(g)
     g.add_argument("--rubric", type=Path, metavar="FILE", help="the instructor's rubric (grader.yml)")
     g.add_argument("--lang", choices=LANGUAGES, help="language of the feedback (default: the rubric's, else en)")
     g.add_argument("--build-timeout", type=_positive, metavar="S", help=f"default {Options.build_timeout:g}")
@@ -78,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     _add_formats(lint)
     _add_project(lint)
+    _add_events(lint)
     lint.add_argument("--rubric", type=Path, metavar="FILE", help="the instructor's rubric (grader.yml)")
     lint.add_argument("--lang", choices=LANGUAGES, help="language of the feedback (default: the rubric's, else en)")
     r = sub.add_parser("report", help="write other formats from a saved JSON report, without grading again")

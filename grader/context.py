@@ -2,6 +2,16 @@
 
 `grader.runner.prepare` builds it step by step (screen, grading values, compose, the Dockerfile,
 the stack behind the gate); nothing here runs a command or writes a file when a check reads it.
+
+Two kinds of check, two contexts, and the types say which reads what (mypy checks it):
+- a `Check` (static) gets a `Context`: the files as written, the model as compose resolved it
+  (`resolution`, `analysis`: either may be missing), the rubric, the Dockerfile. No stack.
+- a `StackCheck` gets a `StackContext`, the same plus `compose` (the resolved model) and `stack`
+  (the run's live stack), neither ever None: the runner builds it only once the security gate
+  passed and a stack was prepared, and a stack check's declaration must wait for that gate
+  (checked when the registry is built, `checks.ordered`).
+What one check leaves for a later one goes in the run's `stash`, under a typed key declared
+beside the value's producer (pytest's `Stash`), so this module does not change per check.
 """
 
 from __future__ import annotations
@@ -13,12 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from grader.dockerfile import DockerfileSource
-from grader.errors import GateClosed
 from grader.limits import Limits
-from grader.model import Answer, Category, CycleResult, Outcome, Phase, Substitution
+from grader.model import Category, Outcome, Phase, Substitution
 from grader.project import ComposeProject
 from grader.resolve import Resolution
 from grader.rubric import Rubric
+from grader.stash import Stash
 from grader.timing import Timings
 from grader.untrusted import relative
 from grader.values import Gap
@@ -65,20 +75,6 @@ class Options:
         )
 
 
-class NoModel(RuntimeError):
-    """A check read the compose model of a run that has none: it must require `compose.file`."""
-
-
-@dataclass
-class Shared:
-    """What one check leaves for later ones, one typed slot each, written by the check named."""
-
-    startup_crashed: frozenset[str] = frozenset()  # startup.up: the services it saw crash (deducted once)
-    startup_failing: frozenset[str] = frozenset()  # startup.up: crashed or never ready (grader.values)
-    persistence: CycleResult | None = None  # the first persistence check: the one down/up cycle
-    answer: Answer | None = None  # startup.up: the API's first answer while it watched the stack
-
-
 @dataclass(frozen=True)
 class Context:
     root: Path  # the copy the grader works on; the submission itself is never touched
@@ -87,32 +83,16 @@ class Context:
     rubric: Rubric
     resolution: Resolution  # the compose model, or why there is none
     dockerfile: DockerfileSource  # the Dockerfile graded, as the student wrote it
-    prepared: Stack | None = None  # None: no model to run, the security gate refused it, or `unprepared`
-    unprepared: str = ""  # the grader's fault that left no stack, if that is why there is none
     secrets: tuple[str, ...] = ()  # grading values no report may show (grader.redaction)
     substitutions: tuple[Substitution, ...] = ()  # the rubric's image pins, as applied
     dropped_links: tuple[str, ...] = ()  # `link -> target` left out of the copy: they leave the repo
-    shared: Shared = field(default_factory=Shared)
+    stash: Stash = field(default_factory=Stash)  # what a check leaves for later ones (StashKey)
     timings: Timings = field(default_factory=Timings)  # seconds per phase, for the report
     project_dir: str = "."  # the folder of the repository graded (grader.locate); `root` is its copy
     left_out: tuple[str, ...] = ()  # services not started: the rubric's helpers (grader.helpers)
     examples: tuple[str, ...] = ()  # env files a committed example stood in for (grader.environment)
     gaps: tuple[Gap, ...] = ()  # grading values the run lacks, the instructor's to give (grader.values)
     absent: frozenset[str] = frozenset()  # env files the repository does not commit (grader.values.absent)
-
-    @property
-    def compose(self) -> ComposeProject:
-        """The resolved model; only for checks that require `compose.file` to pass."""
-        if self.resolution.project is None:
-            raise NoModel("no resolved compose model: this check must require compose.file")
-        return self.resolution.project
-
-    @property
-    def stack(self) -> Stack:
-        """The stack behind the gate; only for checks that require `security.policy` to pass."""
-        if self.prepared is None:
-            raise GateClosed(self.unprepared or "no stack passed the security gate: nothing may build or start")
-        return self.prepared
 
     @property
     def analysis(self) -> ComposeProject | None:
@@ -137,17 +117,74 @@ class Context:
         return relative(self.root, text)
 
 
-class Check(NamedTuple):
-    """One gradable item. Every module in `checks/` exposes one of these as CHECK."""
+@dataclass(frozen=True, kw_only=True)
+class StackContext(Context):
+    """What a check that needs the running stack reads: everything a static check does, plus the
+    model compose resolved with everything and the stack the security gate let through."""
+
+    compose: ComposeProject  # the resolved model (resolution.project), never None here
+    stack: Stack  # the run's stack, prepared behind the gate
+
+    @classmethod
+    def of(cls, ctx: Context, stack: Stack | None) -> StackContext | None:
+        """`ctx` with its model and `stack`; None when either is missing (no model to run, the
+        gate refused it, or preparing the stack failed)."""
+        model = ctx.resolution.project
+        if model is None or stack is None:
+            return None
+        shared = {f.name: getattr(ctx, f.name) for f in dataclasses.fields(Context)}  # the same stash
+        return cls(**shared, compose=model, stack=stack)
+
+
+class Prepared(NamedTuple):
+    """What `grader.runner.prepare` hands the run: the context every check reads, and the stack
+    (None: no model to run, the security gate refused it, or `unprepared`)."""
+
+    context: Context
+    stack: Stack | None = None
+    unprepared: str = ""  # the grader's fault that left no stack, if that is why there is none
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Declared:
+    """What every check declares besides its function: see `Check` and `StackCheck`."""
 
     id: str
     category: Category
     title: str
     max_points: float
-    run: Callable[[Context], Outcome]
     # Checks that must have *passed* first; otherwise this one is skipped.
     requires: tuple[str, ...] = ()
     # Checks that must have *run* (passed or failed) first; otherwise this one is skipped.
     after: tuple[str, ...] = ()
     hidden: bool = False
-    phase: Phase = Phase.STATIC  # which timeouts bound it; past them the check ends as `error`
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check(_Declared):
+    """A static check: it reads the files and the model, never the engine. Every module in
+    `checks/` exposes a `Check` or a `StackCheck` as CHECK."""
+
+    run: Callable[[Context], Outcome]
+    phase: Phase = Phase.STATIC
+
+    def __post_init__(self) -> None:
+        if self.phase is not Phase.STATIC:
+            raise ValueError(f"{self.id}: a Check is static; one of phase {self.phase.value} is a StackCheck")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackCheck(_Declared):
+    """A check of the running stack: it builds, starts or watches it. It gets a StackContext, and
+    must wait for the gate (`requires` security.policy and compose.file, or waits on another
+    StackCheck): checked when the registry is built."""
+
+    run: Callable[[StackContext], Outcome]
+    phase: Phase  # which timeouts bound it; past them the check ends as `error`
+
+    def __post_init__(self) -> None:
+        if self.phase is Phase.STATIC:
+            raise ValueError(f"{self.id}: a StackCheck runs in the build, start or cycle phase, not the static one")
+
+
+AnyCheck = Check | StackCheck

@@ -72,6 +72,13 @@ _add(
     "El calificador falló al preparar {step} ({error}). No es un problema de tu trabajo; tu docente lo revisará.",
 )
 _add(
+    "runner.no_stack",
+    "There is no stack to run this check on: the rubric disabled a check it waits for. This is not a "
+    "problem with your work; your instructor will look at the rubric.",
+    "No hay stack sobre el cual ejecutar esta verificación: la rúbrica desactivó una verificación que "
+    "la precede. No es un problema de tu trabajo; tu docente revisará la rúbrica.",
+)
+_add(
     "runner.crash",
     "The grader could not finish this check ({error}). This is not a problem with your work; your instructor "
     "will look at it.",

@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from grader import probe, sqlclient
-from grader.context import Context
+from grader.context import StackContext
 from grader.messages import msg
 from grader.model import CycleResult, Outcome
 from grader.override import db_port
 from grader.project import postgres_layout
 from grader.scenarios import Run, StepFailed, run_steps
+from grader.stash import StashKey
 from grader.verdicts import because_of_legacy_mount, crashed_at_startup, lost_for_the_volume
 from grader.waiting import backoff, crash_report, states
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from grader.stack import Stack
 
 TABLE = "compose_grader_marker"
+# The one down/up cycle, made by whichever persistence check runs first (grader.stash).
+CYCLE: StashKey[CycleResult] = StashKey("persistence.cycle")
 
 
 def _credentials(stack: Stack, db: str, env: dict[str, str]) -> tuple[str, str, str] | None:
@@ -82,7 +85,7 @@ def _sql(
     raise TimeoutError(f"PostgreSQL did not accept connections ({last})")
 
 
-def _db_down(ctx: Context, db: str, when: str) -> Outcome:
+def _db_down(ctx: StackContext, db: str, when: str) -> Outcome:
     known = because_of_legacy_mount(ctx.compose, db, msg("persistence.what")) or crashed_at_startup(
         ctx, db, msg("persistence.what")
     )
@@ -98,16 +101,16 @@ def _db_down(ctx: Context, db: str, when: str) -> Outcome:
     return Outcome.failed(msg("persistence.db_down", when=when, reason=sentence), logs)
 
 
-def cycle(ctx: Context) -> CycleResult:
+def cycle(ctx: StackContext) -> CycleResult:
     """One `down` + `up` for everything that must survive it; shared by this check and the
     rubric's persistence scenario (whichever runs first triggers it)."""
-    if ctx.shared.persistence is None:
+    if CYCLE not in ctx.stash:
         with ctx.timings.phase("persistence"):
-            ctx.shared.persistence = _cycle(ctx)
-    return ctx.shared.persistence
+            ctx.stash[CYCLE] = _cycle(ctx)
+    return ctx.stash[CYCLE]
 
 
-def _api_url(ctx: Context, deadline: float) -> str | None:
+def _api_url(ctx: StackContext, deadline: float) -> str | None:
     """The API's base URL once it answers HTTP (any status), or None at the deadline."""
     app, port = ctx.app_service(), ctx.app_port()
     delays = backoff()
@@ -124,7 +127,7 @@ def _api_url(ctx: Context, deadline: float) -> str | None:
     return None
 
 
-def _cycle(ctx: Context) -> CycleResult:
+def _cycle(ctx: StackContext) -> CycleResult:
     project, stack = ctx.compose, ctx.stack
     db, scenario = project.db_service(), ctx.rubric.persistence
     timeout = ctx.options.start_timeout
@@ -190,7 +193,7 @@ def _cycle(ctx: Context) -> CycleResult:
     return CycleResult(marker_outcome, scenario_outcome)
 
 
-def _read_marker(ctx: Context, db: str, env: dict[str, str], marker: str, deadline: float) -> Outcome:
+def _read_marker(ctx: StackContext, db: str, env: dict[str, str], marker: str, deadline: float) -> Outcome:
     project, stack = ctx.compose, ctx.stack
     read = [
         ("SELECT to_regclass(%s) IS NOT NULL", (TABLE,)),  # a guard: the next runs only if it is true

@@ -1,14 +1,16 @@
 """What a person watching a run sees while it grades (20 s to several minutes): the check running
 now with its phase and elapsed time, and each check's line as soon as it is judged. On a terminal
-with `rich`; elsewhere (CI logs, pipes) plain lines, one per event. Never in any report."""
+with `rich`; elsewhere (CI logs, pipes) plain lines, one per event. Never in any report.
+
+Each is a renderer of the run's events (grader.events), like the JSON lines of `--events`."""
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Protocol, TextIO
 
-from grader.context import Check
-from grader.messages import msg, title
+from grader.events import CheckFinished, CheckStarted, Event
+from grader.messages import msg
 from grader.model import CheckResult, Phase, Status
 from grader.report import MARKS
 
@@ -19,9 +21,9 @@ _STYLE = {Status.PASSED: "green", Status.FAILED: "red", Status.ERROR: "yellow", 
 
 
 class Progress(Protocol):
-    def started(self, check: Check) -> None: ...
+    """A renderer of the run's events."""
 
-    def finished(self, result: CheckResult) -> None: ...
+    def emit(self, event: Event) -> None: ...
 
     def close(self) -> None: ...
 
@@ -29,19 +31,31 @@ class Progress(Protocol):
 class Silent:
     """For library callers and tests: nothing printed."""
 
-    def started(self, check: Check) -> None:
-        pass
-
-    def finished(self, result: CheckResult) -> None:
+    def emit(self, event: Event) -> None:
         pass
 
     def close(self) -> None:
         pass
 
 
-def doing(check: Check) -> str:
+class Fanout:
+    """Every event to each renderer: the human progress and `--events` at once."""
+
+    def __init__(self, *renderers: Progress) -> None:
+        self.renderers = renderers
+
+    def emit(self, event: Event) -> None:
+        for renderer in self.renderers:
+            renderer.emit(event)
+
+    def close(self) -> None:
+        for renderer in self.renderers:
+            renderer.close()
+
+
+def doing(started: CheckStarted) -> str:
     """`Image builds: building the images`: the check and what its phase is doing."""
-    return f"{title(check.title)}: {msg('progress.' + check.phase.value)}"
+    return f"{started.title}: {msg('progress.' + started.phase.value)}"
 
 
 def line(result: CheckResult, width: int = 70) -> str:
@@ -64,12 +78,11 @@ class PlainLines:
         self.stream.write(f"[{time.monotonic() - self.t0:6.1f} s] {text}\n")
         self.stream.flush()
 
-    def started(self, check: Check) -> None:
-        if check.phase is not Phase.STATIC:  # static checks take well under a second
-            self._write(doing(check) + " ...")
-
-    def finished(self, result: CheckResult) -> None:
-        self._write(line(result))
+    def emit(self, event: Event) -> None:
+        if isinstance(event, CheckStarted) and event.phase is not Phase.STATIC:  # static: well under a second
+            self._write(doing(event) + " ...")
+        elif isinstance(event, CheckFinished):
+            self._write(line(event.result))
 
     def close(self) -> None:
         pass
@@ -91,10 +104,13 @@ class LiveTerminal:
         self.bar.start()
         self.task: TaskID | None = None
 
-    def started(self, check: Check) -> None:
-        self.task = self.bar.add_task(doing(check), total=None)
+    def emit(self, event: Event) -> None:
+        if isinstance(event, CheckStarted):
+            self.task = self.bar.add_task(doing(event), total=None)
+        elif isinstance(event, CheckFinished):
+            self._finished(event.result)
 
-    def finished(self, result: CheckResult) -> None:
+    def _finished(self, result: CheckResult) -> None:
         if self.task is not None:
             self.bar.remove_task(self.task)
             self.task = None

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from checks import registry as build_registry
 from grader import NAME, __version__, dockerfile, helpers, jail, locate, policy, redaction, resolve, values
-from grader.context import Check, Context, Options
+from grader.context import AnyCheck, Context, Options, Prepared, StackCheck, StackContext
 from grader.deadline import DeadlineExceeded, deadline
 from grader.engine import compose_command, docker_client
 from grader.errors import BadInput, GateClosed
+from grader.events import CheckFinished, CheckStarted, PhaseEnded, PhaseStarted
 from grader.images import drop_cache_mounts, pin_dockerfiles
 from grader.messages import language, msg, named, title
 from grader.model import CheckResult, Location, Outcome, Phase, Report, Status, Substitution, bound
@@ -98,7 +99,7 @@ class Blocker(NamedTuple):
 
 
 def _blocker(
-    check: Check,
+    check: AnyCheck,
     done: Mapping[str, CheckResult],
     present: set[str],
     blocked: Set[str] = frozenset(),
@@ -140,13 +141,16 @@ def _explain(key: str, needed: str, done: Mapping[str, CheckResult]) -> Blocker:
 
 
 def run_check(
-    check: Check,
-    ctx: Context,
+    check: AnyCheck,
+    prepared: Prepared,
     done: Mapping[str, CheckResult],
     present: set[str] | None = None,
     blocked: Set[str] = frozenset(),
+    on_stack: StackContext | None = None,
 ) -> CheckResult:
-    """Run one check; a crash becomes an `error` result for this check only."""
+    """Run one check; a crash becomes an `error` result for this check only. A static check gets
+    the run's Context, a StackCheck the StackContext (`on_stack`, built once per run)."""
+    ctx = prepared.context
     started = time.monotonic()
     present = present if present is not None else set(check.requires + check.after)
     blocker = _blocker(check, done, present, blocked, _readable(ctx))
@@ -156,7 +160,7 @@ def run_check(
         seconds = ctx.options.deadline(check.phase)
         try:
             with deadline(seconds):
-                outcome = check.run(ctx)
+                outcome = _call(check, prepared, on_stack)
         except DeadlineExceeded:
             outcome = Outcome.error(msg("runner.deadline", seconds=f"{seconds:.0f}"))
         except Exception as exc:
@@ -190,6 +194,17 @@ def run_check(
     )
 
 
+def _call(check: AnyCheck, prepared: Prepared, on_stack: StackContext | None) -> Outcome:
+    """The check's function with the context its kind reads."""
+    if not isinstance(check, StackCheck):
+        return check.run(prepared.context)
+    if on_stack is None:
+        # Only when a rubric disabled what the check waits for, or preparing the stack failed:
+        # the registry refuses a StackCheck that does not wait for the gate.
+        return Outcome.error(prepared.unprepared or msg("runner.no_stack"))
+    return check.run(on_stack)
+
+
 def _where_in_repository(where: str, project_dir: str) -> str:
     """`Dockerfile line 1` from the repository's root: `ecommerce-ana/Dockerfile line 1`."""
     return where if project_dir == locate.ROOT else f"{project_dir}/{where}"
@@ -209,19 +224,21 @@ def _readable(ctx: Context) -> frozenset[str]:
 
 
 def run_checks(
-    ctx: Context, registry: Mapping[str, Check], progress: Progress | None = None
+    prepared: Prepared, registry: Mapping[str, AnyCheck], progress: Progress | None = None
 ) -> tuple[CheckResult, ...]:
     progress = progress or Silent()
     done: dict[str, CheckResult] = {}
     present = set(registry)
     blocked: set[str] = set()
+    ctx = prepared.context
+    on_stack = StackContext.of(ctx, prepared.stack)  # the same stash, timings and values as ctx
     for check in registry.values():
         if _blocker(check, done, present, blocked, _readable(ctx)) is not None:
             blocked.add(check.id)
         else:
-            progress.started(check)
-        done[check.id] = run_check(check, ctx, done, present, blocked)
-        progress.finished(done[check.id])
+            progress.emit(CheckStarted(check.id, title(check.title), check.phase))
+        done[check.id] = run_check(check, prepared, done, present, blocked, on_stack)
+        progress.emit(CheckFinished(done[check.id]))
     return tuple(done.values())
 
 
@@ -235,7 +252,7 @@ def prepare(
     dropped_links: Sequence[str] = (),
     timings: Timings | None = None,
     project_dir: str = locate.ROOT,
-) -> Context:
+) -> Prepared:
     """Everything a check reads, prepared before the first one runs (`root` is the copy). Without
     a `client` (`grader lint`, unit tests) there is no stack: the static checks need none. Every
     step gives a value: what a submission can make fail is reported by the check it concerns, and
@@ -285,15 +302,13 @@ def prepare(
             pins = tuple(pin_dockerfiles(resolution.project, rubric.images, root))
     except Exception as exc:
         stack, pins, unprepared = None, (), _fault("the stack", exc)
-    return Context(
+    context = Context(
         root=root,
         options=options,
         project_name=project,
         rubric=rubric,
         resolution=resolution,
         dockerfile=source,
-        prepared=stack,
-        unprepared=unprepared,
         secrets=hidden,
         substitutions=resolution.substitutions + pins,
         dropped_links=tuple(dropped_links),
@@ -304,6 +319,7 @@ def prepare(
         gaps=tuple(g for g in gaps if g.service not in left_out),
         absent=missing,
     )
+    return Prepared(context, stack, unprepared)
 
 
 def _absent(root: Path, files: tuple[Path, ...]) -> frozenset[str]:
@@ -424,7 +440,7 @@ def not_graded(path: Path, error: str, lang: str = "en", trace: str | None = Non
 def grade(
     path: Path,
     options: Options | None = None,
-    registry: Mapping[str, Check] | None = None,
+    registry: Mapping[str, AnyCheck] | None = None,
     rubric: Rubric | None = None,
     progress: Progress | None = None,
     lint: bool = False,
@@ -448,7 +464,10 @@ def grade(
     compose_command()  # fail early, with install instructions, when compose is missing
     started_at = datetime.now(timezone.utc)
     t0 = time.monotonic()
-    timings = Timings()
+    watched = progress or Silent()
+    timings = Timings(
+        lambda name, seconds: watched.emit(PhaseStarted(name) if seconds is None else PhaseEnded(name, seconds))
+    )
     # A container can leave root-owned files in the copy (a bind mount of `.`): a grader that is
     # not root cannot delete them, and that must not cost the report.
     with tempfile.TemporaryDirectory(prefix="grader-", ignore_cleanup_errors=True) as tmp:
@@ -460,13 +479,14 @@ def grade(
         with language(options.lang):
             with timings.phase("config"):
                 name = project_name(submission)
-                ctx = prepare(root, options, client, name, rubric, hidden, dropped, timings, located.path)
+                prepared = prepare(root, options, client, name, rubric, hidden, dropped, timings, located.path)
             try:
-                results = run_checks(ctx, checks, progress)
+                results = run_checks(prepared, checks, progress)
             finally:
-                with timings.phase("teardown") if ctx.prepared else nullcontext():
+                with timings.phase("teardown") if prepared.stack else nullcontext():
                     ended_normally = sys.exc_info()[0] is None
-                    problems = teardown(ctx.prepared, background=reap_in_background and ended_normally)
+                    problems = teardown(prepared.stack, background=reap_in_background and ended_normally)
+    ctx = prepared.context
     report = Report(
         schema_version=SCHEMA_VERSION,
         grader_name=NAME,
@@ -487,7 +507,7 @@ def grade(
         warnings=tuple(inert(f"not copied (link outside the submission): {d}") for d in dropped)
         + tuple(f"cleanup: {p}" for p in problems)
         + _unconfined()
-        + tuple(ctx.prepared.notes if ctx.prepared else ()),
+        + tuple(prepared.stack.notes if prepared.stack else ()),
         kind="lint" if lint else "grade",
         timings=timings.spent(),
         project_dir=located.path,

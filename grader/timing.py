@@ -4,7 +4,7 @@ teardown), for the report, so a slow submission shows what was slow."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 # The order phases are reported in (the order a run goes through them).
@@ -12,20 +12,27 @@ PHASES = ("copy", "config", "build", "up", "settle", "api", "persistence", "tear
 
 
 class Timings:
-    """A recorder a run and its checks add to; a phase timed twice adds up."""
+    """A recorder a run and its checks add to; a phase timed twice adds up. `watch` hears each
+    phase start (seconds None) and end (the seconds it took): the run's events (grader.events)."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch: Callable[[str, float | None], None] | None = None) -> None:
         self._spent: dict[str, float] = {}
+        self._watch = watch
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         if name not in PHASES:
             raise ValueError(f"unknown phase {name!r} (known: {', '.join(PHASES)})")
         started = time.monotonic()
+        if self._watch is not None:
+            self._watch(name, None)
         try:
             yield
         finally:
-            self._spent[name] = self._spent.get(name, 0.0) + time.monotonic() - started
+            seconds = time.monotonic() - started
+            self._spent[name] = self._spent.get(name, 0.0) + seconds
+            if self._watch is not None:
+                self._watch(name, seconds)
 
     def spent(self) -> tuple[tuple[str, float], ...]:
         """(phase, seconds) for the phases that ran, in run order."""

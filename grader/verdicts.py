@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import dataclasses
 
-from grader.context import Context
+from grader.context import Context, StackContext
 from grader.messages import msg, named
 from grader.model import Outcome, Status
 from grader.project import ComposeProject, data_not_kept, legacy_mount
+from grader.stash import StashKey
 from grader.values import listed
 
 COMPOSE_FILE, COMPOSE_VOLUME, STARTUP = "compose.file", "compose.volume", "startup.up"
+# What startup.up leaves for the checks after it (grader.stash): the services it saw crash
+# (deducted once, there), and those that crashed or never got ready (charged_to_values).
+STARTUP_CRASHED: StashKey[frozenset[str]] = StashKey("startup.crashed")
+STARTUP_FAILING: StashKey[frozenset[str]] = StashKey("startup.failing")
 
 
 def without_model() -> Outcome:
@@ -42,10 +47,10 @@ def because_of_legacy_mount(project: ComposeProject, service: str, what: str) ->
     )
 
 
-def crashed_at_startup(ctx: Context, service: str, what: str) -> Outcome | None:
+def crashed_at_startup(ctx: StackContext, service: str, what: str) -> Outcome | None:
     """`what` (the API check, the data check) skipped, naming startup.up, when `service` is one
     startup already saw crash; None otherwise."""
-    if service not in ctx.shared.startup_crashed:
+    if service not in ctx.stash.get(STARTUP_CRASHED, frozenset()):
         return None
     return Outcome.skipped(msg("startup.root_cause", service=service, what=what, check=named(STARTUP)), cause=STARTUP)
 
@@ -62,16 +67,16 @@ def lost_for_the_volume(project: ComposeProject, what: str, evidence: str = "") 
     return dataclasses.replace(skipped, evidence=evidence)
 
 
-def charged_to_values(ctx: Context, outcome: Outcome) -> Outcome:
+def charged_to_values(ctx: StackContext, outcome: Outcome) -> Outcome:
     """startup.up failed while grading values are missing (grader.values): the instructor's to
     fix, so an `error` naming the variables and the rubric key, never the student's deduction.
     Only when every service that crashed or never got ready lacks a value itself or waits on one
     that does: a database that crashed for its volume is the student's, whatever the API lacks.
     Once the stack is up, what fails later is the student's (`rubric check --against` tells the
     instructor beforehand what a class needs)."""
-    if outcome.status is not Status.FAILED or not ctx.gaps or not ctx.shared.startup_failing:
+    failing = ctx.stash.get(STARTUP_FAILING, frozenset())
+    if outcome.status is not Status.FAILED or not ctx.gaps or not failing:
         return outcome
-    failing = ctx.shared.startup_failing
     lacking = {g.service for g in ctx.gaps} & failing
     if not lacking or not all(s in lacking or _waits_on(ctx, s, lacking) for s in failing):
         return outcome
@@ -79,9 +84,9 @@ def charged_to_values(ctx: Context, outcome: Outcome) -> Outcome:
     return Outcome.error(msg("values.missing", gaps=listed(g for g in ctx.gaps if g.service in lacking)), evidence)
 
 
-def _waits_on(ctx: Context, service: str, others: set[str]) -> bool:
+def _waits_on(ctx: StackContext, service: str, others: set[str]) -> bool:
     """Whether `service` depends, directly or through others, on one of `others`."""
-    services = ctx.compose.services if ctx.resolution.project is not None else {}
+    services = ctx.compose.services
     seen, queue = set(), [service]
     while queue:
         current = queue.pop()

@@ -16,9 +16,13 @@ from grader.diagnose import db_localhost_line, db_not_ready_line
 from grader.limits import Limits
 from grader.messages import msg
 from grader.model import Answer
+from grader.stash import StashKey
 
 if TYPE_CHECKING:
     from grader.stack import Stack
+
+# The API's first answer while startup.up watched the stack, for api.reachable (grader.stash).
+ANSWER: StashKey[Answer | None] = StashKey("startup.answer")
 
 PG_NO_PASSWORD = "superuser password is not specified"
 # A restart policy legitimately brings a service back while the database initialises (an app that

@@ -2,11 +2,17 @@
 fixture's deadline and wall time, time spent after the last check (teardown), the machine's peak
 extra processes and lowest free memory during the run, and engine objects left behind.
 
-    .venv/bin/python scripts/fixture_table.py [--write-expected] [NAME ...]
+    .venv/bin/python scripts/fixture_table.py [--write-expected] [--lint] [NAME ...]
 
 --write-expected rewrites each fixture's verdicts (`checks`, `score`, `status`, `causes`) in
 fixtures/expected/ from this run, keeping every other key: after adding or changing a check, run
 it and review `git diff fixtures/expected` instead of editing fifty files by hand.
+
+--lint grades the static checks only, with no engine (`grader lint`, seconds for every fixture):
+with --write-expected it rewrites their verdicts and keeps the stack checks' as they are. Only
+while every static check keeps its status: the stack checks wait on those (a build skipped for
+compose.file), so a fixture whose static statuses change is listed for a run on the engine and
+left unwritten (exit 1).
 """
 
 from __future__ import annotations
@@ -17,11 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import docker
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader.model import Report
+from checks import registry
+from grader.model import CheckResult, Phase, Report
 from grader.runner import grade
 from tests.conftest import (
     EXPECTED,
@@ -48,11 +53,72 @@ def write_expected(name: str, expected: dict[str, Any], report: Report) -> None:
     (EXPECTED / f"{name}.json").write_text(text, encoding="utf-8")
 
 
+def merge_static(expected: dict[str, Any], report: Report) -> dict[str, Any] | None:
+    """The expected file with the static checks' verdicts (and causes) of a lint `report`, the
+    stack checks' kept, in registry order; None when a static check's status changed (the stack
+    checks' verdicts may follow it: only a run on the engine can say)."""
+    static = {c.id: c for c in report.checks}
+    old = expected["checks"]
+    if any(i in old and old[i]["status"] != c.status.value for i, c in static.items()):
+        return None
+    order = [i for i in registry(fixture_rubric(expected)) if i in static or i in old]
+    checks = {i: _verdict(static[i], old.get(i)) if i in static else old[i] for i in order}
+    causes = {i: c for i, c in (expected.get("causes") or {}).items() if i not in static and i in checks}
+    causes |= {i: c.cause for i, c in static.items() if c.cause}
+    score = round(sum(v["points"] for v in checks.values()), 2)
+    updated = {**expected, "score": expected["score"] if expected["score"] == score else score, "checks": checks}
+    updated.pop("causes", None)
+    if causes:
+        updated["causes"] = {i: causes[i] for i in order if i in causes}
+    return updated
+
+
+def _verdict(result: CheckResult, old: dict[str, Any] | None) -> dict[str, Any]:
+    """The check's verdict as the file writes it: an unchanged one as it was (`12`, not `12.0`)."""
+    new = {"status": result.status.value, "points": result.points}
+    return old if old == new else new
+
+
+def lint_table(names: list[str], write: bool) -> int:
+    """`--lint`: every fixture's static verdicts against its expected file, without an engine."""
+    print("| fixture | static verdicts match | written |")
+    print("|---|---|---|")
+    mismatches = needs_engine = 0
+    for name in names:
+        expected = json.loads((EXPECTED / f"{name}.json").read_text())
+        rubric = fixture_rubric(expected)
+        report = grade(SUBMISSIONS / name, fixture_options(expected, rubric), rubric=rubric, lint=True)
+        actual = {c.id: {"status": c.status.value, "points": c.points} for c in report.checks}
+        diff = [i for i, v in actual.items() if expected["checks"].get(i) != v]
+        diff += [
+            i
+            for i, c in registry(rubric).items()
+            if c.phase is Phase.STATIC and i in expected["checks"] and i not in actual
+        ]
+        mismatches += bool(diff)
+        updated = merge_static(expected, report) if diff else None
+        if write and updated is not None:
+            text = json.dumps(updated, indent=2, ensure_ascii=False) + "\n"
+            (EXPECTED / f"{name}.json").write_text(text, encoding="utf-8")
+        needs_engine += bool(diff) and updated is None
+        state = (
+            "-" if not diff else "needs the engine (a status changed)" if updated is None else "yes" if write else "no"
+        )
+        print(f"| {name} | {'yes' if not diff else 'NO: ' + ', '.join(diff)} | {state} |")
+    if needs_engine:
+        print(f"\n{needs_engine} fixture(s) need a run on the engine: scripts/fixture_table.py --write-expected NAME")
+    return 1 if needs_engine or (mismatches and not write) else 0
+
+
 def main(args: list[str]) -> int:
     write = "--write-expected" in args
-    names = [a for a in args if a != "--write-expected"]
-    client = docker.from_env()
+    names = [a for a in args if a not in ("--write-expected", "--lint")]
     names = names or sorted(p.name for p in SUBMISSIONS.iterdir() if p.is_dir())
+    if "--lint" in args:
+        return lint_table(names, write)
+    import docker  # here: --lint needs no engine
+
+    client = docker.from_env()
     start_counts = engine_counts(client)
     print(
         "| fixture | expected | actual | verdicts match | deadline s | wall s | teardown s "

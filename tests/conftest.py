@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import docker
 import pytest
 
-from grader.context import Options
+from grader.context import Options, Prepared
 from grader.rubric import Rubric
 from grader.rubric import load as load_rubric
 
@@ -211,3 +211,19 @@ def english_words(text: str) -> list[str]:
     # whole words only: `depends_on` or `pg_isready` outside backticks (a table cuts a sentence
     # short, and its backticks with it) holds no English word
     return sorted({w for w in re.findall(r"(?<!\w)[^\W\d_]+(?!\w)", text) if w.lower() in ENGLISH})
+
+
+def on_a_stand_in_stack(tmp_path: Path, options: Options | None = None) -> Prepared:
+    """A run prepared from the `complete` fixture (its model resolves without an engine) with a
+    stand-in for its stack: for tests of the runner's handling of stack checks that never touch
+    the stack itself."""
+    import shutil
+
+    from grader.runner import prepare
+
+    root = tmp_path / "complete"
+    shutil.copytree(SUBMISSIONS / "complete", root)
+    prepared = prepare(root, options or Options(), None, "grader-stand-in-test")
+    assert prepared.context.resolution.project is not None
+    stand_in: Any = object()  # any use of it fails the test: these checks must not touch it
+    return prepared._replace(stack=stand_in)

@@ -3,6 +3,7 @@ else (order, skips, totals, every report format) follows from the registry."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -12,12 +13,13 @@ import pytest
 
 from checks import CHECKS, registry
 from grader import formats
-from grader.context import Check, Context, Options
+from grader.context import AnyCheck, Check, Context, Options, StackCheck, StackContext
 from grader.model import Category, Outcome, Phase, Report, Status
 from grader.report import to_dict, to_json
-from grader.rubric import parse
+from grader.rubric import load, parse
 from grader.runner import SCHEMA_VERSION, prepare, run_checks
-from tests.conftest import SUBMISSIONS
+from grader.verdicts import without_model
+from tests.conftest import RUBRICS, SUBMISSIONS
 
 STATIC = {k: v for k, v in CHECKS.items() if v.phase is Phase.STATIC}
 
@@ -26,8 +28,11 @@ STATIC = {k: v for k, v in CHECKS.items() if v.phase is Phase.STATIC}
 # its record. (Its sentences would go in grader/messages.py; a title that is not a catalogue key
 # is shown as written.)
 def _depends_on(ctx: Context) -> Outcome:
-    app, db = ctx.app_service(), ctx.compose.db_service()
-    if app and db and db in (ctx.compose.services[app].get("depends_on") or {}):
+    project = ctx.analysis  # the model as compose resolved it (None: compose.file says why)
+    if project is None:
+        return without_model()
+    app, db = ctx.app_service(), project.db_service()
+    if app and db and db in (project.services[app].get("depends_on") or {}):
         return Outcome.passed(f"`{app}` starts after `{db}`")
     return Outcome.failed(f"add `depends_on: [{db}]` to `{app}`")
 
@@ -42,7 +47,7 @@ SAMPLE = Check(
 )
 
 
-def _grade(name: str, checks: dict[str, Check], tmp_path: Path) -> Report:
+def _grade(name: str, checks: dict[str, AnyCheck], tmp_path: Path) -> Report:
     root = tmp_path / name
     shutil.copytree(SUBMISSIONS / name, root, symlinks=True)
     ctx = prepare(root, Options(), None, "grader-sample-test")
@@ -97,7 +102,7 @@ def test_the_registry_refuses_a_check_that_waits_for_no_check_before_it(
     from checks import BadRegistry, ordered
 
     first, *_ = CHECKS.values()
-    wrong = first._replace(id="x.new", requires=requires, after=after)
+    wrong = dataclasses.replace(first, id="x.new", requires=requires, after=after)
     with pytest.raises(BadRegistry, match=re.escape(message)):
         ordered([first, wrong, *list(CHECKS.values())[1:]])
     with pytest.raises(BadRegistry, match=re.escape("two checks are named 'dockerfile.present'")):
@@ -107,3 +112,62 @@ def test_the_registry_refuses_a_check_that_waits_for_no_check_before_it(
 def test_a_check_the_rubric_disables_does_not_block_what_waits_for_it() -> None:
     checks = registry(parse("checks:\n  startup.up: {enabled: false}\n"))
     assert "startup.up" not in checks and checks["api.reachable"].after == ()
+
+
+def _on_stack(ctx: StackContext) -> Outcome:
+    return Outcome.passed(f"{len(ctx.stack.containers())} containers")
+
+
+def _stack_check(id: str, requires: tuple[str, ...] = (), after: tuple[str, ...] = ()) -> StackCheck:
+    return StackCheck(
+        id=id,
+        category=Category.STARTUP,
+        title=id,
+        max_points=1,
+        run=_on_stack,
+        requires=requires,
+        after=after,
+        phase=Phase.START,
+    )
+
+
+@pytest.mark.parametrize(
+    ("requires", "after", "refused"),
+    [
+        pytest.param(("compose.file", "security.policy"), (), False, id="requires-the-gate"),
+        pytest.param(("dockerfile.build",), (), False, id="requires-a-stack-check"),
+        pytest.param((), ("startup.up",), False, id="after-a-stack-check"),
+        pytest.param(("security.policy",), (), True, id="gate-without-the-model"),
+        pytest.param(("compose.file",), (), True, id="model-without-the-gate"),
+        pytest.param((), ("security.policy", "compose.file"), True, id="after-the-gate-is-not-behind-it"),
+        pytest.param(("dockerfile.present",), (), True, id="requires-a-static-check"),
+    ],
+)
+def test_a_stack_check_must_wait_for_the_security_gate(
+    requires: tuple[str, ...], after: tuple[str, ...], refused: bool
+) -> None:
+    """A StackCheck gets the stack, which exists only once compose.file and security.policy
+    passed: a declaration that does not wait for them is refused when the registry is built."""
+    from checks import BadRegistry, ordered
+
+    declared = [*CHECKS.values(), _stack_check("x.stack", requires, after)]
+    if refused:
+        with pytest.raises(BadRegistry, match=re.escape("a StackCheck must require compose.file and security.policy")):
+            ordered(declared)
+    else:
+        assert "x.stack" in ordered(declared)
+
+
+def test_a_check_s_kind_and_phase_agree() -> None:
+    with pytest.raises(ValueError, match="is a StackCheck"):
+        Check(id="x", category=Category.COMPOSE, title="x", max_points=1, run=_depends_on, phase=Phase.BUILD)
+    with pytest.raises(ValueError, match="not the static one"):
+        StackCheck(id="x", category=Category.STARTUP, title="x", max_points=1, run=_on_stack, phase=Phase.STATIC)
+    assert {type(c).__name__ for c in CHECKS.values() if c.phase is Phase.STATIC} == {"Check"}
+    assert {type(c).__name__ for c in CHECKS.values() if c.phase is not Phase.STATIC} == {"StackCheck"}
+
+
+def test_a_rubric_s_scenarios_are_stack_checks_behind_the_gate() -> None:
+    checks = registry(load(RUBRICS / "products.yml"))
+    added = [checks[i] for i in checks if i not in CHECKS]
+    assert len(added) == 2 and all(isinstance(c, StackCheck) for c in added)  # an API and a persistence scenario

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from checks.dockerfile_build import failing_step, run, unreachable_registry
-from grader.context import Context, Options
+from grader.context import Options, StackContext
 from grader.deadline import deadline
 from grader.dockerfile import DockerfileSource
 from grader.errors import CommandTimeout
@@ -70,17 +71,19 @@ class _Builds:
         return subprocess.CompletedProcess([], code, output.encode(), b"")
 
 
-def _building(builds: _Builds) -> Context:
+def _building(builds: _Builds) -> StackContext:
     """A context whose stack is `builds`, for a compose file with one service built from `.`."""
     model = ComposeProject(Path("compose.yaml"), Path("."), {"services": {"api": {"build": {"context": "."}}}}, "")
-    return Context(
+    stack: Any = builds  # only build() is called
+    return StackContext(
         root=Path("."),
         options=Options(),
         project_name="p",
         rubric=Rubric(),
         resolution=Resolution((), project=model),
         dockerfile=DockerfileSource(Path("."), Path("Dockerfile"), "the build of `api`"),
-        prepared=builds,  # type: ignore[arg-type]  # only build() is called
+        compose=model,
+        stack=stack,
     )
 
 

@@ -6,27 +6,34 @@ import io
 from pathlib import Path
 from typing import Any
 
-from grader.context import Check, Context, Options
+from grader.context import AnyCheck, Check, Prepared, StackCheck
 from grader.model import Category, Outcome, Phase
 from grader.progress import LiveTerminal, PlainLines, for_stream
-from grader.runner import prepare, run_checks
+from grader.runner import run_checks
+from tests.conftest import on_a_stand_in_stack
 
 
-def _registry() -> dict[str, Check]:
+def _registry() -> dict[str, AnyCheck]:
     def check(id: str, run: Any, **kw: Any) -> Check:
         return Check(id=id, category=Category.COMPOSE, title=f"title.{id}", max_points=5, run=run, **kw)
 
+    build = StackCheck(
+        id="dockerfile.build",
+        category=Category.DOCKERFILE,
+        title="title.dockerfile.build",
+        max_points=5,
+        run=lambda _: Outcome.failed("step 3 failed " + "x" * 200),
+        phase=Phase.BUILD,
+    )
     return {
         "compose.file": check("compose.file", lambda _: Outcome.passed("docker-compose.yml is valid")),
-        "dockerfile.build": check(
-            "dockerfile.build", lambda _: Outcome.failed("step 3 failed " + "x" * 200), phase=Phase.BUILD
-        ),
+        "dockerfile.build": build,
         "startup.up": check("startup.up", lambda _: Outcome.passed("up"), requires=("dockerfile.build",)),
     }
 
 
-def _ctx(tmp_path: Path) -> Context:
-    return prepare(tmp_path, Options(), None, "grader-progress-test")
+def _ctx(tmp_path: Path) -> Prepared:
+    return on_a_stand_in_stack(tmp_path)
 
 
 def test_plain_lines_say_each_check_as_it_ends_and_the_slow_phases_as_they_start(tmp_path: Path) -> None:

@@ -78,7 +78,11 @@ def test_every_format_keeps_names_and_paths_and_never_shows_a_rubric_only_secret
         "The app logged JWT_SECRET=rubric-only-jwt-4711 and password postgres."
     )
     check = Check(
-        "startup.up", Category.STARTUP, "Stack starts", 10, lambda _: Outcome.failed(said, said, hints=(said,))
+        id="startup.up",
+        category=Category.STARTUP,
+        title="Stack starts",
+        max_points=10,
+        run=lambda _: Outcome.failed(said, said, hints=(said,)),
     )
     ctx = prepare(tmp_path, Options(), None, "grader-redaction-test", rubric, hidden)
     report = Report(

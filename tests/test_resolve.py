@@ -4,14 +4,14 @@ engine), and a rejection kept as a value the static checks can still read."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from grader.context import NoModel, Options
+from grader.context import Options, StackContext
 from grader.resolve import Refused, Rejection, _screen_env_files, screen
 from grader.rubric import parse
 from grader.runner import prepare
-from grader.stack import GateClosed
 
 
 def screened(tmp_path: Path, files: dict[str, str]) -> Rejection | None:
@@ -88,7 +88,8 @@ def test_a_missing_env_file_leaves_a_model_to_analyse_and_none_to_run(tmp_path: 
     )
     (tmp_path / "Dockerfile").write_text("FROM node\n")
     rubric = parse("images: {postgres: 'postgres:16'}\n")
-    ctx = prepare(tmp_path, Options(), None, "grader-analysis-test", rubric)
+    prepared = prepare(tmp_path, Options(), None, "grader-analysis-test", rubric)
+    ctx = prepared.context
     rejected = ctx.resolution.rejection
     assert rejected is not None and not rejected.refused
     assert rejected.missing_env_file and rejected.missing_env_file.endswith(".env.development")
@@ -98,11 +99,9 @@ def test_a_missing_env_file_leaves_a_model_to_analyse_and_none_to_run(tmp_path: 
     assert project.services["db"]["image"] == "postgres:16"  # the rubric's pin, recorded once
     assert [s.used for s in ctx.substitutions] == ["postgres:16"]
     assert ctx.resolution.missing_env_file == rejected.missing_env_file
-    assert ctx.prepared is None  # nothing is ever built or started from the lenient model
-    with pytest.raises(NoModel):
-        _ = ctx.compose
-    with pytest.raises(GateClosed):
-        _ = ctx.stack
+    assert prepared.stack is None  # nothing is ever built or started from the lenient model
+    stack: Any = object()  # not even with a stack: a StackContext needs the model resolved with everything
+    assert StackContext.of(ctx, stack) is None
 
 
 @pytest.mark.parametrize("name", [".env", "config/app.env"])

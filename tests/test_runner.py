@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from grader.context import Check, Context, Options
+from grader.context import Check, Context, Options, Prepared, StackCheck, StackContext
 from grader.errors import BadInput
 from grader.model import Category, Outcome, Phase, Report, Status
 from grader.runner import copy_submission, prepare, project_name, run_checks, validate_submission
+from tests.conftest import on_a_stand_in_stack
 
 
-def ctx(tmp_path: Path) -> Context:
+def ctx(tmp_path: Path) -> Prepared:
     client: Any = None  # these checks never touch the engine
     return prepare(tmp_path, Options(), client, "grader-test")
 
@@ -49,14 +50,16 @@ def test_a_crashing_check_is_an_error_and_the_run_goes_on(tmp_path: Path) -> Non
     ],
 )
 def test_a_hung_check_ends_at_its_deadline_as_error_and_the_run_goes_on(tmp_path: Path, hang: Any) -> None:
-    def hung(_: Context) -> Outcome:
+    def hung(_: StackContext) -> Outcome:
         hang()
         return Outcome.passed("never")
 
     options = Options(start_timeout=0.5, grace=0.5)  # a START check may take 2 x 0.5 + 0.5 s
-    context = prepare(tmp_path, options, None, "grader-test")
-    registry = {
-        "a.hung": check("a.hung", hung, phase=Phase.START),
+    context = on_a_stand_in_stack(tmp_path, options)
+    registry: dict[str, Any] = {
+        "a.hung": StackCheck(
+            id="a.hung", category=Category.STARTUP, title="a.hung", max_points=10, run=hung, phase=Phase.START
+        ),
         "b.fine": check("b.fine", lambda _: Outcome.passed("ok")),
     }
     started = time.monotonic()
@@ -206,3 +209,53 @@ def test_project_names_are_unique_and_valid() -> None:
     names = {project_name(Path("/x/Juan Pérez_tarea-01")) for _ in range(20)}
     assert len(names) == 20
     assert all(n.startswith("grader-juan-p-rez-tarea-01-") for n in names)
+
+
+def _stack_check(id: str, run: Any, **kw: Any) -> StackCheck:
+    return StackCheck(id=id, category=Category.STARTUP, title=id, max_points=4, run=run, phase=Phase.START, **kw)
+
+
+def test_a_stack_check_without_a_stack_is_an_error_and_never_runs(tmp_path: Path) -> None:
+    """Only a rubric that disabled what a stack check waits for, or a stack that could not be
+    prepared, leaves one with nothing to run on: the grader's `error`, never the student's."""
+    ran: list[str] = []
+
+    def up(c: StackContext) -> Outcome:
+        ran.append(c.project_name)
+        return Outcome.passed("up")
+
+    registry: dict[str, Any] = {
+        "a.up": _stack_check("a.up", up),
+        "b.fine": check("b.fine", lambda _: Outcome.passed("ok")),
+    }
+    results = {r.id: r for r in run_checks(ctx(tmp_path), registry)}
+    assert ran == [] and results["a.up"].status is Status.ERROR
+    assert "the rubric disabled a check it waits for" in results["a.up"].feedback
+    assert results["b.fine"].status is Status.PASSED
+    unprepared = ctx(tmp_path)._replace(unprepared="The grader failed while preparing the stack (OSError: full).")
+    (result, _) = run_checks(unprepared, registry)
+    assert ran == [] and result.status is Status.ERROR and "OSError: full" in result.feedback
+
+
+def test_what_a_check_leaves_reaches_later_checks_of_either_kind(tmp_path: Path) -> None:
+    """One stash per run: a StackCheck's context shares it with the static context."""
+    from grader.stash import StashKey
+
+    seen: StashKey[str] = StashKey("seen")
+    read: list[str] = []
+
+    def leave(c: StackContext) -> Outcome:
+        c.stash[seen] = f"{len(c.compose.services)} services"
+        return Outcome.passed("left")
+
+    def take(c: Context) -> Outcome:
+        read.append(c.stash.get(seen, "nothing"))
+        return Outcome.passed("read")
+
+    registry: dict[str, Any] = {
+        "a.read": check("a.read", take),
+        "b.leave": _stack_check("b.leave", leave),
+        "c.read": check("c.read", take, after=("b.leave",)),
+    }
+    run_checks(on_a_stand_in_stack(tmp_path), registry)
+    assert read == ["nothing", "2 services"]

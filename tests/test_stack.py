@@ -15,7 +15,7 @@ from testcontainers.compose import ComposeContainer, DockerCompose
 
 from checks import CHECKS
 from grader.cleanup import remove_pulled
-from grader.context import Check, Context, Options
+from grader.context import Check, Context, Options, Prepared
 from grader.firewall import BRIDGE_OPTION, bridge_name
 from grader.limits import Limits
 from grader.model import Category, Outcome, Status
@@ -27,6 +27,11 @@ from tests.conftest import SUBMISSIONS, engine_counts
 pytestmark = pytest.mark.docker
 
 
+def _stack(prepared: Prepared) -> Stack:
+    assert prepared.stack is not None, prepared.unprepared or "the gate refused the fixture"
+    return prepared.stack
+
+
 def test_override_publishes_nothing_and_makes_every_network_internal(
     engine: docker.DockerClient, tmp_path: Path
 ) -> None:
@@ -36,8 +41,8 @@ def test_override_publishes_nothing_and_makes_every_network_internal(
     compose.write_text(
         compose.read_text().replace("    image: postgres:15\n", "    image: postgres:15\n    container_name: db\n")
     )
-    ctx = prepare(root, Options(), engine, "grader-override-test")
-    stack = ctx.stack
+    prepared = prepare(root, Options(), engine, "grader-override-test")
+    stack = _stack(prepared)
     merged = json.loads(stack.compose.run(["config", "--format", "json"], 60).stdout)
     services = merged["services"]
     # The grader reaches the containers at their addresses (grader.firewall): nothing is published,
@@ -48,7 +53,7 @@ def test_override_publishes_nothing_and_makes_every_network_internal(
     assert network["driver_opts"] == {BRIDGE_OPTION: bridge_name("grader-override-test", "default")}
     assert "container_name" not in services["db"]
     assert services["api"]["image"] == "grader-override-test-api:graded"
-    teardown(ctx.prepared)
+    teardown(prepared.stack)
 
 
 def test_override_limits_every_service_whatever_the_student_wrote(engine: docker.DockerClient, tmp_path: Path) -> None:
@@ -62,8 +67,8 @@ def test_override_limits_every_service_whatever_the_student_wrote(engine: docker
     )
     compose.write_text(compose.read_text().replace("    image: postgres:15\n", "    image: postgres:15\n" + hostile))
     limits = Limits(memory="300m", cpus=0.5, pids=100)
-    ctx = prepare(root, Options(limits=limits), engine, "grader-limits-test")
-    stack = ctx.stack
+    prepared = prepare(root, Options(limits=limits), engine, "grader-limits-test")
+    stack = _stack(prepared)
     merged = stack.compose.run(["config", "--format", "json"], 60)
     services = json.loads(merged.stdout)["services"]
     for name, svc in services.items():
@@ -73,7 +78,7 @@ def test_override_limits_every_service_whatever_the_student_wrote(engine: docker
         assert "deploy" not in svc and "scale" not in svc, name
         assert svc["logging"] == {"driver": "json-file", "options": {"max-size": "1m", "max-file": "2"}}, name
     assert (services["api"]["stop_grace_period"], services["db"]["stop_grace_period"]) == ("1s", "20s")
-    teardown(ctx.prepared)
+    teardown(prepared.stack)
 
 
 def test_override_publishes_an_unpublished_database() -> None:
@@ -85,7 +90,7 @@ def _boom(exc: BaseException) -> Check:
     def run(_: Context) -> Outcome:
         raise exc
 
-    return Check("zz.boom", Category.API, "boom", 1, run, requires=("startup.up",))
+    return Check(id="zz.boom", category=Category.API, title="boom", max_points=1, run=run, requires=("startup.up",))
 
 
 @pytest.mark.parametrize(
@@ -114,12 +119,14 @@ def test_compose_override_file_is_merged_like_compose_does(engine: docker.Docker
     (root / "docker-compose.override.yml").write_text(
         "services:\n  db:\n    volumes:\n      - pgdata:/var/lib/postgresql/data\nvolumes:\n  pgdata: {}\n"
     )
-    ctx = prepare(root, Options(), engine, "grader-merge-test")
-    volumes = ctx.compose.services["db"]["volumes"]
+    prepared = prepare(root, Options(), engine, "grader-merge-test")
+    model = prepared.context.resolution.project
+    assert model is not None
+    volumes = model.services["db"]["volumes"]
     assert [(v["type"], v["source"], v["target"]) for v in volumes] == [
         ("volume", "pgdata", "/var/lib/postgresql/data")
     ]
-    teardown(ctx.prepared)
+    teardown(prepared.stack)
 
 
 def test_a_run_removes_its_own_layers_and_no_one_else_s(engine: docker.DockerClient, tmp_path: Path) -> None:
@@ -172,8 +179,8 @@ def test_the_engine_describes_the_stack_as_compose_ps_does(
     (root / "docker-compose.override.yml").write_text(
         "services:\n  api:\n    healthcheck:\n      test: [CMD, 'true']\n      interval: 1s\n"
     )
-    ctx = prepare(root, Options(), engine, "grader-ps-test")
-    stack = ctx.stack
+    prepared = prepare(root, Options(), engine, "grader-ps-test")
+    stack = _stack(prepared)
     try:
         assert stack.build(300).returncode == 0
         stack.up(120)
@@ -199,7 +206,7 @@ def test_the_engine_describes_the_stack_as_compose_ps_does(
         ]
         assert engine.api.inspect_container(stack.containers()[0].ID)["State"]["Health"]["Status"] == "unhealthy"
     finally:
-        teardown(ctx.prepared)
+        teardown(prepared.stack)
 
 
 @pytest.mark.parametrize(

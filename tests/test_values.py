@@ -4,17 +4,18 @@ nothing supplies (the instructor's to give, never the student's deduction)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from grader import values
-from grader.context import Context, Options, Shared
+from grader.context import Options, StackContext
 from grader.model import Outcome, Status
 from grader.project import ComposeProject
 from grader.resolve import Resolution
 from grader.rubric import Rubric
 from grader.values import Expected, Gap
-from grader.verdicts import charged_to_values
+from grader.verdicts import STARTUP_CRASHED, STARTUP_FAILING, charged_to_values
 
 
 @pytest.mark.parametrize(
@@ -134,19 +135,23 @@ def test_gaps_are_what_nothing_supplies() -> None:
     assert values.gaps(expectations, {"API_PORT": "3000"}, trust) == ()
 
 
-def _ctx(gaps: tuple[Gap, ...], failing: frozenset[str] = frozenset()) -> Context:
+def _ctx(gaps: tuple[Gap, ...], failing: frozenset[str] = frozenset()) -> StackContext:
     config = {"services": {"api": {"build": ".", "depends_on": {"db": {}}}, "db": {"image": "postgres"}, "web": {}}}
     model = ComposeProject(Path("compose.yaml"), Path("."), config, "")
-    return Context(
+    stand_in: Any = None  # neither the Dockerfile nor the stack is read here
+    ctx = StackContext(
         root=Path("."),
         options=Options(),
         project_name="p",
         rubric=Rubric(),
         resolution=Resolution((), project=model),
-        dockerfile=None,  # type: ignore[arg-type]  # not read here
-        shared=Shared(startup_crashed=failing, startup_failing=failing),
+        dockerfile=stand_in,
         gaps=gaps,
+        compose=model,
+        stack=stand_in,
     )
+    ctx.stash[STARTUP_CRASHED] = ctx.stash[STARTUP_FAILING] = failing  # as startup.up leaves them
+    return ctx
 
 
 MISSING = (Gap("db", "POSTGRES_PASSWORD", ".env"),)

@@ -1,0 +1,123 @@
+"""The run's events as values, and their machine-readable stream (`--events`): what the batch
+reads from each child, and a grading service's workers will."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader import batch, events
+from grader.cli import main
+from grader.context import Check, StackCheck, StackContext
+from grader.events import JsonLines
+from grader.model import Category, Outcome, Phase
+from grader.runner import run_checks
+from tests.conftest import SUBMISSIONS, on_a_stand_in_stack
+
+
+def _lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_every_check_starts_and_ends_in_order_with_no_feedback(tmp_path: Path) -> None:
+    def build(ctx: StackContext) -> Outcome:
+        with ctx.timings.phase("build"):
+            return Outcome.failed("step 3 failed: the secret is hunter2", "hunter2")
+
+    registry: dict[str, Any] = {
+        "compose.file": Check(
+            id="compose.file",
+            category=Category.COMPOSE,
+            title="title.compose.file",
+            max_points=5,
+            run=lambda _: Outcome.passed("valid"),
+        ),
+        "dockerfile.build": StackCheck(
+            id="dockerfile.build",
+            category=Category.DOCKERFILE,
+            title="title.dockerfile.build",
+            max_points=10,
+            run=build,
+            phase=Phase.BUILD,
+        ),
+        "startup.up": StackCheck(
+            id="startup.up",
+            category=Category.STARTUP,
+            title="title.startup.up",
+            max_points=10,
+            run=lambda _: Outcome.passed("up"),
+            requires=("dockerfile.build",),
+            phase=Phase.START,
+        ),
+    }
+    out = io.StringIO()
+    run_checks(on_a_stand_in_stack(tmp_path), registry, JsonLines(out))
+    seen = _lines(out.getvalue())
+    assert [(e["event"], e.get("check") or e.get("phase")) for e in seen] == [
+        ("check.started", "compose.file"),
+        ("check.finished", "compose.file"),
+        ("check.started", "dockerfile.build"),
+        ("check.finished", "dockerfile.build"),
+        ("check.finished", "startup.up"),  # skipped: never started
+    ]
+    assert seen[2] == {
+        "v": 1,
+        "t": seen[2]["t"],
+        "event": "check.started",
+        "check": "dockerfile.build",
+        "title": "Image builds",
+        "phase": "build",
+    }
+    assert {e["status"] for e in seen if e["event"] == "check.finished"} == {"passed", "failed", "skipped"}
+    assert [e["t"] for e in seen] == sorted(e["t"] for e in seen)
+    assert "hunter2" not in out.getvalue()  # feedback and evidence are the reports', never the stream's
+
+
+@pytest.mark.parametrize("target", [pytest.param("-", id="stdout"), pytest.param("events.jsonl", id="file")])
+def test_lint_streams_its_events_and_ends_with_the_report_s_score(
+    tmp_path: Path, target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report.json"
+    where = target if target == "-" else str(tmp_path / target)
+    code = main(["lint", str(SUBMISSIONS / "complete"), "--json", str(report), f"--events={where}"])
+    out, err = capsys.readouterr()
+    stream = out if target == "-" else (tmp_path / target).read_text()
+    seen = _lines(stream)  # with `-`, standard output holds the events and nothing else
+    doc = json.loads(report.read_text())
+    assert code == 0 and seen[-1]["event"] == "run.finished"
+    assert (seen[-1]["status"], seen[-1]["score"], seen[-1]["max_score"]) == ("graded", doc["score"], doc["max_score"])
+    phases = [(e["event"], e["phase"]) for e in seen if e["event"].startswith("phase.")]
+    # the report's timing phases, as they happen (a lint builds and starts nothing)
+    assert phases == [
+        ("phase.started", "copy"),
+        ("phase.ended", "copy"),
+        ("phase.started", "config"),
+        ("phase.ended", "config"),
+    ]
+    assert seen[4]["event"] == "check.started"  # after them
+    finished = {e["check"]: e["status"] for e in seen if e["event"] == "check.finished"}
+    assert finished == {c["id"]: c["status"] for c in doc["checks"]}
+    assert "TOTAL" in (err if target == "-" else out)  # the table: on standard error when the events own stdout
+
+
+def test_an_unwritable_events_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", str(SUBMISSIONS / "complete"), f"--events={tmp_path / 'no' / 'such' / 'x.jsonl'}"]) == 2
+    assert "--events" in capsys.readouterr().err
+
+
+def test_a_reader_takes_only_the_stream_s_objects() -> None:
+    started = '{"v": 1, "t": 3.0, "event": "check.started", "check": "dockerfile.build", "title": "Image builds"}'
+    assert batch._phase(started) == "Image builds"
+    for other in [
+        '{"v": 1, "t": 9.0, "event": "check.finished", "check": "dockerfile.build", "status": "passed"}',
+        "[  12.3 s] Image builds: building the images ...",  # a human line is no event
+        '{"v": 2, "event": "check.started", "title": "x"}',  # another version of the stream
+        "[1, 2]",
+        "",
+    ]:
+        assert batch._phase(other) is None
+    assert events.read("not json") is None

@@ -1,0 +1,64 @@
+"""scripts/fixture_table.py --write-expected --lint: a static-only change rewrites the fixtures'
+expectations in seconds, without an engine, and never guesses a stack check's verdict."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.conftest import EXPECTED, ROOT, SUBMISSIONS
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("fixture_table", ROOT / "scripts" / "fixture_table.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The script, writing into a copy of fixtures/expected."""
+    module = _script()
+    shutil.copytree(EXPECTED, tmp_path / "expected")
+    monkeypatch.setattr(module, "EXPECTED", tmp_path / "expected")
+    return module
+
+
+def test_rewriting_every_fixture_s_static_verdicts_changes_no_byte(table: ModuleType) -> None:
+    names = sorted(p.name for p in SUBMISSIONS.iterdir() if p.is_dir())
+    assert table.lint_table(names, write=True) == 0
+    for name in names:
+        assert (table.EXPECTED / f"{name}.json").read_bytes() == (EXPECTED / f"{name}.json").read_bytes(), name
+
+
+def test_new_points_for_a_static_check_are_written_and_the_stack_s_verdicts_kept(table: ModuleType) -> None:
+    """As after an instructor's weight change: the file says 10 where the check now gives 12."""
+    path = table.EXPECTED / "complete.json"
+    doc = json.loads(path.read_text())
+    doc["checks"]["dockerfile.practices"]["points"] = 10
+    doc["score"] -= 2
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    assert table.lint_table(["complete"], write=False) == 1  # a mismatch, reported, nothing written
+    assert json.loads(path.read_text())["score"] == doc["score"]
+    assert table.lint_table(["complete"], write=True) == 0
+    assert json.loads(path.read_text()) == json.loads((EXPECTED / "complete.json").read_text())
+
+
+def test_a_changed_static_status_is_left_for_the_engine(table: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    """build-fails's build check runs because compose.file passed: a compose.file that now fails
+    would skip it, which only a run on the engine may write."""
+    path = table.EXPECTED / "build-fails.json"
+    doc = json.loads(path.read_text())
+    doc["checks"]["compose.file"] = {"status": "failed", "points": 0}
+    written = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    path.write_text(written)
+    assert table.lint_table(["build-fails"], write=True) == 1
+    assert path.read_text() == written  # left as it was
+    assert "need a run on the engine" in capsys.readouterr().out
