@@ -42,12 +42,11 @@ class BadRegistry(ValueError):
 GATE = ("compose.file", "security.policy")
 
 
-def ordered(checks: Iterable[AnyCheck], declared: bool = True) -> dict[str, AnyCheck]:
+def ordered(checks: Iterable[AnyCheck]) -> dict[str, AnyCheck]:
     """The checks by id, in run order, once each; every `requires`/`after` names a check listed
-    earlier (a misspelled name would otherwise never block, as if the rubric had disabled it).
-    `declared`: the checks as their modules declare them, where every StackCheck must wait for
-    the gate, requiring GATE itself or waiting on a StackCheck that does (a rubric may disable
-    what a check waits for: the runner then gives it no stack, an `error`, never the engine)."""
+    earlier (a misspelled name would otherwise never block, as if the rubric had disabled it),
+    and every StackCheck waits for the gate: it requires GATE itself, or requires or comes after
+    a StackCheck that does (what a rubric disables is replaced by what it waited for)."""
     found: dict[str, AnyCheck] = {}
     for check in checks:
         if check.id in found:
@@ -58,7 +57,7 @@ def ordered(checks: Iterable[AnyCheck], declared: bool = True) -> dict[str, AnyC
                 f"{check.id}: requires/after {', '.join(map(repr, unknown))}, which is no check listed before it "
                 f"(listed before: {', '.join(found) or 'none'})"
             )
-        if declared and isinstance(check, StackCheck) and not _behind_gate(check, found):
+        if isinstance(check, StackCheck) and not _behind_gate(check, found):
             raise BadRegistry(
                 f"{check.id}: a StackCheck must require {' and '.join(GATE)}, or require or come after "
                 "another StackCheck: its stack exists only once the gate passed"
@@ -131,15 +130,25 @@ def registry(rubric: Rubric | None = None) -> dict[str, AnyCheck]:
             checks |= {s.id: api_scenario.make(s) for s in rubric.scenarios}
     if rubric.persistence is not None:
         checks[rubric.persistence.id] = persistence_scenario.make(rubric.persistence)
-    return ordered(
-        (
-            dataclasses.replace(c, requires=_present(c.requires, checks), after=_present(c.after, checks))
-            for c in checks.values()
-        ),
-        declared=False,
-    )
+    return ordered(_waiting_for_kept(c, checks) for c in checks.values())
 
 
-def _present(names: tuple[str, ...], checks: dict[str, AnyCheck]) -> tuple[str, ...]:
-    """What a check waits for, less what the rubric disabled (which then does not block)."""
-    return tuple(n for n in names if n in checks or n not in CHECKS)
+def _waiting_for_kept(check: AnyCheck, kept: dict[str, AnyCheck]) -> AnyCheck:
+    """`check` waiting for kept checks only: one the rubric disabled is replaced by what it waited
+    for, recursively (it would have run once its `requires` passed and its `after` ran). With
+    startup.up disabled, api.reachable still waits for the build, so it never runs, or polls a
+    stack, for a submission whose compose file failed."""
+    requires: dict[str, None] = {}
+    after: dict[str, None] = {}
+
+    def add(names: tuple[str, ...], into: dict[str, None]) -> None:
+        for name in names:
+            if name in kept or name not in CHECKS:
+                into[name] = None
+            else:
+                add(CHECKS[name].requires, requires)
+                add(CHECKS[name].after, after)
+
+    add(check.requires, requires)
+    add(check.after, after)
+    return dataclasses.replace(check, requires=tuple(requires), after=tuple(n for n in after if n not in requires))

@@ -134,9 +134,12 @@ GradeFn = Callable[[Path, Path, BatchOptions, Callable[[str], None]], int]
 
 def _phase(line: str) -> str | None:
     """What a child is doing, from one line of its events (`grader grade --events -`): the title
-    of a check that starts, as the board shows it; None for any other line."""
+    of a check that starts to build, start or watch the stack, as the board shows it (a static
+    one takes well under a second); None for any other line."""
     event = events.read(line)
-    return str(event.get("title") or event.get("check")) if event and event["event"] == "check.started" else None
+    if event is None or event["event"] != "check.started" or event.get("phase") == "static":
+        return None
+    return str(event.get("title") or event.get("check"))
 
 
 class Children:

@@ -33,7 +33,7 @@ from grader import firewall
 from grader.override import RUN_LABEL
 
 PROJECT_LABEL = "com.docker.compose.project"
-# grader.runner.project_name: grader-<slug>-<6 hex>. Nothing else on the engine is touched.
+# grader.intake.project_name: grader-<slug>-<6 hex>. Nothing else on the engine is touched.
 # Removals at once: each waits on the engine; more would only queue in docker-py's 10 connections.
 REMOVERS = 8
 PROJECT_PATTERN = re.compile(r"grader-[a-z0-9-]*-[0-9a-f]{6}")

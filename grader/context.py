@@ -1,6 +1,6 @@
 """What a check gets: everything a run prepared before the first check, complete when built.
 
-`grader.runner.prepare` builds it step by step (screen, grading values, compose, the Dockerfile,
+`grader.prepare.prepare` builds it step by step (screen, grading values, compose, the Dockerfile,
 the stack behind the gate); nothing here runs a command or writes a file when a check reads it.
 
 Two kinds of check, two contexts, and the types say which reads what (mypy checks it):
@@ -137,7 +137,7 @@ class StackContext(Context):
 
 
 class Prepared(NamedTuple):
-    """What `grader.runner.prepare` hands the run: the context every check reads, and the stack
+    """What `grader.prepare.prepare` hands the run: the context every check reads, and the stack
     (None: no model to run, the security gate refused it, or `unprepared`)."""
 
     context: Context

@@ -93,18 +93,25 @@ def as_json(event: Event) -> dict[str, Any]:
 
 class JsonLines:
     """The machine-readable renderer: one JSON object per event, flushed at once (a reader acts
-    on each as it comes). Thread-safe: the build's output is read by threads of its own."""
+    on each as it comes). Thread-safe. It never raises: a reader gone (a broken pipe, a full
+    disk) must not stop the run before its teardown; the stream just stops (`broken`)."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.t0 = time.monotonic()
         self._lock = threading.Lock()
+        self.broken: OSError | None = None
 
     def emit(self, event: Event) -> None:
         line = json.dumps({"v": EVENTS_VERSION, "t": round(time.monotonic() - self.t0, 2), **as_json(event)})
         with self._lock:
-            self.stream.write(line + "\n")
-            self.stream.flush()
+            if self.broken is not None:
+                return
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+                self.broken = exc if isinstance(exc, OSError) else OSError(str(exc))
 
     def close(self) -> None:
         pass

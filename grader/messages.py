@@ -73,10 +73,10 @@ _add(
 )
 _add(
     "runner.no_stack",
-    "There is no stack to run this check on: the rubric disabled a check it waits for. This is not a "
-    "problem with your work; your instructor will look at the rubric.",
-    "No hay stack sobre el cual ejecutar esta verificación: la rúbrica desactivó una verificación que "
-    "la precede. No es un problema de tu trabajo; tu docente revisará la rúbrica.",
+    "The grader prepared no stack to run this check on. This is not a problem with your work; your "
+    "instructor will look at it.",
+    "El calificador no preparó ningún stack sobre el cual ejecutar esta verificación. No es un problema "
+    "de tu trabajo; tu docente lo revisará.",
 )
 _add(
     "runner.crash",

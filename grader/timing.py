@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 # The order phases are reported in (the order a run goes through them).
 PHASES = ("copy", "config", "build", "up", "settle", "api", "persistence", "teardown")
@@ -24,14 +24,18 @@ class Timings:
         if name not in PHASES:
             raise ValueError(f"unknown phase {name!r} (known: {', '.join(PHASES)})")
         started = time.monotonic()
-        if self._watch is not None:
-            self._watch(name, None)
+        self._tell(name, None)
         try:
             yield
         finally:
             seconds = time.monotonic() - started
             self._spent[name] = self._spent.get(name, 0.0) + seconds
-            if self._watch is not None:
+            self._tell(name, seconds)
+
+    def _tell(self, name: str, seconds: float | None) -> None:
+        """The watch, whose failure never stops what is timed (teardown is)."""
+        if self._watch is not None:
+            with suppress(Exception):
                 self._watch(name, seconds)
 
     def spent(self) -> tuple[tuple[str, float], ...]:

@@ -54,22 +54,28 @@ def write_expected(name: str, expected: dict[str, Any], report: Report) -> None:
 
 
 def merge_static(expected: dict[str, Any], report: Report) -> dict[str, Any] | None:
-    """The expected file with the static checks' verdicts (and causes) of a lint `report`, the
-    stack checks' kept, in registry order; None when a static check's status changed (the stack
-    checks' verdicts may follow it: only a run on the engine can say)."""
+    """The expected file with the static checks' verdicts of a lint `report` (and their causes),
+    the stack checks' kept, in registry order; what did not change stays as written, byte for
+    byte. None when a static check's status changed (the stack checks' verdicts may follow it:
+    only a run on the engine can say)."""
     static = {c.id: c for c in report.checks}
     old = expected["checks"]
     if any(i in old and old[i]["status"] != c.status.value for i, c in static.items()):
         return None
     order = [i for i in registry(fixture_rubric(expected)) if i in static or i in old]
     checks = {i: _verdict(static[i], old.get(i)) if i in static else old[i] for i in order}
-    causes = {i: c for i, c in (expected.get("causes") or {}).items() if i not in static and i in checks}
-    causes |= {i: c.cause for i, c in static.items() if c.cause}
+    changed = {i for i in static if checks[i] is not old.get(i)}
+    causes = {i: c for i, c in (expected.get("causes") or {}).items() if i in checks}
+    for i in changed:
+        causes.pop(i, None)
+        if static[i].cause:
+            causes[i] = static[i].cause
     score = round(sum(v["points"] for v in checks.values()), 2)
     updated = {**expected, "score": expected["score"] if expected["score"] == score else score, "checks": checks}
-    updated.pop("causes", None)
     if causes:
-        updated["causes"] = {i: causes[i] for i in order if i in causes}
+        updated["causes"] = {i: causes[i] for i in order if i in causes} if changed else causes
+    else:
+        updated.pop("causes", None)
     return updated
 
 
@@ -96,8 +102,8 @@ def lint_table(names: list[str], write: bool) -> int:
             if c.phase is Phase.STATIC and i in expected["checks"] and i not in actual
         ]
         mismatches += bool(diff)
-        updated = merge_static(expected, report) if diff else None
-        if write and updated is not None:
+        updated = merge_static(expected, report)
+        if write and diff and updated is not None:
             text = json.dumps(updated, indent=2, ensure_ascii=False) + "\n"
             (EXPECTED / f"{name}.json").write_text(text, encoding="utf-8")
         needs_engine += bool(diff) and updated is None

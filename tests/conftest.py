@@ -219,7 +219,7 @@ def on_a_stand_in_stack(tmp_path: Path, options: Options | None = None) -> Prepa
     the stack itself."""
     import shutil
 
-    from grader.runner import prepare
+    from grader.prepare import prepare
 
     root = tmp_path / "complete"
     shutil.copytree(SUBMISSIONS / "complete", root)

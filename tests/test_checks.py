@@ -14,10 +14,12 @@ import pytest
 from checks import CHECKS, registry
 from grader import formats
 from grader.context import AnyCheck, Check, Context, Options, StackCheck, StackContext
+from grader.execute import run_checks
 from grader.model import Category, Outcome, Phase, Report, Status
+from grader.prepare import prepare
 from grader.report import to_dict, to_json
 from grader.rubric import load, parse
-from grader.runner import SCHEMA_VERSION, prepare, run_checks
+from grader.runner import SCHEMA_VERSION
 from grader.verdicts import without_model
 from tests.conftest import RUBRICS, SUBMISSIONS
 
@@ -109,9 +111,34 @@ def test_the_registry_refuses_a_check_that_waits_for_no_check_before_it(
         ordered([first, first])
 
 
-def test_a_check_the_rubric_disables_does_not_block_what_waits_for_it() -> None:
+@pytest.mark.parametrize(
+    ("disabled", "check", "requires", "after"),
+    [
+        pytest.param("startup.up", "api.reachable", ("dockerfile.build",), (), id="api-waits-for-the-build"),
+        pytest.param("startup.up", "persistence.data", ("dockerfile.build",), (), id="data-waits-for-the-build"),
+        pytest.param("dockerfile.present", "dockerfile.practices", (), (), id="nothing-before-it"),
+        pytest.param("api.reachable", "persistence.data", (), ("startup.up",), id="unchanged"),
+    ],
+)
+def test_a_check_the_rubric_disables_is_replaced_by_what_it_waited_for(
+    disabled: str, check: str, requires: tuple[str, ...], after: tuple[str, ...]
+) -> None:
+    """A disabled check does not block what waits for it, but what it waited for still does:
+    a stack check keeps waiting for the gate (the registry checks it again)."""
+    checks = registry(parse(f"checks:\n  {disabled}: {{enabled: false}}\n"))
+    assert disabled not in checks
+    assert (checks[check].requires, checks[check].after) == (requires, after)
+
+
+def test_with_startup_disabled_a_broken_compose_file_skips_the_api_naming_it(tmp_path: Path) -> None:
+    """Reviewed: api.reachable, which waited for startup.up alone, ran with no stack (`error`,
+    an incomplete run) for a submission whose compose file is invalid."""
+    root = tmp_path / "s"
+    shutil.copytree(SUBMISSIONS / "invalid-compose", root)
     checks = registry(parse("checks:\n  startup.up: {enabled: false}\n"))
-    assert "startup.up" not in checks and checks["api.reachable"].after == ()
+    results = {r.id: r for r in run_checks(prepare(root, Options(), None, "grader-disabled-test"), checks)}
+    for skipped in ("api.reachable", "persistence.data"):
+        assert (results[skipped].status, results[skipped].cause) == (Status.SKIPPED, "compose.file")
 
 
 def _on_stack(ctx: StackContext) -> Outcome:

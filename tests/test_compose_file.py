@@ -39,8 +39,9 @@ def test_a_charged_example_says_so_in_the_feedback(tmp_path: Path) -> None:
 
     from checks import CHECKS
     from grader.context import Options
+    from grader.execute import run_checks
+    from grader.prepare import prepare
     from grader.rubric import parse
-    from grader.runner import prepare, run_checks
     from tests.conftest import SUBMISSIONS
 
     root = tmp_path / "s"

@@ -3,8 +3,10 @@ reads from each child, and a grading service's workers will."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,10 @@ import pytest
 from grader import batch, events
 from grader.cli import main
 from grader.context import Check, StackCheck, StackContext
-from grader.events import JsonLines
+from grader.events import JsonLines, PhaseEnded, PhaseStarted
+from grader.execute import run_checks
 from grader.model import Category, Outcome, Phase
-from grader.runner import run_checks
+from grader.timing import Timings
 from tests.conftest import SUBMISSIONS, on_a_stand_in_stack
 
 
@@ -104,15 +107,45 @@ def test_lint_streams_its_events_and_ends_with_the_report_s_score(
     assert "TOTAL" in (err if target == "-" else out)  # the table: on standard error when the events own stdout
 
 
-def test_an_unwritable_events_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["lint", str(SUBMISSIONS / "complete"), f"--events={tmp_path / 'no' / 'such' / 'x.jsonl'}"]) == 2
+def test_an_unwritable_events_file_is_bad_input_with_its_error_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report.json"
+    events_file = tmp_path / "no" / "such" / "x.jsonl"
+    assert main(["lint", str(SUBMISSIONS / "complete"), f"--events={events_file}", "--json", str(report)]) == 2
     assert "--events" in capsys.readouterr().err
+    doc = json.loads(report.read_text())  # a CI job or a batch always finds a report
+    assert doc["status"] == "error" and "--events" in doc["error"]
+
+
+def test_a_reader_that_goes_away_never_stops_the_run_before_its_teardown() -> None:
+    """Reviewed: a broken pipe on `--events -` raised from the teardown phase's start event, and
+    the body of that phase (the teardown itself) never ran: the student's containers stayed."""
+    read, write = os.pipe()
+    os.close(read)  # the batch, gone
+    stream = os.fdopen(write, "w")
+    events = JsonLines(stream)
+    events.emit(PhaseStarted("teardown"))  # EPIPE: kept, never raised
+    assert isinstance(events.broken, BrokenPipeError)
+    events.emit(PhaseEnded("teardown", 1.0))  # and nothing more is written
+    torn_down: list[str] = []
+    timings = Timings(lambda name, seconds: events.emit(PhaseStarted(name)) or _fail())
+    with timings.phase("teardown"):
+        torn_down.append("stack")
+    assert torn_down == ["stack"] and dict(timings.spent())["teardown"] >= 0
+    with contextlib.suppress(OSError):
+        stream.close()
+
+
+def _fail() -> None:
+    raise OSError("any renderer failing")
 
 
 def test_a_reader_takes_only_the_stream_s_objects() -> None:
-    started = '{"v": 1, "t": 3.0, "event": "check.started", "check": "dockerfile.build", "title": "Image builds"}'
-    assert batch._phase(started) == "Image builds"
+    started = '{"v": 1, "t": 3.0, "event": "check.started", "check": "dockerfile.build", "title": "Image builds", '
+    assert batch._phase(started + '"phase": "build"}') == "Image builds"
     for other in [
+        started + '"phase": "static"}',  # well under a second: not worth the board's line
         '{"v": 1, "t": 9.0, "event": "check.finished", "check": "dockerfile.build", "status": "passed"}',
         "[  12.3 s] Image builds: building the images ...",  # a human line is no event
         '{"v": 2, "event": "check.started", "title": "x"}',  # another version of the stream

@@ -64,10 +64,11 @@ def test_only_env_and_compose_files_count_and_only_so_much(tmp_path: Path) -> No
 def test_every_format_keeps_names_and_paths_and_never_shows_a_rubric_only_secret(tmp_path: Path) -> None:
     from grader import formats
     from grader.context import Check, Options
+    from grader.execute import run_checks
     from grader.model import Category, Outcome, Report
+    from grader.prepare import prepare
     from grader.report import to_dict, to_json
     from grader.rubric import parse
-    from grader.runner import prepare, run_checks
 
     (tmp_path / ".env").write_text("POSTGRES_USER=postgres\nPOSTGRES_DB=products\n")  # the student's own
     rubric = parse("environment:\n  variables: {POSTGRES_PASSWORD: postgres, JWT_SECRET: rubric-only-jwt-4711}\n")

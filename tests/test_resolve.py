@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from grader.context import Options, StackContext
+from grader.prepare import prepare
 from grader.resolve import Refused, Rejection, _screen_env_files, screen
 from grader.rubric import parse
-from grader.runner import prepare
 
 
 def screened(tmp_path: Path, files: dict[str, str]) -> Rejection | None:

@@ -10,8 +10,10 @@ import pytest
 
 from grader.context import Check, Context, Options, Prepared, StackCheck, StackContext
 from grader.errors import BadInput
+from grader.execute import run_checks
+from grader.intake import copy_submission, project_name, validate_submission
 from grader.model import Category, Outcome, Phase, Report, Status
-from grader.runner import copy_submission, prepare, project_name, run_checks, validate_submission
+from grader.prepare import prepare
 from tests.conftest import on_a_stand_in_stack
 
 
@@ -216,8 +218,8 @@ def _stack_check(id: str, run: Any, **kw: Any) -> StackCheck:
 
 
 def test_a_stack_check_without_a_stack_is_an_error_and_never_runs(tmp_path: Path) -> None:
-    """Only a rubric that disabled what a stack check waits for, or a stack that could not be
-    prepared, leaves one with nothing to run on: the grader's `error`, never the student's."""
+    """Only a stack that could not be prepared (or a registry built by hand, as here) leaves a
+    stack check with nothing to run on: the grader's `error`, never the student's."""
     ran: list[str] = []
 
     def up(c: StackContext) -> Outcome:
@@ -230,7 +232,7 @@ def test_a_stack_check_without_a_stack_is_an_error_and_never_runs(tmp_path: Path
     }
     results = {r.id: r for r in run_checks(ctx(tmp_path), registry)}
     assert ran == [] and results["a.up"].status is Status.ERROR
-    assert "the rubric disabled a check it waits for" in results["a.up"].feedback
+    assert "prepared no stack" in results["a.up"].feedback
     assert results["b.fine"].status is Status.PASSED
     unprepared = ctx(tmp_path)._replace(unprepared="The grader failed while preparing the stack (OSError: full).")
     (result, _) = run_checks(unprepared, registry)

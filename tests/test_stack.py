@@ -20,7 +20,8 @@ from grader.firewall import BRIDGE_OPTION, bridge_name
 from grader.limits import Limits
 from grader.model import Category, Outcome, Status
 from grader.override import render_override
-from grader.runner import grade, prepare, teardown
+from grader.prepare import prepare
+from grader.runner import grade, teardown
 from grader.stack import Stack, normal_reference
 from tests.conftest import SUBMISSIONS, engine_counts
 

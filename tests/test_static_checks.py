@@ -13,10 +13,12 @@ import pytest
 
 from checks import CHECKS
 from grader.context import Options
+from grader.execute import run_checks
+from grader.intake import copy_submission
 from grader.locate import locate
 from grader.model import Phase
+from grader.prepare import prepare
 from grader.rubric import parse
-from grader.runner import copy_submission, prepare, run_checks
 from tests.conftest import EXPECTED, SUBMISSIONS, fixture_rubric
 
 STATIC = {k: v for k, v in CHECKS.items() if v.phase is Phase.STATIC}

@@ -198,7 +198,7 @@ def test_a_survey_counts_what_the_compose_file_and_the_examples_supply(tmp_path:
     # no grading values: the committed example stands in, with what it gives
     found = needs(tmp_path, parse(""))
     assert [(m.service, m.variable) for m in found.missing] == [("api", "TOKEN_SECRET")]
-    # the instructor's values replace the example entirely (grader.runner step 0 and 2)
+    # the instructor's values replace the example entirely (grader.prepare steps 0 and 2)
     found = needs(tmp_path, parse("environment: {variables: {TOKEN_SECRET: t}}"))
     assert [(m.service, m.variable) for m in found.missing] == [("api", "DB_HOST")]
 

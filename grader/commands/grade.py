@@ -47,22 +47,26 @@ def run(args: argparse.Namespace) -> int:
     happen). A run that cannot grade (bad input, no engine, a signal, a crash of the grader
     itself) still writes them, with status `error`, so a CI job or a batch script always finds a
     report; then the exit code says what happened."""
-    with _events(getattr(args, "events", None)) as events:
-        return _run(args, events)
+    with contextlib.ExitStack() as open_until_the_end:
+        return _run(args, open_until_the_end)
 
 
 def _report(doc: dict[str, Any], args: argparse.Namespace, events: JsonLines | None) -> int:
     """Every report asked for, then `run.finished`: a reader of the events finds them written."""
-    code = finish(doc, args, args.json)
-    if events is not None:
-        events.emit(RunFinished(doc["status"], doc["score"], doc["max_score"], doc["duration_s"]))
-    return code
+    try:
+        return finish(doc, args, args.json)
+    finally:  # once, on every path: a report that could not be written is an error the exit code says
+        if events is not None:
+            events.emit(RunFinished(doc["status"], doc["score"], doc["max_score"], doc["duration_s"]))
 
 
-def _run(args: argparse.Namespace, events: JsonLines | None) -> int:
+def _run(args: argparse.Namespace, open_until_the_end: contextlib.ExitStack) -> int:
     lang = args.lang or "en"
     kind = "lint" if args.command == "lint" else "grade"
+    events: JsonLines | None = None
     try:
+        # Inside the try: an events file that cannot be opened is bad input, with its error report.
+        events = open_until_the_end.enter_context(_events(getattr(args, "events", None)))
         rubric = load_rubric(args.rubric) if args.rubric else Rubric()
         lint = args.command == "lint"
         options = Options.of(
