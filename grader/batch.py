@@ -5,47 +5,46 @@ Each student runs `grader grade` as a child process: a crash, a hang or a leak i
 touch another, the grader's own memory does not grow with the class, and each run keeps the
 deadlines and signal handling of a single `grader grade`. What a run leaves is removed by that
 run (images, containers, its working copy), so the disk stays bounded however large the class.
+
+Here: sizing (`default_jobs`), one student (fetch, grade in a child, record), the class (the
+pool, the gradebook). Beside it: grader.supervise (the children and the switch that stops them),
+grader.board (what a TA sees), grader.fingerprint (what --resume compares), grader.shards (merge).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
 import json
 import os
 import re
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from grader import __version__, events, formats, gradebook
+from grader.board import Board, StudentResult, Summary
 from grader.context import Options
 from grader.errors import BadInput
 from grader.fetch import Fetched, FetchError, fetch
-from grader.gradebook import META, REPORT, Row
+from grader.fingerprint import code_digest, rubric_digest
+from grader.gradebook import META, REPORT
 from grader.messages import language, msg
-from grader.model import Phase
-from grader.redaction import inert
 from grader.report import to_dict, write_text_atomic
 from grader.roster import Entry, in_shard
 from grader.rubric import Rubric
 from grader.rubric import load as load_rubric
-from grader.runner import TEARDOWN_S, not_graded
+from grader.runner import not_graded
+from grader.supervise import CHILDREN, stop, time_cap
 
 if TYPE_CHECKING:
-    from rich.live import Live
-    from rich.table import Table
+    pass
 
 GIB = 1024**3
 
@@ -89,45 +88,6 @@ class BatchOptions:
         }
 
 
-def rubric_digest(path: Path | None) -> str:
-    """The rubric as a run reads it: its file and the grading values it loads from other files
-    (`environment.files`), which an instructor may edit without touching the rubric."""
-    if path is None:
-        return "default"
-    rubric = load_rubric(path)
-    digest = hashlib.sha256(path.read_bytes())
-    digest.update(json.dumps(sorted(rubric.environment.items())).encode())
-    return digest.hexdigest()
-
-
-@functools.lru_cache(maxsize=1)
-def code_digest() -> str:
-    """The grader's own code (every module of grader/ and checks/): a change to it may change a
-    verdict, whatever the version number says."""
-    digest = hashlib.sha256()
-    for folder in ("grader", "checks"):
-        base = Path(__file__).resolve().parent.parent
-        for path in sorted((base / folder).rglob("*.py")):  # grader/commands/ too
-            digest.update(path.relative_to(base).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-class StudentResult(NamedTuple):
-    entry: Entry
-    row: Row | None  # None when the report could not be read back
-    kept: bool  # resume: the existing report was kept, nothing was graded
-    seconds: float
-    problem: str = ""  # why there is no report (the output folder could not be written)
-    # "fetch": the work could not be had; "input": the TA must choose (which project folder);
-    # "grader": the run could not grade it
-    fault: str = ""
-
-    @property
-    def retry(self) -> bool:
-        """Worth running again (--resume): the machine's or the grader's fault, not the work's."""
-        return self.fault == "grader" or self.row is None or self.row.status == "incomplete"
-
-
 # -- one student -------------------------------------------------------------------------------
 GradeFn = Callable[[Path, Path, BatchOptions, Callable[[str], None]], int]
 
@@ -140,69 +100,6 @@ def _phase(line: str) -> str | None:
     if event is None or event["event"] != "check.started" or event.get("phase") == "static":
         return None
     return str(event.get("title") or event.get("check"))
-
-
-class Children:
-    """The `grader grade` processes under way, and the one switch that stops them: once stopping,
-    no new one starts (a student still being fetched included), and every one running is asked
-    to tear down, with longer than its own teardown may take before it is killed."""
-
-    GRACE_S = TEARDOWN_S + 60
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.running: set[subprocess.Popen[str]] = set()
-        self.stopping = False
-
-    def start(self, cmd: list[str], env: dict[str, str], cwd: str) -> subprocess.Popen[str] | None:
-        with self.lock:
-            if self.stopping:
-                return None
-            child = subprocess.Popen(
-                cmd,
-                stdout=subprocess.PIPE,  # its events (`--events -`); the rest of what it prints is not read
-                stderr=subprocess.DEVNULL,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=cwd,
-                text=True,
-                errors="replace",
-            )
-            self.running.add(child)
-            return child
-
-    def done(self, child: subprocess.Popen[str]) -> None:
-        with self.lock:
-            self.running.discard(child)
-
-    def stop_all(self) -> None:
-        with self.lock:
-            self.stopping = True
-            running = list(self.running)
-        for child in running:
-            threading.Thread(target=stop, args=(child, self.GRACE_S), daemon=True).start()
-
-
-CHILDREN = Children()
-
-
-def stop(child: subprocess.Popen[str], grace: float = Children.GRACE_S) -> None:
-    """SIGTERM (the child tears its stack down and writes its report), SIGKILL if it cannot."""
-    if child.poll() is None:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(grace)
-        except subprocess.TimeoutExpired:
-            child.kill()
-
-
-def time_cap(options: Options) -> float:
-    """The longest a student's `grader grade` may take before the batch stops it: every check's
-    own deadline at once (a rubric's scenarios are API checks too: twice the START deadline each
-    is generous) and its teardown. Its own deadlines end it well before; this catches one that
-    cannot end."""
-    checks = sum(options.deadline(phase) for phase in Phase)
-    return 2 * checks + TEARDOWN_S
 
 
 def grade_in_process(root: Path, folder: Path, options: BatchOptions, on_phase: Callable[[str], None]) -> int:
@@ -351,84 +248,6 @@ def grade_student(
 
 
 # -- the class -----------------------------------------------------------------------------------
-def printable(text: str) -> str:
-    """`text` safe for a terminal and a CI log: no control characters (ANSI escapes, a newline
-    starting a line of its own), and no `::` or `##[`, which GitHub Actions reads as a command (a
-    student named `::error::...`)."""
-    return inert("".join(c if c.isprintable() else "?" for c in text))
-
-
-class Board:
-    """What the batch shows while it runs: a line per student done, with done/total and the time
-    left (plain lines in a CI log); on a terminal also, live (rich), who runs now, in which phase,
-    for how long."""
-
-    def __init__(self, total: int, jobs: int, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.total, self.jobs, self.done = total, jobs, 0
-        self.t0 = time.monotonic()
-        self.running: dict[str, tuple[str, float]] = {}
-        self.lock = threading.Lock()
-        self.live: Live | None = None
-        if self.stream.isatty():
-            from rich.console import Console
-            from rich.live import Live
-
-            console = Console(file=self.stream, highlight=False)
-            self.live = Live(console=console, get_renderable=self._running, refresh_per_second=2, transient=True)
-            self.live.start()
-
-    def phase(self, entry: Entry, text: str) -> None:
-        with self.lock:
-            since = self.running.get(entry.key, (text, time.monotonic()))[1]
-            self.running[entry.key] = (text, since)
-
-    def finished(self, result: StudentResult) -> None:
-        with self.lock:
-            self.running.pop(result.entry.key, None)
-            self.done += 1
-            row = result.row
-            if result.kept:
-                what = "kept (unchanged since its last grading)"
-            elif row is None:
-                what = f"no report ({result.problem})" if result.problem else "no report"
-            elif row.status == "graded":
-                what = f"graded {row.score:g}/{row.max_score:g}"
-            else:
-                what = f"{row.status}: {row.reason[:120]}"
-            line = printable(
-                f"[{self.done:>{len(str(self.total))}}/{self.total}] {result.entry.student}: {what} "
-                f"({result.seconds:.0f} s){self._eta()}"
-            )
-        if self.live is not None:
-            self.live.console.print(line, markup=False)
-        else:
-            self.stream.write(line + "\n")
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.live is not None:
-            self.live.stop()
-
-    def _eta(self) -> str:
-        left = self.total - self.done
-        if not left or not self.done:
-            return ""
-        per = (time.monotonic() - self.t0) / self.done
-        return f", about {per * left / 60:.0f} min left" if per * left >= 60 else f", about {per * left:.0f} s left"
-
-    def _running(self) -> Table:
-        from rich.table import Table
-
-        table = Table.grid(padding=(0, 2))
-        now = time.monotonic()
-        with self.lock:
-            for key, (phase, since) in sorted(self.running.items()):
-                table.add_row(printable(key), printable(phase), f"{now - since:.0f} s")
-            table.add_row(f"{self.done}/{self.total} done", "", self._eta().lstrip(", "))
-        return table
-
-
 def selected(entries: Sequence[Entry], options: BatchOptions) -> list[Entry]:
     in_part = [e for e in entries if in_shard(e.key, options.shard)]
     if not options.only:
@@ -437,26 +256,6 @@ def selected(entries: Sequence[Entry], options: BatchOptions) -> list[Entry]:
     if unknown:
         raise BadInput(f"--only: no such student in the sources: {', '.join(sorted(unknown))}")
     return [e for e in in_part if e.student in options.only or e.key in options.only]
-
-
-@dataclass
-class Summary:
-    outcomes: list[StudentResult] = field(default_factory=list)
-    rows: list[Row] = field(default_factory=list)  # the gradebook's
-    csv: Path | None = None
-    html: Path | None = None
-
-    def table(self) -> str:
-        lines = [f"{'student':<30} {'score':>12} {'status':<11} {'seconds':>7}"]
-        for o in sorted(self.outcomes, key=lambda o: o.entry.key):
-            row = o.row
-            score = f"{row.score:g}/{row.max_score:g}" if row and row.score is not None else "-"
-            status = ("kept " if o.kept else "") + (row.status if row else "no report")
-            lines.append(printable(f"{o.entry.student[:30]:<30} {score:>12} {status:<11} {o.seconds:>7.0f}"))
-        mixed = gradebook.mixed_rubrics_note(self.rows)
-        if mixed:  # the whole gradebook's, not only this batch's students
-            lines.append(f"warning: {mixed}")
-        return "\n".join(lines) + "\n"
 
 
 def run(
@@ -515,43 +314,3 @@ def _page_language(options: BatchOptions) -> str:
     if options.lang:
         return options.lang
     return (load_rubric(options.rubric).lang if options.rubric else None) or "en"
-
-
-def merge(folders: Sequence[Path], out: Path) -> list[Row]:
-    """The students of several batch outputs (shards) in one, and its gradebook. Only a batch's
-    student folders count (a report and its batch.json). The outputs must have been graded alike
-    (rubric, language, deadline, formats, grader): a gradebook mixing them would compare grades
-    that do not compare. A student in two of them is an error when the work differs; for the same
-    work, a graded report wins over one that is not."""
-    out.mkdir(parents=True, exist_ok=True)
-    settings: dict[str, Path] = {}
-    for folder in [out, *folders]:
-        if not folder.is_dir():
-            raise BadInput(f"{folder}: not a folder")
-        for student in sorted(p for p in folder.iterdir() if (p / REPORT).is_file() and (p / META).is_file()):
-            fingerprint = dict(_json(student / META).get("fingerprint") or {})
-            fingerprint.pop("version", None)
-            key = json.dumps(fingerprint, sort_keys=True)
-            if fingerprint and key not in settings:
-                if settings:
-                    other = next(iter(settings.values()))
-                    raise BadInput(f"{student} was graded with other settings than {other}: {key}")
-                settings[key] = student
-            if folder.resolve() == out.resolve():
-                continue
-            target = out / student.name
-            if target.exists():
-                if _version(target) != _version(student):
-                    raise BadInput(f"{student.name} is in two outputs with different work: {target} and {student}")
-                graded = [_json(f / REPORT).get("status") == "graded" for f in (target, student)]
-                if graded[0] or not graded[1]:
-                    continue
-                shutil.rmtree(target)
-            shutil.copytree(student, target)
-    rows = gradebook.read_rows(out)
-    gradebook.write(out, rows)
-    return rows
-
-
-def _version(folder: Path) -> str:
-    return str((_json(folder / META).get("fingerprint") or {}).get("version", ""))

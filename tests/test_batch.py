@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from grader import batch
-from grader.batch import BatchOptions, merge, run
+from grader.batch import BatchOptions, run
 from grader.errors import BadInput
 from grader.report import to_dict
 from grader.roster import entries
 from grader.runner import not_graded
+from grader.shards import merge
 from tests.conftest import ROOT, english_words, git
 
 GOLDEN = ROOT / "tests" / "golden"

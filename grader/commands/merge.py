@@ -9,8 +9,8 @@ from grader.commands.exits import EXIT_OK
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader import batch
+    from grader.shards import merge
 
-    rows = batch.merge(args.folders, args.out)
+    rows = merge(args.folders, args.out)
     sys.stdout.write(f"{len(rows)} students in {args.out / 'gradebook.csv'} and {args.out / 'gradebook.html'}\n")
     return EXIT_OK
