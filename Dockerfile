@@ -8,7 +8,7 @@ ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE}
 
 RUN python -m venv /opt/compose-grader
-# GRADER_REAP=now: the grader is PID 1 here, and a detached reaper (grader.reaper) would die with
+# GRADER_REAP=now: the grader is PID 1 here, and a detached reaper (grader.engine.reaper) would die with
 # it, its records in the container's own file system: images are removed before each run ends.
 ENV PATH=/opt/compose-grader/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -27,9 +27,9 @@ from checks import (
     security_policy,
     startup_up,
 )
-from grader.context import AnyCheck, StackCheck
 from grader.errors import BadInput
-from grader.rubric import CheckSetting, Rubric
+from grader.intake.rubric import CheckSetting, Rubric
+from grader.run.context import AnyCheck, StackCheck
 
 
 class BadRegistry(ValueError):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from grader.context import StackCheck, StackContext
-from grader.diagnose import (
+from grader.engine.diagnose import (
     Listener,
     db_localhost_line,
     explain_unreachable,
@@ -15,13 +14,14 @@ from grader.diagnose import (
     fixed_ip_settings,
     listeners,
 )
+from grader.engine.waiting import ANSWER, WATCH_S, ask, backoff, explain_logs
 from grader.messages import msg
 from grader.model import Answer, Category, Outcome, Phase
-from grader.verdicts import crashed_at_startup
-from grader.waiting import ANSWER, WATCH_S, ask, backoff, explain_logs
+from grader.run.context import StackCheck, StackContext
+from grader.run.verdicts import crashed_at_startup
 
 if TYPE_CHECKING:  # the engine's libraries load only for a run that uses the engine
-    from grader.stack import Stack
+    from grader.engine.stack import Stack
 
 REACHABLE_BUT_NO_DB = 1 / 3  # 5 of the default 15: it answers, but cannot do its job
 # Once the app has opened sockets but not a reachable one, this long is enough to be sure.
@@ -73,7 +73,7 @@ def _judge(ctx: StackContext) -> Outcome:
             if endpoint is not None:
                 try:
                     answer = ask(f"http://{endpoint.url_host}:{endpoint.port}/", timeout=5)
-                except OSError as exc:  # grader.probe.NoAnswer
+                except OSError as exc:  # grader.engine.probe.NoAnswer
                     last_error = f"{type(exc).__name__}"
             if answer is None:
                 text = _listeners_text(stack, app)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from grader.context import StackCheck, StackContext
+from grader.engine.scenarios import Run, StepFailed, run_steps
+from grader.intake.rubric import Scenario
 from grader.messages import msg
 from grader.model import Category, Outcome, Phase
-from grader.rubric import Scenario
-from grader.scenarios import Run, StepFailed, run_steps
+from grader.run.context import StackCheck, StackContext
 
 
 def make(scenario: Scenario) -> StackCheck:

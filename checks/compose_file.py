@@ -6,12 +6,12 @@ import difflib
 import re
 from pathlib import PurePosixPath
 
-from grader.context import Check, Context
+from grader.intake.project import COMPOSE_FILES, find_override_file, yaml_line
+from grader.intake.rubric import CheckSetting
+from grader.intake.values import kept_out_of_git, listed
 from grader.messages import msg
 from grader.model import Category, Location, Outcome
-from grader.project import COMPOSE_FILES, find_override_file, yaml_line
-from grader.rubric import CheckSetting
-from grader.values import kept_out_of_git, listed
+from grader.run.context import Check, Context
 
 CHECK_ID = "compose.file"
 # Keys of a compose service (Compose Specification), to suggest the one a typo meant.

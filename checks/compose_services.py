@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from grader.context import Check, Context
-from grader.diagnose import fixed_ip_hint, fixed_ip_settings
+from grader.engine.diagnose import fixed_ip_hint, fixed_ip_settings
+from grader.intake.project import ComposeProject
 from grader.messages import msg
 from grader.model import Category, Outcome
-from grader.project import ComposeProject
-from grader.verdicts import analysed_without, without_model
+from grader.run.context import Check, Context
+from grader.run.verdicts import analysed_without, without_model
 
 
 def _judge(ctx: Context, project: ComposeProject) -> Outcome:

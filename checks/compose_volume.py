@@ -5,10 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from grader.context import Check, Context
-from grader.messages import msg
-from grader.model import Category, Outcome
-from grader.project import (
+from grader.intake.project import (
     LEGACY_PGDATA,
     V18_VOLUME,
     ComposeProject,
@@ -17,7 +14,10 @@ from grader.project import (
     postgres_layout,
     split_image,
 )
-from grader.verdicts import analysed_without, without_model
+from grader.messages import msg
+from grader.model import Category, Outcome
+from grader.run.context import Check, Context
+from grader.run.verdicts import analysed_without, without_model
 
 CHECK_ID = "compose.volume"
 
@@ -38,7 +38,7 @@ def _judge(ctx: Context, project: ComposeProject) -> Outcome:
     )
     example = msg("volume.example", mount=layout.expected_mount, db=db)
 
-    if legacy_mount(project):  # the same rule startup and persistence skip by (grader.verdicts)
+    if legacy_mount(project):  # the same rule startup and persistence skip by (grader.run.verdicts)
         version = (
             msg("volume.pg_version", image=image, major=layout.major)
             if split_image(image)[1][:1].isdigit()

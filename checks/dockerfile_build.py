@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import re
 
-from grader.context import StackCheck, StackContext
-from grader.deadline import remaining
-from grader.diagnose import network_failure
+from grader.engine.diagnose import network_failure
 from grader.errors import CommandTimeout
 from grader.messages import msg
 from grader.model import Category, Location, Outcome, Phase
+from grader.run.context import StackCheck, StackContext
+from grader.run.deadline import remaining
 
 _STEP = re.compile(r"^(Step \d+/\d+ : .*|#\d+ \[.*\].*)$", re.MULTILINE)
 # Compose's own progress and the classic-builder notice say nothing about the student's build.
 _NOISE = re.compile(r"(level=warning msg=\"buildx|^\s*Image \S+ Build(ing|t)\s*$)")
 _COLOURS = re.compile(r"\x1b\[[0-9;]*m")
-# A step stopped by the limits every build step gets (grader.stack.BuildLimiter): killed for
+# A step stopped by the limits every build step gets (grader.engine.stack.BuildLimiter): killed for
 # memory, or out of processes.
 _AT_LIMITS = re.compile(r"returned a non-zero code: 137|Cannot fork|fork: retry|Resource temporarily unavailable")
 # What the engine says when its layer store changed under a build (another program removed a

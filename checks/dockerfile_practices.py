@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from grader.context import Check, Context
-from grader.dockerfile import hadolint_hints, npm_as_pid1, parse, practices, start_command
+from grader.intake.dockerfile import hadolint_hints, npm_as_pid1, parse, practices, start_command
 from grader.messages import msg
 from grader.model import Category, Location, Outcome
+from grader.run.context import Check, Context
 
 
 def run(ctx: Context) -> Outcome:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from grader.context import Check, Context
-from grader.dockerfile import MAX_DOCKERFILE_BYTES, parse
+from grader.intake.dockerfile import MAX_DOCKERFILE_BYTES, parse
 from grader.messages import msg
 from grader.model import Category, Location, Outcome
+from grader.run.context import Check, Context
 
 
 def _judge(ctx: Context) -> Outcome:

@@ -1,11 +1,11 @@
 """ACTIVIDAD 03: data written to PostgreSQL survives removing the containers (the cycle itself,
-shared with the rubric's persistence scenario, is grader.persistence)."""
+shared with the rubric's persistence scenario, is grader.engine.persistence)."""
 
 from __future__ import annotations
 
-from grader.context import StackCheck, StackContext
+from grader.engine.persistence import cycle
 from grader.model import Category, Outcome, Phase
-from grader.persistence import cycle
+from grader.run.context import StackCheck, StackContext
 
 
 def _judge(ctx: StackContext) -> Outcome:

@@ -3,11 +3,11 @@ down`, its `after` requests once the stack is back, in the same cycle as the dat
 
 from __future__ import annotations
 
-from grader.context import StackCheck, StackContext
+from grader.engine.persistence import cycle
+from grader.intake.rubric import Scenario
 from grader.messages import msg
 from grader.model import Category, Outcome, Phase
-from grader.persistence import cycle
-from grader.rubric import Scenario
+from grader.run.context import StackCheck, StackContext
 
 
 def make(scenario: Scenario) -> StackCheck:

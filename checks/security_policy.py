@@ -1,18 +1,18 @@
 """Gate: refuse a stack that could reach the grading machine, before anything of it runs.
 
-The rules live in `grader.policy`, read from compose's resolved model; `Stack.prepare` applies
+The rules live in `grader.intake.policy`, read from compose's resolved model; `Stack.prepare` applies
 them again, so nothing is built or started for a refused submission whatever the check order.
 A rubric cannot disable this check (`grader rubric check` says why).
 """
 
 from __future__ import annotations
 
-from grader.context import Check, Context
+from grader.intake.policy import findings, rewrites
+from grader.intake.project import ComposeProject
 from grader.messages import msg
 from grader.model import Category, Outcome
-from grader.policy import findings, rewrites
-from grader.project import ComposeProject
-from grader.verdicts import analysed_without, without_model
+from grader.run.context import Check, Context
+from grader.run.verdicts import analysed_without, without_model
 
 
 def _judge(ctx: Context, project: ComposeProject) -> Outcome:

@@ -6,14 +6,14 @@ import dataclasses
 import subprocess
 import time
 
-from grader.context import StackCheck, StackContext
-from grader.diagnose import network_failure
+from grader.engine.diagnose import network_failure
+from grader.engine.override import db_port
+from grader.engine.waiting import ANSWER, ServiceState, crash_report, http_answers, postgres_answers, settle
 from grader.errors import CommandTimeout
 from grader.messages import msg
 from grader.model import Category, Outcome, Phase
-from grader.override import db_port
-from grader.verdicts import STARTUP_CRASHED, STARTUP_FAILING, because_of_legacy_mount, charged_to_values
-from grader.waiting import ANSWER, ServiceState, crash_report, http_answers, postgres_answers, settle
+from grader.run.context import StackCheck, StackContext
+from grader.run.verdicts import STARTUP_CRASHED, STARTUP_FAILING, because_of_legacy_mount, charged_to_values
 
 CHECK_ID = "startup.up"
 
@@ -90,7 +90,7 @@ def _leave(ctx: StackContext, crashed: list[ServiceState], current: list[Service
 
 def run(ctx: StackContext) -> Outcome:
     # A stack that fails while the rubric lacks a value the repository keeps out of git: the
-    # instructor's to give (grader.values), not the student's deduction.
+    # instructor's to give (grader.intake.values), not the student's deduction.
     return charged_to_values(ctx, _judge(ctx)).at(ctx.compose.location("services"))
 
 

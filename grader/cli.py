@@ -13,12 +13,12 @@ from pathlib import Path
 from types import FrameType
 
 from grader import NAME, __version__
+from grader.classroom.roster import parse_shard
 from grader.commands import batch, cleanup, grade, merge, report, rubric, schema
 from grader.commands.exits import handled
-from grader.context import Options
 from grader.errors import BadInput, Terminated
 from grader.messages import LANGUAGES
-from grader.roster import parse_shard
+from grader.run.context import Options
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "grade": grade.run,

@@ -1350,7 +1350,7 @@ _add(
     "GET {url} (puerto de contenedor {port}) -> HTTP {status}",
 )
 
-# -- the class's page (grader.gradebook) --------------------------------------------------------
+# -- the class's page (grader.classroom.gradebook) --------------------------------------------------------
 _add("page.title", "Gradebook", "Calificaciones")
 _add("page.title_of", "Gradebook — {name}", "Calificaciones — {name}")
 _add("page.students", "{n} students: {summary}.", "{n} estudiantes: {summary}.")

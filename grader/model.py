@@ -19,7 +19,7 @@ class Status(str, enum.Enum):
 
 
 class Phase(str, enum.Enum):
-    """Which of the run's timeouts bounds a check (grader.context.Options.deadline)."""
+    """Which of the run's timeouts bounds a check (grader.run.context.Options.deadline)."""
 
     STATIC = "static"  # reads files, runs `compose config` or hadolint
     BUILD = "build"  # `compose build`
@@ -112,7 +112,7 @@ class Answer(NamedTuple):
 
 
 class CycleResult(NamedTuple):
-    """The persistence cycle's verdicts (grader.persistence): both persistence checks read the one
+    """The persistence cycle's verdicts (grader.engine.persistence): both persistence checks read the one
     `down` + `up` whichever of them runs first."""
 
     marker: Outcome  # the database marker (persistence.data)
@@ -161,8 +161,8 @@ class Report:
     traceback: str | None = None  # the grader's crash, for the instructor; never in student formats
     images: tuple[Substitution, ...] = ()  # the rubric's image pins applied in the working copy
     kind: str = "grade"  # "grade" | "lint" (the static checks only: nothing built or started)
-    timings: tuple[tuple[str, float], ...] = ()  # (phase, seconds) in run order (grader.timing)
-    project_dir: str = "."  # the folder graded, relative to the repository (grader.locate)
+    timings: tuple[tuple[str, float], ...] = ()  # (phase, seconds) in run order (grader.run.timing)
+    project_dir: str = "."  # the folder graded, relative to the repository (grader.intake.locate)
     project_found: str = "root"  # root | found | chosen
     left_out: tuple[str, ...] = ()  # services not started: the rubric's helpers
     env_used: tuple[str, ...] = ()  # env files grading values or a committed example filled in

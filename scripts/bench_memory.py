@@ -4,7 +4,7 @@
 
 1. Grading `complete` and `hostile-log-flood` (an API that also writes to stdout as fast as it
    can, for the whole run): the flood should cost the grader next to nothing (ratio ~1).
-2. Capturing a command that prints --flood-mb megabytes: grader.proc.run_bounded against
+2. Capturing a command that prints --flood-mb megabytes: grader.engine.proc.run_bounded against
    subprocess.run(capture_output=True), which keeps it all.
 
 Each measurement runs in a fresh interpreter (peak RSS is per process). Needs the engine and
@@ -25,8 +25,8 @@ SUBMISSIONS = ROOT / "fixtures" / "submissions"
 _GRADE = """
 import json, resource, sys, time
 from pathlib import Path
-from grader.context import Options
-from grader.runner import grade
+from grader.run.context import Options
+from grader.run.runner import grade
 started = time.monotonic()
 report = grade(Path(sys.argv[1]), Options(start_timeout=60))
 print(json.dumps({"rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "score": report.score,
@@ -35,7 +35,7 @@ print(json.dumps({"rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 
 
 _CAPTURE = """
 import json, resource, subprocess, sys
-from grader.proc import run_bounded
+from grader.engine.proc import run_bounded
 cmd = ["sh", "-c", f"yes 'flood flood flood flood flood flood flood' | head -c {int(sys.argv[2]) << 20}"]
 if sys.argv[1] == "bounded":
     out = run_bounded(cmd, 300).stdout

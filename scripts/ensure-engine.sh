@@ -28,7 +28,7 @@ MSG
   fi
 fi
 
-# bubblewrap: `compose config` runs in a jail holding only the submission (grader/jail.py).
+# bubblewrap: `compose config` runs in a jail holding only the submission (grader/intake/jail.py).
 if ! command -v bwrap >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing bubblewrap ..."

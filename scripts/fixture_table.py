@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from checks import registry
 from grader.model import CheckResult, Phase, Report
-from grader.runner import grade
+from grader.run.runner import grade
 from tests.conftest import (
     EXPECTED,
     SUBMISSIONS,
@@ -106,10 +106,13 @@ def lint_table(names: list[str], write: bool) -> int:
         if write and diff and updated is not None:
             text = json.dumps(updated, indent=2, ensure_ascii=False) + "\n"
             (EXPECTED / f"{name}.json").write_text(text, encoding="utf-8")
-        needs_engine += bool(diff) and updated is None
-        state = (
-            "-" if not diff else "needs the engine (a status changed)" if updated is None else "yes" if write else "no"
-        )
+        # A stack check the file has no verdict for (one just added): only the engine can give it.
+        unjudged = [i for i in registry(rubric) if i not in expected["checks"] and i not in actual]
+        if (diff and updated is None) or unjudged:
+            needs_engine += 1
+            state = f"needs the engine ({'no verdict for ' + ', '.join(unjudged) if unjudged else 'a status changed'})"
+        else:
+            state = "-" if not diff else "yes" if write else "no"
         print(f"| {name} | {'yes' if not diff else 'NO: ' + ', '.join(diff)} | {state} |")
     if needs_engine:
         print(f"\n{needs_engine} fixture(s) need a run on the engine: scripts/fixture_table.py --write-expected NAME")

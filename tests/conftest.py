@@ -11,9 +11,9 @@ from typing import Any, NamedTuple
 import docker
 import pytest
 
-from grader.context import Options, Prepared
-from grader.rubric import Rubric
-from grader.rubric import load as load_rubric
+from grader.intake.rubric import Rubric
+from grader.intake.rubric import load as load_rubric
+from grader.run.context import Options, Prepared
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "fixtures" / "submissions"
@@ -34,7 +34,7 @@ def fixture_options(expected: dict[str, Any], rubric: Rubric) -> Options:
 def compose_config(folder: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """`docker compose config` of the compose.yaml in `folder`, with the environment the grader
     gives compose (no engine needed: config only parses)."""
-    from grader.engine import compose_command, compose_env
+    from grader.engine.connect import compose_command, compose_env
 
     return subprocess.run(
         [*compose_command(), "-f", "compose.yaml", "-p", "t", "config", *args],
@@ -117,7 +117,7 @@ class EngineState(NamedTuple):
 
 
 def engine_counts(client: docker.DockerClient) -> EngineState:
-    # one call to the engine's list (grader.cleanup.images): `images.list()` asks again per image,
+    # one call to the engine's list (grader.engine.cleanup.images): `images.list()` asks again per image,
     # a 404 when a reaper removes one in between
     images = client.api.images(all=True)
     return EngineState(
@@ -219,7 +219,7 @@ def on_a_stand_in_stack(tmp_path: Path, options: Options | None = None) -> Prepa
     the stack itself."""
     import shutil
 
-    from grader.prepare import prepare
+    from grader.run.prepare import prepare
 
     root = tmp_path / "complete"
     shutil.copytree(SUBMISSIONS / "complete", root)

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch
-from grader.batch import BatchOptions, run
+from grader.classroom import batch
+from grader.classroom.batch import BatchOptions, run
+from grader.classroom.roster import entries
+from grader.classroom.shards import merge
 from grader.errors import BadInput
-from grader.report import to_dict
-from grader.roster import entries
-from grader.runner import not_graded
-from grader.shards import merge
+from grader.reports.document import to_dict
+from grader.run.runner import not_graded
 from tests.conftest import ROOT, english_words, git
 
 GOLDEN = ROOT / "tests" / "golden"

@@ -1,11 +1,11 @@
-"""What a build made, read from its output as it streams (grader.stack._StepLines): a build
+"""What a build made, read from its output as it streams (grader.engine.stack._StepLines): a build
 prints what it likes, so only the lines that name a layer or a step's container are kept."""
 
 from __future__ import annotations
 
 import threading
 
-from grader.stack import _StepLines
+from grader.engine.stack import _StepLines
 
 
 def test_an_interrupted_build_s_layers_are_read_from_its_output_as_it_streams() -> None:

@@ -1,5 +1,6 @@
-"""The registry (checks/__init__.py): adding a check is one module plus one line, and everything
-else (order, skips, totals, every report format) follows from the registry."""
+"""The registry (checks/__init__.py): a check's code is one module plus one registry line, and
+the run (order, skips, totals, every report format) follows from the registry. (Its sentences,
+its README row and the fixtures' expected verdicts are the rest: README "Adding a check".)"""
 
 from __future__ import annotations
 
@@ -12,15 +13,15 @@ from pathlib import Path
 import pytest
 
 from checks import CHECKS, registry
-from grader import formats
-from grader.context import AnyCheck, Check, Context, Options, StackCheck, StackContext
-from grader.execute import run_checks
+from grader.intake.rubric import load, parse
 from grader.model import Category, Outcome, Phase, Report, Status
-from grader.prepare import prepare
-from grader.report import to_dict, to_json
-from grader.rubric import load, parse
-from grader.runner import SCHEMA_VERSION
-from grader.verdicts import without_model
+from grader.reports import formats
+from grader.reports.document import to_dict, to_json
+from grader.run.context import AnyCheck, Check, Context, Options, StackCheck, StackContext
+from grader.run.execute import run_checks
+from grader.run.prepare import prepare
+from grader.run.runner import SCHEMA_VERSION
+from grader.run.verdicts import without_model
 from tests.conftest import RUBRICS, SUBMISSIONS
 
 STATIC = {k: v for k, v in CHECKS.items() if v.phase is Phase.STATIC}
@@ -83,9 +84,9 @@ def test_a_rubric_weighs_and_disables_the_registry_s_checks() -> None:
 
 
 def test_the_ids_verdicts_name_are_the_registry_s() -> None:
-    """grader.verdicts names root causes by id (checks never import each other): a renamed check
+    """grader.run.verdicts names root causes by id (checks never import each other): a renamed check
     must not leave a skip's `cause` pointing at nothing."""
-    from grader import verdicts
+    from grader.run import verdicts
 
     assert {verdicts.COMPOSE_FILE, verdicts.COMPOSE_VOLUME, verdicts.STARTUP} <= set(CHECKS)
 

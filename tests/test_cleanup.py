@@ -13,8 +13,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from grader.cleanup import RunRecord, leftovers, records
 from grader.cli import main
+from grader.engine.cleanup import RunRecord, leftovers, records
 from tests.conftest import SUBMISSIONS, engine_counts
 
 pytestmark = pytest.mark.docker
@@ -127,7 +127,7 @@ def test_a_layer_another_run_built_on_is_handed_over_and_removed_after_it(
     first's layers as cache. The first cannot remove them while the second's image builds on
     them, and the second did not create them: the first hands them over, and the second's
     teardown removes them once nothing builds on them. Nothing of the grader's stays behind."""
-    from grader.cleanup import handed_over_dir, remove_labelled
+    from grader.engine.cleanup import handed_over_dir, remove_labelled
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     before = {str(i.id) for i in engine.images.list(all=True)}
@@ -158,8 +158,8 @@ def test_grader_cleanup_lists_and_removes_handed_over_layers(
 ) -> None:
     """A layer a run handed over (another image built on it) whose builder went away without a
     teardown: `grader cleanup --dry-run` shows it, `grader cleanup` removes it."""
-    from grader.cleanup import handed_over, remove_labelled
     from grader.cli import main
+    from grader.engine.cleanup import handed_over, remove_labelled
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     before = {str(i.id) for i in engine.images.list(all=True)}

@@ -38,10 +38,10 @@ def test_a_charged_example_says_so_in_the_feedback(tmp_path: Path) -> None:
     import shutil
 
     from checks import CHECKS
-    from grader.context import Options
-    from grader.execute import run_checks
-    from grader.prepare import prepare
-    from grader.rubric import parse
+    from grader.intake.rubric import parse
+    from grader.run.context import Options
+    from grader.run.execute import run_checks
+    from grader.run.prepare import prepare
     from tests.conftest import SUBMISSIONS
 
     root = tmp_path / "s"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.diagnose import (
+from grader.engine.diagnose import (
     Listener,
     db_localhost_line,
     db_not_ready_line,
@@ -11,8 +11,8 @@ from grader.diagnose import (
     fixed_ip_settings,
     listeners,
 )
+from grader.engine.waiting import explain_logs
 from grader.messages import msg
-from grader.waiting import explain_logs
 
 PROC_NET_TCP = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:0BB8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0

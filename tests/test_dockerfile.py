@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from grader.dockerfile import (
+from grader.intake.dockerfile import (
     DEFAULT_START,
     dockerignore_excludes_node_modules,
     hadolint_hints,

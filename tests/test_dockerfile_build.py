@@ -7,14 +7,14 @@ from typing import Any
 import pytest
 
 from checks.dockerfile_build import failing_step, run, unreachable_registry
-from grader.context import Options, StackContext
-from grader.deadline import deadline
-from grader.dockerfile import DockerfileSource
 from grader.errors import CommandTimeout
+from grader.intake.dockerfile import DockerfileSource
+from grader.intake.project import ComposeProject
+from grader.intake.resolve import Resolution
+from grader.intake.rubric import Rubric
 from grader.model import Status, bound
-from grader.project import ComposeProject
-from grader.resolve import Resolution
-from grader.rubric import Rubric
+from grader.run.context import Options, StackContext
+from grader.run.deadline import deadline
 
 CLASSIC = (
     "Step 5/9 : COPY . .\n ---> 1a2b\nStep 6/9 : RUN npm run build\n ---> Running in e67d\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import GRADER_VARIABLES, compose_env, docker_client, remote_host
+from grader.engine.connect import GRADER_VARIABLES, compose_env, docker_client, remote_host
 from grader.errors import InfrastructureError
 from tests.conftest import compose_config
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.environment import MAX_ENV_FILES, MAX_EXAMPLE_BYTES, env_files_named, provide, stand_in_examples
+from grader.intake.environment import MAX_ENV_FILES, MAX_EXAMPLE_BYTES, env_files_named, provide, stand_in_examples
 
 COMPOSE = """services:
   api:
@@ -103,7 +103,7 @@ def test_env_files_named_are_capped(tmp_path: Path) -> None:
 def test_a_variable_named_with_no_value_is_filled_from_dotenv(tmp_path: Path) -> None:
     """`environment: [POSTGRES_PASSWORD]`: compose takes it from `.env`, so that is where the
     instructor's value goes, though the file interpolates nothing."""
-    from grader.environment import provide
+    from grader.intake.environment import provide
 
     compose = "services:\n  db:\n    image: postgres\n    environment: [POSTGRES_PASSWORD]\n"
     assert provide(tmp_path, compose, {"POSTGRES_PASSWORD": "pw"})

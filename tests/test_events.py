@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from grader import batch, events
+from grader.classroom import batch
 from grader.cli import main
-from grader.context import Check, StackCheck, StackContext
-from grader.events import JsonLines, PhaseEnded, PhaseStarted
-from grader.execute import run_checks
 from grader.model import Category, Outcome, Phase
-from grader.timing import Timings
+from grader.run import events
+from grader.run.context import Check, StackCheck, StackContext
+from grader.run.events import JsonLines, PhaseEnded, PhaseStarted
+from grader.run.execute import run_checks
+from grader.run.timing import Timings
 from tests.conftest import SUBMISSIONS, on_a_stand_in_stack
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import fetch
-from grader.fetch import FetchError, clone, extract, tree_hash
-from grader.roster import Entry, Kind
+from grader.classroom import fetch
+from grader.classroom.fetch import FetchError, clone, extract, tree_hash
+from grader.classroom.roster import Entry, Kind
 from tests.conftest import git
 
 BEFORE, DEADLINE, AFTER = "2026-12-01T10:00:00+00:00", "2026-12-01T23:59:00+00:00", "2026-12-02T09:00:00+00:00"
@@ -247,7 +247,7 @@ def test_the_content_hash_sees_modes_empty_folders_and_odd_names(tmp_path: Path)
 def test_the_extracting_process_never_imports_code_from_where_the_batch_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A TA in a folder of submissions, one of them named `grader/`: `python -m grader.fetch`
+    """A TA in a folder of submissions, one of them named `grader/`: `python -m grader.classroom.fetch`
     would import it, on the host, unless the working directory is off sys.path (-P)."""
     planted = tmp_path / "submissions" / "grader"
     planted.mkdir(parents=True)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from grader import firewall
-from grader.override import render_override
-from grader.untrusted import ComposeLoader
+from grader.engine import firewall
+from grader.engine.override import render_override
+from grader.intake.untrusted import ComposeLoader
 
 
 def test_bridge_names_are_the_run_s_own_and_fit_linux() -> None:

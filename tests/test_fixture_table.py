@@ -67,3 +67,16 @@ def test_a_changed_static_status_is_left_for_the_engine(table: ModuleType, capsy
     assert table.lint_table(["build-fails"], write=True) == 1
     assert path.read_text() == written  # left as it was
     assert "need a run on the engine" in capsys.readouterr().out
+
+
+def test_a_stack_check_with_no_verdict_yet_is_left_for_the_engine(
+    table: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A newcomer's finding: after adding a stack check, --lint said every fixture was fine while
+    no expected file had its verdict (the engine suite would then fail on all of them)."""
+    path = table.EXPECTED / "complete.json"
+    doc = json.loads(path.read_text())
+    del doc["checks"]["persistence.data"]  # as if persistence.data had just been added
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    assert table.lint_table(["complete"], write=True) == 1
+    assert "no verdict for persistence.data" in capsys.readouterr().out

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from grader import formats
+from grader.reports import formats
 
 GOLDEN = Path(__file__).parent / "golden"
 REPORTS = ["complete", "listen-localhost", "invalid-compose", "build-error"]

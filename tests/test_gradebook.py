@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from grader import gradebook
-from grader.report import to_dict
-from grader.runner import not_graded
+from grader.classroom import gradebook
+from grader.reports.document import to_dict
+from grader.run.runner import not_graded
 from tests.conftest import ROOT, english_words
 
 GOLDEN = ROOT / "tests" / "golden"

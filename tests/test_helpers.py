@@ -1,4 +1,4 @@
-"""grader.helpers: the rubric's helper services, left out of the run."""
+"""grader.intake.helpers: the rubric's helper services, left out of the run."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from grader.helpers import left_out, repository, without
-from grader.project import ComposeProject
+from grader.intake.helpers import left_out, repository, without
+from grader.intake.project import ComposeProject
 
 
 def _project(services: dict[str, Any]) -> ComposeProject:

@@ -9,7 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from grader.networks import own_container
+from grader.engine.networks import own_container
 from tests.conftest import EXPECTED, ROOT, SUBMISSIONS, engine_counts
 
 pytestmark = pytest.mark.docker
@@ -107,7 +107,7 @@ def test_image_with_a_bind_mounted_data_folder(
 def test_the_machine_s_routes_come_from_the_engine(engine: docker.DockerClient, image: str) -> None:
     """host_routes runs the grader's own image on the host's network: from a container of it, the
     table it returns is this machine's, not the container's (which has one route and eth0)."""
-    from grader.networks import host_routes
+    from grader.engine.networks import host_routes
 
     grader = engine.containers.run(image, entrypoint=["sleep", "60"], detach=True, labels={"compose-grader.test": "1"})
     try:

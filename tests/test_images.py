@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from grader.images import floating, pin_dockerfile, pin_services, pinned, repository
+from grader.intake.images import floating, pin_dockerfile, pin_services, pinned, repository
 from grader.model import Substitution
 
 PINS = {"postgres": "postgres:16", "node": "node:18", "dpage/pgadmin4": "dpage/pgadmin4:8"}
@@ -109,8 +109,8 @@ def test_a_dockerfile_that_cannot_be_written_is_built_as_written(
 
 
 def test_cache_mounts_are_dropped_and_other_mounts_kept(tmp_path: Path) -> None:
-    from grader.images import drop_cache_mounts
-    from grader.project import ComposeProject
+    from grader.intake.images import drop_cache_mounts
+    from grader.intake.project import ComposeProject
 
     (tmp_path / "Dockerfile").write_text(
         "FROM node:18\n"

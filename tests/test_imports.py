@@ -1,5 +1,5 @@
 """Imports flow one way: cli -> commands -> (batch ->) runner -> checks -> grader services -> model,
-with no cycle. grader.batch sits above the run: it runs many (each `grader grade` in a process of
+with no cycle. grader.classroom.batch sits above the run: it runs many (each `grader grade` in a process of
 its own)."""
 
 from __future__ import annotations
@@ -11,7 +11,12 @@ from graphlib import CycleError, TopologicalSorter
 
 from tests.conftest import ROOT
 
-TOP = {"grader.cli", "grader.batch", "grader.supervise", "grader.runner"}  # supervise: the batch's children
+TOP = {
+    "grader.cli",
+    "grader.classroom.batch",
+    "grader.classroom.supervise",
+    "grader.run.runner",
+}  # supervise: the batch's children
 
 
 def _top(name: str) -> bool:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import jail
-from grader.compose import resolve_config
-from grader.resolve import screen
-from grader.untrusted import merge_sequence_line
+from grader.engine.compose import resolve_config
+from grader.intake import jail
+from grader.intake.resolve import screen
+from grader.intake.untrusted import merge_sequence_line
 
 MERGE = """\
 x-machine: &machine

@@ -1,4 +1,4 @@
-"""grader.locate: the project at the root, in the one folder below it, or chosen."""
+"""grader.intake.locate: the project at the root, in the one folder below it, or chosen."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import BadInput
-from grader.locate import MAX_DEPTH, given, locate
+from grader.intake.locate import MAX_DEPTH, given, locate
 
 
 def _tree(root: Path, files: list[str]) -> Path:
@@ -87,7 +87,7 @@ def test_a_given_folder(tmp_path: Path) -> None:
 
 
 def test_a_tree_too_large_to_search_asks_for_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("grader.locate.MAX_ENTRIES", 50)
+    monkeypatch.setattr("grader.intake.locate.MAX_ENTRIES", 50)
     _tree(tmp_path, ["a-old/docker-compose.yml", *(f"b-data/{i}.txt" for i in range(60)), "project/compose.yaml"])
     with pytest.raises(BadInput, match="name the project's folder"):
         locate(tmp_path)

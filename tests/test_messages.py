@@ -67,8 +67,8 @@ def _outcome_calls(path: Path) -> list[ast.Call]:
 @pytest.mark.parametrize(
     "path",
     [
-        pytest.param(p, id=p.name)
-        for p in sorted((ROOT / "checks").glob("*.py")) + sorted((ROOT / "grader").glob("*.py"))
+        pytest.param(p, id=p.relative_to(ROOT).as_posix())
+        for p in sorted((ROOT / "checks").rglob("*.py")) + sorted((ROOT / "grader").rglob("*.py"))
     ],
 )
 def test_no_feedback_is_written_outside_the_catalogue(path: Path) -> None:

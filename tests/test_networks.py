@@ -9,12 +9,12 @@ from typing import Any
 import docker
 import pytest
 
-from grader import networks
-from grader.networks import Endpoint
+from grader.engine import networks
+from grader.engine.networks import Endpoint
 
 
 class FakeClient:
-    """The few calls grader.networks makes, recorded."""
+    """The few calls grader.engine.networks makes, recorded."""
 
     def __init__(self, mounts: list[dict[str, str]], addresses: dict[str, str]) -> None:
         self.calls: list[tuple[str, str, str]] = []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.outputs import Targets, _annotation_prefix, emit
+from grader.reports.outputs import Targets, _annotation_prefix, emit
 from tests.test_formats import load
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from grader import policy
-from grader.policy import findings, rewrites
-from grader.stack import GateClosed, Stack
+from grader.engine.stack import GateClosed, Stack
+from grader.intake import policy
+from grader.intake.policy import findings, rewrites
 
 ROOT = Path("/tmp/grader-x/submission")
 
@@ -384,7 +384,7 @@ def test_the_stack_runs_the_model_the_gate_saw(tmp_path: Path) -> None:
     stack.prepare(config, None)
     command = stack.compose.command("up")
     files = [command[i + 1] for i, arg in enumerate(command) if arg in ("-f", "--env-file")]
-    assert [Path(f).name for f in files] == ["model.json", "grader.override.yaml", "empty.env"]
+    assert [Path(f).name for f in files] == ["model.json", "grader.engine.override.yaml", "empty.env"]
     assert str(student) not in command and not any(str(tmp_path) in f for f in files)
     model = json.loads(Path(files[0]).read_text())
     assert model["services"]["api"] == {"image": "node:18"}
@@ -458,7 +458,7 @@ def test_a_plain_dockerfile_and_image_contexts_pass(tmp_path: Path) -> None:
 
 def test_a_route_table_from_the_engine_replaces_the_container_s_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """In the grader's image, /proc/net/route is the container's; the engine's machine's table
-    (grader.networks.host_routes) is what subnets are judged against."""
+    (grader.engine.networks.host_routes) is what subnets are judged against."""
     monkeypatch.setattr(policy, "_ROUTES", [])
     table = (
         "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"

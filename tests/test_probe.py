@@ -1,4 +1,4 @@
-"""grader.probe against hostile servers on loopback: every request ends by its deadline."""
+"""grader.engine.probe against hostile servers on loopback: every request ends by its deadline."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from contextlib import suppress
 
 import pytest
 
-from grader import probe
-from grader.waiting import ask
+from grader.engine import probe
+from grader.engine.waiting import ask
 
 
 def _serve(listener: socket.socket, behaviour: str) -> None:

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from grader.engine.proc import Bounded, run_bounded
 from grader.errors import CommandTimeout
-from grader.proc import Bounded, run_bounded
 
 
 @pytest.mark.parametrize(

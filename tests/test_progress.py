@@ -6,10 +6,10 @@ import io
 from pathlib import Path
 from typing import Any
 
-from grader.context import AnyCheck, Check, Prepared, StackCheck
-from grader.execute import run_checks
 from grader.model import Category, Outcome, Phase
-from grader.progress import LiveTerminal, PlainLines, for_stream
+from grader.run.context import AnyCheck, Check, Prepared, StackCheck
+from grader.run.execute import run_checks
+from grader.run.progress import LiveTerminal, PlainLines, for_stream
 from tests.conftest import on_a_stand_in_stack
 
 

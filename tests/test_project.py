@@ -6,8 +6,15 @@ from typing import Any
 
 import pytest
 
-from grader.override import db_port
-from grader.project import ComposeProject, data_mount, data_not_kept, postgres_layout, postgres_major, split_image
+from grader.engine.override import db_port
+from grader.intake.project import (
+    ComposeProject,
+    data_mount,
+    data_not_kept,
+    postgres_layout,
+    postgres_major,
+    split_image,
+)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""grader.reaper: images removed after the report, never under a build, nothing left at the end."""
+"""grader.engine.reaper: images removed after the report, never under a build, nothing left at the end."""
 
 from __future__ import annotations
 
@@ -13,18 +13,18 @@ from types import SimpleNamespace
 import docker
 import pytest
 
-from grader import cleanup, reaper
-from grader.cleanup import RunRecord, records
-from grader.runner import grade
+from grader.engine import cleanup, reaper
+from grader.engine.cleanup import RunRecord, records
+from grader.run.runner import grade
 from tests.conftest import SUBMISSIONS, engine_changes, engine_counts
 
 PROJECT = "com.docker.compose.project"
 
 
 def _holding_the_builds_lock(seconds: float) -> subprocess.Popen[bytes]:
-    """Another grader run's build, in its own process: grader.cleanup.building held shared."""
+    """Another grader run's build, in its own process: grader.engine.cleanup.building held shared."""
     code = (
-        "import sys, time\nfrom grader.cleanup import building\n"
+        "import sys, time\nfrom grader.engine.cleanup import building\n"
         f"with building():\n    print('held', flush=True)\n    time.sleep({seconds})\n"
     )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=os.environ.copy())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.redaction import inert, redact, secrets, submission_assignments
+from grader.reports.redaction import inert, redact, secrets, submission_assignments
 
 FEEDBACK = (
     "`postgres` stopped: /var/lib/postgresql/18/docker is not on a volume; pin `postgres:17`. "
@@ -62,13 +62,13 @@ def test_only_env_and_compose_files_count_and_only_so_much(tmp_path: Path) -> No
 
 
 def test_every_format_keeps_names_and_paths_and_never_shows_a_rubric_only_secret(tmp_path: Path) -> None:
-    from grader import formats
-    from grader.context import Check, Options
-    from grader.execute import run_checks
+    from grader.intake.rubric import parse
     from grader.model import Category, Outcome, Report
-    from grader.prepare import prepare
-    from grader.report import to_dict, to_json
-    from grader.rubric import parse
+    from grader.reports import formats
+    from grader.reports.document import to_dict, to_json
+    from grader.run.context import Check, Options
+    from grader.run.execute import run_checks
+    from grader.run.prepare import prepare
 
     (tmp_path / ".env").write_text("POSTGRES_USER=postgres\nPOSTGRES_DB=products\n")  # the student's own
     rubric = parse("environment:\n  variables: {POSTGRES_PASSWORD: postgres, JWT_SECRET: rubric-only-jwt-4711}\n")
@@ -132,7 +132,7 @@ def test_inert_leaves_no_workflow_command_anywhere(text: str) -> None:
 
 def test_the_printed_table_is_inert_even_for_a_report_read_from_a_file() -> None:
     from grader.model import CheckResult, Report, Status
-    from grader.report import to_table
+    from grader.reports.document import to_table
 
     check = CheckResult(
         id="startup.up",

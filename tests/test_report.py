@@ -6,7 +6,7 @@ from pathlib import Path
 import jsonschema
 
 from grader.model import Category, CheckResult, Report, Status
-from grader.report import schema, to_dict, to_table, write_json
+from grader.reports.document import schema, to_dict, to_table, write_json
 
 
 def report() -> Report:

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from grader.context import Options, StackContext
-from grader.prepare import prepare
-from grader.resolve import Refused, Rejection, _screen_env_files, screen
-from grader.rubric import parse
+from grader.intake.resolve import Refused, Rejection, _screen_env_files, screen
+from grader.intake.rubric import parse
+from grader.run.context import Options, StackContext
+from grader.run.prepare import prepare
 
 
 def screened(tmp_path: Path, files: dict[str, str]) -> Rejection | None:
@@ -120,10 +120,10 @@ def test_a_model_larger_than_the_grader_reads_is_refused_not_a_crash(
 ) -> None:
     # review: 900 KB of `<` aliased 3 times passed the screen (3.6 MB) and JSON made it 21 MB, which
     # the output cap cut: the run ended `incomplete`. Past MODEL_BYTES it is the student's to fix.
-    import grader.compose
-    from grader.resolve import resolve
+    import grader.engine.compose
+    from grader.intake.resolve import resolve
 
-    monkeypatch.setattr(grader.compose, "MODEL_BYTES", 1 << 20)
+    monkeypatch.setattr(grader.engine.compose, "MODEL_BYTES", 1 << 20)
     value = "<" * 300_000
     text = f'x-big: &big "{value}"\nservices:\n  api:\n    image: node:18\n    labels: {{a: *big, b: *big}}\n'
     (tmp_path / "compose.yaml").write_text(text)
@@ -133,7 +133,7 @@ def test_a_model_larger_than_the_grader_reads_is_refused_not_a_crash(
 
 
 def test_only_compose_s_own_line_says_an_env_file_is_missing() -> None:
-    from grader.resolve import _missing_env_file
+    from grader.intake.resolve import _missing_env_file
 
     assert _missing_env_file("env file .env not found: stat .env: no such file or directory") == ".env"
     forged = (

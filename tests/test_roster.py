@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.classroom.roster import Entry, Kind, entries, in_shard, parse_shard, safe_name
 from grader.errors import BadInput
-from grader.roster import Entry, Kind, entries, in_shard, parse_shard, safe_name
 
 CLASSROOM_HEADER = (
     "assignment_name,assignment_url,starter_code_url,github_username,roster_identifier,"

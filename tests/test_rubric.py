@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 
 from checks import CHECKS, registry
-from grader.context import Options
+from grader.engine.limits import Limits
 from grader.errors import BadInput
-from grader.limits import Limits
+from grader.intake.rubric import default_text, load, parse
 from grader.messages import title
-from grader.rubric import default_text, load, parse
+from grader.run.context import Options
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from grader.context import Check, Context, Options, Prepared, StackCheck, StackContext
 from grader.errors import BadInput
-from grader.execute import run_checks
-from grader.intake import copy_submission, project_name, validate_submission
+from grader.intake.submission import copy_submission, project_name, validate_submission
 from grader.model import Category, Outcome, Phase, Report, Status
-from grader.prepare import prepare
+from grader.run.context import Check, Context, Options, Prepared, StackCheck, StackContext
+from grader.run.execute import run_checks
+from grader.run.prepare import prepare
 from tests.conftest import on_a_stand_in_stack
 
 
@@ -241,7 +241,7 @@ def test_a_stack_check_without_a_stack_is_an_error_and_never_runs(tmp_path: Path
 
 def test_what_a_check_leaves_reaches_later_checks_of_either_kind(tmp_path: Path) -> None:
     """One stash per run: a StackCheck's context shares it with the static context."""
-    from grader.stash import StashKey
+    from grader.run.stash import StashKey
 
     seen: StashKey[str] = StashKey("seen")
     read: list[str] = []

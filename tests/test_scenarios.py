@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from grader.rubric import Step
-from grader.scenarios import Run, StepFailed, contains, run_steps
+from grader.engine.scenarios import Run, StepFailed, contains, run_steps
+from grader.intake.rubric import Step
 
 
 class Products(BaseHTTPRequestHandler):
@@ -139,9 +139,9 @@ def test_contains(actual: Any, expected: Any, ok: bool) -> None:
 def test_a_hostile_body_fails_the_step_within_its_caps(
     server: str, path: str, limit: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import grader.scenarios
+    import grader.engine.scenarios
 
-    monkeypatch.setattr(grader.scenarios, "BODY_SECONDS", 2.0)
+    monkeypatch.setattr(grader.engine.scenarios, "BODY_SECONDS", 2.0)
     run = Run()
     started = time.monotonic()
     with pytest.raises(StepFailed, match=f"more than the grader reads \\({limit}\\)"):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import sqlclient
+from grader.engine import sqlclient
 
 
 def _message(kind: bytes, body: bytes) -> bytes:

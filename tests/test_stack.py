@@ -14,15 +14,15 @@ import pytest
 from testcontainers.compose import ComposeContainer, DockerCompose
 
 from checks import CHECKS
-from grader.cleanup import remove_pulled
-from grader.context import Check, Context, Options, Prepared
-from grader.firewall import BRIDGE_OPTION, bridge_name
-from grader.limits import Limits
+from grader.engine.cleanup import remove_pulled
+from grader.engine.firewall import BRIDGE_OPTION, bridge_name
+from grader.engine.limits import Limits
+from grader.engine.override import render_override
+from grader.engine.stack import Stack, normal_reference
 from grader.model import Category, Outcome, Status
-from grader.override import render_override
-from grader.prepare import prepare
-from grader.runner import grade, teardown
-from grader.stack import Stack, normal_reference
+from grader.run.context import Check, Context, Options, Prepared
+from grader.run.prepare import prepare
+from grader.run.runner import grade, teardown
 from tests.conftest import SUBMISSIONS, engine_counts
 
 pytestmark = pytest.mark.docker
@@ -46,7 +46,7 @@ def test_override_publishes_nothing_and_makes_every_network_internal(
     stack = _stack(prepared)
     merged = json.loads(stack.compose.run(["config", "--format", "json"], 60).stdout)
     services = merged["services"]
-    # The grader reaches the containers at their addresses (grader.firewall): nothing is published,
+    # The grader reaches the containers at their addresses (grader.engine.firewall): nothing is published,
     # not the student's 3000:3000 nor 5432:5432 (a port of the machine, open to its network).
     assert {name: svc.get("ports") for name, svc in services.items()} == {"api": None, "db": None}
     network = merged["networks"]["default"]

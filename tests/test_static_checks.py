@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from checks import CHECKS
-from grader.context import Options
-from grader.execute import run_checks
-from grader.intake import copy_submission
-from grader.locate import locate
+from grader.intake.locate import locate
+from grader.intake.rubric import parse
+from grader.intake.submission import copy_submission
 from grader.model import Phase
-from grader.prepare import prepare
-from grader.rubric import parse
+from grader.run.context import Options
+from grader.run.execute import run_checks
+from grader.run.prepare import prepare
 from tests.conftest import EXPECTED, SUBMISSIONS, fixture_rubric
 
 STATIC = {k: v for k, v in CHECKS.items() if v.phase is Phase.STATIC}
@@ -30,7 +30,7 @@ def test_static_verdicts_without_an_engine(name: str, tmp_path: Path) -> None:
     expected = json.loads((EXPECTED / f"{name}.json").read_text())
     rubric = fixture_rubric(expected)
     root = tmp_path / "submission"
-    located = locate(SUBMISSIONS / name, rubric.project)  # as grader.runner.grade does
+    located = locate(SUBMISSIONS / name, rubric.project)  # as grader.run.runner.grade does
     assert located.path == expected.get("project_dir", ".")
     dropped = copy_submission(SUBMISSIONS / name / located.path, root)
     ctx = prepare(root, Options(), None, "grader-static-test", rubric, (), dropped, project_dir=located.path)
@@ -93,7 +93,7 @@ def test_a_grader_fault_while_preparing_is_that_check_s_error(tmp_path: Path, mo
     def broken(*_: Any, **__: Any) -> Any:
         raise KeyError("a bug")
 
-    monkeypatch.setattr("grader.resolve.resolve", broken)
+    monkeypatch.setattr("grader.intake.resolve.resolve", broken)
     results = {r.id: r for r in run_checks(prepare(tmp_path / "s", Options(), None, "grader-static-test"), STATIC)}
     assert results["compose.file"].status.value == "error"
     assert "failed while preparing compose (KeyError" in results["compose.file"].feedback

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from grader.timing import Timings
+from grader.run.timing import Timings
 
 
 def test_phases_add_up_and_come_out_in_run_order_whatever_order_they_ran() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader.untrusted import (
+from grader.intake.untrusted import (
     MAX_YAML_NODES,
     InterpolationError,
     UnsafeInput,

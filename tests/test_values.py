@@ -1,4 +1,4 @@
-"""grader.values: what a repository expects from the files it keeps out of git, and which of it
+"""grader.intake.values: what a repository expects from the files it keeps out of git, and which of it
 nothing supplies (the instructor's to give, never the student's deduction)."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from grader import values
-from grader.context import Options, StackContext
+from grader.intake import values
+from grader.intake.project import ComposeProject
+from grader.intake.resolve import Resolution
+from grader.intake.rubric import Rubric
+from grader.intake.values import Expected, Gap
 from grader.model import Outcome, Status
-from grader.project import ComposeProject
-from grader.resolve import Resolution
-from grader.rubric import Rubric
-from grader.values import Expected, Gap
-from grader.verdicts import STARTUP_CRASHED, STARTUP_FAILING, charged_to_values
+from grader.run.context import Options, StackContext
+from grader.run.verdicts import STARTUP_CRASHED, STARTUP_FAILING, charged_to_values
 
 
 @pytest.mark.parametrize(
@@ -184,8 +184,8 @@ def test_a_pass_is_never_touched() -> None:
 
 
 def test_a_survey_counts_what_the_compose_file_and_the_examples_supply(tmp_path: Path) -> None:
-    from grader.rubric import parse
-    from grader.survey import needs
+    from grader.classroom.survey import needs
+    from grader.intake.rubric import parse
 
     (tmp_path / "Dockerfile").write_text("FROM node:18\n")
     (tmp_path / "index.js").write_text("connect(process.env.DB_HOST, process.env.TOKEN_SECRET)\n")
@@ -198,7 +198,7 @@ def test_a_survey_counts_what_the_compose_file_and_the_examples_supply(tmp_path:
     # no grading values: the committed example stands in, with what it gives
     found = needs(tmp_path, parse(""))
     assert [(m.service, m.variable) for m in found.missing] == [("api", "TOKEN_SECRET")]
-    # the instructor's values replace the example entirely (grader.prepare steps 0 and 2)
+    # the instructor's values replace the example entirely (grader.run.prepare steps 0 and 2)
     found = needs(tmp_path, parse("environment: {variables: {TOKEN_SECRET: t}}"))
     assert [(m.service, m.variable) for m in found.missing] == [("api", "DB_HOST")]
 

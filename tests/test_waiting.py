@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple, cast
 
 import pytest
 
-from grader.model import Answer
-from grader.waiting import (
+from grader.engine.waiting import (
     CRASH_LOOP_RESTARTS,
     LOOP_GRACE,
     LOOP_PATIENCE,
@@ -18,9 +17,10 @@ from grader.waiting import (
     explain_logs,
     settle,
 )
+from grader.model import Answer
 
 if TYPE_CHECKING:
-    from grader.stack import Stack
+    from grader.engine.stack import Stack
 
 
 @pytest.mark.parametrize(
@@ -172,7 +172,7 @@ def test_an_answer_is_read_no_further_than_its_first_characters() -> None:
     import http.server
     import threading
 
-    from grader.waiting import ANSWER_BYTES, ask
+    from grader.engine.waiting import ANSWER_BYTES, ask
 
     class Endless(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:

@@ -6,13 +6,17 @@ import argparse
 import sys
 
 from grader.commands.exits import EXIT_INFRA, EXIT_OK
-from grader.engine import docker_client
+from grader.engine.connect import docker_client
 from grader.errors import BadInput
-from grader.rubric import load as load_rubric
+from grader.intake.rubric import load as load_rubric
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader import batch, reaper, roster  # only this command needs them
+    from grader.classroom import (
+        batch,
+        roster,  # only this command needs them
+    )
+    from grader.engine import reaper
 
     if args.rubric:
         load_rubric(args.rubric)  # a wrong rubric stops here, not once per student
@@ -35,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         gradescope=args.gradescope,
     )
     summary = batch.run(roster.entries(args.sources), options)
-    # Each run handed its images to a reaper (grader.reaper): the class ends with none left.
+    # Each run handed its images to a reaper (grader.engine.reaper): the class ends with none left.
     sys.stderr.write("grader: removing the images the class built ...\n")
     left = reaper.drain(docker_client())
     if left:

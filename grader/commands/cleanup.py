@@ -6,11 +6,11 @@ import argparse
 import sys
 
 from grader.commands.exits import EXIT_INFRA, EXIT_OK
-from grader.engine import docker_client
+from grader.engine.connect import docker_client
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader import cleanup  # the engine only for this command
+    from grader.engine import cleanup  # the engine only for this command
 
     client = docker_client()
     found = [x for x in cleanup.leftovers(client) if not args.project or x.project in args.project]

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 
 from grader.errors import BadInput, GraderError, InfrastructureError, Terminated
-from grader.redaction import inert
+from grader.reports.redaction import inert
 
 # One definition: the exceptions carry theirs (grader.errors); these are the rest.
 EXIT_OK, EXIT_BELOW, EXIT_BAD_INPUT, EXIT_INFRA, EXIT_CRASH = 0, 1, BadInput.exit_code, InfrastructureError.exit_code, 4

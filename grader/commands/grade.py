@@ -12,15 +12,15 @@ from typing import Any
 
 from grader.commands.exits import EXIT_CRASH
 from grader.commands.report import finish
-from grader.context import Options
 from grader.errors import BadInput, GraderError, Terminated
-from grader.events import JsonLines, RunFinished
-from grader.progress import Fanout, Progress, for_stream
-from grader.redaction import inert
-from grader.report import to_dict, to_table
-from grader.rubric import Rubric
-from grader.rubric import load as load_rubric
-from grader.runner import grade, not_graded
+from grader.intake.rubric import Rubric
+from grader.intake.rubric import load as load_rubric
+from grader.reports.document import to_dict, to_table
+from grader.reports.redaction import inert
+from grader.run.context import Options
+from grader.run.events import JsonLines, RunFinished
+from grader.run.progress import Fanout, Progress, for_stream
+from grader.run.runner import grade, not_graded
 
 
 @contextlib.contextmanager
@@ -77,7 +77,7 @@ def _run(args: argparse.Namespace, open_until_the_end: contextlib.ExitStack) -> 
         if events is not None:
             progress = Fanout(progress, events)
         try:
-            # Images are removed after the report (grader.reaper) unless GRADER_REAP=now asks to wait,
+            # Images are removed after the report (grader.engine.reaper) unless GRADER_REAP=now asks to wait,
             # or the grader is a container's PID 1 (a reaper would end with it).
             background = os.environ.get("GRADER_REAP", "background") != "now" and os.getpid() != 1
             report = grade(

@@ -9,7 +9,7 @@ from grader.commands.exits import EXIT_OK
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader.shards import merge
+    from grader.classroom.shards import merge
 
     rows = merge(args.folders, args.out)
     sys.stdout.write(f"{len(rows)} students in {args.out / 'gradebook.csv'} and {args.out / 'gradebook.html'}\n")

@@ -12,8 +12,8 @@ from typing import Any
 
 from grader.commands.exits import EXIT_BELOW, EXIT_INFRA, EXIT_OK
 from grader.errors import BadInput
-from grader.outputs import Targets, emit
-from grader.report import schema
+from grader.reports.document import schema
+from grader.reports.outputs import Targets, emit
 
 
 def load_report(path: Path) -> dict[str, Any]:

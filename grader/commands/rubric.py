@@ -8,9 +8,9 @@ import sys
 from checks import CHECKS, registry
 from grader.commands.exits import EXIT_BELOW, EXIT_OK
 from grader.errors import BadInput
+from grader.intake.rubric import default_text
+from grader.intake.rubric import load as load_rubric
 from grader.messages import title
-from grader.rubric import default_text
-from grader.rubric import load as load_rubric
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +31,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if not args.against:
         return EXIT_OK
-    from grader import roster, survey  # only --against fetches a class
+    from grader.classroom import (
+        roster,
+        survey,  # only --against fetches a class
+    )
 
     entries = roster.entries(args.against)
     if not entries:

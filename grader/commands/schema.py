@@ -7,7 +7,7 @@ import json
 import sys
 
 from grader.commands.exits import EXIT_OK
-from grader.report import schema
+from grader.reports.document import schema
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,9 +12,10 @@ import docker
 import jsonschema
 import pytest
 
-from grader import firewall, formats
-from grader.report import schema, to_dict, to_json, to_table
-from grader.runner import grade
+from grader.engine import firewall
+from grader.reports import formats
+from grader.reports.document import schema, to_dict, to_json, to_table
+from grader.run.runner import grade
 from tests.conftest import (
     EXPECTED,
     SUBMISSIONS,
@@ -71,7 +72,7 @@ def test_fixture_grades_as_expected(name: str, engine: docker.DockerClient) -> N
     jsonschema.validate(to_dict(report), schema())
     assert [list(i) for i in report.images] == expected.get("images", [])
     assert report.status == expected.get("status", "graded")
-    assert report.project_dir == expected.get("project_dir", ".")  # where grader.locate found the project
+    assert report.project_dir == expected.get("project_dir", ".")  # where grader.intake.locate found the project
     assert list(report.left_out) == expected.get("services_left_out", [])
     for check_id, cause in expected.get("causes", {}).items():
         assert by_id[check_id].cause == cause, (check_id, by_id[check_id].cause)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from grader import formats
-from grader.context import Options
-from grader.report import to_dict, to_table
-from grader.runner import grade
+from grader.reports import formats
+from grader.reports.document import to_dict, to_table
+from grader.run.context import Options
+from grader.run.runner import grade
 from tests.conftest import SUBMISSIONS, english_words
 
 pytestmark = pytest.mark.docker

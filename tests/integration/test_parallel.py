@@ -14,8 +14,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from grader import reaper
-from grader.cleanup import records
+from grader.engine import reaper
+from grader.engine.cleanup import records
 from tests.conftest import EXPECTED, SUBMISSIONS, engine_changes, engine_counts
 
 pytestmark = pytest.mark.docker

@@ -8,10 +8,10 @@ import json
 import docker
 import pytest
 
-from grader import formats
-from grader.report import to_dict
-from grader.rubric import load
-from grader.runner import grade
+from grader.intake.rubric import load
+from grader.reports import formats
+from grader.reports.document import to_dict
+from grader.run.runner import grade
 from tests.conftest import ROOT, SUBMISSIONS, engine_counts, tree_digest
 
 pytestmark = pytest.mark.docker

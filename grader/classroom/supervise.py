@@ -1,0 +1,76 @@
+"""The `grader grade` child processes of a batch: the one switch that stops them all (Ctrl-C,
+SIGTERM: each tears its stack down, with longer than its teardown may take before it is killed),
+and the longest one may take."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+
+from grader.model import Phase
+from grader.run.context import Options
+from grader.run.runner import TEARDOWN_S
+
+
+class Children:
+    """The `grader grade` processes under way, and the one switch that stops them: once stopping,
+    no new one starts (a student still being fetched included), and every one running is asked
+    to tear down, with longer than its own teardown may take before it is killed."""
+
+    GRACE_S = TEARDOWN_S + 60
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: set[subprocess.Popen[str]] = set()
+        self.stopping = False
+
+    def start(self, cmd: list[str], env: dict[str, str], cwd: str) -> subprocess.Popen[str] | None:
+        with self.lock:
+            if self.stopping:
+                return None
+            child = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,  # its events (`--events -`); the rest of what it prints is not read
+                stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=cwd,
+                text=True,
+                errors="replace",
+            )
+            self.running.add(child)
+            return child
+
+    def done(self, child: subprocess.Popen[str]) -> None:
+        with self.lock:
+            self.running.discard(child)
+
+    def stop_all(self) -> None:
+        with self.lock:
+            self.stopping = True
+            running = list(self.running)
+        for child in running:
+            threading.Thread(target=stop, args=(child, self.GRACE_S), daemon=True).start()
+
+
+CHILDREN = Children()
+
+
+def stop(child: subprocess.Popen[str], grace: float = Children.GRACE_S) -> None:
+    """SIGTERM (the child tears its stack down and writes its report), SIGKILL if it cannot."""
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(grace)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def time_cap(options: Options) -> float:
+    """The longest a student's `grader grade` may take before the batch stops it: every check's
+    own deadline at once (a rubric's scenarios are API checks too: twice the START deadline each
+    is generous) and its teardown. Its own deadlines end it well before; this catches one that
+    cannot end."""
+    checks = sum(options.deadline(phase) for phase in Phase)
+    return 2 * checks + TEARDOWN_S
