@@ -108,3 +108,22 @@ def test_a_variable_named_with_no_value_is_filled_from_dotenv(tmp_path: Path) ->
     compose = "services:\n  db:\n    image: postgres\n    environment: [POSTGRES_PASSWORD]\n"
     assert provide(tmp_path, compose, {"POSTGRES_PASSWORD": "pw"})
     assert (tmp_path / ".env").read_text().endswith("POSTGRES_PASSWORD=pw\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "inside"),
+    [
+        pytest.param(".env", True, id="dotenv"),
+        pytest.param("config/app.env", True, id="below"),
+        pytest.param("${ENV_FILE}", False, id="interpolated"),
+        pytest.param("/etc/passwd", False, id="absolute"),
+        pytest.param("../secrets.env", False, id="parent"),
+        pytest.param("config/../../x.env", False, id="parent-inside-the-path"),
+        pytest.param("", False, id="empty"),
+    ],
+)
+def test_an_env_file_in_the_repository_is_named_plainly(name: str, inside: bool) -> None:
+    """The one predicate grader.intake.values.absent and stand_in_examples share (they had two)."""
+    from grader.intake.environment import in_repository
+
+    assert in_repository(name) is inside

@@ -14,11 +14,9 @@ from grader.classroom.fetch import FetchError, fetch
 from grader.classroom.roster import Entry
 from grader.errors import BadInput
 from grader.intake import locate, values
-from grader.intake.environment import EXAMPLE_NAMES, EXAMPLE_SUFFIXES, parse_env
 from grader.intake.helpers import named
 from grader.intake.project import find_compose_files
 from grader.intake.rubric import Rubric
-from grader.intake.untrusted import load_compose
 
 
 class Needs(NamedTuple):
@@ -66,35 +64,13 @@ def _strangers(
     return tuple(found)
 
 
-def _literal_environment(compose_text: str) -> dict[str, set[str]]:
+def _literal_environment(services: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
     """Per service, the `environment:` keys the compose file writes with a value of its own (no
     `${...}`): they win over any env file, so the rubric need not give them."""
-    try:
-        data = load_compose(compose_text, "compose file")
-    except Exception:
-        return {}
-    services = data.get("services") if isinstance(data, dict) else None
-    found: dict[str, set[str]] = {}
-    for name, service in services.items() if isinstance(services, dict) else ():
-        env = service.get("environment") if isinstance(service, dict) else None
-        pairs: list[tuple[str, object]] = []
-        if isinstance(env, dict):
-            pairs = [(str(k), v) for k, v in env.items()]
-        elif isinstance(env, list):
-            pairs = [(str(e).partition("=")[0], str(e).partition("=")[2] or None) for e in env]
-        found[str(name)] = {k for k, v in pairs if v not in (None, "") and "$" not in str(v)}
-    return found
-
-
-def _example_values(root: Path, name: str) -> dict[str, str]:
-    """The example that would stand in for env file `name` (grader.intake.environment), its non-empty values."""
-    folder = root / Path(name).parent
-    base = Path(name).name
-    for candidate in [base + s for s in EXAMPLE_SUFFIXES] + list(EXAMPLE_NAMES):
-        path = folder / candidate
-        if candidate != base and values.regular(path):
-            return {k: v for k, v in parse_env(path.read_text(errors="replace")[: 256 << 10]).items() if v}
-    return {}
+    return {
+        name: {k for k, v in values.written_environment(service).items() if v and "$" not in v}
+        for name, service in services.items()
+    }
 
 
 def needs(root: Path, rubric: Rubric, project: str = "") -> Needs:
@@ -109,30 +85,21 @@ def needs(root: Path, rubric: Rubric, project: str = "") -> Needs:
         return Needs(root.name, located.path, problem=f"{files[0].name} is a link or too large; `grader lint` says why")
     text = files[0].read_text(errors="replace")
     missing_files = values.absent(folder, text)
-    services = _services(text)
+    services = values.services(text)
     helpers_named = named(services, rubric.helpers)  # never started: they need nothing
     expected = [e for e in values.expected(folder, text, missing_files) if e.service not in helpers_named]
-    literal = _literal_environment(text)
+    literal = _literal_environment(services)
     supplied = {k for k, v in rubric.environment.items() if v}
     stand_ins = not rubric.environment and rubric.env_examples
     missing = []
     for e in expected:
         if e.variable in supplied or (not e.interpolated and e.variable in literal.get(e.service, set())):
             continue
-        if stand_ins and e.variable in _example_values(folder, e.source):
+        if stand_ins and (values.example_values(folder, e.source).get(e.variable) or ""):
             continue  # the student's example stands in (grader.intake.environment.stand_in_examples)
         missing.append(e)
     strangers = _strangers(rubric, expected, {n: s for n, s in services.items() if n not in helpers_named})
     return Needs(root.name, located.path, tuple(expected), tuple(missing), strangers=strangers)
-
-
-def _services(text: str) -> dict[str, Any]:
-    try:
-        data = load_compose(text, "compose file")
-    except Exception:
-        return {}
-    services = data.get("services") if isinstance(data, dict) else None
-    return {str(k): v for k, v in services.items() if isinstance(v, dict)} if isinstance(services, dict) else {}
 
 
 def survey(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -101,6 +102,20 @@ EXAMPLE_NAMES = (".env.example", ".env.sample", ".env.template", ".env.developme
 MAX_EXAMPLE_BYTES = 256 << 10  # grader.intake.resolve.MAX_ENV_BYTES: an example is an env file too
 
 
+def in_repository(name: str) -> bool:
+    """An env file's name as compose resolves it inside the repository: not interpolated (`$`),
+    not absolute, no `..`. Any other is compose's business, and the screen's."""
+    pure = PurePosixPath(name)
+    return "$" not in name and not pure.is_absolute() and ".." not in pure.parts and bool(pure.parts)
+
+
+def example_beside(folder: Path, name: str, accept: Callable[[Path], bool]) -> str | None:
+    """The example a student committed beside env file `name` in `folder` (`.env.example`,
+    `.env.sample`, ..., then the usual names), the first `accept` takes: what stands in for it."""
+    candidates = [name + suffix for suffix in EXAMPLE_SUFFIXES] + list(EXAMPLE_NAMES)
+    return next((c for c in candidates if c != name and accept(folder / c)), None)
+
+
 def _regular(path: Path) -> bool:
     """A regular file of the copy, not a link (the copy keeps links inside the repository; an
     example that is a link to another file is that file's business, not a stand-in)."""
@@ -121,9 +136,9 @@ def stand_in_examples(root: Path, compose_text: str) -> list[tuple[str, str]]:
     inside = root.resolve()
     used: list[tuple[str, str]] = []
     for name in files_to_fill(compose_text):
+        if not in_repository(name):
+            continue
         pure = PurePosixPath(name)
-        if "$" in name or pure.is_absolute() or ".." in pure.parts or not pure.parts:
-            continue  # interpolated or outside: compose's business (and the screen's)
         missing = root / pure
         folder = missing.parent
         try:
@@ -131,8 +146,7 @@ def stand_in_examples(root: Path, compose_text: str) -> list[tuple[str, str]]:
                 continue
         except (OSError, ValueError):
             continue
-        candidates = [pure.name + suffix for suffix in EXAMPLE_SUFFIXES] + list(EXAMPLE_NAMES)
-        example = next((c for c in candidates if c != pure.name and _regular(folder / c)), None)
+        example = example_beside(folder, pure.name, _regular)
         if example is None:
             continue
         try:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
-from grader.intake.environment import EXAMPLE_NAMES, EXAMPLE_SUFFIXES, env_files_named, parse_env
+from grader.intake.environment import env_files_named, example_beside, in_repository, parse_env
 from grader.intake.project import is_postgres_image
 from grader.intake.untrusted import load_compose, string_values
 
@@ -209,20 +209,19 @@ def absent(root: Path, compose_text: str) -> frozenset[str]:
     names variables with no value, which compose fills from it) that the repository does not
     hold; read before the grader writes any of them."""
     names = env_files_named(compose_text[:MAX_COMPOSE_SCAN])
-    services = _services(compose_text)
-    if required_interpolations(compose_text) or any(_inherited(s) for s in services.values()):
+    named = services(compose_text)
+    if required_interpolations(compose_text) or any(_inherited(s) for s in named.values()):
         names.append(DOTENV)
     missing: set[str] = set()
-    for name in names:
+    for name in filter(in_repository, names):
         pure = PurePosixPath(name)
-        if "$" in name or pure.is_absolute() or ".." in pure.parts:
-            continue  # compose's business, and the screen's
         if not os.path.lexists(root / pure):
             missing.add(pure.as_posix())
     return frozenset(missing)
 
 
-def _services(compose_text: str) -> dict[str, dict[str, Any]]:
+def services(compose_text: str) -> dict[str, dict[str, Any]]:
+    """The compose file's services as written (mappings only); none for a file compose.file reports."""
     if len(compose_text) > MAX_COMPOSE_SCAN:
         return {}  # the screen refuses it
     try:
@@ -235,7 +234,7 @@ def _services(compose_text: str) -> dict[str, dict[str, Any]]:
     return {str(k): v for k, v in services.items() if isinstance(v, dict)}
 
 
-def _environment(service: dict[str, Any]) -> dict[str, str | None]:
+def written_environment(service: dict[str, Any]) -> dict[str, str | None]:
     """A service's `environment:` as written: a name with no value is None (compose fills it from
     `.env`); one with a value, even empty, is the student's choice."""
     env = service.get("environment")
@@ -248,7 +247,7 @@ def _environment(service: dict[str, Any]) -> dict[str, str | None]:
 
 
 def _inherited(service: dict[str, Any]) -> set[str]:
-    return {k for k, v in _environment(service).items() if v is None}
+    return {k for k, v in written_environment(service).items() if v is None}
 
 
 def _env_files_of(service: dict[str, Any]) -> list[str]:
@@ -258,17 +257,15 @@ def _env_files_of(service: dict[str, Any]) -> list[str]:
     return [p for p in paths if isinstance(p, str)]
 
 
-def _example_keys(root: Path, name: str) -> set[str]:
+def example_values(root: Path, name: str) -> dict[str, str]:
+    """The example that stands in for env file `name` (grader.intake.environment), as its values."""
     pure = PurePosixPath(name)
     folder = root / pure.parent
-    for candidate in [pure.name + s for s in EXAMPLE_SUFFIXES] + list(EXAMPLE_NAMES):
-        path = folder / candidate
-        if candidate != pure.name and regular(path):
-            try:
-                return set(parse_env(path.read_text(errors="replace")[: 256 << 10]))
-            except OSError:
-                return set()
-    return set()
+    example = example_beside(folder, pure.name, regular)
+    try:
+        return parse_env((folder / example).read_text(errors="replace")[: 256 << 10]) if example else {}
+    except OSError:
+        return {}
 
 
 def _is_postgres(service: dict[str, Any]) -> bool:
@@ -286,8 +283,8 @@ def expected(
     expected from the instructor."""
     missing = {PurePosixPath(m).as_posix() for m in missing}
     found: dict[tuple[str, str], Expected] = {}
-    for name, service in _services(compose_text).items():
-        written = {k for k, v in _environment(service).items() if v is not None}
+    for name, service in services(compose_text).items():
+        written = {k for k, v in written_environment(service).items() if v is not None}
         if DOTENV in missing:
             needed = set().union(*map(required_interpolations, string_values(service))) | _inherited(service)
             for variable in sorted(needed):
@@ -296,7 +293,7 @@ def expected(
             if _is_postgres(service):  # the one value the image cannot start without
                 wanted = {POSTGRES_NEEDS}
             else:
-                wanted = _example_keys(root, file)
+                wanted = set(example_values(root, file))
                 if service.get("build") is not None:
                     context = (app_context or {}).get(name, root)
                     wanted |= source_names(context) if context.is_dir() else set()
