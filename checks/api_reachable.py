@@ -16,7 +16,7 @@ from grader.engine.diagnose import (
 )
 from grader.engine.waiting import ANSWER, WATCH_S, ask, backoff, explain_logs
 from grader.messages import msg
-from grader.model import Answer, Category, Outcome, Phase
+from grader.model import Answer, Category, Outcome, Stage
 from grader.run.context import StackCheck, StackContext
 from grader.run.verdicts import crashed_at_startup
 
@@ -67,7 +67,7 @@ def _judge(ctx: StackContext) -> Outcome:
             )
         if answer is not None:
             if time.monotonic() - answer.at >= WATCH_S:
-                return _answered(stack, app, target, answer, ctx.compose.environment(app))
+                return _answered(stack, app, target, answer, ctx.project.environment(app))
         else:
             endpoint = stack.endpoint(app, target)
             if endpoint is not None:
@@ -123,7 +123,7 @@ def run(ctx: StackContext) -> Outcome:
     keys = ("services", app, "ports") if app else ("services",)
     with ctx.timings.phase("api"):
         outcome = _judge(ctx)
-    return outcome.at(ctx.compose.location(*keys))
+    return outcome.at(ctx.project.location(*keys))
 
 
 CHECK = StackCheck(
@@ -133,5 +133,5 @@ CHECK = StackCheck(
     max_points=15,
     run=run,
     after=("startup.up",),
-    phase=Phase.START,
+    stage=Stage.START,
 )

@@ -7,7 +7,7 @@ import time
 from grader.engine.scenarios import Run, StepFailed, run_steps
 from grader.intake.rubric import Scenario
 from grader.messages import msg
-from grader.model import Category, Outcome, Phase
+from grader.model import Category, Outcome, Stage
 from grader.run.context import StackCheck, StackContext
 
 
@@ -37,5 +37,5 @@ def make(scenario: Scenario) -> StackCheck:
         run=run,
         requires=("api.reachable",),
         hidden=scenario.hidden,
-        phase=Phase.START,
+        stage=Stage.START,
     )

@@ -7,7 +7,7 @@ import re
 from grader.engine.diagnose import network_failure
 from grader.errors import CommandTimeout
 from grader.messages import msg
-from grader.model import Category, Location, Outcome, Phase
+from grader.model import Category, Location, Outcome, Stage
 from grader.run.context import StackCheck, StackContext
 from grader.run.deadline import remaining
 
@@ -46,7 +46,7 @@ def unreachable_registry(step: str, missing_bases: list[str]) -> bool:
 
 
 def _judge(ctx: StackContext) -> Outcome:
-    project = ctx.compose
+    project = ctx.project
     services = project.build_services()
     if not services:
         return Outcome.skipped(msg("build.nothing"))
@@ -105,5 +105,5 @@ CHECK = StackCheck(
     run=run,
     # compose.file: a model compose could only read without its env files is never run
     requires=("dockerfile.present", "compose.file", "security.policy"),
-    phase=Phase.BUILD,
+    stage=Stage.BUILD,
 )

@@ -4,7 +4,7 @@ shared with the rubric's persistence scenario, is grader.engine.persistence)."""
 from __future__ import annotations
 
 from grader.engine.persistence import cycle
-from grader.model import Category, Outcome, Phase
+from grader.model import Category, Outcome, Stage
 from grader.run.context import StackCheck, StackContext
 
 
@@ -13,9 +13,9 @@ def _judge(ctx: StackContext) -> Outcome:
 
 
 def run(ctx: StackContext) -> Outcome:
-    db = ctx.compose.db_service()
-    keys = ("services", db, "volumes") if db and ctx.compose.services[db].get("volumes") else ("services", db or "")
-    return _judge(ctx).at(ctx.compose.location(*keys))
+    db = ctx.project.db_service()
+    keys = ("services", db, "volumes") if db and ctx.project.services[db].get("volumes") else ("services", db or "")
+    return _judge(ctx).at(ctx.project.location(*keys))
 
 
 CHECK = StackCheck(
@@ -25,5 +25,5 @@ CHECK = StackCheck(
     max_points=20,
     run=run,
     after=("startup.up",),
-    phase=Phase.CYCLE,
+    stage=Stage.CYCLE,
 )

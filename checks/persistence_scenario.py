@@ -6,7 +6,7 @@ from __future__ import annotations
 from grader.engine.persistence import cycle
 from grader.intake.rubric import Scenario
 from grader.messages import msg
-from grader.model import Category, Outcome, Phase
+from grader.model import Category, Outcome, Stage
 from grader.run.context import StackCheck, StackContext
 
 
@@ -23,5 +23,5 @@ def make(scenario: Scenario) -> StackCheck:
         run=run,
         requires=("api.reachable",),
         hidden=scenario.hidden,
-        phase=Phase.CYCLE,
+        stage=Stage.CYCLE,
     )

@@ -11,7 +11,7 @@ from grader.engine.override import db_port
 from grader.engine.waiting import ANSWER, ServiceState, crash_report, http_answers, postgres_answers, settle
 from grader.errors import CommandTimeout
 from grader.messages import msg
-from grader.model import Category, Outcome, Phase
+from grader.model import Category, Outcome, Stage
 from grader.run.context import StackCheck, StackContext
 from grader.run.verdicts import STARTUP_CRASHED, STARTUP_FAILING, because_of_legacy_mount, charged_to_values
 
@@ -23,12 +23,12 @@ def _known_cause(ctx: StackContext, crashed: list[str]) -> Outcome | None:
     failed for it (one root cause, one deduction); None when anything else failed too."""
     if len(crashed) != 1:
         return None
-    return because_of_legacy_mount(ctx.compose, crashed[0], msg("startup.what"))
+    return because_of_legacy_mount(ctx.project, crashed[0], msg("startup.what"))
 
 
 def _judge(ctx: StackContext) -> Outcome:
     stack = ctx.stack
-    binds = [m for s in ctx.compose.services.values() for m in s.get("volumes") or [] if m.get("type") == "bind"]
+    binds = [m for s in ctx.project.services.values() for m in s.get("volumes") or [] if m.get("type") == "bind"]
     if binds and not stack.engine_sees(ctx.root):
         return Outcome.error(msg("startup.shared_workdir"))
     timeout = ctx.options.start_timeout
@@ -52,8 +52,8 @@ def _judge(ctx: StackContext) -> Outcome:
             return dataclasses.replace(known, evidence=f"{message}\n{logs}".strip())
         text = msg("startup.up_failed_because", reason=sentence) if logs else msg("startup.up_failed")
         return Outcome.failed(text, f"{message}\n{logs}".strip())
-    db, app, port = ctx.compose.db_service(), ctx.app_service(), ctx.app_port()
-    ready = postgres_answers(stack, db, db_port(ctx.compose.environment(db))) if db else None
+    db, app, port = ctx.project.db_service(), ctx.app_service(), ctx.app_port()
+    ready = postgres_answers(stack, db, db_port(ctx.project.environment(db))) if db else None
     answered = http_answers(stack, app, port) if app and port else None
     memory = ctx.options.limits.memory_bytes
     with ctx.timings.phase("settle"):
@@ -91,7 +91,7 @@ def _leave(ctx: StackContext, crashed: list[ServiceState], current: list[Service
 def run(ctx: StackContext) -> Outcome:
     # A stack that fails while the rubric lacks a value the repository keeps out of git: the
     # instructor's to give (grader.intake.values), not the student's deduction.
-    return charged_to_values(ctx, _judge(ctx)).at(ctx.compose.location("services"))
+    return charged_to_values(ctx, _judge(ctx)).at(ctx.project.location("services"))
 
 
 CHECK = StackCheck(
@@ -101,5 +101,5 @@ CHECK = StackCheck(
     max_points=10,
     run=run,
     requires=("dockerfile.build",),
-    phase=Phase.START,
+    stage=Stage.START,
 )

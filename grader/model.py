@@ -18,7 +18,7 @@ class Status(str, enum.Enum):
     SKIPPED = "skipped"  # a prerequisite did not pass, so the check could not be judged
 
 
-class Phase(str, enum.Enum):
+class Stage(str, enum.Enum):
     """Which of the run's timeouts bounds a check (grader.run.context.Options.deadline)."""
 
     STATIC = "static"  # reads files, runs `compose config` or hadolint

@@ -26,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from checks import registry
-from grader.model import CheckResult, Phase, Report
+from grader.model import CheckResult, Report, Stage
 from grader.run.runner import grade
 from tests.conftest import (
     EXPECTED,
@@ -99,7 +99,7 @@ def lint_table(names: list[str], write: bool) -> int:
         diff += [
             i
             for i, c in registry(rubric).items()
-            if c.phase is Phase.STATIC and i in expected["checks"] and i not in actual
+            if c.stage is Stage.STATIC and i in expected["checks"] and i not in actual
         ]
         mismatches += bool(diff)
         updated = merge_static(expected, report)

@@ -14,7 +14,7 @@ import pytest
 
 from checks import CHECKS, registry
 from grader.intake.rubric import load, parse
-from grader.model import Category, Outcome, Phase, Report, Status
+from grader.model import Category, Outcome, Report, Stage, Status
 from grader.reports import formats
 from grader.reports.document import to_dict, to_json
 from grader.run.context import AnyCheck, Check, Context, Options, StackCheck, StackContext
@@ -24,7 +24,7 @@ from grader.run.runner import SCHEMA_VERSION
 from grader.run.verdicts import without_model
 from tests.conftest import RUBRICS, SUBMISSIONS
 
-STATIC = {k: v for k, v in CHECKS.items() if v.phase is Phase.STATIC}
+STATIC = {k: v for k, v in CHECKS.items() if v.stage is Stage.STATIC}
 
 
 # The whole of a new check, as `checks/<name>.py` would hold it: a function over the context and
@@ -155,7 +155,7 @@ def _stack_check(id: str, requires: tuple[str, ...] = (), after: tuple[str, ...]
         run=_on_stack,
         requires=requires,
         after=after,
-        phase=Phase.START,
+        stage=Stage.START,
     )
 
 
@@ -188,11 +188,11 @@ def test_a_stack_check_must_wait_for_the_security_gate(
 
 def test_a_check_s_kind_and_phase_agree() -> None:
     with pytest.raises(ValueError, match="is a StackCheck"):
-        Check(id="x", category=Category.COMPOSE, title="x", max_points=1, run=_depends_on, phase=Phase.BUILD)
+        Check(id="x", category=Category.COMPOSE, title="x", max_points=1, run=_depends_on, stage=Stage.BUILD)
     with pytest.raises(ValueError, match="not the static one"):
-        StackCheck(id="x", category=Category.STARTUP, title="x", max_points=1, run=_on_stack, phase=Phase.STATIC)
-    assert {type(c).__name__ for c in CHECKS.values() if c.phase is Phase.STATIC} == {"Check"}
-    assert {type(c).__name__ for c in CHECKS.values() if c.phase is not Phase.STATIC} == {"StackCheck"}
+        StackCheck(id="x", category=Category.STARTUP, title="x", max_points=1, run=_on_stack, stage=Stage.STATIC)
+    assert {type(c).__name__ for c in CHECKS.values() if c.stage is Stage.STATIC} == {"Check"}
+    assert {type(c).__name__ for c in CHECKS.values() if c.stage is not Stage.STATIC} == {"StackCheck"}
 
 
 def test_a_rubric_s_scenarios_are_stack_checks_behind_the_gate() -> None:

@@ -82,7 +82,7 @@ def _building(builds: _Builds) -> StackContext:
         rubric=Rubric(),
         resolution=Resolution((), project=model),
         dockerfile=DockerfileSource(Path("."), Path("Dockerfile"), "the build of `api`"),
-        compose=model,
+        project=model,
         stack=stack,
     )
 

@@ -14,7 +14,7 @@ import pytest
 
 from grader.classroom import batch
 from grader.cli import main
-from grader.model import Category, Outcome, Phase
+from grader.model import Category, Outcome, Stage
 from grader.run import events
 from grader.run.context import Check, StackCheck, StackContext
 from grader.run.events import JsonLines, PhaseEnded, PhaseStarted
@@ -46,7 +46,7 @@ def test_every_check_starts_and_ends_in_order_with_no_feedback(tmp_path: Path) -
             title="title.dockerfile.build",
             max_points=10,
             run=build,
-            phase=Phase.BUILD,
+            stage=Stage.BUILD,
         ),
         "startup.up": StackCheck(
             id="startup.up",
@@ -55,7 +55,7 @@ def test_every_check_starts_and_ends_in_order_with_no_feedback(tmp_path: Path) -
             max_points=10,
             run=lambda _: Outcome.passed("up"),
             requires=("dockerfile.build",),
-            phase=Phase.START,
+            stage=Stage.START,
         ),
     }
     out = io.StringIO()
@@ -74,7 +74,7 @@ def test_every_check_starts_and_ends_in_order_with_no_feedback(tmp_path: Path) -
         "event": "check.started",
         "check": "dockerfile.build",
         "title": "Image builds",
-        "phase": "build",
+        "stage": "build",
     }
     assert {e["status"] for e in seen if e["event"] == "check.finished"} == {"passed", "failed", "skipped"}
     assert [e["t"] for e in seen] == sorted(e["t"] for e in seen)
@@ -144,9 +144,9 @@ def _fail() -> None:
 
 def test_a_reader_takes_only_the_stream_s_objects() -> None:
     started = '{"v": 1, "t": 3.0, "event": "check.started", "check": "dockerfile.build", "title": "Image builds", '
-    assert batch._phase(started + '"phase": "build"}') == "Image builds"
+    assert batch._phase(started + '"stage": "build"}') == "Image builds"
     for other in [
-        started + '"phase": "static"}',  # well under a second: not worth the board's line
+        started + '"stage": "static"}',  # well under a second: not worth the board's line
         '{"v": 1, "t": 9.0, "event": "check.finished", "check": "dockerfile.build", "status": "passed"}',
         "[  12.3 s] Image builds: building the images ...",  # a human line is no event
         '{"v": 2, "event": "check.started", "title": "x"}',  # another version of the stream

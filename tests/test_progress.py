@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from grader.model import Category, Outcome, Phase
+from grader.model import Category, Outcome, Stage
 from grader.run.context import AnyCheck, Check, Prepared, StackCheck
 from grader.run.execute import run_checks
 from grader.run.progress import LiveTerminal, PlainLines, for_stream
@@ -23,7 +23,7 @@ def _registry() -> dict[str, AnyCheck]:
         title="title.dockerfile.build",
         max_points=5,
         run=lambda _: Outcome.failed("step 3 failed " + "x" * 200),
-        phase=Phase.BUILD,
+        stage=Stage.BUILD,
     )
     return {
         "compose.file": check("compose.file", lambda _: Outcome.passed("docker-compose.yml is valid")),

@@ -10,7 +10,7 @@ import pytest
 
 from grader.errors import BadInput
 from grader.intake.submission import copy_submission, project_name, validate_submission
-from grader.model import Category, Outcome, Phase, Report, Status
+from grader.model import Category, Outcome, Report, Stage, Status
 from grader.run.context import Check, Context, Options, Prepared, StackCheck, StackContext
 from grader.run.execute import run_checks
 from grader.run.prepare import prepare
@@ -60,7 +60,7 @@ def test_a_hung_check_ends_at_its_deadline_as_error_and_the_run_goes_on(tmp_path
     context = on_a_stand_in_stack(tmp_path, options)
     registry: dict[str, Any] = {
         "a.hung": StackCheck(
-            id="a.hung", category=Category.STARTUP, title="a.hung", max_points=10, run=hung, phase=Phase.START
+            id="a.hung", category=Category.STARTUP, title="a.hung", max_points=10, run=hung, stage=Stage.START
         ),
         "b.fine": check("b.fine", lambda _: Outcome.passed("ok")),
     }
@@ -74,7 +74,7 @@ def test_a_hung_check_ends_at_its_deadline_as_error_and_the_run_goes_on(tmp_path
 
 def test_deadlines_follow_the_timeouts() -> None:
     options = Options(build_timeout=300, start_timeout=60, grace=10)
-    assert [options.deadline(p) for p in Phase] == [70, 310, 130, 280]
+    assert [options.deadline(s) for s in Stage] == [70, 310, 130, 280]
 
 
 def test_requires_and_after(tmp_path: Path) -> None:
@@ -214,7 +214,7 @@ def test_project_names_are_unique_and_valid() -> None:
 
 
 def _stack_check(id: str, run: Any, **kw: Any) -> StackCheck:
-    return StackCheck(id=id, category=Category.STARTUP, title=id, max_points=4, run=run, phase=Phase.START, **kw)
+    return StackCheck(id=id, category=Category.STARTUP, title=id, max_points=4, run=run, stage=Stage.START, **kw)
 
 
 def test_a_stack_check_without_a_stack_is_an_error_and_never_runs(tmp_path: Path) -> None:
@@ -247,7 +247,7 @@ def test_what_a_check_leaves_reaches_later_checks_of_either_kind(tmp_path: Path)
     read: list[str] = []
 
     def leave(c: StackContext) -> Outcome:
-        c.stash[seen] = f"{len(c.compose.services)} services"
+        c.stash[seen] = f"{len(c.project.services)} services"
         return Outcome.passed("left")
 
     def take(c: Context) -> Outcome:

@@ -15,13 +15,13 @@ from checks import CHECKS
 from grader.intake.locate import locate
 from grader.intake.rubric import parse
 from grader.intake.submission import copy_submission
-from grader.model import Phase
+from grader.model import Stage
 from grader.run.context import Options
 from grader.run.execute import run_checks
 from grader.run.prepare import prepare
 from tests.conftest import EXPECTED, SUBMISSIONS, fixture_rubric
 
-STATIC = {k: v for k, v in CHECKS.items() if v.phase is Phase.STATIC}
+STATIC = {k: v for k, v in CHECKS.items() if v.stage is Stage.STATIC}
 FIXTURES = sorted(p.name for p in SUBMISSIONS.iterdir() if p.is_dir())
 
 

@@ -147,7 +147,7 @@ def _ctx(gaps: tuple[Gap, ...], failing: frozenset[str] = frozenset()) -> StackC
         resolution=Resolution((), project=model),
         dockerfile=stand_in,
         gaps=gaps,
-        compose=model,
+        project=model,
         stack=stand_in,
     )
     ctx.stash[STARTUP_CRASHED] = ctx.stash[STARTUP_FAILING] = failing  # as startup.up leaves them

@@ -100,7 +100,7 @@ def _phase(line: str) -> str | None:
     of a check that starts to build, start or watch the stack, as the board shows it (a static
     one takes well under a second); None for any other line."""
     event = events.read(line)
-    if event is None or event["event"] != "check.started" or event.get("phase") == "static":
+    if event is None or event["event"] != "check.started" or event.get("stage") == "static":
         return None
     return str(event.get("title") or event.get("check"))
 

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import threading
 
-from grader.model import Phase
+from grader.model import Stage
 from grader.run.context import Options
 from grader.run.runner import TEARDOWN_S
 
@@ -72,5 +72,5 @@ def time_cap(options: Options) -> float:
     own deadline at once (a rubric's scenarios are API checks too: twice the START deadline each
     is generous) and its teardown. Its own deadlines end it well before; this catches one that
     cannot end."""
-    checks = sum(options.deadline(phase) for phase in Phase)
+    checks = sum(options.deadline(stage) for stage in Stage)
     return 2 * checks + TEARDOWN_S

@@ -86,7 +86,7 @@ def _sql(
 
 
 def _db_down(ctx: StackContext, db: str, when: str) -> Outcome:
-    known = because_of_legacy_mount(ctx.compose, db, msg("persistence.what")) or crashed_at_startup(
+    known = because_of_legacy_mount(ctx.project, db, msg("persistence.what")) or crashed_at_startup(
         ctx, db, msg("persistence.what")
     )
     if known is not None:
@@ -128,7 +128,7 @@ def _api_url(ctx: StackContext, deadline: float) -> str | None:
 
 
 def _cycle(ctx: StackContext) -> CycleResult:
-    project, stack = ctx.compose, ctx.stack
+    project, stack = ctx.project, ctx.stack
     db, scenario = project.db_service(), ctx.rubric.persistence
     timeout = ctx.options.start_timeout
     env = project.environment(db) if db else {}
@@ -194,7 +194,7 @@ def _cycle(ctx: StackContext) -> CycleResult:
 
 
 def _read_marker(ctx: StackContext, db: str, env: dict[str, str], marker: str, deadline: float) -> Outcome:
-    project, stack = ctx.compose, ctx.stack
+    project, stack = ctx.project, ctx.stack
     read = [
         ("SELECT to_regclass(%s) IS NOT NULL", (TABLE,)),  # a guard: the next runs only if it is true
         (f"SELECT 1 FROM {TABLE} WHERE token = %s", (marker,)),

@@ -6,7 +6,7 @@ the stack behind the gate); nothing here runs a command or writes a file when a 
 Two kinds of check, two contexts, and the types say which reads what (mypy checks it):
 - a `Check` (static) gets a `Context`: the files as written, the model as compose resolved it
   (`resolution`, `analysis`: either may be missing), the rubric, the Dockerfile. No stack.
-- a `StackCheck` gets a `StackContext`, the same plus `compose` (the resolved model) and `stack`
+- a `StackCheck` gets a `StackContext`, the same plus `project` (the resolved compose model) and `stack`
   (the run's live stack), neither ever None: the runner builds it only once the security gate
   passed and a stack was prepared, and a stack check's declaration must wait for that gate
   (checked when the registry is built, `checks.ordered`).
@@ -29,7 +29,7 @@ from grader.intake.resolve import Resolution
 from grader.intake.rubric import Rubric
 from grader.intake.untrusted import relative
 from grader.intake.values import Gap
-from grader.model import Category, Outcome, Phase, Substitution
+from grader.model import Category, Outcome, Stage, Substitution
 from grader.run.stash import Stash
 from grader.run.timing import Timings
 
@@ -47,19 +47,19 @@ class Options:
     # before the grader stops it and reports `error`: room for logs and diagnosis.
     grace: float = 60.0
 
-    def deadline(self, phase: Phase) -> float:
-        """The longest a check of `phase` may take. Its steps' own timeouts end a slow
+    def deadline(self, stage: Stage) -> float:
+        """The longest a check of `stage` may take. Its steps' own timeouts end a slow
         submission first, as `failed` with the reason; this catches what they cannot (an engine
         that stops answering), so the run always ends."""
         static = 60.0  # `compose config` and hadolint have 60 s timeouts
         return (
             self.grace
             + {
-                Phase.STATIC: static,
-                Phase.BUILD: self.build_timeout,
-                Phase.START: 2 * self.start_timeout,  # up + settle share one timeout; then the API's
-                Phase.CYCLE: 3 * self.start_timeout + 90,  # down (90), up, the database, the API
-            }[phase]
+                Stage.STATIC: static,
+                Stage.BUILD: self.build_timeout,
+                Stage.START: 2 * self.start_timeout,  # up + settle share one timeout; then the API's
+                Stage.CYCLE: 3 * self.start_timeout + 90,  # down (90), up, the database, the API
+            }[stage]
         )
 
     @classmethod
@@ -122,7 +122,7 @@ class StackContext(Context):
     """What a check that needs the running stack reads: everything a static check does, plus the
     model compose resolved with everything and the stack the security gate let through."""
 
-    compose: ComposeProject  # the resolved model (resolution.project), never None here
+    project: ComposeProject  # the resolved model (resolution.project), never None here
     stack: Stack  # the run's stack, prepared behind the gate
 
     @classmethod
@@ -133,7 +133,7 @@ class StackContext(Context):
         if model is None or stack is None:
             return None
         shared = {f.name: getattr(ctx, f.name) for f in dataclasses.fields(Context)}  # the same stash
-        return cls(**shared, compose=model, stack=stack)
+        return cls(**shared, project=model, stack=stack)
 
 
 class Prepared(NamedTuple):
@@ -166,11 +166,11 @@ class Check(_Declared):
     `checks/` exposes a `Check` or a `StackCheck` as CHECK."""
 
     run: Callable[[Context], Outcome]
-    phase: Phase = Phase.STATIC
+    stage: Stage = Stage.STATIC
 
     def __post_init__(self) -> None:
-        if self.phase is not Phase.STATIC:
-            raise ValueError(f"{self.id}: a Check is static; one of phase {self.phase.value} is a StackCheck")
+        if self.stage is not Stage.STATIC:
+            raise ValueError(f"{self.id}: a Check is static; one of stage {self.stage.value} is a StackCheck")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,11 +180,11 @@ class StackCheck(_Declared):
     StackCheck): checked when the registry is built."""
 
     run: Callable[[StackContext], Outcome]
-    phase: Phase  # which timeouts bound it; past them the check ends as `error`
+    stage: Stage  # which timeouts bound it; past them the check ends as `error`
 
     def __post_init__(self) -> None:
-        if self.phase is Phase.STATIC:
-            raise ValueError(f"{self.id}: a StackCheck runs in the build, start or cycle phase, not the static one")
+        if self.stage is Stage.STATIC:
+            raise ValueError(f"{self.id}: a StackCheck runs in the build, start or cycle stage, not the static one")
 
 
 AnyCheck = Check | StackCheck

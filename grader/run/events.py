@@ -4,16 +4,17 @@ stream (`grader grade --events FILE|-`: one JSON object per line), which `grader
 from each child, and a grading service's workers will, instead of parsing translated lines.
 
 The stream's objects (`v` is EVENTS_VERSION; `t`, seconds since the stream started):
-    {"v": 1, "t": 0.4, "event": "phase.started", "phase": "build"}
     {"v": 1, "t": 0.4, "event": "check.started", "check": "dockerfile.build", "title": "Image builds",
-     "phase": "build"}
+     "stage": "build"}
+    {"v": 1, "t": 0.4, "event": "phase.started", "phase": "build"}
     {"v": 1, "t": 31.9, "event": "phase.ended", "phase": "build", "seconds": 31.5}
     {"v": 1, "t": 31.9, "event": "check.finished", "check": "dockerfile.build", "status": "passed",
      "points": 10, "max_points": 10, "seconds": 31.5}
     {"v": 1, "t": 95.0, "event": "run.finished", "status": "graded", "score": 85, "max_score": 100,
      "seconds": 95.0}
-`phase` of a check is what bounds it (static, build, start, cycle); `phase.*` events are the
-report's timing phases (copy, config, build, up, settle, api, persistence, teardown). No event
+A check's `stage` is which of the run's timeouts bounds it (static, build, start, cycle); a
+`phase` is one of the report's timing phases (copy, config, build, up, settle, api, persistence,
+teardown). No event
 carries feedback or evidence: those are the reports' (and a submission's words).
 """
 
@@ -25,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from grader.model import CheckResult, Phase
+from grader.model import CheckResult, Stage
 
 EVENTS_VERSION = 1
 
@@ -34,7 +35,7 @@ EVENTS_VERSION = 1
 class CheckStarted:
     check: str
     title: str  # as the report shows it, in the run's language
-    phase: Phase
+    stage: Stage  # which of the run's timeouts bounds the check
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ Event = CheckStarted | CheckFinished | PhaseStarted | PhaseEnded | RunFinished
 def as_json(event: Event) -> dict[str, Any]:
     """The event's object in the stream, without `v` and `t`."""
     if isinstance(event, CheckStarted):
-        return {"event": "check.started", "check": event.check, "title": event.title, "phase": event.phase.value}
+        return {"event": "check.started", "check": event.check, "title": event.title, "stage": event.stage.value}
     if isinstance(event, CheckFinished):
         r = event.result
         return {

@@ -86,7 +86,7 @@ def run_check(
     if blocker is not None:
         outcome = Outcome.skipped(blocker.why, blocker.cause)
     else:
-        seconds = ctx.options.deadline(check.phase)
+        seconds = ctx.options.deadline(check.stage)
         try:
             with deadline(seconds):
                 outcome = _call(check, prepared, on_stack)
@@ -160,7 +160,7 @@ def run_checks(
         if _blocker(check, done, present, blocked, _readable(ctx)) is not None:
             blocked.add(check.id)
         else:
-            progress.emit(CheckStarted(check.id, title(check.title), check.phase))
+            progress.emit(CheckStarted(check.id, title(check.title), check.stage))
         done[check.id] = run_check(check, prepared, done, present, blocked, on_stack)
         progress.emit(CheckFinished(done[check.id]))
     return tuple(done.values())

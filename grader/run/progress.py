@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from grader.messages import msg
-from grader.model import CheckResult, Phase, Status
+from grader.model import CheckResult, Stage, Status
 from grader.reports.document import MARKS
 from grader.run.events import CheckFinished, CheckStarted, Event
 
@@ -55,7 +55,7 @@ class Fanout:
 
 def doing(started: CheckStarted) -> str:
     """`Image builds: building the images`: the check and what its phase is doing."""
-    return f"{started.title}: {msg('progress.' + started.phase.value)}"
+    return f"{started.title}: {msg('progress.' + started.stage.value)}"
 
 
 def line(result: CheckResult, width: int = 70) -> str:
@@ -79,7 +79,7 @@ class PlainLines:
         self.stream.flush()
 
     def emit(self, event: Event) -> None:
-        if isinstance(event, CheckStarted) and event.phase is not Phase.STATIC:  # static: well under a second
+        if isinstance(event, CheckStarted) and event.stage is not Stage.STATIC:  # static: well under a second
             self._write(doing(event) + " ...")
         elif isinstance(event, CheckFinished):
             self._write(line(event.result))

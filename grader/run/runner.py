@@ -21,7 +21,7 @@ from grader.intake import jail, locate
 from grader.intake.rubric import Rubric
 from grader.intake.submission import copy_submission, project_name, validate_submission
 from grader.messages import language
-from grader.model import Phase, Report, bound
+from grader.model import Report, Stage, bound
 from grader.reports import redaction
 from grader.reports.redaction import inert, redact
 from grader.run.context import AnyCheck, Options
@@ -103,7 +103,7 @@ def grade(
     rubric = rubric or Rubric()
     checks = registry if registry is not None else build_registry(rubric)
     if lint:
-        checks = {k: c for k, c in checks.items() if c.phase is Phase.STATIC}
+        checks = {k: c for k, c in checks.items() if c.stage is Stage.STATIC}
     submission = validate_submission(path)
     located = locate.given(submission, project) if project else locate.locate(submission, rubric.project)
     source = submission / located.path if located.below else submission

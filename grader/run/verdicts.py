@@ -86,7 +86,7 @@ def charged_to_values(ctx: StackContext, outcome: Outcome) -> Outcome:
 
 def _waits_on(ctx: StackContext, service: str, others: set[str]) -> bool:
     """Whether `service` depends, directly or through others, on one of `others`."""
-    services = ctx.compose.services
+    services = ctx.project.services
     seen, queue = set(), [service]
     while queue:
         current = queue.pop()
