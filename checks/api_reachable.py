@@ -54,7 +54,14 @@ def _judge(ctx: StackContext) -> Outcome:
                 return known
             logs = stack.logs(app, 40)
             oom = [msg("hint.oom", service=app, memory=ctx.options.limits.memory)] if stack.oom_killed(app) else []
-            tips = "".join(f" {tip}" for tip in [*oom, *explain_logs(logs)])
+            # stopped by the grader's disk watch after startup (a slow writer): said as startup says it
+            app_id = stack.container(app)
+            disk = (
+                [f"{msg('state.disk_full', service=app)}; {msg('hint.disk', disk=ctx.options.limits.disk)}."]
+                if app_id is not None and stack.disk_full(str(app_id.ID or ""))
+                else []
+            )
+            tips = "".join(f" {tip}" for tip in [*disk, *oom, *explain_logs(logs)])
             return Outcome.failed(msg("api.stopped", app=app) + tips, logs)
         if stack.memory_full(app, ctx.options.limits.memory_bytes):
             known = crashed_at_startup(ctx, app, msg("api.what"))

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from checks import CHECKS, registry
+from grader.errors import BadInput
 from grader.intake.rubric import load, parse
 from grader.model import Category, Outcome, Report, Stage, Status
 from grader.reports import formats
@@ -115,31 +116,64 @@ def test_the_registry_refuses_a_check_that_waits_for_no_check_before_it(
 @pytest.mark.parametrize(
     ("disabled", "check", "requires", "after"),
     [
-        pytest.param("startup.up", "api.reachable", ("dockerfile.build",), (), id="api-waits-for-the-build"),
-        pytest.param("startup.up", "persistence.data", ("dockerfile.build",), (), id="data-waits-for-the-build"),
         pytest.param("dockerfile.present", "dockerfile.practices", (), (), id="nothing-before-it"),
+        pytest.param(
+            "dockerfile.present", "dockerfile.build", ("compose.file", "security.policy"), (), id="build-keeps-the-gate"
+        ),
+        pytest.param(
+            "compose.file", "dockerfile.build", ("dockerfile.present", "security.policy"), (), id="no-model-check"
+        ),
+        pytest.param("compose.file", "compose.services", (), (), id="services-after-nothing"),
         pytest.param("api.reachable", "persistence.data", (), ("startup.up",), id="unchanged"),
     ],
 )
 def test_a_check_the_rubric_disables_is_replaced_by_what_it_waited_for(
     disabled: str, check: str, requires: tuple[str, ...], after: tuple[str, ...]
 ) -> None:
-    """A disabled check does not block what waits for it, but what it waited for still does:
-    a stack check keeps waiting for the gate (the registry checks it again)."""
+    """A disabled check does not block what waits for it, but what it waited for still does
+    (the registry checks every stack check behind the gate again)."""
     checks = registry(parse(f"checks:\n  {disabled}: {{enabled: false}}\n"))
     assert disabled not in checks
     assert (checks[check].requires, checks[check].after) == (requires, after)
 
 
-def test_with_startup_disabled_a_broken_compose_file_skips_the_api_naming_it(tmp_path: Path) -> None:
-    """Reviewed: api.reachable, which waited for startup.up alone, ran with no stack (`error`,
-    an incomplete run) for a submission whose compose file is invalid."""
-    root = tmp_path / "s"
-    shutil.copytree(SUBMISSIONS / "invalid-compose", root)
-    checks = registry(parse("checks:\n  startup.up: {enabled: false}\n"))
-    results = {r.id: r for r in run_checks(prepare(root, Options(), None, "grader-disabled-test"), checks)}
-    for skipped in ("api.reachable", "persistence.data"):
-        assert (results[skipped].status, results[skipped].cause) == (Status.SKIPPED, "compose.file")
+@pytest.mark.parametrize(
+    ("checks", "refused"),
+    [
+        pytest.param(
+            "startup.up: {enabled: false}",
+            "startup.up starts the stack that api.reachable, persistence.data",
+            id="startup",
+        ),
+        pytest.param(
+            "dockerfile.build: {enabled: false}", "dockerfile.build builds the images that startup.up", id="build"
+        ),
+        pytest.param(
+            "startup.up: {enabled: false}\n  persistence.data: {enabled: false}",
+            "that api.reachable read",
+            id="startup-with-the-api-left",
+        ),
+        pytest.param(
+            "startup.up: {enabled: false}\n  api.reachable: {enabled: false}\n  persistence.data: {enabled: false}",
+            None,
+            id="startup-and-everything-after-it",
+        ),
+        pytest.param("startup.up: {points: 0}", None, id="startup-worth-nothing"),
+    ],
+)
+def test_a_rubric_cannot_disable_what_starts_the_stack_while_a_later_check_counts(
+    checks: str, refused: str | None
+) -> None:
+    """Reviewed: with startup.up disabled, api.reachable graded a stack nothing had started (a
+    failure charged to the student), or ran with no stack at all (an `error`)."""
+    text = f"checks:\n  {checks}\n"
+    if refused is None:
+        registry(parse(text))
+        return
+    with pytest.raises(BadInput, match=re.escape(refused)):
+        parse(text, "curso.yml")
+    with pytest.raises(BadInput, match=r"curso.yml line 2: checks\.\w+\.\w+\.enabled: .*`points: 0`"):
+        parse(text, "curso.yml")
 
 
 def _on_stack(ctx: StackContext) -> Outcome:

@@ -51,6 +51,13 @@ _STEPS = {"type": "array", "minItems": 1, "items": _STEP}
 _POINTS = {"type": "number", "minimum": 0}
 _PINNED = r"^[a-z0-9][a-z0-9._:/-]*(:[A-Za-z0-9_][A-Za-z0-9._-]*|@sha256:[0-9a-f]{64})$"  # with a tag or digest
 GATE = "security.policy"  # the check a rubric may weight or hide, never disable
+# The checks that make the stack the later ones read, and those later ones: a rubric cannot
+# disable one while a later one counts (it would grade a stack never built or started, the
+# student's failure for the rubric's choice); `points: 0` takes it out of the score instead.
+STARTERS = {
+    "dockerfile.build": ("builds the images", ("startup.up", "api.reachable", "persistence.data")),
+    "startup.up": ("starts the stack", ("api.reachable", "persistence.data")),
+}
 _SECRET_KEY = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|JWT|SALT|CERT|DSN|DATABASE_URL", re.I)
 
 SCHEMA: dict[str, Any] = {
@@ -253,6 +260,7 @@ def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubr
             "disabled: it is what keeps a submission from reaching the grading machine, and nothing of a "
             "submission is built or started before it passes (it is worth 0 points; `hidden: true` hides it)"
         )
+    _starters_kept(data, text, name)
     env: dict[str, str] = {}
     for file in (data.get("environment") or {}).get("files") or []:
         path = (base or Path.cwd()) / file
@@ -452,3 +460,26 @@ def default_text(checks: list[tuple[str, str, float]]) -> str:
         "#       expect: {status: 200, json: [{name: Yerba}]}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _starters_kept(data: dict[str, Any], text: str, name: str) -> None:
+    """BadInput when the rubric disables a check that builds or starts the stack while a check
+    after it, which reads that stack, still counts."""
+    checks = data.get("checks") or {}
+
+    def enabled(check: str) -> bool:
+        return (checks.get(check) or {}).get("enabled") is not False
+
+    for starter, (does, later) in STARTERS.items():
+        if enabled(starter):
+            continue
+        counting = [c for c in later if enabled(c)]
+        counting += ["scenarios"] if data.get("scenarios") and enabled("api.reachable") else []
+        counting += ["persistence_scenario"] if data.get("persistence_scenario") else []
+        if counting:
+            line = yaml_line(text, "checks", starter, "enabled")
+            raise BadInput(
+                f"{name}{f' line {line}' if line else ''}: checks.{starter}.enabled: {starter} {does} that "
+                f"{', '.join(counting)} read; disabled, they would grade a stack never built or started. "
+                f"Give it `points: 0` to leave it out of the score, or disable those too"
+            )
