@@ -14,7 +14,7 @@ from types import FrameType
 
 from grader import NAME, __version__
 from grader.classroom.roster import parse_shard
-from grader.commands import batch, cleanup, grade, merge, report, rubric, schema
+from grader.commands import batch, cleanup, grade, merge, migrate, report, rubric, schema
 from grader.commands.exits import handled
 from grader.errors import BadInput, Terminated
 from grader.messages import LANGUAGES
@@ -29,6 +29,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "rubric": rubric.run,
     "report": report.run,
     "schema": schema.run,
+    "migrate": migrate.run,
 }
 
 
@@ -95,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("report", type=Path, help="a JSON report written by `grader grade --json`")
     _add_formats(r)
     sub.add_parser("schema", help="print the JSON Schema of the report")
+    mig = sub.add_parser("migrate", help="the grading service: bring its gradebook's schema to the newest revision")
+    mig.add_argument("--database", metavar="URL", help="postgresql://... (default: $GRADER_DATABASE_URL)")
     clean = sub.add_parser(
         "cleanup", help="remove what crashed or killed runs left on the engine (containers, networks, volumes, images)"
     )

@@ -123,3 +123,17 @@ def test_a_roster_url_as_a_repository_name(url: str, repository: str | None) -> 
 def test_a_wrong_service_file_names_the_key_and_line(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(BadInput, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")):
         parse(text, base=tmp_path)
+
+
+def test_grader_migrate_needs_a_postgresql_url(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from grader.cli import main
+
+    monkeypatch.delenv("GRADER_DATABASE_URL", raising=False)
+    assert main(["migrate"]) == 2
+    assert "GRADER_DATABASE_URL" in capsys.readouterr().err
+    assert main(["migrate", "--database", "mysql://x"]) == 2
+    monkeypatch.setenv("GRADER_DATABASE_URL", "postgresql://grader@127.0.0.1:1/none")
+    assert main(["migrate"]) == 3  # nothing listens there: the machine's fault, not bad input
+    assert "cannot reach the database" in capsys.readouterr().err
