@@ -66,7 +66,7 @@ def _run(args: argparse.Namespace, open_until_the_end: contextlib.ExitStack) -> 
     events: JsonLines | None = None
     try:
         # Inside the try: an events file that cannot be opened is bad input, with its error report.
-        events = open_until_the_end.enter_context(_events(getattr(args, "events", None)))
+        events = open_until_the_end.enter_context(_events(args.events))
         rubric = load_rubric(args.rubric) if args.rubric else Rubric()
         lint = args.command == "lint"
         options = Options.of(

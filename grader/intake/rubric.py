@@ -232,14 +232,20 @@ def _step(raw: dict[str, Any]) -> Step:
     )
 
 
-def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubric:
-    """A Rubric from the YAML text; BadInput naming the file, line and key when it is wrong."""
+def load_yaml(text: str, name: str) -> Any:
+    """An instructor's YAML file (a rubric, service.yml), screened like a student's: BadInput
+    naming the file when it is not valid YAML or could explode; {} when it is empty."""
     try:
-        data = safe_load(text, name) or {}
+        return safe_load(text, name) or {}
     except yaml.YAMLError as exc:
         raise BadInput(f"{name}: not valid YAML ({exc})") from exc
     except UnsafeInput as exc:
         raise BadInput(str(exc)) from exc
+
+
+def parse(text: str, name: str = "grader.yml", base: Path | None = None) -> Rubric:
+    """A Rubric from the YAML text; BadInput naming the file, line and key when it is wrong."""
+    data = load_yaml(text, name)
     if not isinstance(data, dict):
         raise BadInput(f"{name}: expected a mapping of keys (lang, checks, ...), found {type(data).__name__}")
     import jsonschema  # here, not at the top: `grader lint` without a rubric starts in well under 1 s

@@ -111,7 +111,7 @@ def grade(
     compose_command()  # fail early, with install instructions, when compose is missing
     started_at = datetime.now(timezone.utc)
     t0 = time.monotonic()
-    watched = progress or Silent()
+    watched = progress or Silent()  # the human progress, --events, or nothing
     timings = Timings(
         lambda name, seconds: watched.emit(PhaseStarted(name) if seconds is None else PhaseEnded(name, seconds))
     )
@@ -128,7 +128,7 @@ def grade(
                 name = project_name(submission)
                 prepared = prepare(root, options, client, name, rubric, hidden, dropped, timings, located.path)
             try:
-                results = run_checks(prepared, checks, progress)
+                results = run_checks(prepared, checks, watched)
             finally:
                 with timings.phase("teardown") if prepared.stack else nullcontext():
                     ended_normally = sys.exc_info()[0] is None

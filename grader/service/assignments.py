@@ -24,12 +24,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import yaml
-
 from grader.classroom import roster
 from grader.errors import BadInput
 from grader.intake.project import yaml_line
-from grader.intake.untrusted import UnsafeInput, safe_load
+from grader.intake.rubric import load_yaml
 from grader.messages import LANGUAGES
 from grader.service.github import Push
 
@@ -105,12 +103,7 @@ def repository_of(url: str) -> str | None:
 
 def parse(text: str, name: str = "service.yml", base: Path | None = None) -> tuple[Assignment, ...]:
     """The assignments of a service.yml; BadInput naming the file, line and key when it is wrong."""
-    try:
-        data = safe_load(text, name) or {}
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{name}: not valid YAML ({exc})") from exc
-    except UnsafeInput as exc:
-        raise BadInput(str(exc)) from exc
+    data = load_yaml(text, name)
     items = data.get("assignments") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         raise BadInput(f"{name}: expected `assignments:`, a list of assignments")

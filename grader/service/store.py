@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import psycopg
 
@@ -47,7 +47,7 @@ class Recorded(NamedTuple):
 
 
 def record(
-    conn: psycopg.Connection[tuple[object, ...]], delivery: Push | Ignored, routing: Routing | None, received: datetime
+    conn: psycopg.Connection[Any], delivery: Push | Ignored, routing: Routing | None, received: datetime
 ) -> Recorded:
     """Store a verified delivery in one transaction: its pushes to grade, or why it is ignored.
     A redelivery (the same X-GitHub-Delivery) adds nothing."""
@@ -79,5 +79,5 @@ def record(
                 ),
             ).fetchone()
             if row is not None:
-                ids.append(int(str(row[0])))
+                ids.append(int(row[0]))
         return Recorded(tuple(ids), duplicate=not ids)
