@@ -74,6 +74,17 @@ def test_a_signed_delivery_with_nothing_to_grade_is_ignored_with_its_reason(
             id="bad-repository",
         ),
         pytest.param("d", json.dumps(_payload(ref=7)).encode(), "no ref", id="ref-not-text"),
+        pytest.param("d", json.dumps(_payload(after="0" * 40)).encode(), "not a commit sha", id="all-zero-sha"),
+        pytest.param("d", b"[" * 100_000 + b"]" * 100_000, "not JSON", id="nested-past-the-stack"),
+        *[
+            pytest.param(
+                "d",
+                json.dumps(_payload(repository={"full_name": name, "clone_url": ""})).encode(),
+                "not owner/name",
+                id=f"repository-{name}",
+            )
+            for name in ("org/..", "org/.", "../x", "-o/x", "org/-x")
+        ],
     ],
 )
 def test_what_github_never_sends_is_malformed(delivery: str | None, body: bytes, message: str) -> None:

@@ -15,8 +15,9 @@ import re
 from typing import Any, NamedTuple
 
 MAX_BODY = 25 << 20  # GitHub caps a delivery's payload at 25 MB
-_SHA = re.compile(r"^[0-9a-f]{40}$")
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")  # owner/repository as GitHub spells them
+_SHA = re.compile(r"^(?!0{40}$)[0-9a-f]{40}$")  # not the all-zero sha of a deleted ref
+# owner/repository as GitHub spells them; no part that is `.`, `..` or starts with `-` (a path, an option)
+_NAME = re.compile(r"^(?!-)(?!\.\.?/)[A-Za-z0-9_.-]{1,100}/(?!-)(?!\.\.?$)[A-Za-z0-9_.-]{1,100}$")
 
 
 def signature(secret: bytes, body: bytes) -> str:
@@ -63,8 +64,8 @@ def read_push(event: str | None, delivery: str | None, body: bytes) -> Push | Ig
         return Ignored(delivery, f"event {event or 'none'}: only pushes are graded")
     try:
         payload: Any = json.loads(body)
-    except ValueError as exc:
-        raise Malformed(f"the body is not JSON ({exc})") from exc
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested past Python's stack
+        raise Malformed(f"the body is not JSON ({type(exc).__name__})") from exc
     if not isinstance(payload, dict):
         raise Malformed("the body is not a JSON object")
     ref = _text(payload, "ref")
