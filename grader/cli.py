@@ -14,7 +14,7 @@ from types import FrameType
 
 from grader import NAME, __version__
 from grader.classroom.roster import parse_shard
-from grader.commands import batch, cleanup, grade, merge, migrate, report, rubric, schema
+from grader.commands import batch, cleanup, grade, merge, migrate, report, rubric, schema, service
 from grader.commands.exits import handled
 from grader.errors import BadInput, Terminated
 from grader.messages import LANGUAGES
@@ -30,6 +30,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "report": report.run,
     "schema": schema.run,
     "migrate": migrate.run,
+    "serve": service.serve,
+    "worker": service.worker,
+    "enqueue": service.enqueue,
 }
 
 
@@ -98,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the JSON Schema of the report")
     mig = sub.add_parser("migrate", help="the grading service: bring its gradebook's schema to the newest revision")
     mig.add_argument("--database", metavar="URL", help="postgresql://... (default: $GRADER_DATABASE_URL)")
+    service.add_parsers(sub)
     clean = sub.add_parser(
         "cleanup", help="remove what crashed or killed runs left on the engine (containers, networks, volumes, images)"
     )

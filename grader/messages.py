@@ -1520,3 +1520,59 @@ _add(
     "(La primera construcción falló con `{fault}`, una falla del propio motor cuando una capa cambia durante una "
     "construcción; el calificador construyó de nuevo, y solo cuenta esta construcción.)",
 )
+
+# -- the grading service's student page (grader/service/templates/student.html) ---------------------------
+_add("service.title", "Your grading — {assignment}", "Tu calificación — {assignment}")
+_add(
+    "service.intro",
+    "Every push to your repository is graded here; this page is only yours: do not share its link.",
+    "Cada push a tu repositorio se califica aquí; esta página es solo tuya: no compartas su enlace.",
+)
+_add("service.grade", "Your grade: {score}/{max}", "Tu nota: {score}/{max}")
+_add(
+    "service.no_grade",
+    "No grade yet: none of your pushes before the deadline has been graded.",
+    "Aún sin nota: ninguno de tus pushes antes de la fecha límite fue calificado.",
+)
+_add(
+    "service.grade_rule",
+    "The grade is that of your last push graded before the deadline.",
+    "La nota es la de tu último push calificado antes de la fecha límite.",
+)
+_add("service.deadline", "Deadline: {when}", "Fecha límite: {when}")
+_add(
+    "service.position",
+    "Waiting to be graded: {n} in the queue before you (this page refreshes itself).",
+    "Esperando calificación: {n} en la cola antes que tú (esta página se actualiza sola).",
+)
+_add(
+    "service.running",
+    "Your push is being graded now (this page refreshes itself).",
+    "Tu push se está calificando ahora (esta página se actualiza sola).",
+)
+_add("service.pushes", "Your pushes", "Tus pushes")
+_add("service.commit", "commit", "commit")
+_add("service.received", "received", "recibido")
+_add("service.status", "status", "estado")
+_add(
+    "service.late",
+    "late: after your deadline; graded, but not your grade",
+    "tarde: después de tu fecha límite; calificado, pero no es tu nota",
+)
+_add("service.push_queued", "waiting", "en espera")
+_add("service.push_running", "being graded", "calificándose")
+_add("service.push_graded", "graded", "calificado")
+_add(
+    "service.push_incomplete",
+    "incomplete: the machine failed, not your work",
+    "incompleto: falló la máquina, no tu trabajo",
+)
+_add("service.push_error", "not graded (see the report)", "no calificado (mira el informe)")
+_add("service.push_cancelled", "cancelled by your instructor", "cancelado por tu docente")
+_add(
+    "service.push_superseded",
+    "not graded: a newer push came before it started, and that one is graded",
+    "no calificado: llegó un push más nuevo antes de empezar, y se califica ese",
+)
+_add("service.report", "Report of the commit {sha}", "Informe del commit {sha}")
+_add("service.no_report", "No report yet.", "Aún no hay informe.")

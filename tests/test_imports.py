@@ -16,7 +16,8 @@ TOP = {
     "grader.classroom.batch",
     "grader.classroom.supervise",
     "grader.run.runner",
-}  # supervise: the batch's children
+    "grader.service.worker",
+}  # supervise: the batch's children; the service's worker grades as the batch does (grader.classroom.batch)
 
 
 def _top(name: str) -> bool:

@@ -137,3 +137,50 @@ def test_grader_migrate_needs_a_postgresql_url(
     monkeypatch.setenv("GRADER_DATABASE_URL", "postgresql://grader@127.0.0.1:1/none")
     assert main(["migrate"]) == 3  # nothing listens there: the machine's fault, not bad input
     assert "cannot reach the database" in capsys.readouterr().err
+
+
+def test_overlapping_classroom_prefixes_are_refused() -> None:
+    """`m4` and `m4-db` in one organization: m4-db-ana would also be m4's student `db-ana`."""
+    text = (
+        "assignments:\n"
+        "  - {name: a, classroom: {organization: curso, prefix: m4}}\n"
+        "  - {name: b, classroom: {organization: Curso, prefix: m4-db}}\n"
+    )
+    with pytest.raises(BadInput, match="overlap"):
+        parse(text)
+    same = text.replace("prefix: m4-db", "prefix: m4")  # one repository graded by two assignments
+    assert len(parse(same)) == 2
+    other_org = text.replace("organization: Curso", "organization: otro")
+    assert len(parse(other_org)) == 2
+
+
+def test_a_student_is_one_however_github_spells_them() -> None:
+    (assignment,) = parse(
+        "assignments:\n"
+        "  - name: m4\n"
+        "    classroom: {organization: curso, prefix: m4}\n"
+        "    deadline: 2026-12-10T23:59:00-03:00\n"
+        "    extensions: {Ana: 2026-12-12T23:59:00-03:00}\n"
+    )
+    assert assignment.student("curso/m4-ANA") == assignment.student("Curso/M4-ana") == "ana"
+    late = datetime(2026, 12, 11, 12, 0, tzinfo=timezone.utc)
+    assert not assignment.late("ana", late)  # the extension holds, whatever its key's case
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        pytest.param("extensions: {007: 2026-12-12T23:59:00-03:00}", "as a string", id="number-key"),
+        pytest.param("extensions: {yes: 2026-12-12T23:59:00-03:00}", "as a string", id="boolean-key"),
+        pytest.param("fail_under: sixty", "a number of points", id="fail-under-text"),
+        pytest.param("fail_under: true", "a number of points", id="fail-under-boolean"),
+    ],
+)
+def test_values_yaml_would_misread_are_refused(line: str, why: str) -> None:
+    with pytest.raises(BadInput, match=why):
+        parse(f"assignments:\n  - name: m4\n    classroom: {{organization: c, prefix: m4}}\n    {line}\n")
+
+
+def test_fail_under_is_read() -> None:
+    (a,) = parse("assignments:\n  - name: m4\n    classroom: {organization: c, prefix: m4}\n    fail_under: 60\n")
+    assert a.fail_under == 60

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import procrastinate
 import psycopg
 import pytest
 
@@ -46,8 +48,18 @@ def test_the_schema_is_there_once(database: str) -> None:
     with psycopg.connect(database) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE 'grader_%'")}
         versions = conn.execute("SELECT version_num FROM grader_schema_version").fetchall()
-    assert tables == {"grader_pushes", "grader_ignored", "grader_runs", "grader_schema_version"}
-    assert versions == [("0001",)]
+        queue = conn.execute("SELECT version FROM grader_queue_version").fetchall()
+        jobs = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
+    assert tables == {
+        "grader_pushes",
+        "grader_ignored",
+        "grader_runs",
+        "grader_students",
+        "grader_schema_version",
+        "grader_queue_version",
+    }
+    assert versions == [("0002",)]
+    assert queue == [(procrastinate.__version__,)] and jobs == (True,)  # the queue's schema, once
 
 
 def test_a_push_is_stored_once_per_assignment_and_a_redelivery_adds_nothing(database: str) -> None:
@@ -89,3 +101,25 @@ def test_grader_migrate_brings_the_schema_up_to_date(database: str, capsys: pyte
 
     assert main(["migrate", "--database", database]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_the_queue_schema_is_upgraded_by_procrastinate_s_own_migrations(database: str) -> None:
+    """A database whose queue schema an older procrastinate wrote gets the migrations after it,
+    in order (here: the last one again, which procrastinate writes to be re-runnable or not; a
+    version far back would fail on objects that exist, so the newest migration's version)."""
+    from procrastinate.schema import SchemaManager
+
+    from grader.service.store import _version, migrate_queue
+
+    names = sorted(p.name for p in Path(SchemaManager.get_migrations_path()).glob("*.sql"))
+    assert _version(names[-1]) <= _version(procrastinate.__version__)
+    with psycopg.connect(database) as conn:
+        conn.execute("UPDATE grader_queue_version SET version = '0.0.1'")  # pretend: before any migration
+        conn.commit()
+    with pytest.raises(psycopg.Error):  # every migration again, over the newest schema: refused, rolled back
+        migrate_queue(database)
+    with psycopg.connect(database) as conn:
+        assert conn.execute("SELECT version FROM grader_queue_version").fetchone() == ("0.0.1",)
+        conn.execute("UPDATE grader_queue_version SET version = %s", (procrastinate.__version__,))
+        conn.commit()
+    migrate_queue(database)  # up to date: nothing applied

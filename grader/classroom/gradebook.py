@@ -72,7 +72,7 @@ def read_row(folder: Path) -> Row | None:
         return None
     meta = read_object(folder / META) or {}
     try:
-        return _row(folder, report, meta)
+        return row(folder.name, report, meta)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return Row(
             folder.name,
@@ -90,15 +90,17 @@ def read_row(folder: Path) -> Row | None:
         )
 
 
-def _row(folder: Path, report: dict[str, Any], meta: dict[str, Any]) -> Row:
+def row(key: str, report: dict[str, Any], meta: dict[str, Any]) -> Row:
+    """A student's row from their report and what the batch (or the service) knows of the run:
+    `student`, `source`, `commit`, `graded_at`, `duration_s`, `fingerprint.rubric`."""
     checks = report.get("checks") or []
     status = str(report.get("status", "error"))
     reason = str(report.get("error") or "")
     if status == "incomplete":
         reason = f"{(report.get('ungraded') or {}).get('points', 0):g} points could not be graded; re-run"
     return Row(
-        key=folder.name,
-        student=str(meta.get("student") or folder.name),
+        key=key,
+        student=str(meta.get("student") or key),
         status=status,
         score=float(report["score"]) if status == "graded" else None,
         max_score=float(report.get("max_score") or 0),

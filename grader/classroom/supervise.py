@@ -4,8 +4,10 @@ and the longest one may take."""
 
 from __future__ import annotations
 
+import ctypes
 import signal
 import subprocess
+import sys
 import threading
 
 from grader.model import Stage
@@ -38,6 +40,7 @@ class Children:
                 cwd=cwd,
                 text=True,
                 errors="replace",
+                preexec_fn=_end_with_parent if sys.platform == "linux" else None,
             )
             self.running.add(child)
             return child
@@ -55,6 +58,15 @@ class Children:
 
 
 CHILDREN = Children()
+
+PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent() -> None:
+    """In the child, before it runs: SIGTERM when the process that started it dies, however it
+    dies (kill -9 of a batch or a service's worker included): it tears its stack down and ends,
+    never grading on unseen while another process grades the same student."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def stop(child: subprocess.Popen[str], grace: float = Children.GRACE_S) -> None:

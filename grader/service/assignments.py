@@ -9,6 +9,7 @@
         lang: es
         deadline: 2026-12-10T23:59:00-03:00
         extensions: {ana: 2026-12-12T23:59:00-03:00}
+        fail_under: 60                # the commit's status fails below this score (default: none)
 
 A push to a repository of an assignment, on its branch, is graded; one after the student's
 deadline (the assignment's, or their extension) is graded and flagged late. The time that counts
@@ -31,7 +32,7 @@ from grader.intake.rubric import load_yaml
 from grader.messages import LANGUAGES
 from grader.service.github import Push
 
-KEYS = ("name", "classroom", "roster", "branch", "rubric", "lang", "deadline", "extensions")
+KEYS = ("name", "classroom", "roster", "branch", "rubric", "lang", "deadline", "extensions", "fail_under")
 _GITHUB = re.compile(
     r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)([^/\s]+/[^/\s]+?)(?:\.git)?/?$"
 )
@@ -48,6 +49,7 @@ class Assignment:
     organization: str = ""  # GitHub Classroom: the organization and the repositories' prefix
     prefix: str = ""
     students: Mapping[str, str] = field(default_factory=dict)  # a roster: owner/name (lower case) -> student
+    fail_under: float | None = None
 
     def student(self, repository: str) -> str | None:
         """The student whose repository `owner/name` is, or None when it is not this assignment's."""
@@ -55,12 +57,13 @@ class Assignment:
             owner, _, name = repository.partition("/")
             start = f"{self.prefix}-".lower()
             if owner.lower() == self.organization.lower() and name.lower().startswith(start) and len(name) > len(start):
-                return name[len(start) :]
+                return name[len(start) :].lower()  # GitHub's names ignore case: one student, however spelt
             return None
         return self.students.get(repository.lower())
 
     def deadline_of(self, student: str) -> datetime | None:
-        return self.extensions.get(student, self.deadline)
+        # GitHub's user names are case-insensitive: Ana's repository may be modulo-4-docker-ANA.
+        return self.extensions.get(student.lower(), self.deadline)
 
     def late(self, student: str, received: datetime) -> bool:
         deadline = self.deadline_of(student)
@@ -120,11 +123,26 @@ def parse(text: str, name: str = "service.yml", base: Path | None = None) -> tup
         if unknown:
             raise wrong(unknown[0], f"unknown key (the keys: {', '.join(KEYS)})")
         found.append(_assignment(item, base or Path("."), wrong))
+    _no_overlap(found, name)
     names = [a.name for a in found]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise BadInput(f"{name}: two assignments are named {twice[0]!r}")
     return tuple(found)
+
+
+def _no_overlap(found: Sequence[Assignment], name: str) -> None:
+    """Two Classroom prefixes of one organization where one starts the other (`m4` and `m4-db`)
+    would read modulo `m4-db-ana` as student `db-ana` of `m4`: another GitHub user's name, graded
+    in their place. The same prefix twice (one repository, two assignments) is fine."""
+    for a in found:
+        for b in found:
+            same = a.organization.lower() == b.organization.lower()
+            if a.prefix and b.prefix and same and b.prefix.lower().startswith(f"{a.prefix}-".lower()):
+                raise BadInput(
+                    f"{name}: the prefixes {a.prefix!r} ({a.name}) and {b.prefix!r} ({b.name}) overlap: "
+                    f"{b.prefix}-USER would also be {a.prefix}'s student {b.prefix[len(a.prefix) + 1 :]}-USER"
+                )
 
 
 def load(path: Path) -> tuple[Assignment, ...]:
@@ -154,7 +172,13 @@ def _assignment(item: dict[str, Any], base: Path, wrong: Any) -> Assignment:
     extensions = item.get("extensions") or {}
     if not isinstance(extensions, dict):
         raise wrong("extensions", "a mapping of student: deadline")
-    late = {str(student): _moment(when, wrong, "extensions") for student, when in extensions.items()}
+    if not all(isinstance(student, str) for student in extensions):
+        # YAML reads `yes:` as True and `007:` as 7: never a student's name as written
+        raise wrong("extensions", "each student's name as a string (quote names YAML reads as numbers or yes/no)")
+    late = {student.lower(): _moment(when, wrong, "extensions") for student, when in extensions.items()}
+    fail_under = item.get("fail_under")
+    if fail_under is not None and (isinstance(fail_under, bool) or not isinstance(fail_under, (int, float))):
+        raise wrong("fail_under", "a number of points")
     classroom, listed = item.get("classroom"), item.get("roster")
     if (classroom is None) == (listed is None):
         raise wrong("classroom" if classroom is not None else "", "give either `classroom:` or `roster:`, one of them")
@@ -164,14 +188,22 @@ def _assignment(item: dict[str, Any], base: Path, wrong: Any) -> Assignment:
         ):
             raise wrong("classroom", "{organization: ..., prefix: ...}, GitHub Classroom's organization and prefix")
         return Assignment(
-            name, branch, rubric, lang, deadline, late, str(classroom["organization"]), str(classroom["prefix"])
+            name,
+            branch,
+            rubric,
+            lang,
+            deadline,
+            late,
+            str(classroom["organization"]),
+            str(classroom["prefix"]),
+            fail_under=fail_under,
         )
     students: dict[str, str] = {}
     for entry in roster.entries([base / str(listed)]):
         repository = repository_of(entry.location) if entry.kind is roster.Kind.GIT else None
         if repository is not None:
             students[repository] = entry.student
-    return Assignment(name, branch, rubric, lang, deadline, late, students=students)
+    return Assignment(name, branch, rubric, lang, deadline, late, students=students, fail_under=fail_under)
 
 
 def _when(value: Any, wrong: Any, key: str) -> datetime | None:

@@ -7,12 +7,14 @@ migrations live beside this module (grader/service/migrations).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import psycopg
 
+from grader.service import queue
 from grader.service.assignments import Routing
 from grader.service.github import Ignored, Push
 
@@ -20,14 +22,47 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def migrate(url: str) -> None:
-    """Bring the database's schema to the newest revision (idempotent: run on every start)."""
+    """Bring the database's schema to the newest revision (idempotent: run on every start): the
+    queue's (procrastinate's), then the gradebook's (alembic)."""
     from alembic import command  # here: only the service needs alembic and SQLAlchemy
     from alembic.config import Config
 
+    migrate_queue(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))  # ConfigParser interpolation
     command.upgrade(config, "head")
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """procrastinate's version (3.10.0) or a migration file's (03.04.00_01_...sql) as numbers."""
+    return tuple(int(part) for part in re.findall(r"\d+", text.split("_", 1)[0])[:3])
+
+
+def migrate_queue(url: str) -> None:
+    """procrastinate's schema: all of it on an empty database, else its migrations newer than the
+    version applied last (recorded in grader_queue_version), in order. One service at a time:
+    two starting at once wait for each other."""
+    import procrastinate
+    from procrastinate.schema import SchemaManager
+
+    installed = procrastinate.__version__
+    with psycopg.connect(url) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('grader_queue_schema', 0))")
+        conn.execute("CREATE TABLE IF NOT EXISTS grader_queue_version (version text NOT NULL)")
+        row = conn.execute("SELECT version FROM grader_queue_version").fetchone()
+        present = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
+        if not (present and present[0]):
+            conn.execute(SchemaManager.get_schema())
+        elif row is not None and _version(str(row[0])) < _version(installed):
+            folder = Path(SchemaManager.get_migrations_path())
+            for path in sorted(folder.glob("*.sql"), key=lambda p: (_version(p.name), p.name)):
+                if _version(str(row[0])) < _version(path.name) <= _version(installed):
+                    conn.execute(path.read_text(encoding="utf-8"))
+        elif row is None:
+            raise RuntimeError("procrastinate's tables are there but not their version: not this service's database?")
+        conn.execute("DELETE FROM grader_queue_version")
+        conn.execute("INSERT INTO grader_queue_version (version) VALUES (%s)", (installed,))
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -49,8 +84,9 @@ class Recorded(NamedTuple):
 def record(
     conn: psycopg.Connection[Any], delivery: Push | Ignored, routing: Routing | None, received: datetime
 ) -> Recorded:
-    """Store a verified delivery in one transaction: its pushes to grade, or why it is ignored.
-    A redelivery (the same X-GitHub-Delivery) adds nothing."""
+    """Store a verified delivery in one transaction: its pushes to grade, each with its grading
+    queued (grader.service.queue), or why it is ignored. A redelivery (the same
+    X-GitHub-Delivery), or the same commit again under another, adds nothing."""
     with conn.transaction():
         if isinstance(delivery, Ignored) or routing is None or not routing.gradings:
             reason = delivery.reason if isinstance(delivery, Ignored) else routing.ignored if routing else ""
@@ -65,7 +101,7 @@ def record(
             row = conn.execute(
                 "INSERT INTO grader_pushes (delivery, assignment, student, repository, branch, sha, pusher, "
                 "received_at, late) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (delivery, assignment) DO NOTHING RETURNING id",
+                "ON CONFLICT DO NOTHING RETURNING id",
                 (
                     delivery.delivery,
                     grading.assignment.name,
@@ -80,4 +116,6 @@ def record(
             ).fetchone()
             if row is not None:
                 ids.append(int(row[0]))
+                queue.student_token(conn, grading.assignment.name, grading.student, delivery.repository)
+                queue.enqueue(conn, grading.assignment.name, grading.student)
         return Recorded(tuple(ids), duplicate=not ids)

@@ -1,0 +1,219 @@
+"""`grader worker`: takes grading jobs from the queue (procrastinate, in the gradebook's
+PostgreSQL) and grades each claimed push exactly as `grader batch` grades a student: the
+commit fetched by the batch's fetch code, `grader grade` in a child process, the reports read
+back. It stores the JSON report, the Markdown, the timings and the status, and posts the result
+on the commit.
+
+A worker needs the database's URL and its own Docker engine, nothing else: workers on several
+machines share the queue. `--concurrency N` grades N students at once; SIGTERM stops taking jobs
+and lets the running ones finish and tear down (procrastinate's graceful stop).
+
+A worker killed outright (kill -9, its machine gone) stops sending its heartbeat; every worker
+looks for such jobs now and then (`recover`): their run is `lost`, the push waits again, a
+new job is queued, and the stacks of dead runs on this machine are removed by their labels. Its
+`grader grade` children get SIGTERM when it dies (the batch's children are started so) and tear
+their own stacks down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from grader.classroom.batch import BatchOptions, grade_student
+from grader.classroom.gradebook import REPORT
+from grader.classroom.roster import Entry, Kind
+from grader.service import queue
+from grader.service.assignments import Assignment
+from grader.service.queue import Claim, Outcome
+from grader.service.status import Poster, state_of
+
+log = logging.getLogger("grader.service")
+
+RECOVER_EVERY_S = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a worker needs: the database, the assignments, where to clone from, where results go."""
+
+    database: str
+    assignments: Sequence[Assignment]
+    git_base: str = "https://github.com/"  # a repository's clone URL is git_base + owner/name
+    git_token: str = ""  # for private repositories over https (GitHub: x-access-token)
+    interval: timedelta = timedelta(0)  # the least time between two gradings of one student
+    stalled_after_s: float = 30.0  # a worker silent this long is dead: its jobs are recovered
+    heartbeat_s: float = 5.0
+    public_url: str = ""  # the service's own address: the student's link on their commit
+    poster: Poster = field(default_factory=Poster)
+
+    def assignment(self, name: str) -> Assignment | None:
+        return next((a for a in self.assignments if a.name == name), None)
+
+    def clone_url(self, repository: str) -> str:
+        """Made from owner/name, never from the payload's clone_url (a body GitHub signed, but a
+        URL the service would then trust to point anywhere)."""
+        base = self.git_base if self.git_base.endswith("/") else self.git_base + "/"
+        if self.git_token and base.startswith("https://"):
+            base = f"https://x-access-token:{self.git_token}@{base.removeprefix('https://')}"
+        return f"{base}{repository}.git" if base.startswith(("https://", "http://")) else f"{base}{repository}"
+
+    def student_url(self, token: str) -> str:
+        return f"{self.public_url.rstrip('/')}/s/{token}" if self.public_url else ""
+
+
+def _token(conn: psycopg.Connection[Any], assignment: str, student: str) -> str:
+    row = conn.execute(
+        "SELECT token FROM grader_students WHERE assignment = %s AND student = %s", (assignment, student)
+    ).fetchone()
+    return str(row[0]) if row else ""
+
+
+def grade_claim(settings: Settings, assignment: Assignment, claimed: Claim) -> Outcome:
+    """Fetch the claimed commit and grade it in a child process, as the batch does."""
+    entry = Entry(claimed.student, "submission", Kind.GIT, settings.clone_url(claimed.repository), claimed.sha)
+    with tempfile.TemporaryDirectory(prefix="grader-worker-", ignore_cleanup_errors=True) as tmp:
+        options = BatchOptions(out=Path(tmp), rubric=assignment.rubric, lang=assignment.lang)
+        result = grade_student(entry, options)
+        folder = Path(tmp) / entry.key
+        try:
+            report: dict[str, Any] = json.loads((folder / REPORT).read_text(encoding="utf-8"))
+            markdown = (folder / "report.md").read_text(encoding="utf-8")
+        except (OSError, ValueError) as exc:
+            return Outcome("error", None, f"no report: {exc}", fault="grader")
+    status = str(report.get("status", "error"))
+    return Outcome(status if status in ("graded", "incomplete") else "error", report, markdown, fault=result.fault)
+
+
+def grade_job(settings: Settings, worker: str, job: int, assignment_name: str, student: str) -> str:
+    """One job: claim the student's newest waiting push, grade it, store and post the result.
+    What it did, for the worker's log."""
+    with psycopg.connect(settings.database) as conn:
+        claimed = queue.claim(conn, assignment_name, student, worker, job, settings.interval)
+        token = _token(conn, assignment_name, student)
+    if claimed is None:
+        return "nothing waits (a newer job graded it)"
+    if isinstance(claimed, queue.Later):
+        return f"too soon after the last grading: queued for {claimed.at.isoformat()}"
+    link = settings.student_url(token)
+    settings.poster.post(claimed.repository, claimed.sha, "pending", "grading", link)
+    assignment = settings.assignment(assignment_name)
+    if assignment is None:
+        outcome = Outcome("error", None, f"the assignment {assignment_name} is no longer in service.yml", fault="input")
+    else:
+        try:
+            outcome = grade_claim(settings, assignment, claimed)
+        except Exception as exc:  # the worker's own fault: stored as such, tried again
+            log.exception("grading %s/%s crashed", assignment_name, student)
+            outcome = Outcome("error", None, f"the worker crashed: {type(exc).__name__}: {exc}", fault="grader")
+    with psycopg.connect(settings.database) as conn:
+        again = queue.finish(conn, claimed, outcome)
+    if again is not None:
+        settings.poster.post(claimed.repository, claimed.sha, "pending", "the machine failed: grading again", link)
+        return f"{outcome.status} ({outcome.fault or 'machine'}): tried again at {again.isoformat()}"
+    score = (outcome.report or {}).get("score")
+    fail_under = assignment.fail_under if assignment else None
+    state = state_of(outcome.status, score, fail_under)
+    maximum = (outcome.report or {}).get("max_score")
+    text = f"{score:g}/{maximum:g}" if isinstance(score, (int, float)) and isinstance(maximum, (int, float)) else ""
+    late = " (late)" if claimed.late else ""
+    settings.poster.post(claimed.repository, claimed.sha, state, f"{text or outcome.status}{late}", link)
+    return f"{outcome.status} {text}{late}"
+
+
+def make_app(database: str) -> Any:
+    """The procrastinate app: its connector on the gradebook's database, the grading task."""
+    from procrastinate import App, JobContext, PsycopgConnector
+
+    app = App(connector=PsycopgConnector(conninfo=database, min_size=1, max_size=4))
+
+    @app.task(name=queue.TASK, queue=queue.QUEUE, pass_context=True)
+    def grade(context: JobContext, assignment: str, student: str) -> str:
+        settings: Settings = context.additional_context["settings"]
+        assert context.job.id is not None
+        worker = context.additional_context["worker"]
+        done = grade_job(settings, worker, context.job.id, assignment, student)
+        log.info("%s/%s: %s", assignment, student, done)
+        return done
+
+    return app
+
+
+async def recover(app: Any, settings: Settings) -> list[int]:
+    """The jobs of workers that stopped sending heartbeats: their runs lost, pushes queued again,
+    the jobs closed (failed), and this machine's dead runs' stacks removed. The job ids."""
+    from procrastinate.jobs import Status
+
+    stalled = await app.job_manager.get_stalled_jobs(
+        seconds_since_heartbeat=settings.stalled_after_s, task_name=queue.TASK
+    )
+    recovered: list[int] = []
+    for job in stalled:
+
+        def lose(job_id: int = job.id) -> None:
+            with psycopg.connect(settings.database) as conn:
+                queue.lose(conn, job_id)
+
+        await asyncio.to_thread(lose)
+        await app.job_manager.finish_job_by_id_async(job.id, status=Status.FAILED, delete_job=False)
+        recovered.append(job.id)
+        log.warning("job %s: its worker stopped; the student's push is queued again", job.id)
+    if recovered:
+        await asyncio.to_thread(remove_dead_runs)
+    return recovered
+
+
+def remove_dead_runs() -> list[str]:
+    """What `grader cleanup` removes: the stacks of runs on this machine whose process is gone."""
+    from grader.engine import cleanup
+    from grader.engine.connect import docker_client
+
+    problems: list[str] = []
+    try:
+        client = docker_client()
+        for leftover in cleanup.leftovers(client):
+            problems += cleanup.remove(client, leftover)
+    except Exception as exc:  # the engine unreachable: the next recovery tries again
+        problems.append(f"{type(exc).__name__}: {exc}")
+    return problems
+
+
+async def run(settings: Settings, concurrency: int = 1, name: str = "") -> None:
+    """Take jobs until SIGTERM or SIGINT (then finish the running ones)."""
+    worker = name or f"{socket.gethostname()}-{os.getpid()}"
+    app = make_app(settings.database)
+    async with app.open_async():
+        await asyncio.to_thread(remove_dead_runs)  # a previous worker of this machine may have died
+
+        async def recovering() -> None:
+            while True:
+                try:
+                    await recover(app, settings)
+                except Exception:
+                    log.exception("recovering stalled jobs")
+                await asyncio.sleep(RECOVER_EVERY_S)
+
+        watch = asyncio.create_task(recovering())
+        try:
+            await app.run_worker_async(
+                queues=[queue.QUEUE],
+                concurrency=concurrency,
+                name=worker,
+                additional_context={"settings": settings, "worker": worker},
+                update_heartbeat_interval=settings.heartbeat_s,
+                stalled_worker_timeout=settings.stalled_after_s,
+                delete_jobs="never",
+            )
+        finally:
+            watch.cancel()

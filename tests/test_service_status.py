@@ -1,0 +1,63 @@
+"""The grade back on the commit: a commit status posted to a stand-in of GitHub's API (a local
+HTTP server recording what it gets), tried again when GitHub fails, never raising."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.service import status
+from grader.service.status import Poster, state_of
+from tests.service_support import GitHubStandIn
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture(autouse=True)
+def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(status, "PAUSE_S", 0.01)
+
+
+def test_a_status_is_posted_with_the_token_to_the_configured_api() -> None:
+    github = GitHubStandIn()
+    try:
+        assert Poster(f"{github.url}/api/v3", "tok").post("curso/m4-ana", SHA, "success", "85/100", "https://g/s/x")
+    finally:
+        github.close()
+    ((path, body, auth),) = github.posted
+    assert path == f"/api/v3/repos/curso/m4-ana/statuses/{SHA}"  # GitHub Enterprise's base URL kept
+    assert body == {
+        "state": "success",
+        "description": "85/100",
+        "context": "compose-grader",
+        "target_url": "https://g/s/x",
+    }
+    assert auth == "Bearer tok"
+
+
+def test_a_failing_api_is_tried_again_then_given_up_without_raising() -> None:
+    github = GitHubStandIn(failing=2)
+    try:
+        assert Poster(github.url, "tok").post("curso/m4-ana", SHA, "pending", "queued")  # third time lucky
+        github.failing = 10
+        assert not Poster(github.url, "tok").post("curso/m4-ana", SHA, "pending", "queued")
+    finally:
+        github.close()
+    assert len(github.posted) == 1 and github.failing == 10 - status.ATTEMPTS
+    assert not Poster("http://127.0.0.1:9", "tok").post("curso/m4-ana", SHA, "pending", "x")  # nothing listens
+    assert not Poster(github.url, "").post("curso/m4-ana", SHA, "pending", "x")  # no token: nothing posted
+
+
+@pytest.mark.parametrize(
+    ("run", "score", "fail_under", "state"),
+    [
+        pytest.param("graded", 40.0, None, "success", id="graded"),
+        pytest.param("graded", 40.0, 60.0, "failure", id="below-fail-under"),
+        pytest.param("graded", 60.0, 60.0, "success", id="at-fail-under"),
+        pytest.param("incomplete", 90.0, None, "error", id="incomplete"),
+        pytest.param("error", None, None, "error", id="error"),
+    ],
+)
+def test_the_commit_state_follows_grader_grade_s_exit_code(
+    run: str, score: float | None, fail_under: float | None, state: str
+) -> None:
+    assert state_of(run, score, fail_under) == state
