@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Sequence
@@ -42,6 +43,7 @@ from grader.service.status import Poster, state_of
 log = logging.getLogger("grader.service")
 
 RECOVER_EVERY_S = 10.0
+WORK_PREFIX = "grader-worker-"
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ def _token(conn: psycopg.Connection[Any], assignment: str, student: str) -> str:
 def grade_claim(settings: Settings, assignment: Assignment, claimed: Claim) -> Outcome:
     """Fetch the claimed commit and grade it in a child process, as the batch does."""
     entry = Entry(claimed.student, "submission", Kind.GIT, settings.clone_url(claimed.repository), claimed.sha)
-    with tempfile.TemporaryDirectory(prefix="grader-worker-", ignore_cleanup_errors=True) as tmp:
+    prefix = f"{WORK_PREFIX}{os.getpid()}-"  # whose: a worker that died leaves it (remove_dead_runs)
+    with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as tmp:
         options = BatchOptions(out=Path(tmp), rubric=assignment.rubric, lang=assignment.lang)
         result = grade_student(entry, options)
         folder = Path(tmp) / entry.key
@@ -175,11 +178,16 @@ async def recover(app: Any, settings: Settings) -> list[int]:
 
 
 def remove_dead_runs() -> list[str]:
-    """What `grader cleanup` removes: the stacks of runs on this machine whose process is gone."""
+    """What `grader cleanup` removes: the stacks of runs on this machine whose process is gone;
+    and the working copies of workers of this machine that died."""
     from grader.engine import cleanup
     from grader.engine.connect import docker_client
 
     problems: list[str] = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*-*"):
+        pid = folder.name.removeprefix(WORK_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)) and folder.is_dir() and folder.stat().st_uid == os.getuid():
+            shutil.rmtree(folder, ignore_errors=True)
     try:
         client = docker_client()
         for leftover in cleanup.leftovers(client):
@@ -187,6 +195,16 @@ def remove_dead_runs() -> list[str]:
     except Exception as exc:  # the engine unreachable: the next recovery tries again
         problems.append(f"{type(exc).__name__}: {exc}")
     return problems
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 async def run(settings: Settings, concurrency: int = 1, name: str = "") -> None:
