@@ -7,28 +7,20 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
-import psycopg
 import pytest
 
 from grader.engine.reaper import drain
-from grader.service.assignments import parse, route
-from grader.service.github import Push
-from grader.service.store import migrate, record
-from tests.conftest import EXPECTED, ROOT, SUBMISSIONS, engine_changes, engine_counts, git, tree_digest
-from tests.service_support import GitHubStandIn, fresh_database, postgres_server
+from grader.service.store import migrate
+from tests.conftest import EXPECTED, SUBMISSIONS, engine_changes, engine_counts, tree_digest
+from tests.service_support import Class, GitHubStandIn, fresh_database, postgres_server
 
 pytestmark = pytest.mark.docker
 
@@ -39,95 +31,6 @@ assignments:
     lang: es
     fail_under: 60
 """
-
-
-class Class:
-    """Students' repositories behind file:// remotes (`remotes/curso/m4-<student>`), the service's
-    database, the workers started and the stand-in of GitHub's API."""
-
-    def __init__(self, root: Path, database: str, github: GitHubStandIn) -> None:
-        self.root, self.database, self.github = root, database, github
-        self.remotes = root / "remotes"
-        self.config = root / "service.yml"
-        self.config.write_text(SERVICE)
-        self.workers: list[subprocess.Popen[bytes]] = []
-
-    def commit(self, student: str, fixture: str, note: str = "") -> str:
-        """The fixture's files as the student's next commit (a note in the README tells commits apart)."""
-        repo = self.remotes / "curso" / f"m4-{student}"
-        if not repo.exists():
-            repo.mkdir(parents=True)
-            git(repo, "init", "-q", "-b", "main")
-        for path in repo.iterdir():
-            if path.name != ".git":
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-        shutil.copytree(SUBMISSIONS / fixture, repo, dirs_exist_ok=True)
-        (repo / "README.md").write_text(f"{fixture} {note}\n")
-        git(repo, "add", "-A")
-        git(repo, "commit", "-q", "-m", f"{fixture} {note}")
-        return git(repo, "rev-parse", "HEAD")
-
-    def push(self, student: str, sha: str) -> None:
-        """What the webhook stores for GitHub's push (the web side is tested on its own)."""
-        p = Push(f"d-{student}-{sha}", f"curso/m4-{student}", "", "main", sha, student)
-        now = datetime.now(timezone.utc)
-        with psycopg.connect(self.database) as conn:
-            assert record(conn, p, route(p, parse(SERVICE), now), now).push_ids
-
-    def start_worker(self, name: str, stalled_after: float = 30) -> subprocess.Popen[bytes]:
-        env = {
-            **os.environ,
-            "GRADER_DATABASE_URL": self.database,
-            "GRADER_GIT_BASE": self.remotes.as_uri() + "/",
-            "GRADER_GITHUB_API": self.github.url,
-            "GRADER_GITHUB_TOKEN": "gh-token",
-            "GRADER_PUBLIC_URL": "http://grader.test",
-        }
-        log = (self.root / f"{name}.log").open("wb")
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "grader.cli",
-                "worker",
-                "--config",
-                str(self.config),
-                "--name",
-                name,
-                "--stalled-after",
-                str(stalled_after),
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        self.workers.append(worker)
-        return worker
-
-    def stop_workers(self) -> None:
-        for worker in self.workers:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
-        for worker in self.workers:
-            try:
-                worker.wait(120)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
-        self.workers.clear()
-
-    def query(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.database) as conn:
-            return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
-
-    def wait_for(self, done: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not done():
-            if time.monotonic() > deadline:
-                logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in self.root.glob("*.log"))
-                raise AssertionError(f"{what}: not within {timeout:.0f} s\n{logs}")
-            time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +44,7 @@ def klass(server: str, tmp_path: Path) -> Iterator[Class]:
     database = fresh_database(server)
     migrate(database)
     github = GitHubStandIn()
-    found = Class(tmp_path, database, github)
+    found = Class(tmp_path, database, github, SERVICE)
     try:
         yield found
     finally:
