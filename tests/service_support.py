@@ -220,6 +220,17 @@ class Class:
         self.workers.append(worker)
         return worker
 
+    def run_cli(self, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "grader.cli", *args],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
+
     def stop_workers(self) -> None:
         for worker in self.workers:
             if worker.poll() is None:

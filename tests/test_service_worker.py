@@ -141,3 +141,39 @@ def test_a_worker_killed_mid_run_is_recovered_with_one_result(klass: Class, engi
     assert engine_changes(before, engine_counts(engine)) == {}
     assert tree_digest(SUBMISSIONS / "complete") == submission
     assert not list(Path(tempfile.gettempdir()).glob(f"grader-worker-{doomed.pid}-*"))  # its working copy too
+
+
+def test_sigterm_lets_the_running_grading_finish(klass: Class, engine: docker.DockerClient) -> None:
+    """A worker asked to stop (SIGTERM, as `docker compose stop` or a deploy does) takes no new
+    job and finishes the one it grades: its result is stored, then it exits 0."""
+    before = engine_counts(engine)
+    sha = klass.commit("ana", "complete")
+    klass.push("ana", sha)
+    worker = klass.start_worker("leaving")
+    klass.wait_for(lambda: klass.query("SELECT count(*) FROM grader_runs")[0][0] == 1, 60, "the run started")
+    worker.send_signal(signal.SIGTERM)
+    klass.push("bea", klass.commit("bea", "invalid-compose"))  # queued after the stop: not taken
+    assert worker.wait(300) == 0
+    assert klass.query("SELECT p.student, r.status FROM grader_runs r JOIN grader_pushes p ON p.id = r.push_id") == [
+        ("ana", "graded")
+    ]
+    assert klass.query("SELECT status FROM grader_pushes WHERE student = 'bea'") == [("queued",)]
+    drain(engine)
+    assert engine_changes(before, engine_counts(engine)) == {}
+
+
+def test_enqueue_queues_every_known_students_latest_commit(klass: Class) -> None:
+    """`grader enqueue m4` at the deadline: the tip of each known student's branch, stored and
+    queued like a push; a commit already graded is graded again (a rubric fixed since)."""
+    first = klass.commit("ana", "invalid-compose", "one")
+    klass.push("ana", first)
+    klass.commit("bea", "invalid-compose", "one")  # bea never pushed through the webhook: unknown
+    newer = klass.commit("ana", "invalid-compose", "two")  # a push whose delivery never came
+    env = {"GRADER_DATABASE_URL": klass.database, "GRADER_GIT_BASE": klass.remotes.as_uri() + "/"}
+    done = klass.run_cli(["enqueue", "m4", "--config", str(klass.config)], env)
+    assert done.returncode == 0, done.stderr
+    assert "1 students queued" in done.stdout
+    pushes = klass.query("SELECT sha, status FROM grader_pushes ORDER BY id")
+    assert [(s.strip(), status) for s, status in pushes] == [(first, "queued"), (newer, "queued")]
+    again = klass.run_cli(["enqueue", "m4", "--config", str(klass.config)], env)
+    assert again.returncode == 0 and klass.query("SELECT count(*) FROM grader_pushes") == [(2,)]
