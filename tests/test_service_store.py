@@ -123,3 +123,28 @@ def test_the_queue_schema_is_upgraded_by_procrastinate_s_own_migrations(database
         conn.execute("UPDATE grader_queue_version SET version = %s", (procrastinate.__version__,))
         conn.commit()
     migrate_queue(database)  # up to date: nothing applied
+
+
+def test_services_starting_at_once_migrate_one_at_a_time(database: str) -> None:
+    """The web and two workers start together on an empty database: each migrates, none fails."""
+    import threading
+
+    from tests.service_support import fresh_database
+
+    empty = fresh_database(database)
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            migrate(empty)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    with psycopg.connect(empty) as conn:
+        assert conn.execute("SELECT version_num FROM grader_schema_version").fetchall() == [("0002",)]

@@ -46,6 +46,13 @@ def own_container(client: docker.DockerClient) -> str | None:
     return None
 
 
+def shares_host_network(client: docker.DockerClient, container_id: str) -> bool:
+    """Whether the grader's container runs on the host's network (`network_mode: host`)."""
+    with suppress(docker.errors.NotFound, docker.errors.APIError):
+        return bool(client.containers.get(container_id).attrs.get("HostConfig", {}).get("NetworkMode") == "host")
+    return False
+
+
 def covers_path(folder: str, path: Path) -> bool:
     top = Path(folder)
     return path == top or top in path.parents

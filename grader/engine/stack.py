@@ -349,6 +349,10 @@ class Stack:
     # The id of the container the grader itself runs in (its image), or None on the engine's host
     # (grader.engine.networks.own_container, looked up once when the run is prepared).
     grader_container: str | None = None
+    # That container shares the host's network (`network_mode: host`, the grading service's
+    # worker): the grader reaches stacks and guards bridges as on the host; only its files are a
+    # container's (engine_sees).
+    host_network: bool = False
     anonymous_volumes: set[str] = field(default_factory=set)
     built_images: set[str] = field(default_factory=set)
     layers: list[str] = field(default_factory=list)  # image ids the run's builds created, in order
@@ -380,7 +384,9 @@ class Stack:
 
     @property
     def in_container(self) -> bool:
-        return self.grader_container is not None
+        """Whether the grader's network is a container's: it joins the stack's networks to reach
+        them, and cannot guard the host's INPUT chain."""
+        return self.grader_container is not None and not self.host_network
 
     def prepare(
         self, config: dict[str, Any], db_service: str | None, limits: Limits | None = None, db_port: int = POSTGRES_PORT
@@ -721,12 +727,14 @@ class Stack:
         return networks.engine_sees(self.client, self.grader_container, path)
 
     def join_networks(self) -> None:
-        if self.grader_container is not None:
+        if self.in_container:
+            assert self.grader_container is not None
             self._joined = networks.join(self.client, self.grader_container, self.project, self._joined)
 
     def leave_networks(self) -> None:
         """Before `down`: a network with the grader still attached cannot be removed."""
-        if self.grader_container is not None:
+        if self.in_container:
+            assert self.grader_container is not None
             networks.leave(self.client, self.grader_container, self._joined)
         self._joined = []
 

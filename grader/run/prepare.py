@@ -154,16 +154,17 @@ def _prepare_stack(
     if model is None or client is None:
         return None, ()
     # Here, not at the top: `grader lint` (no client) never loads docker, testcontainers, requests.
-    from grader.engine.networks import host_routes, own_container
+    from grader.engine.networks import host_routes, own_container, shares_host_network
     from grader.engine.stack import Stack, normal_reference
 
     db = model.db_service()
     grader_container = own_container(client)
-    if grader_container is not None:  # subnets are judged against the machine's routes, not ours
+    host_network = grader_container is not None and shares_host_network(client, grader_container)
+    if grader_container is not None and not host_network:  # subnets judged by the machine's routes, not ours
         routes = host_routes(client, grader_container)
         if routes:
             policy.use_routes(routes)
-    stack = Stack(root, project, client, grader_container=grader_container)
+    stack = Stack(root, project, client, grader_container=grader_container, host_network=host_network)
     try:
         config = helpers.without(model.config, left_out)
         stack.prepare(config, db, options.limits, db_port(model.environment(db)) if db else POSTGRES_PORT)

@@ -31,7 +31,11 @@ def migrate(url: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))  # ConfigParser interpolation
-    command.upgrade(config, "head")
+    # The web and the workers migrate as they start, perhaps at once: one at a time (a session
+    # lock held on a connection of its own while alembic upgrades on another).
+    with psycopg.connect(url, autocommit=True) as guard:
+        guard.execute("SELECT pg_advisory_lock(hashtextextended('grader_gradebook_schema', 0))")
+        command.upgrade(config, "head")
 
 
 def _version(text: str) -> tuple[int, ...]:
