@@ -52,9 +52,19 @@ class Standing:
     token: str
     repository: str
     official: Run | None  # the last on-time graded run
-    latest: Run | None  # the latest finished run, whatever it was
+    latest: Run | None  # the latest finished run, whatever it was (its report not read: see official)
     waiting: int  # pushes queued
     running: bool
+
+    @property
+    def shown(self) -> Run | None:
+        return self.official or self.latest
+
+    @property
+    def outcomes(self) -> dict[str, str]:
+        """check id -> passed, failed, ... of the run shown (the official one's report)."""
+        report = self.official.report if self.official else None
+        return {str(c.get("id")): str(c.get("status")) for c in (report or {}).get("checks") or []}
 
 
 _COLUMNS = (
@@ -86,7 +96,8 @@ def standings(conn: psycopg.Connection[Any], assignment: str) -> list[Standing]:
     latest = {
         str(r[-1]): _run(r[:-1])
         for r in conn.execute(
-            "SELECT DISTINCT ON (p.student) " + _COLUMNS + ", p.student" + _FROM + ""
+            # The grid shows the latest run's status only: its report (tens of KiB) is not read.
+            "SELECT DISTINCT ON (p.student) " + _COLUMNS.replace("r.report", "NULL") + ", p.student" + _FROM + ""
             "WHERE p.assignment = %s AND r.finished_at IS NOT NULL ORDER BY p.student, r.finished_at DESC, r.id DESC",
             (assignment,),
         ).fetchall()
