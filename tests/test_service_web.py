@@ -226,3 +226,22 @@ def test_a_password_hash_logs_in_and_a_weak_setup_is_refused() -> None:
         create_app(WebSettings(webhook_secret=b"short", admin_token=TOKEN, **base))
     with pytest.raises(ValueError, match="no instructor login"):
         create_app(WebSettings(webhook_secret=SECRET, **base))
+
+
+def test_a_late_push_is_graded_and_flagged_but_the_grade_is_the_last_on_time_one(service: Service) -> None:
+    deliver(service.base, push_body("curso/m4-hugo", "9" * 40))
+    service.grade("hugo", "complete.report.json")  # on time: 100
+    deliver(service.base, push_body("curso/m4-hugo", "a" * 40))
+    with psycopg.connect(service.database) as conn:  # as if received after the deadline
+        conn.execute("UPDATE grader_pushes SET late = true WHERE sha = %s", ("a" * 40,))
+    service.grade("hugo", "listen-localhost.report.json")  # late: 85
+    with psycopg.connect(service.database) as conn:
+        token = conn.execute("SELECT token FROM grader_students WHERE student = 'hugo'").fetchone()
+    assert token is not None
+    page = requests.get(f"{service.base}/s/{token[0]}", timeout=10).text
+    assert "Tu nota: 100/100" in page and "tarde" in page  # the late push is shown, flagged
+    grid = service.login().get(f"{service.base}/a/m4", timeout=10).text
+    assert re.search(r'data-student="hugo">.*?100/100.*?<code>9999999</code>', grid, re.S)
+    csv_text = service.login().get(f"{service.base}/a/m4/gradebook.csv", timeout=10).text
+    hugo = next(row for row in csv.reader(io.StringIO(csv_text)) if row[0] == "hugo")
+    assert hugo[1] == "100" and "9" * 40 in hugo

@@ -1,3 +1,5 @@
-"""The grading service's pieces, built toward issue 23 (a push graded by workers into a live
-gradebook): which assignment and student a push belongs to, and GitHub's signed push deliveries.
+"""The grading service: a push to a student's repository graded by workers into a live gradebook
+in PostgreSQL, with the result back on the commit. github (signed deliveries) -> assignments
+(which assignment and student) -> store and queue (the push and its job, one transaction) ->
+worker (grades as `grader batch` does) -> status (the commit); web and views (the pages).
 """
