@@ -53,7 +53,7 @@ def fresh_database(server: str) -> str:
     return f"{base}/{name}"
 
 
-def push_body(repository: str, sha: str, branch: str = "main", pusher: str = "ana") -> bytes:
+def push_body(repository: str, sha: str, branch: str = "main", pusher: str = "ana", repository_id: int = 0) -> bytes:
     owner, name = repository.split("/")
     return json.dumps(
         {
@@ -61,6 +61,7 @@ def push_body(repository: str, sha: str, branch: str = "main", pusher: str = "an
             "after": sha,
             "deleted": False,
             "repository": {
+                "id": repository_id or 1000 + sum(map(ord, repository)),  # GitHub's number: fixed per name here
                 "full_name": repository,
                 "name": name,
                 "owner": {"login": owner},

@@ -72,6 +72,18 @@ def test_a_branch_and_a_commit_can_be_named(repo: tuple[Path, str, str], tmp_pat
     assert clone(str(path), "main", tmp_path / "c").commit == after
 
 
+def test_a_full_commit_id_is_that_commit_even_with_a_branch_named_like_it(
+    repo: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    """Some git servers let a branch be named like a commit: the service grades the commit it
+    stored, never the branch a student made to point at later work under that name."""
+    path, before, after = repo
+    _git(path, "branch", before, after)  # a branch named `before`'s id, pointing at `after`
+    fetched = clone(str(path), before, tmp_path / "out")
+    assert fetched.commit == before
+    assert (fetched.root / "Dockerfile").read_text() == "FROM node:18\n"
+
+
 @pytest.mark.parametrize(
     "location, message",
     [

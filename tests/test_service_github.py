@@ -20,7 +20,11 @@ def _payload(**changes: Any) -> dict[str, Any]:
         "ref": "refs/heads/main",
         "after": SHA,
         "deleted": False,
-        "repository": {"full_name": "curso-docker/modulo-4-docker-ana", "clone_url": "https://github.com/x/y.git"},
+        "repository": {
+            "id": 4242,
+            "full_name": "curso-docker/modulo-4-docker-ana",
+            "clone_url": "https://github.com/x/y.git",
+        },
         "pusher": {"name": "ana"},
     }
     payload.update(changes)
@@ -42,7 +46,9 @@ def test_a_signed_body_is_verified_and_any_change_is_not() -> None:
 
 def test_a_push_to_a_branch_is_read() -> None:
     push = read_push("push", "d-1", json.dumps(_payload()).encode())
-    assert push == Push("d-1", "curso-docker/modulo-4-docker-ana", "https://github.com/x/y.git", "main", SHA, "ana")
+    assert push == Push(
+        "d-1", "curso-docker/modulo-4-docker-ana", "https://github.com/x/y.git", "main", SHA, "ana", 4242
+    )
 
 
 @pytest.mark.parametrize(
@@ -75,6 +81,12 @@ def test_a_signed_delivery_with_nothing_to_grade_is_ignored_with_its_reason(
         ),
         pytest.param("d", json.dumps(_payload(ref=7)).encode(), "no ref", id="ref-not-text"),
         pytest.param("d", json.dumps(_payload(after="0" * 40)).encode(), "not a commit sha", id="all-zero-sha"),
+        pytest.param(
+            "d",
+            json.dumps(_payload(repository={"full_name": "curso/m4-ana", "id": "4242"})).encode(),
+            "repository.id",
+            id="repository-id-not-a-number",
+        ),
         pytest.param("d", b"[" * 100_000 + b"]" * 100_000, "not JSON", id="nested-past-the-stack"),
         *[
             pytest.param(

@@ -127,7 +127,7 @@ def test_an_incomplete_run_is_tried_again_later_a_few_times(db: psycopg.Connecti
         db.execute("UPDATE procrastinate_jobs SET status = 'doing' WHERE status = 'todo'")
         claimed = queue.claim(db, "m4", "ana", "w1", attempt, timedelta(0))
         assert isinstance(claimed, Claim) and claimed.attempt == attempt
-        tries.append(queue.finish(db, claimed, Outcome("incomplete", {"score": 0, "max_score": 100}, "md")))
+        tries.append(queue.finish(db, claimed, Outcome("incomplete", {"score": 0, "max_score": 100}, "md")).again)
         db.execute("UPDATE procrastinate_jobs SET status = 'succeeded' WHERE status = 'doing'")
     assert all(isinstance(t, datetime) for t in tries[:-1]) and tries[-1] is None
     gaps = [t - datetime.now(timezone.utc) for t in tries[:-1] if t is not None]
@@ -141,7 +141,7 @@ def test_a_students_failing_work_is_not_tried_again(db: psycopg.Connection[Any])
     push(db, "ana", 1)
     claimed = queue.claim(db, "m4", "ana", "w1", 1, timedelta(0))
     assert isinstance(claimed, Claim)
-    assert queue.finish(db, claimed, Outcome("error", {"status": "error"}, "md", fault="input")) is None
+    assert queue.finish(db, claimed, Outcome("error", {"status": "error"}, "md", fault="input")) == (True, None)
     assert db.execute("SELECT status FROM grader_pushes").fetchone() == ("error",)
 
 
@@ -158,7 +158,7 @@ def test_a_dead_workers_run_is_lost_and_its_push_queued_again(db: psycopg.Connec
     assert db.execute("SELECT status FROM grader_pushes").fetchall() == [("queued",)]
     assert jobs(db) == [("doing", "m4:ana"), ("todo", "m4:ana")]
     # the lost run's late result is not stored over the recovery
-    assert queue.finish(db, claimed, Outcome("graded", {"score": 1, "max_score": 1}, "md")) is None
+    assert queue.finish(db, claimed, Outcome("graded", {"score": 1, "max_score": 1}, "md")) == (False, None)
     assert db.execute("SELECT status FROM grader_runs").fetchall() == [("lost",)]
 
 
@@ -183,3 +183,42 @@ def test_a_student_gets_one_unguessable_token(db: psycopg.Connection[Any]) -> No
     tokens = dict(db.execute("SELECT student, token FROM grader_students").fetchall())
     assert set(tokens) == {"ana", "bea"} and tokens["ana"] != tokens["bea"]
     assert all(len(t) >= 32 for t in tokens.values())
+
+
+def late(conn: psycopg.Connection[Any], n: int) -> None:
+    conn.execute("UPDATE grader_pushes SET late = true WHERE sha = %s", (sha(n),))
+
+
+def test_a_late_push_never_supersedes_one_on_time_that_waits(db: psycopg.Connection[Any]) -> None:
+    """23:58 waits behind the deadline's rush, 00:03 arrives: the on-time push is graded (it may
+    be the grade), then the late one; neither is lost."""
+    push(db, "ana", 1)
+    push(db, "ana", 2)
+    push(db, "ana", 3)
+    late(db, 3)
+    db.execute("UPDATE procrastinate_jobs SET status = 'doing'")
+    first = queue.claim(db, "m4", "ana", "w1", 1, timedelta(0))
+    assert isinstance(first, Claim) and first.sha == sha(2) and not first.late
+    assert jobs(db)[-1] == ("todo", "m4:ana")  # a job for the late one
+    queue.finish(db, first, Outcome("graded", {"score": 1, "max_score": 1}, "md"))
+    db.execute("UPDATE procrastinate_jobs SET status = 'succeeded' WHERE status = 'doing'")
+    db.execute("UPDATE procrastinate_jobs SET status = 'doing' WHERE status = 'todo'")
+    second = queue.claim(db, "m4", "ana", "w1", 2, timedelta(0))
+    assert isinstance(second, Claim) and second.sha == sha(3) and second.late
+    statuses = dict(db.execute("SELECT sha, status FROM grader_pushes").fetchall())
+    assert [statuses[sha(n)] for n in (1, 2, 3)] == ["superseded", "graded", "running"]
+
+
+def test_rerun_grades_the_on_time_push_again_not_only_a_later_late_one(db: psycopg.Connection[Any]) -> None:
+    for n in (1, 2):
+        push(db, "ana", n)
+        db.execute("UPDATE procrastinate_jobs SET status = 'doing' WHERE status = 'todo'")
+        claimed = queue.claim(db, "m4", "ana", "w1", n, timedelta(0))
+        assert isinstance(claimed, Claim)
+        queue.finish(db, claimed, Outcome("graded", {"score": n, "max_score": 2}, "md"))
+        db.execute("UPDATE procrastinate_jobs SET status = 'succeeded' WHERE status = 'doing'")
+        if n == 2:
+            late(db, 2)
+    assert queue.rerun(db, "m4", "ana")
+    queued = db.execute("SELECT sha FROM grader_pushes WHERE status = 'queued' ORDER BY id").fetchall()
+    assert [s.strip() for (s,) in queued] == [sha(1), sha(2)]  # the grade's push and the latest

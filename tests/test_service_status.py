@@ -61,3 +61,35 @@ def test_the_commit_state_follows_grader_grade_s_exit_code(
     run: str, score: float | None, fail_under: float | None, state: str
 ) -> None:
     assert state_of(run, score, fail_under) == state
+
+
+def test_a_students_grading_inherits_none_of_the_services_secrets() -> None:
+    from grader.classroom.batch import child_environment
+
+    environ = {
+        "PATH": "/usr/bin",
+        "GRADER_REAP": "now",
+        "GRADER_DATABASE_URL": "postgresql://grader:pw@db/grader",
+        "GRADER_GITHUB_TOKEN": "t",
+        "GRADER_GIT_TOKEN": "t",
+        "GRADER_WEBHOOK_SECRET": "s",
+        "GRADER_ADMIN_PASSWORD_HASH": "h",
+        "GRADER_SESSION_SECRET": "s",
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_VALUE_0": "Authorization: Basic x",
+        "GITHUB_STEP_SUMMARY": "/x",
+    }
+    assert child_environment(environ) == {"PATH": "/usr/bin", "GRADER_REAP": "now"}
+
+
+def test_the_git_token_is_a_header_for_the_git_base_never_in_the_url() -> None:
+    import base64
+
+    from grader.service.worker import Settings
+
+    settings = Settings("postgresql://x/y", (), git_base="https://github.com", git_token="s3cret")
+    assert settings.clone_url("curso/m4-ana") == "https://github.com/curso/m4-ana.git"
+    auth = settings.git_auth()
+    assert auth["GIT_CONFIG_KEY_0"] == "http.https://github.com/.extraHeader"
+    assert base64.b64decode(auth["GIT_CONFIG_VALUE_0"].split()[-1]) == b"x-access-token:s3cret"
+    assert Settings("postgresql://x/y", (), git_base="file:///remotes/", git_token="s3cret").git_auth() == {}

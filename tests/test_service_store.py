@@ -86,7 +86,7 @@ def test_a_delivery_with_nothing_to_grade_is_kept_with_its_reason(database: str)
     now = datetime.now(timezone.utc)
     other = Push("delivery-2", "someone/else", "", "main", SHA, "x")
     with psycopg.connect(database) as conn:
-        assert record(conn, other, route(other, assignments, now), now) == ((), False)
+        assert record(conn, other, route(other, assignments, now), now) == ((), False, ())
         assert record(conn, Ignored("delivery-3", "event ping: only pushes are graded"), None, now).duplicate is False
         assert record(conn, Ignored("delivery-3", "event ping: only pushes are graded"), None, now).duplicate
         reasons: dict[str, str] = dict(conn.execute("SELECT delivery, reason FROM grader_ignored").fetchall())

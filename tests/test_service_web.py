@@ -22,6 +22,7 @@ from grader.classroom import gradebook
 from grader.reports import formats
 from grader.service import queue
 from grader.service.assignments import parse
+from grader.service.github import signature
 from grader.service.queue import Claim, Outcome
 from grader.service.status import Poster
 from grader.service.store import migrate
@@ -245,3 +246,67 @@ def test_a_late_push_is_graded_and_flagged_but_the_grade_is_the_last_on_time_one
     csv_text = service.login().get(f"{service.base}/a/m4/gradebook.csv", timeout=10).text
     hugo = next(row for row in csv.reader(io.StringIO(csv_text)) if row[0] == "hugo")
     assert hugo[1] == "100" and "9" * 40 in hugo
+
+
+def test_guessing_the_login_is_stopped_and_uploads_are_refused(service: Service) -> None:
+    settings = WebSettings(
+        database=service.database, assignments=parse(SERVICE), webhook_secret=SECRET, admin_token=TOKEN
+    )
+    with serving(create_app(settings)) as base:  # an app of its own: its guess count starts empty
+        codes = [
+            requests.post(f"{base}/login", data={"password": f"guess{n}"}, timeout=10).status_code for n in range(11)
+        ]
+        assert codes == [401] * 10 + [429]
+        blocked = requests.post(f"{base}/login", data={"password": TOKEN}, timeout=10)
+        assert blocked.status_code == 429  # even the right one, until the window passes
+        upload = requests.post(f"{base}/login", files={"password": ("x", b"y" * 1000)}, timeout=10)
+        assert upload.status_code == 415
+
+
+def test_a_repository_renamed_to_another_students_name_is_not_that_student(service: Service) -> None:
+    """GitHub's number for a repository stays when it is renamed: the first push pins it."""
+    assert deliver(service.base, push_body("curso/m4-ivan", "b" * 40, repository_id=777)).status_code == 202
+    renamed = deliver(service.base, push_body("curso/m4-ivan", "c" * 40, repository_id=778))
+    assert renamed.status_code == 200 and renamed.json()["queued"] == 0
+    assert "not the one ivan pushed from before (777)" in renamed.json()["ignored"]
+    with psycopg.connect(service.database) as conn:
+        assert conn.execute("SELECT count(*) FROM grader_pushes WHERE student = 'ivan'").fetchone() == (1,)
+
+
+def test_a_repositorys_own_secret_signs_its_pushes_only(service: Service) -> None:
+    from grader.service.github import repository_secret
+
+    own = repository_secret(SECRET, "curso/m4-juan")
+    path = f"{service.base}/hooks/github/curso/m4-juan"
+    mine = push_body("curso/m4-juan", "d" * 40)
+    assert deliver(service.base, mine, secret=own).status_code == 401  # not the service's own secret
+    answer = requests.post(
+        path,
+        data=mine,
+        headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "juan-1", "X-Hub-Signature-256": signature(own, mine)},
+        timeout=10,
+    )
+    assert answer.status_code == 202  # juan's repository, juan's secret
+    forged = push_body("curso/m4-cris", "e" * 40)  # juan signs a push of cris's repository
+    answer = requests.post(
+        path,
+        data=forged,
+        headers={
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": "juan-2",
+            "X-Hub-Signature-256": signature(own, forged),
+        },
+        timeout=10,
+    )
+    assert answer.status_code == 401
+    elsewhere = requests.post(
+        f"{service.base}/hooks/github/curso/m4-cris",
+        data=forged,
+        headers={
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": "juan-3",
+            "X-Hub-Signature-256": signature(own, forged),
+        },
+        timeout=10,
+    )
+    assert elsewhere.status_code == 401

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -120,10 +120,7 @@ def grade_in_process(root: Path, folder: Path, options: BatchOptions, on_phase: 
     cmd += ["--lang", options.lang] if options.lang else []
     cmd += [f"--project={options.project}"] if options.project else []  # `=`: a folder named `-x` is no option
     limits = Options.of(Rubric() if options.rubric is None else load_rubric(options.rubric))
-    # No GitHub summary, annotations or step outputs from one student's run: in a batch's CI job
-    # those would be one student's lines among the class's.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    child = CHILDREN.start(cmd, env, str(folder))
+    child = CHILDREN.start(cmd, child_environment(os.environ), str(folder))
     if child is None:
         return -1
     timer = threading.Timer(time_cap(limits), stop, (child,))
@@ -139,6 +136,15 @@ def grade_in_process(root: Path, folder: Path, options: BatchOptions, on_phase: 
         timer.cancel()
         CHILDREN.done(child)
         child.__exit__(None, None, None)  # close its pipe
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """What a student's `grader grade` inherits: no GitHub summary, annotations or step outputs
+    (in a batch's CI job those would be one student's lines among the class's), and none of the
+    service's secrets (its database, tokens, the git credentials of its fetches): the child
+    grades one folder and needs none of them."""
+    secret = re.compile(r"^GRADER_.*(DATABASE|TOKEN|SECRET|PASSWORD)|^GIT_CONFIG_")
+    return {k: v for k, v in environ.items() if not k.startswith("GITHUB_") and not secret.match(k)}
 
 
 _USERINFO = re.compile(r"\b(https?://)[^/\s@]+@")

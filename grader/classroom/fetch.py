@@ -38,6 +38,7 @@ _CHUNK = 1024 * 1024
 # git's own protocols that run nothing on this machine; `ext::` runs a command, `fd::` reads a descriptor.
 GIT_PROTOCOLS = "https:http:ssh:git:file"
 _SHA = re.compile(r"[0-9a-fA-F]{7,40}")
+_FULL_SHA = re.compile(r"[0-9a-fA-F]{40}")
 
 
 class FetchError(Exception):
@@ -167,6 +168,9 @@ def clone(location: str, ref: str, dest: Path, deadline: datetime | None = None)
         raise FetchError(msg("fetch.transport", location=location, transport=scheme))
     history = ["--filter=blob:none", "--no-checkout"] if deadline is not None else ["--depth", "1", "--single-branch"]
     try:
+        if _FULL_SHA.fullmatch(ref):
+            # A full commit id is that commit, never a branch or tag some server lets be named so.
+            raise FetchError(ref)
         _git(
             ["clone", "--quiet", "--no-tags", *history, *(["--branch", ref] if ref else []), "--", url, str(dest)],
             bounded=dest,
@@ -190,6 +194,8 @@ def clone(location: str, ref: str, dest: Path, deadline: datetime | None = None)
     if target != "HEAD" or deadline is not None:
         _git(["checkout", "--quiet", "--detach", target, "--"], dest, bounded=dest)
     commit = _git(["rev-parse", "HEAD"], dest)
+    if _FULL_SHA.fullmatch(ref) and deadline is None and commit != ref.lower():
+        raise FetchError(msg("fetch.git_failed", command="checkout", stderr=f"{ref} resolved to {commit}"))
     shutil.rmtree(dest / ".git", ignore_errors=True)  # never graded (the copy skips it), and large
     return Fetched(dest, commit=commit)
 

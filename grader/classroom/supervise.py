@@ -5,6 +5,8 @@ and the longest one may take."""
 from __future__ import annotations
 
 import ctypes
+import functools
+import os
 import signal
 import subprocess
 import sys
@@ -40,7 +42,7 @@ class Children:
                 cwd=cwd,
                 text=True,
                 errors="replace",
-                preexec_fn=_end_with_parent if sys.platform == "linux" else None,
+                preexec_fn=functools.partial(_end_with_parent, os.getpid()) if _PRCTL is not None else None,
             )
             self.running.add(child)
             return child
@@ -60,13 +62,20 @@ class Children:
 CHILDREN = Children()
 
 PR_SET_PDEATHSIG = 1
+# Looked up here, once: between fork and exec in a threaded parent (a worker) only async-signal-safe
+# work is safe, and loading a library is not.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 
 
-def _end_with_parent() -> None:
+def _end_with_parent(parent: int) -> None:
     """In the child, before it runs: SIGTERM when the process that started it dies, however it
     dies (kill -9 of a batch or a service's worker included): it tears its stack down and ends,
-    never grading on unseen while another process grades the same student."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    never grading on unseen while another process grades the same student. A parent that died
+    before the request: the child ends at once."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def stop(child: subprocess.Popen[str], grace: float = Children.GRACE_S) -> None:

@@ -60,6 +60,15 @@ def _poster() -> Any:
 
 
 def serve(args: argparse.Namespace) -> int:
+    if args.repository_secret:
+        from grader.service.github import repository_secret
+
+        master = os.environ.get("GRADER_WEBHOOK_SECRET", "")
+        if not master:
+            raise BadInput("set GRADER_WEBHOOK_SECRET: a repository's secret is derived from it")
+        secret = repository_secret(master.encode(), args.repository_secret).decode()
+        sys.stdout.write(f"payload URL: /hooks/github/{args.repository_secret}\nsecret: {secret}\n")
+        return EXIT_OK
     if args.hash_password:
         from grader.service.web import hash_password
 
@@ -92,7 +101,16 @@ def serve(args: argparse.Namespace) -> int:
         app = create_app(settings)
     except ValueError as exc:
         raise BadInput(str(exc)) from exc
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False)
+    # At most 200 connections at once (more wait in the kernel's backlog); idle ones closed after 5 s.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        proxy_headers=False,
+        limit_concurrency=200,
+        timeout_keep_alive=5,
+    )
     return EXIT_OK
 
 
@@ -150,7 +168,7 @@ def enqueue(args: argparse.Namespace) -> int:
             known.update({student: repository for repository, student in assignment.students.items()})
             queued = missing = 0
             for student, repository in sorted(known.items()):
-                sha = _tip(settings.clone_url(repository), assignment.branch)
+                sha = _tip(settings.clone_url(repository), assignment.branch, settings.git_auth())
                 if not sha:
                     missing += 1
                     sys.stderr.write(f"{student}: no branch {assignment.branch} in {repository}\n")
@@ -168,7 +186,7 @@ def enqueue(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _tip(url: str, branch: str) -> str:
+def _tip(url: str, branch: str, auth: dict[str, str]) -> str:
     """The commit `branch` points to in the repository at `url`, or "" (no such branch, no access)."""
     try:
         out = subprocess.run(
@@ -176,7 +194,7 @@ def _tip(url: str, branch: str) -> str:
             capture_output=True,
             text=True,
             timeout=60,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+            env={**os.environ, **auth, "GIT_TERMINAL_PROMPT": "0"},
             check=False,
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
@@ -192,6 +210,11 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--hash-password", action="store_true", help="read a password on stdin, print its hash, exit")
+    s.add_argument(
+        "--repository-secret",
+        metavar="OWNER/NAME",
+        help="print the webhook URL path and secret of one repository (its student adds that webhook), exit",
+    )
     w = sub.add_parser("worker", help="the grading service: take grading jobs from the queue and grade them")
     w.add_argument("--config", metavar="FILE", help=f"the assignments (service.yml; default: ${CONFIG_ENV})")
     w.add_argument("--database", metavar="URL", help="postgresql://... (default: $GRADER_DATABASE_URL)")

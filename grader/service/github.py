@@ -25,6 +25,13 @@ def signature(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
+def repository_secret(secret: bytes, repository: str) -> bytes:
+    """The webhook secret of one repository, derived from the service's: what a student adds to
+    their own repository's webhook (a roster's repositories). It verifies pushes of that
+    repository only, so knowing it forges nobody else's."""
+    return hmac.new(secret, f"repository:{repository.lower()}".encode(), hashlib.sha256).hexdigest().encode()
+
+
 def verified(secret: bytes, body: bytes, header: str | None) -> bool:
     """Whether `header` is the signature of the raw `body` with `secret`, compared in constant
     time. No secret configured verifies nothing: a service must never accept unsigned pushes."""
@@ -42,6 +49,9 @@ class Push(NamedTuple):
     branch: str
     sha: str  # the commit the branch points to now
     pusher: str
+    # GitHub's number for the repository: it stays when a repository is renamed, and a new one
+    # under an old name gets another (0: not known, a push `grader enqueue` made).
+    repository_id: int = 0
 
 
 class Ignored(NamedTuple):
@@ -81,6 +91,9 @@ def read_push(event: str | None, delivery: str | None, body: bytes) -> Push | Ig
         raise Malformed(f"repository {name!r} is not owner/name")
     if not _SHA.match(sha):
         raise Malformed(f"after {sha!r} is not a commit sha")
+    number = repository.get("id")
+    if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
+        raise Malformed("repository.id is not GitHub's number for it")
     pusher = payload.get("pusher")
     return Push(
         delivery=delivery,
@@ -89,6 +102,7 @@ def read_push(event: str | None, delivery: str | None, body: bytes) -> Push | Ig
         branch=ref.removeprefix("refs/heads/"),
         sha=sha,
         pusher=_text(pusher, "name") if isinstance(pusher, dict) and pusher.get("name") else "",
+        repository_id=number,
     )
 
 

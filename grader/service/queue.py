@@ -17,7 +17,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -55,12 +55,29 @@ def enqueue(conn: psycopg.Connection[Any], assignment: str, student: str, at: da
         raise
 
 
-def student_token(conn: psycopg.Connection[Any], assignment: str, student: str, repository: str) -> str:
-    """The token of the student's page (the link on their commit), made on their first push."""
+def pinned_elsewhere(conn: psycopg.Connection[Any], assignment: str, student: str, repository_id: int) -> int | None:
+    """GitHub's number of the repository the student first pushed from, when this push comes from
+    another (a repository renamed, or made, under their name); None when it is theirs or unknown."""
+    if not repository_id:
+        return None
+    row = conn.execute(
+        "SELECT repository_id FROM grader_students WHERE assignment = %s AND student = %s", (assignment, student)
+    ).fetchone()
+    if row is None or row[0] is None or int(row[0]) == repository_id:
+        return None
+    return int(row[0])
+
+
+def student_token(
+    conn: psycopg.Connection[Any], assignment: str, student: str, repository: str, repository_id: int = 0
+) -> str:
+    """The token of the student's page (the link on their commit), made on their first push, which
+    also pins their repository's number."""
     conn.execute(
-        "INSERT INTO grader_students (assignment, student, repository, token) VALUES (%s, %s, %s, %s) "
-        "ON CONFLICT (assignment, student) DO NOTHING",
-        (assignment, student, repository, secrets.token_urlsafe(24)),
+        "INSERT INTO grader_students (assignment, student, repository, repository_id, token) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (assignment, student) DO UPDATE "
+        "SET repository_id = coalesce(grader_students.repository_id, excluded.repository_id)",
+        (assignment, student, repository, repository_id or None, secrets.token_urlsafe(24)),
     )
     row = conn.execute(
         "SELECT token FROM grader_students WHERE assignment = %s AND student = %s", (assignment, student)
@@ -110,13 +127,19 @@ def claim(
                 enqueue(conn, assignment, student, at=row[0])
                 return Later(row[0])
         waiting = conn.execute(
-            "SELECT id FROM grader_pushes WHERE assignment = %s AND student = %s AND status = 'queued' "
+            "SELECT id, late FROM grader_pushes WHERE assignment = %s AND student = %s AND status = 'queued' "
             "ORDER BY received_at DESC, id DESC FOR UPDATE",
             (assignment, student),
         ).fetchall()
         if not waiting:
             return None
-        newest, older = int(waiting[0][0]), tuple(int(r[0]) for r in waiting[1:])
+        # A late push never replaces one on time that waits: that one may be the grade. The newest
+        # on-time push first (its older on-time ones superseded); the late ones after it.
+        on_time = [int(i) for i, late in waiting if not late]
+        pool = on_time or [int(i) for i, _ in waiting]
+        newest, older = pool[0], tuple(pool[1:])
+        if on_time and len(on_time) < len(waiting):
+            enqueue(conn, assignment, student)  # this job runs: the late ones get the next
         if older:
             conn.execute(
                 "UPDATE grader_pushes SET status = 'superseded', superseded_by = %s WHERE id = ANY(%s)",
@@ -161,9 +184,17 @@ class Outcome:
         return self.status == "incomplete" or (self.status == "error" and self.fault in ("grader", "fetch"))
 
 
-def finish(conn: psycopg.Connection[Any], claim: Claim, outcome: Outcome) -> datetime | None:
-    """Store the run's result; a run the machine spoiled is queued again (later, a few times);
-    then when, else None. Nothing is stored for a run already closed (recovered as `lost`)."""
+class Finished(NamedTuple):
+    """What storing a result did: whether it was stored (not for a run already closed, recovered
+    as `lost` meanwhile), and when the push is tried again (None: it is not)."""
+
+    stored: bool
+    again: datetime | None = None
+
+
+def finish(conn: psycopg.Connection[Any], claim: Claim, outcome: Outcome) -> Finished:
+    """Store the run's result; a run the machine spoiled is queued again (later, a few times).
+    Nothing is stored for a run already closed (recovered as `lost`)."""
     report = outcome.report or {}
     score, max_score = report.get("score"), report.get("max_score")
     with conn.transaction():
@@ -184,18 +215,18 @@ def finish(conn: psycopg.Connection[Any], claim: Claim, outcome: Outcome) -> dat
             ),
         ).fetchone()
         if closed is None:
-            return None
+            return Finished(False)
         again = outcome.retried and claim.attempt < MAX_ATTEMPTS
         conn.execute(
             "UPDATE grader_pushes SET status = %s WHERE id = %s AND status = 'running'",
             ("queued" if again else outcome.status, claim.push),
         )
         if not again:
-            return None
+            return Finished(True)
         row = conn.execute("SELECT now() + %s", (BACKOFF * 2 ** (claim.attempt - 1),)).fetchone()
         assert row is not None
         enqueue(conn, claim.assignment, claim.student, at=row[0])
-        return datetime.fromisoformat(str(row[0])) if not isinstance(row[0], datetime) else row[0]
+        return Finished(True, row[0])
 
 
 def lose(conn: psycopg.Connection[Any], job: int) -> list[tuple[str, str]]:
@@ -227,17 +258,27 @@ def job_args(raw: Any) -> tuple[str, str]:
 
 
 def rerun(conn: psycopg.Connection[Any], assignment: str, student: str) -> bool:
-    """Grade the student's latest push again (an instructor's rerun, after a rubric's fix):
-    waiting again and queued, unless it waits or runs already. Whether it was queued."""
+    """Grade the student's latest push again (an instructor's rerun, after a rubric's fix), and
+    the latest one on time when that is another (it is the grade): waiting again and queued,
+    unless waiting or running already. Whether anything was queued."""
     with conn.transaction():
-        row = conn.execute(
-            "UPDATE grader_pushes SET status = 'queued', superseded_by = NULL, attempts = 0 WHERE id = ("
-            " SELECT id FROM grader_pushes WHERE assignment = %s AND student = %s"
-            " ORDER BY received_at DESC, id DESC LIMIT 1 FOR UPDATE"
-            ") AND status NOT IN ('queued', 'running') RETURNING id",
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_of(assignment, student),))
+        latest = conn.execute(
+            "SELECT id FROM grader_pushes WHERE assignment = %s AND student = %s ORDER BY received_at DESC, id DESC "
+            "LIMIT 1",
             (assignment, student),
-        ).fetchone()
-        if row is None:
+        ).fetchall()
+        on_time = conn.execute(
+            "SELECT id FROM grader_pushes WHERE assignment = %s AND student = %s AND NOT late "
+            "AND status NOT IN ('superseded', 'cancelled') ORDER BY received_at DESC, id DESC LIMIT 1",
+            (assignment, student),
+        ).fetchall()
+        rows = conn.execute(
+            "UPDATE grader_pushes SET status = 'queued', superseded_by = NULL, attempts = 0 "
+            "WHERE id = ANY(%s) AND status NOT IN ('queued', 'running') RETURNING id",
+            ([int(r[0]) for r in latest + on_time],),
+        ).fetchall()
+        if not rows:
             return False
         enqueue(conn, assignment, student)
         return True

@@ -83,6 +83,7 @@ class Recorded(NamedTuple):
 
     push_ids: tuple[int, ...] = ()
     duplicate: bool = False
+    refused: tuple[str, ...] = ()  # gradings refused: the repository is not the one the student pinned
 
 
 def record(
@@ -101,7 +102,15 @@ def record(
             ).fetchone()
             return Recorded(duplicate=row is None)
         ids: list[int] = []
+        refused: list[str] = []
         for grading in routing.gradings:
+            pinned = queue.pinned_elsewhere(conn, grading.assignment.name, grading.student, delivery.repository_id)
+            if pinned is not None:
+                refused.append(
+                    f"{grading.assignment.name}: {delivery.repository} (repository {delivery.repository_id}) is "
+                    f"not the one {grading.student} pushed from before ({pinned}): renamed or made under their name"
+                )
+                continue
             row = conn.execute(
                 "INSERT INTO grader_pushes (delivery, assignment, student, repository, branch, sha, pusher, "
                 "received_at, late) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
@@ -120,6 +129,15 @@ def record(
             ).fetchone()
             if row is not None:
                 ids.append(int(row[0]))
-                queue.student_token(conn, grading.assignment.name, grading.student, delivery.repository)
+                queue.student_token(
+                    conn, grading.assignment.name, grading.student, delivery.repository, delivery.repository_id
+                )
                 queue.enqueue(conn, grading.assignment.name, grading.student)
-        return Recorded(tuple(ids), duplicate=not ids)
+        if refused and not ids:
+            conn.execute(
+                "INSERT INTO grader_ignored (delivery, received_at, reason) VALUES (%s, %s, %s) "
+                "ON CONFLICT (delivery) DO NOTHING",
+                (delivery.delivery, received, "; ".join(refused)),
+            )
+            return Recorded(refused=tuple(refused))
+        return Recorded(tuple(ids), duplicate=not ids, refused=tuple(refused))

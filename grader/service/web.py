@@ -13,7 +13,9 @@ refresh themselves).
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import collections
 import hashlib
 import hmac
 import secrets
@@ -25,6 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import psycopg
 from fastapi import BackgroundTasks, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -35,13 +39,15 @@ from grader.classroom import gradebook
 from grader.messages import language, msg
 from grader.service import queue, store, views
 from grader.service.assignments import Assignment, route
-from grader.service.github import MAX_BODY, Malformed, Push, read_push, verified
+from grader.service.github import MAX_BODY, Malformed, Push, read_push, repository_secret, verified
 from grader.service.status import Poster
 
 TEMPLATES = Path(__file__).with_name("templates")
 SESSION_S = 12 * 3600
 COOKIE = "grader_session"
 MIN_SECRET = 16  # a webhook secret shorter than this is refused at start
+BODY_S = 10.0  # a delivery's body must arrive within this
+GUESSES, GUESS_WINDOW_S = 10, 600.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,17 @@ def create_app(settings: WebSettings) -> FastAPI:
             pool.close()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    hook_threads, hash_threads = anyio.CapacityLimiter(8), anyio.CapacityLimiter(2)
+    guesses = Guesses()
+
+    @app.middleware("http")
+    async def no_uploads(request: Request, call_next: Any) -> Response:
+        """The pages' forms are urlencoded: a multipart body (a file part is spooled to disk
+        before any handler, login included, could refuse it) is refused unread."""
+        if request.method == "POST" and request.headers.get("content-type", "").startswith("multipart/"):
+            return PlainTextResponse("forms are urlencoded", status_code=415)
+        answer: Response = await call_next(request)
+        return answer
 
     @contextmanager
     def connection() -> Iterator[psycopg.Connection[Any]]:
@@ -157,20 +174,36 @@ def create_app(settings: WebSettings) -> FastAPI:
     # -- GitHub -----------------------------------------------------------------------------------
     @app.post("/hooks/github")
     async def hook(request: Request, background: BackgroundTasks) -> JSONResponse:
+        return await delivered(request, background, settings.webhook_secret, None)
+
+    @app.post("/hooks/github/{owner}/{name}")
+    async def repository_hook(request: Request, background: BackgroundTasks, owner: str, name: str) -> JSONResponse:
+        """A repository's own webhook (a roster's repositories, each added by its student): signed
+        with that repository's secret (repository_secret), valid for pushes to it only."""
+        repository = f"{owner}/{name}"
+        return await delivered(request, background, repository_secret(settings.webhook_secret, repository), repository)
+
+    async def delivered(
+        request: Request, background: BackgroundTasks, secret: bytes, repository: str | None
+    ) -> JSONResponse:
         declared = request.headers.get("content-length", "0")
         if not declared.isdigit() or int(declared) > MAX_BODY:
             return JSONResponse({"error": "too large"}, status_code=413)
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                return JSONResponse({"error": "too large"}, status_code=413)
-        if not verified(settings.webhook_secret, body, request.headers.get("x-hub-signature-256")):
+        try:
+            body = await asyncio.wait_for(_read(request), BODY_S)
+        except TimeoutError:  # a body trickled in to hold a connection: GitHub sends it at once
+            return JSONResponse({"error": "too slow"}, status_code=408)
+        if body is None:
+            return JSONResponse({"error": "too large"}, status_code=413)
+        if not verified(secret, body, request.headers.get("x-hub-signature-256")):
             return JSONResponse({"error": "signature"}, status_code=401)
         try:
             delivery = read_push(request.headers.get("x-github-event"), request.headers.get("x-github-delivery"), body)
         except Malformed as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
+        if repository is not None and isinstance(delivery, Push) and delivery.repository.lower() != repository.lower():
+            # signed with one repository's secret, about another: its student forging a classmate's push
+            return JSONResponse({"error": "signature"}, status_code=401)
         received = datetime.now(timezone.utc)  # the server's clock: what deadlines use
         routing = route(delivery, settings.assignments, received) if isinstance(delivery, Push) else None
 
@@ -178,12 +211,12 @@ def create_app(settings: WebSettings) -> FastAPI:
             with connection() as conn:
                 return store.record(conn, delivery, routing, received)
 
-        from starlette.concurrency import run_in_threadpool
-
-        recorded = await run_in_threadpool(save)
+        # Threads of the webhook's own: a flood of logins or pages never delays GitHub's answer.
+        recorded = await anyio.to_thread.run_sync(save, limiter=hook_threads)
         if isinstance(delivery, Push) and recorded.push_ids:
             background.add_task(settings.poster.post, delivery.repository, delivery.sha, "pending", "queued")
         reason = routing.ignored if routing and not routing.gradings else getattr(delivery, "reason", "")
+        reason = "; ".join(recorded.refused) or reason
         return JSONResponse(
             {"queued": len(recorded.push_ids), "duplicate": recorded.duplicate, "ignored": reason},
             status_code=202 if recorded.push_ids else 200,
@@ -210,11 +243,17 @@ def create_app(settings: WebSettings) -> FastAPI:
         return page("login.html")
 
     @app.post("/login")
-    def login(password: str = Form("")) -> Response:
+    async def login(request: Request, password: str = Form("")) -> Response:
+        client = request.client.host if request.client else ""
+        if guesses.exceeded(client):
+            return page("login.html", status=429, wrong=True)
         good = bool(settings.admin_token) and hmac.compare_digest(password.encode(), settings.admin_token.encode())
-        good = good or (bool(settings.admin_password_hash) and password_matches(password, settings.admin_password_hash))
+        if not good and settings.admin_password_hash:
+            stored = settings.admin_password_hash
+            good = await anyio.to_thread.run_sync(password_matches, password, stored, limiter=hash_threads)
         if not good:
-            time.sleep(0.5)  # a guess costs time
+            guesses.failed(client)
+            await asyncio.sleep(0.5)  # a guess costs time, not a thread
             return page("login.html", status=401, wrong=True)
         answer = RedirectResponse("/", status_code=303)
         answer.set_cookie(
@@ -356,6 +395,41 @@ def create_app(settings: WebSettings) -> FastAPI:
         )
 
     return app
+
+
+async def _read(request: Request) -> bytes | None:
+    """The raw body, None once it passes MAX_BODY (read no further)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            return None
+    return bytes(body)
+
+
+class Guesses:
+    """Wrong logins per client address: past GUESSES in GUESS_WINDOW_S, refused without a look
+    (429) until the window passes. In memory, per web process."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, collections.deque[float]] = {}
+
+    def _recent(self, client: str) -> collections.deque[float]:
+        times = self.seen.setdefault(client, collections.deque())
+        while times and times[0] < time.monotonic() - GUESS_WINDOW_S:
+            times.popleft()
+        if not times:
+            self.seen.pop(client, None)
+        return times
+
+    def exceeded(self, client: str) -> bool:
+        return len(self._recent(client)) >= GUESSES
+
+    def failed(self, client: str) -> None:
+        if len(self.seen) > 10_000:  # bounded however many addresses guess
+            self.seen.clear()
+        self._recent(client)
+        self.seen.setdefault(client, collections.deque()).append(time.monotonic())
 
 
 # Pages are never framed elsewhere, never cached by a shared proxy, never sniffed as scripts.

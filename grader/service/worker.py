@@ -18,6 +18,7 @@ their own stacks down.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -43,6 +44,9 @@ from grader.service.status import Poster, state_of
 log = logging.getLogger("grader.service")
 
 RECOVER_EVERY_S = 10.0
+# What a student's page says of a run the grader could not finish (the details, paths included,
+# go to the worker's log, never to the page).
+NOT_GRADED = "The grader could not grade this push (the machine's fault, not your work); it is tried again."
 WORK_PREFIX = "grader-worker-"
 
 
@@ -63,13 +67,28 @@ class Settings:
     def assignment(self, name: str) -> Assignment | None:
         return next((a for a in self.assignments if a.name == name), None)
 
+    @property
+    def base(self) -> str:
+        return self.git_base if self.git_base.endswith("/") else self.git_base + "/"
+
     def clone_url(self, repository: str) -> str:
         """Made from owner/name, never from the payload's clone_url (a body GitHub signed, but a
-        URL the service would then trust to point anywhere)."""
-        base = self.git_base if self.git_base.endswith("/") else self.git_base + "/"
-        if self.git_token and base.startswith("https://"):
-            base = f"https://x-access-token:{self.git_token}@{base.removeprefix('https://')}"
+        URL the service would then trust to point anywhere). No credentials in it: see git_auth."""
+        base = self.base
         return f"{base}{repository}.git" if base.startswith(("https://", "http://")) else f"{base}{repository}"
+
+    def git_auth(self) -> dict[str, str]:
+        """The token for private repositories as git's environment (an Authorization header for
+        git_base's URLs only), never in a URL: a URL is in git's arguments, which every user of
+        the machine can read in /proc."""
+        if not self.git_token or not self.base.startswith("https://"):
+            return {}
+        basic = base64.b64encode(f"x-access-token:{self.git_token}".encode()).decode()
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"http.{self.base}.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+        }
 
     def student_url(self, token: str) -> str:
         return f"{self.public_url.rstrip('/')}/s/{token}" if self.public_url else ""
@@ -94,7 +113,8 @@ def grade_claim(settings: Settings, assignment: Assignment, claimed: Claim) -> O
             report: dict[str, Any] = json.loads((folder / REPORT).read_text(encoding="utf-8"))
             markdown = (folder / "report.md").read_text(encoding="utf-8")
         except (OSError, ValueError) as exc:
-            return Outcome("error", None, f"no report: {exc}", fault="grader")
+            log.warning("%s/%s wrote no report: %s", claimed.assignment, claimed.student, exc)
+            return Outcome("error", None, NOT_GRADED, fault="grader")
     status = str(report.get("status", "error"))
     return Outcome(status if status in ("graded", "incomplete") else "error", report, markdown, fault=result.fault)
 
@@ -117,14 +137,16 @@ def grade_job(settings: Settings, worker: str, job: int, assignment_name: str, s
     else:
         try:
             outcome = grade_claim(settings, assignment, claimed)
-        except Exception as exc:  # the worker's own fault: stored as such, tried again
+        except Exception:  # the worker's own fault: stored as such, tried again; details in its log only
             log.exception("grading %s/%s crashed", assignment_name, student)
-            outcome = Outcome("error", None, f"the worker crashed: {type(exc).__name__}: {exc}", fault="grader")
+            outcome = Outcome("error", None, NOT_GRADED, fault="grader")
     with psycopg.connect(settings.database) as conn:
-        again = queue.finish(conn, claimed, outcome)
-    if again is not None:
+        finished = queue.finish(conn, claimed, outcome)
+    if not finished.stored:  # recovered as lost while it ran: another run grades the push
+        return f"{outcome.status}, not stored: the run was recovered as lost meanwhile"
+    if finished.again is not None:
         settings.poster.post(claimed.repository, claimed.sha, "pending", "the machine failed: grading again", link)
-        return f"{outcome.status} ({outcome.fault or 'machine'}): tried again at {again.isoformat()}"
+        return f"{outcome.status} ({outcome.fault or 'machine'}): tried again at {finished.again.isoformat()}"
     score = (outcome.report or {}).get("score")
     fail_under = assignment.fail_under if assignment else None
     state = state_of(outcome.status, score, fail_under)
@@ -210,6 +232,7 @@ def _alive(pid: int) -> bool:
 async def run(settings: Settings, concurrency: int = 1, name: str = "") -> None:
     """Take jobs until SIGTERM or SIGINT (then finish the running ones)."""
     worker = name or f"{socket.gethostname()}-{os.getpid()}"
+    os.environ.update(settings.git_auth())  # the fetch's git reads it; `grader grade` children never get it
     app = make_app(settings.database)
     async with app.open_async():
         await asyncio.to_thread(remove_dead_runs)  # a previous worker of this machine may have died

@@ -2,7 +2,8 @@
 per commit, the runs' jobs and attempts.
 
 - `grader_students`: one row per (assignment, student), with the token of the student's page
-  (the link put on their commit) and the repository the student pushes to.
+  (the link put on their commit) and the repository the student pushes to, pinned by GitHub's
+  number for it (a repository renamed to another student's name is not that student).
 - A commit is stored once per assignment and repository: a push delivered again under another
   X-GitHub-Delivery (a replayed body: the header is not signed) adds nothing.
 - `grader_pushes.attempts` counts the runs a push took (an `incomplete` run is tried again, a
@@ -26,6 +27,7 @@ def upgrade() -> None:
             assignment text NOT NULL,
             student text NOT NULL,
             repository text NOT NULL,
+            repository_id bigint,  -- GitHub's number of the repository first pushed from: pinned
             token text NOT NULL UNIQUE,
             created_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (assignment, student)
