@@ -116,35 +116,95 @@ def serving(app: Any) -> Iterator[str]:
 
 
 class GitHubStandIn:
-    """A local HTTP server standing in for GitHub's API: it records every POST (path, JSON body,
-    Authorization) and answers 201, or 502 for the first `failing` requests."""
+    """A local HTTP server standing in for GitHub's API. Commit statuses: every POST is recorded
+    (path, JSON body, Authorization) and answered 201, or 502 for the first `failing` requests.
+    As a GitHub App's API (`app_key`: the App's public key, PEM): the installation of a repository
+    and its token are given only for a JWT the key verifies, check runs are made (POST, an id) and
+    updated (PATCH) only with that token, and `calls` records them all."""
 
-    def __init__(self, failing: int = 0) -> None:
+    INSTALLATION, TOKEN = 77, "ghs_stand-in-installation-token"
+
+    def __init__(self, failing: int = 0, app_key: bytes = b"", app_id: str = "") -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.posted: list[tuple[str, dict[str, Any], str]] = []
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []  # (method, path, body) of the App's calls
         self.failing = failing
         stand_in = self
+        lock = threading.Lock()
+
+        def app_jwt(header: str) -> bool:
+            import jwt
+
+            try:
+                claims = jwt.decode(header.removeprefix("Bearer "), app_key, algorithms=["RS256"])
+            except jwt.PyJWTError:
+                return False
+            return str(claims.get("iss")) == app_id
 
         class Handler(BaseHTTPRequestHandler):
+            def _answer(self, code: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> dict[str, Any]:
+                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                found: dict[str, Any] = json.loads(raw) if raw else {}
+                return found
+
+            def _app(self, method: str) -> bool:
+                """An App's call, answered here; False for a commit status."""
+                if not app_key:
+                    return False
+                auth = self.headers.get("Authorization", "")
+                body = self._body() if method != "GET" else {}
+                with lock:
+                    if stand_in.failing > 0:
+                        stand_in.failing -= 1
+                        self._answer(502, {})
+                        return True
+                if method == "GET" and self.path.endswith("/installation"):
+                    ok = app_jwt(auth)
+                    self._answer(200 if ok else 401, {"id": stand_in.INSTALLATION} if ok else {})
+                elif self.path == f"/app/installations/{stand_in.INSTALLATION}/access_tokens":
+                    ok = app_jwt(auth)
+                    token = {"token": stand_in.TOKEN, "expires_at": "2099-01-01T00:00:00Z"}
+                    self._answer(201 if ok else 401, token if ok else {})
+                elif "/check-runs" in self.path and auth == f"token {stand_in.TOKEN}":
+                    with lock:
+                        stand_in.calls.append((method, self.path, body))
+                        made = sum(1 for m, _, _ in stand_in.calls if m == "POST")
+                    self._answer(201 if method == "POST" else 200, {"id": 9000 + made} if method == "POST" else {})
+                else:
+                    self._answer(401, {"message": "Bad credentials"})
+                return True
+
+            def do_GET(self) -> None:
+                self._app("GET")
+
+            def do_PATCH(self) -> None:
+                self._app("PATCH")
+
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self._app("POST"):
+                    return
+                body = self._body()
                 with lock:
                     if stand_in.failing > 0:
                         stand_in.failing -= 1
                         code = 502
                     else:
-                        stand_in.posted.append((self.path, json.loads(body), self.headers.get("Authorization", "")))
+                        stand_in.posted.append((self.path, body, self.headers.get("Authorization", "")))
                         code = 201
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b"{}")
+                self._answer(code, {})
 
             def log_message(self, *args: object) -> None:
                 pass
 
-        lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -155,6 +215,19 @@ class GitHubStandIn:
 
     def states(self, sha: str) -> list[str]:
         return [body["state"] for path, body, _ in self.posted if path.endswith(f"/statuses/{sha}")]
+
+
+def app_keys() -> tuple[str, bytes]:
+    """A GitHub App's private key (PEM, what the service is given) and its public key (the stand-in's)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, public
 
 
 class Class:
@@ -190,7 +263,9 @@ class Class:
         with psycopg.connect(self.database) as conn:
             assert record(conn, p, route(p, parse(self.config.read_text()), now), now).push_ids
 
-    def start_worker(self, name: str, stalled_after: float = 30) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, name: str, stalled_after: float = 30, extra: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         env = {
             **os.environ,
             "GRADER_DATABASE_URL": self.database,
@@ -198,6 +273,7 @@ class Class:
             "GRADER_GITHUB_API": self.github.url,
             "GRADER_GITHUB_TOKEN": "gh-token",
             "GRADER_PUBLIC_URL": "http://grader.test",
+            **(extra or {}),
         }
         log = (self.root / f"{name}.log").open("wb")
         worker = subprocess.Popen(

@@ -93,3 +93,48 @@ def test_the_git_token_is_a_header_for_the_git_base_never_in_the_url() -> None:
     assert auth["GIT_CONFIG_KEY_0"] == "http.https://github.com/.extraHeader"
     assert base64.b64decode(auth["GIT_CONFIG_VALUE_0"].split()[-1]) == b"x-access-token:s3cret"
     assert Settings("postgresql://x/y", (), git_base="file:///remotes/", git_token="s3cret").git_auth() == {}
+
+
+def test_check_runs_as_a_github_app_go_queued_in_progress_completed() -> None:
+    from grader.service.status import CheckRuns
+    from tests.service_support import app_keys
+
+    private, public = app_keys()
+    github = GitHubStandIn(app_key=public, app_id="1234")
+    try:
+        runs = CheckRuns("1234", private, github.url)
+        made = runs.queued("curso/m4-ana", SHA, "")
+        assert made is not None
+        assert runs.started("curso/m4-ana", SHA, made, "https://g/s/x") == made
+        runs.finished("curso/m4-ana", SHA, made, "failure", "17/100", "# Report\nfix it", "https://g/s/x")
+        runs.superseded("curso/m4-ana", "f" * 40, None, SHA)
+        impostor = CheckRuns("4321", app_keys()[0], github.url)  # another App, another key: no token
+        assert impostor.queued("curso/m4-ana", SHA, "") is None
+    finally:
+        github.close()
+    methods = [(m, p.split("/check-runs")[1], b.get("status"), b.get("conclusion")) for m, p, b in github.calls]
+    assert methods == [
+        ("POST", "", "queued", None),
+        ("PATCH", f"/{made}", "in_progress", None),
+        ("PATCH", f"/{made}", "completed", "failure"),
+        ("POST", "", "completed", "skipped"),
+    ]
+    create, _, finish, skipped = (b for _, _, b in github.calls)
+    assert create["name"] == "compose-grader" and create["head_sha"] == SHA
+    assert finish["output"] == {"title": "17/100", "summary": "# Report\nfix it"}
+    assert finish["details_url"] == "https://g/s/x" and skipped["head_sha"] == "f" * 40
+
+
+def test_a_failing_app_api_is_tried_again_and_never_raises() -> None:
+    # Another App id: githubkit keeps an App's JWT and installation token per process, by App id.
+    from grader.service.status import CheckRuns
+    from tests.service_support import app_keys
+
+    private, public = app_keys()
+    github = GitHubStandIn(failing=2, app_key=public, app_id="5678")
+    try:
+        assert CheckRuns("5678", private, github.url).queued("curso/m4-ana", SHA, "") is not None
+        github.failing = 100
+        assert CheckRuns("5678", private, github.url).queued("curso/m4-ana", SHA, "") is None
+    finally:
+        github.close()

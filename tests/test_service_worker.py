@@ -177,3 +177,39 @@ def test_enqueue_queues_every_known_students_latest_commit(klass: Class) -> None
     assert [(s.strip(), status) for s, status in pushes] == [(first, "queued"), (newer, "queued")]
     again = klass.run_cli(["enqueue", "m4", "--config", str(klass.config)], env)
     assert again.returncode == 0 and klass.query("SELECT count(*) FROM grader_pushes") == [(2,)]
+
+
+def test_as_a_github_app_the_commit_gets_check_runs(klass: Class) -> None:
+    """With a GitHub App configured (its id and private key), the worker reports through check
+    runs: the push it overtook completed `skipped`, its own in progress, then completed with the
+    conclusion (17 points under fail_under 60: failure), the report as summary, the student's
+    page as details."""
+    from tests.service_support import app_keys
+
+    private, public = app_keys()
+    app = GitHubStandIn(app_key=public, app_id="31337")
+    try:
+        older = klass.commit("ana", "invalid-compose", "one")
+        klass.push("ana", older)
+        newer = klass.commit("ana", "invalid-compose", "two")
+        klass.push("ana", newer)
+        extra = {
+            "GRADER_GITHUB_API": app.url,
+            "GRADER_GITHUB_APP_ID": "31337",
+            "GRADER_GITHUB_APP_PRIVATE_KEY": private,
+        }
+        klass.start_worker("app", extra=extra)
+        klass.wait_for(lambda: len(app.calls) >= 3, 120, "the check runs")
+    finally:
+        app.close()
+    calls = [(m, b.get("head_sha"), b.get("status"), b.get("conclusion")) for m, _, b in app.calls]
+    assert calls == [
+        ("POST", older, "completed", "skipped"),
+        ("POST", newer, "in_progress", None),
+        ("PATCH", None, "completed", "failure"),
+    ]
+    done = app.calls[2][2]
+    assert done["output"]["title"] == "17/100" and "compose" in done["output"]["summary"]
+    assert done["details_url"].startswith("http://grader.test/s/")
+    assert app.calls[2][1].endswith(f"/check-runs/{9000 + 2}")  # the run it made, updated
+    assert klass.github.posted == []  # no commit status beside the check runs

@@ -52,11 +52,27 @@ def _migrated(args: argparse.Namespace) -> str:
 
 
 def _poster() -> Any:
-    from grader.service.status import Poster
+    """Check runs as a GitHub App when GRADER_GITHUB_APP_ID and its private key are set (the key
+    itself in GRADER_GITHUB_APP_PRIVATE_KEY, or a file named by GRADER_GITHUB_APP_PRIVATE_KEY_FILE),
+    else commit statuses with GRADER_GITHUB_TOKEN (none without it)."""
+    from grader.service.status import CheckRuns, Poster
 
-    return Poster(
-        os.environ.get("GRADER_GITHUB_API", "https://api.github.com"), os.environ.get("GRADER_GITHUB_TOKEN", "")
-    )
+    api = os.environ.get("GRADER_GITHUB_API", "https://api.github.com")
+    app_id = os.environ.get("GRADER_GITHUB_APP_ID", "")
+    key = os.environ.get("GRADER_GITHUB_APP_PRIVATE_KEY", "")
+    key_file = os.environ.get("GRADER_GITHUB_APP_PRIVATE_KEY_FILE", "")
+    if key_file:
+        try:
+            key = Path(key_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"GRADER_GITHUB_APP_PRIVATE_KEY_FILE: {exc}") from exc
+    if app_id and key:
+        if "PRIVATE KEY" not in key:
+            raise BadInput("the GitHub App's private key: the .pem file GitHub gave (-----BEGIN ... PRIVATE KEY-----)")
+        return CheckRuns(app_id, key, api)
+    if app_id or key:
+        raise BadInput("a GitHub App needs both GRADER_GITHUB_APP_ID and its private key")
+    return Poster(api, os.environ.get("GRADER_GITHUB_TOKEN", ""))
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -107,7 +123,10 @@ def serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level="info",
-        proxy_headers=False,
+        # Behind the README's reverse proxy on this machine, the client is the proxy's
+        # X-Forwarded-For (the login's guess count is per client); from nowhere else.
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
         limit_concurrency=200,
         timeout_keep_alive=5,
     )

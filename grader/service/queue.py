@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -99,6 +100,9 @@ class Claim:
     late: bool
     attempt: int
     superseded: tuple[int, ...]
+    check_run: int | None = None  # the push's check run on GitHub, when one was made
+    # (sha, check run) of each push superseded by this one: what their commits say next
+    superseded_commits: tuple[tuple[str, int | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,14 +144,19 @@ def claim(
         newest, older = pool[0], tuple(pool[1:])
         if on_time and len(on_time) < len(waiting):
             enqueue(conn, assignment, student)  # this job runs: the late ones get the next
+        commits: tuple[tuple[str, int | None], ...] = ()
         if older:
-            conn.execute(
-                "UPDATE grader_pushes SET status = 'superseded', superseded_by = %s WHERE id = ANY(%s)",
-                (newest, list(older)),
+            commits = tuple(
+                (str(sha).strip(), None if run is None else int(run))
+                for sha, run in conn.execute(
+                    "UPDATE grader_pushes SET status = 'superseded', superseded_by = %s WHERE id = ANY(%s) "
+                    "RETURNING sha, check_run",
+                    (newest, list(older)),
+                ).fetchall()
             )
         push = conn.execute(
             "UPDATE grader_pushes SET status = 'running', attempts = attempts + 1 WHERE id = %s "
-            "RETURNING repository, sha, late, attempts",
+            "RETURNING repository, sha, late, attempts, check_run",
             (newest,),
         ).fetchone()
         assert push is not None
@@ -165,6 +174,8 @@ def claim(
             bool(push[2]),
             int(push[3]),
             older,
+            None if push[4] is None else int(push[4]),
+            commits,
         )
 
 
@@ -299,3 +310,10 @@ def cancel(conn: psycopg.Connection[Any], assignment: str, student: str) -> int:
             (lock_of(assignment, student),),
         )
         return len(rows)
+
+
+def keep_check_run(conn: psycopg.Connection[Any], push_ids: Sequence[int], check_run: int | None) -> None:
+    """Remember the check run GitHub made for these pushes (the next step updates it)."""
+    if check_run is not None and push_ids:
+        with conn.transaction():
+            conn.execute("UPDATE grader_pushes SET check_run = %s WHERE id = ANY(%s)", (check_run, list(push_ids)))

@@ -40,7 +40,7 @@ from grader.messages import language, msg
 from grader.service import queue, store, views
 from grader.service.assignments import Assignment, route
 from grader.service.github import MAX_BODY, Malformed, Push, read_push, repository_secret, verified
-from grader.service.status import Poster
+from grader.service.status import Poster, Reporter
 
 TEMPLATES = Path(__file__).with_name("templates")
 SESSION_S = 12 * 3600
@@ -56,10 +56,12 @@ class WebSettings:
     assignments: Sequence[Assignment]
     webhook_secret: bytes
     admin_token: str = ""  # log in with this token as the password, or
-    admin_password_hash: str = ""  # pbkdf2_sha256$ITERATIONS$SALT$HASH (grader serve --hash-password)
+    # pbkdf2_sha256:ITERATIONS:SALT:HASH (grader serve --hash-password). No `$` in it: compose
+    # would read `$SALT...` in an .env file as a variable and change the hash without a word.
+    admin_password_hash: str = ""
     session_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     public_url: str = ""
-    poster: Poster = field(default_factory=Poster)
+    poster: Reporter = field(default_factory=Poster)  # commit statuses, or check runs (a GitHub App)
     secure_cookies: bool = False  # behind https: the session cookie only over https
 
     def check(self) -> None:
@@ -70,20 +72,20 @@ class WebSettings:
             raise ValueError("no instructor login: set GRADER_ADMIN_TOKEN or GRADER_ADMIN_PASSWORD_HASH")
         if self.admin_token and len(self.admin_token) < MIN_SECRET:
             raise ValueError(f"the admin token must be at least {MIN_SECRET} characters")
-        if self.admin_password_hash and not self.admin_password_hash.startswith("pbkdf2_sha256$"):
-            raise ValueError("GRADER_ADMIN_PASSWORD_HASH: the output of `grader serve --hash-password`")
+        if self.admin_password_hash and self.admin_password_hash.count(":") != 3:
+            raise ValueError("GRADER_ADMIN_PASSWORD_HASH: the output of `grader serve --hash-password`, whole")
 
 
 # -- passwords and sessions ----------------------------------------------------------------------
 def hash_password(password: str, iterations: int = 600_000) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    return f"pbkdf2_sha256${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    return f"pbkdf2_sha256:{iterations}:{base64.b64encode(salt).decode()}:{base64.b64encode(digest).decode()}"
 
 
 def password_matches(password: str, stored: str) -> bool:
     try:
-        scheme, iterations, salt, digest = stored.split("$")
+        scheme, iterations, salt, digest = stored.split(":")
         expected = base64.b64decode(digest)
         got = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
     except (ValueError, TypeError):
@@ -214,13 +216,20 @@ def create_app(settings: WebSettings) -> FastAPI:
         # Threads of the webhook's own: a flood of logins or pages never delays GitHub's answer.
         recorded = await anyio.to_thread.run_sync(save, limiter=hook_threads)
         if isinstance(delivery, Push) and recorded.push_ids:
-            background.add_task(settings.poster.post, delivery.repository, delivery.sha, "pending", "queued")
+            background.add_task(say_queued, delivery, recorded.push_ids)
         reason = routing.ignored if routing and not routing.gradings else getattr(delivery, "reason", "")
         reason = "; ".join(recorded.refused) or reason
         return JSONResponse(
             {"queued": len(recorded.push_ids), "duplicate": recorded.duplicate, "ignored": reason},
             status_code=202 if recorded.push_ids else 200,
         )
+
+    def say_queued(push: Push, push_ids: tuple[int, ...]) -> None:
+        """After the answer: `queued` on the commit (its check run kept for the worker)."""
+        check_run = settings.poster.queued(push.repository, push.sha, "")
+        if check_run is not None:
+            with connection() as conn:
+                queue.keep_check_run(conn, push_ids, check_run)
 
     # -- health ----------------------------------------------------------------------------------
     @app.get("/healthz")

@@ -39,7 +39,7 @@ from grader.classroom.roster import Entry, Kind
 from grader.service import queue
 from grader.service.assignments import Assignment
 from grader.service.queue import Claim, Outcome
-from grader.service.status import Poster, state_of
+from grader.service.status import Poster, Reporter, state_of
 
 log = logging.getLogger("grader.service")
 
@@ -62,7 +62,7 @@ class Settings:
     stalled_after_s: float = 30.0  # a worker silent this long is dead: its jobs are recovered
     heartbeat_s: float = 5.0
     public_url: str = ""  # the service's own address: the student's link on their commit
-    poster: Poster = field(default_factory=Poster)
+    poster: Reporter = field(default_factory=Poster)  # commit statuses, or check runs (a GitHub App)
 
     def assignment(self, name: str) -> Assignment | None:
         return next((a for a in self.assignments if a.name == name), None)
@@ -130,7 +130,13 @@ def grade_job(settings: Settings, worker: str, job: int, assignment_name: str, s
     if isinstance(claimed, queue.Later):
         return f"too soon after the last grading: queued for {claimed.at.isoformat()}"
     link = settings.student_url(token)
-    settings.poster.post(claimed.repository, claimed.sha, "pending", "grading", link)
+    reporter = settings.poster
+    for sha, superseded_run in claimed.superseded_commits:
+        reporter.superseded(claimed.repository, sha, superseded_run, claimed.sha)
+    check_run = reporter.started(claimed.repository, claimed.sha, claimed.check_run, link)
+    if check_run != claimed.check_run:
+        with psycopg.connect(settings.database) as conn:
+            queue.keep_check_run(conn, [claimed.push], check_run)
     assignment = settings.assignment(assignment_name)
     if assignment is None:
         outcome = Outcome("error", None, f"the assignment {assignment_name} is no longer in service.yml", fault="input")
@@ -145,7 +151,7 @@ def grade_job(settings: Settings, worker: str, job: int, assignment_name: str, s
     if not finished.stored:  # recovered as lost while it ran: another run grades the push
         return f"{outcome.status}, not stored: the run was recovered as lost meanwhile"
     if finished.again is not None:
-        settings.poster.post(claimed.repository, claimed.sha, "pending", "the machine failed: grading again", link)
+        # still pending (a status) / in progress (a check run): the next attempt says how it ends
         return f"{outcome.status} ({outcome.fault or 'machine'}): tried again at {finished.again.isoformat()}"
     score = (outcome.report or {}).get("score")
     fail_under = assignment.fail_under if assignment else None
@@ -153,7 +159,10 @@ def grade_job(settings: Settings, worker: str, job: int, assignment_name: str, s
     maximum = (outcome.report or {}).get("max_score")
     text = f"{score:g}/{maximum:g}" if isinstance(score, (int, float)) and isinstance(maximum, (int, float)) else ""
     late = " (late)" if claimed.late else ""
-    settings.poster.post(claimed.repository, claimed.sha, state, f"{text or outcome.status}{late}", link)
+    summary = outcome.markdown if outcome.report is not None else NOT_GRADED
+    reporter.finished(
+        claimed.repository, claimed.sha, check_run, state, f"{text or outcome.status}{late}", summary, link
+    )
     return f"{outcome.status} {text}{late}"
 
 

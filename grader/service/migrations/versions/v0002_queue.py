@@ -36,6 +36,7 @@ def upgrade() -> None:
         ALTER TABLE grader_pushes
             ADD COLUMN attempts integer NOT NULL DEFAULT 0,
             ADD COLUMN superseded_by bigint REFERENCES grader_pushes (id),
+            ADD COLUMN check_run bigint,  -- GitHub's check run of the push (a GitHub App's), once made
             ADD CONSTRAINT grader_pushes_commit_once UNIQUE (assignment, repository, sha);
         ALTER TABLE grader_pushes DROP CONSTRAINT grader_pushes_status_check;
         ALTER TABLE grader_pushes ADD CONSTRAINT grader_pushes_status_check
@@ -67,7 +68,7 @@ def downgrade() -> None:
         ALTER TABLE grader_pushes ADD CONSTRAINT grader_pushes_status_check
             CHECK (status IN ('queued', 'superseded', 'running', 'graded', 'incomplete', 'error'));
         ALTER TABLE grader_pushes DROP CONSTRAINT grader_pushes_commit_once,
-            DROP COLUMN superseded_by, DROP COLUMN attempts;
+            DROP COLUMN superseded_by, DROP COLUMN attempts, DROP COLUMN check_run;
         DROP TABLE grader_students;
         """
     )
