@@ -3,6 +3,8 @@ HTTP server recording what it gets), tried again when GitHub fails, never raisin
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from grader.service import status
@@ -138,3 +140,26 @@ def test_a_failing_app_api_is_tried_again_and_never_raises() -> None:
         assert CheckRuns("5678", private, github.url).queued("curso/m4-ana", SHA, "") is None
     finally:
         github.close()
+
+
+def test_the_service_reports_as_an_app_when_one_is_configured(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from grader.commands.service import _poster
+    from grader.errors import BadInput
+    from grader.service.status import CheckRuns
+    from tests.service_support import app_keys
+
+    for name in ("GRADER_GITHUB_APP_ID", "GRADER_GITHUB_APP_PRIVATE_KEY", "GRADER_GITHUB_APP_PRIVATE_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GRADER_GITHUB_TOKEN", "tok")
+    assert _poster() == Poster("https://api.github.com", "tok")
+    key = tmp_path / "app.pem"
+    key.write_text(app_keys()[0])
+    monkeypatch.setenv("GRADER_GITHUB_APP_ID", "42")
+    with pytest.raises(BadInput, match="both"):
+        _poster()
+    monkeypatch.setenv("GRADER_GITHUB_APP_PRIVATE_KEY_FILE", str(key))
+    found = _poster()
+    assert isinstance(found, CheckRuns) and found.app_id == "42"
+    key.write_text("not a key")
+    with pytest.raises(BadInput, match="pem"):
+        _poster()
