@@ -52,7 +52,7 @@ class Service:
         assert answer.status_code == 200 and answer.url == f"{self.base}/"
         return session
 
-    def grade(self, student: str, report: str) -> None:
+    def grade(self, student: str, report: str, rubric: str = "") -> None:
         """What a worker does for the student's newest push: claim it, store the report."""
         doc = json.loads((GOLDEN / report).read_text())
         with psycopg.connect(self.database) as conn:
@@ -61,7 +61,7 @@ class Service:
             )
             claimed = queue.claim(conn, "m4", student, "test-worker", 1, timedelta(0))
             assert isinstance(claimed, Claim)
-            queue.finish(conn, claimed, Outcome(doc["status"], doc, formats.markdown(doc)))
+            queue.finish(conn, claimed, Outcome(doc["status"], doc, formats.markdown(doc), rubric=rubric))
             conn.execute("UPDATE procrastinate_jobs SET status = 'succeeded' WHERE status = 'doing'")
 
 
@@ -310,3 +310,18 @@ def test_a_repositorys_own_secret_signs_its_pushes_only(service: Service) -> Non
         timeout=10,
     )
     assert elsewhere.status_code == 401
+
+
+def test_a_class_graded_with_two_rubrics_says_so(service: Service) -> None:
+    deliver(service.base, push_body("curso/m4-kim", "f1" * 20))
+    service.grade("kim", "complete.report.json", rubric="aaaaaaaaaaaa")
+    deliver(service.base, push_body("curso/m4-lu", "f2" * 20))
+    service.grade("lu", "complete.report.json", rubric="bbbbbbbbbbbb")
+    session = service.login()
+    grid = session.get(f"{service.base}/a/m4", timeout=10).text
+    assert 'id="mixed"' in grid and "aaaaaaaaaaaa" in grid and "bbbbbbbbbbbb" in grid
+    rows = {
+        r[0]: r for r in csv.reader(io.StringIO(session.get(f"{service.base}/a/m4/gradebook.csv", timeout=10).text))
+    }
+    header = rows["student"]
+    assert rows["kim"][header.index("rubric")] == "aaaaaaaaaaaa"

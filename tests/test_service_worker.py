@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import psycopg
 import pytest
 
 from grader.engine.reaper import drain
@@ -213,3 +214,27 @@ def test_as_a_github_app_the_commit_gets_check_runs(klass: Class) -> None:
     assert done["details_url"].startswith("http://grader.test/s/")
     assert app.calls[2][1].endswith(f"/check-runs/{9000 + 2}")  # the run it made, updated
     assert klass.github.posted == []  # no commit status beside the check runs
+
+
+def test_an_instructor_cancels_a_running_grading(klass: Class, engine: docker.DockerClient) -> None:
+    """Cancel while the stack runs: the worker stops its `grader grade` (which tears the stack
+    down), the run is stored `cancelled`, nothing is tried again, nothing stays on the engine."""
+    from grader.service import queue
+
+    before = engine_counts(engine)
+    klass.push("ana", klass.commit("ana", "complete"))
+    klass.start_worker("w")
+
+    def stack_up() -> bool:
+        labels = (c.labels.get("com.docker.compose.project", "") for c in engine.containers.list(all=True))
+        return any(label.startswith("grader-") for label in labels)
+
+    klass.wait_for(stack_up, 240, "the stack started")
+    with psycopg.connect(klass.database) as conn:
+        assert queue.cancel(conn, "m4", "ana") == 1
+    klass.wait_for(lambda: klass.query("SELECT status FROM grader_runs") == [("cancelled",)], 120, "the run stopped")
+    assert klass.query("SELECT status FROM grader_pushes") == [("cancelled",)]
+    assert klass.query("SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'") == [(0,)]  # not retried
+    klass.stop_workers()
+    drain(engine)
+    assert engine_changes(before, engine_counts(engine)) == {}

@@ -27,6 +27,7 @@ class Children:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.running: set[subprocess.Popen[str]] = set()
+        self.folders: dict[subprocess.Popen[str], str] = {}  # child -> the folder it was started in
         self.stopping = False
 
     def start(self, cmd: list[str], env: dict[str, str], cwd: str) -> subprocess.Popen[str] | None:
@@ -45,11 +46,18 @@ class Children:
                 preexec_fn=functools.partial(_end_with_parent, os.getpid()) if _PRCTL is not None else None,
             )
             self.running.add(child)
+            self.folders[child] = cwd
             return child
+
+    def grading(self, folder: str) -> list[subprocess.Popen[str]]:
+        """The children writing their reports into `folder` (started there)."""
+        with self.lock:
+            return [c for c in self.running if self.folders.get(c) == folder]
 
     def done(self, child: subprocess.Popen[str]) -> None:
         with self.lock:
             self.running.discard(child)
+            self.folders.pop(child, None)
 
     def stop_all(self) -> None:
         with self.lock:

@@ -28,6 +28,7 @@ QUEUE = "grading"
 QUEUEING_LOCK_INDEX = "procrastinate_jobs_queueing_lock_idx_v1"  # procrastinate's: one waiting job per lock
 MAX_ATTEMPTS = 3  # runs of one push that ended `incomplete` (the machine's fault) before it stays so
 BACKOFF = timedelta(seconds=30)  # before the second attempt; doubled before each next
+CANCEL_POLL_S = 2.0  # how often a worker looks whether the push it grades was cancelled
 
 
 def lock_of(assignment: str, student: str) -> str:
@@ -188,6 +189,7 @@ class Outcome:
     markdown: str = ""
     exit_code: int | None = None
     fault: str = ""  # the batch's: "" (the work's), grader, fetch, input
+    rubric: str = ""  # the fingerprint of the rubric it graded with (grader.classroom.fingerprint)
 
     @property
     def retried(self) -> bool:
@@ -209,9 +211,12 @@ def finish(conn: psycopg.Connection[Any], claim: Claim, outcome: Outcome) -> Fin
     report = outcome.report or {}
     score, max_score = report.get("score"), report.get("max_score")
     with conn.transaction():
+        push = conn.execute("SELECT status FROM grader_pushes WHERE id = %s FOR UPDATE", (claim.push,)).fetchone()
+        if push is not None and push[0] == "cancelled":  # an instructor stopped it: no grade, no retry
+            outcome = Outcome("cancelled", outcome.report, outcome.markdown, outcome.exit_code, outcome.fault)
         closed = conn.execute(
             "UPDATE grader_runs SET finished_at = now(), status = %s, score = %s, max_score = %s, report = %s, "
-            "markdown = %s, timings = %s, exit_code = %s, fault = %s "
+            "markdown = %s, timings = %s, exit_code = %s, fault = %s, rubric = %s "
             "WHERE id = %s AND finished_at IS NULL RETURNING id",
             (
                 outcome.status,
@@ -222,11 +227,14 @@ def finish(conn: psycopg.Connection[Any], claim: Claim, outcome: Outcome) -> Fin
                 Jsonb(report.get("timings")) if report.get("timings") is not None else None,
                 outcome.exit_code,
                 outcome.fault,
+                outcome.rubric,
                 claim.run,
             ),
         ).fetchone()
         if closed is None:
             return Finished(False)
+        if outcome.status == "cancelled":
+            return Finished(True)
         again = outcome.retried and claim.attempt < MAX_ATTEMPTS
         conn.execute(
             "UPDATE grader_pushes SET status = %s WHERE id = %s AND status = 'running'",
@@ -296,12 +304,13 @@ def rerun(conn: psycopg.Connection[Any], assignment: str, student: str) -> bool:
 
 
 def cancel(conn: psycopg.Connection[Any], assignment: str, student: str) -> int:
-    """Cancel what waits for the student (their waiting pushes `cancelled`, the waiting job with
-    them); a running grading finishes. How many pushes."""
+    """Cancel the student's grading: their waiting pushes and the job waiting with them, and the
+    push being graded (its worker sees it within CANCEL_POLL_S, stops the run, which tears its
+    stack down, and stores it `cancelled`). How many pushes."""
     with conn.transaction():
         rows = conn.execute(
             "UPDATE grader_pushes SET status = 'cancelled' WHERE assignment = %s AND student = %s "
-            "AND status = 'queued' RETURNING id",
+            "AND status IN ('queued', 'running') RETURNING id",
             (assignment, student),
         ).fetchall()
         conn.execute(

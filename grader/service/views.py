@@ -42,6 +42,7 @@ class Run:
     max_score: float | None
     markdown: str
     report: dict[str, Any] | None
+    rubric: str = ""  # the fingerprint of the rubric it graded with
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class Standing:
 
 _COLUMNS = (
     "r.id, r.push_id, p.sha, p.late, r.worker, r.started_at, r.finished_at, r.status, r.score, r.max_score, "
-    "coalesce(r.markdown, ''), r.report"
+    "coalesce(r.markdown, ''), r.report, r.rubric"
 )
 _FROM = " FROM grader_runs r JOIN grader_pushes p ON p.id = r.push_id "
 _RUN = "SELECT " + _COLUMNS + _FROM
@@ -97,7 +98,7 @@ def standings(conn: psycopg.Connection[Any], assignment: str) -> list[Standing]:
         str(r[-1]): _run(r[:-1])
         for r in conn.execute(
             # The grid shows the latest run's status only: its report (tens of KiB) is not read.
-            "SELECT DISTINCT ON (p.student) " + _COLUMNS.replace("r.report", "NULL") + ", p.student" + _FROM + ""
+            "SELECT DISTINCT ON (p.student) " + _COLUMNS.replace("r.report,", "NULL,") + ", p.student" + _FROM + ""
             "WHERE p.assignment = %s AND r.finished_at IS NOT NULL ORDER BY p.student, r.finished_at DESC, r.id DESC",
             (assignment,),
         ).fetchall()
@@ -129,6 +130,7 @@ def rows(standings_: list[Standing], assignment: str) -> list[gradebook.Row]:
             "commit": run.sha,
             "graded_at": run.finished_at.isoformat(timespec="seconds") if run.finished_at else "",
             "duration_s": (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0,
+            "fingerprint": {"rubric": run.rubric},
         }
         found.append(gradebook.row(s.student, run.report, meta))
     return found

@@ -308,12 +308,13 @@ def create_app(settings: WebSettings) -> FastAPI:
             standings = views.standings(conn, name)
             waiting = [w for w in views.waiting(conn) if w.assignment == name]
             running = [r for r in views.running(conn) if r.assignment == name]
-        checks = gradebook.check_ids(views.rows(standings, name))
+        rows = views.rows(standings, name)
         return page(
             "assignment.html",
+            checks=gradebook.check_ids(rows),
+            mixed=gradebook.mixed_rubrics_note(rows),  # a rubric changed, and not everyone was graded again
             assignment=assignment,
             standings=standings,
-            checks=checks,
             waiting=waiting,
             running=running,
             csrf=csrf_token(settings.session_secret, cookie),

@@ -25,6 +25,7 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,8 +35,10 @@ from typing import Any
 import psycopg
 
 from grader.classroom.batch import BatchOptions, grade_student
+from grader.classroom.fingerprint import rubric_digest
 from grader.classroom.gradebook import REPORT
 from grader.classroom.roster import Entry, Kind
+from grader.classroom.supervise import CHILDREN, stop
 from grader.service import queue
 from grader.service.assignments import Assignment
 from grader.service.queue import Claim, Outcome
@@ -101,13 +104,37 @@ def _token(conn: psycopg.Connection[Any], assignment: str, student: str) -> str:
     return str(row[0]) if row else ""
 
 
+def _watch_cancel(settings: Settings, claimed: Claim, folder: Path, done: threading.Event) -> None:
+    """Until `done`: when an instructor cancels the push being graded, stop its `grader grade`
+    (the child grading into `folder`: SIGTERM, it tears its stack down)."""
+    while not done.wait(queue.CANCEL_POLL_S):
+        try:
+            with psycopg.connect(settings.database) as conn:
+                row = conn.execute("SELECT status FROM grader_pushes WHERE id = %s", (claimed.push,)).fetchone()
+        except psycopg.Error:
+            continue
+        if row is not None and row[0] == "cancelled":
+            for child in CHILDREN.grading(str(folder)):
+                stop(child)
+            return
+
+
 def grade_claim(settings: Settings, assignment: Assignment, claimed: Claim) -> Outcome:
     """Fetch the claimed commit and grade it in a child process, as the batch does."""
     entry = Entry(claimed.student, "submission", Kind.GIT, settings.clone_url(claimed.repository), claimed.sha)
     prefix = f"{WORK_PREFIX}{os.getpid()}-"  # whose: a worker that died leaves it (remove_dead_runs)
     with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as tmp:
         options = BatchOptions(out=Path(tmp), rubric=assignment.rubric, lang=assignment.lang)
-        result = grade_student(entry, options)
+        done = threading.Event()
+        watch = threading.Thread(
+            target=_watch_cancel, args=(settings, claimed, (Path(tmp) / "submission").resolve(), done), daemon=True
+        )
+        watch.start()
+        try:
+            result = grade_student(entry, options)
+        finally:
+            done.set()
+            watch.join()
         folder = Path(tmp) / entry.key
         try:
             report: dict[str, Any] = json.loads((folder / REPORT).read_text(encoding="utf-8"))
@@ -116,7 +143,9 @@ def grade_claim(settings: Settings, assignment: Assignment, claimed: Claim) -> O
             log.warning("%s/%s wrote no report: %s", claimed.assignment, claimed.student, exc)
             return Outcome("error", None, NOT_GRADED, fault="grader")
     status = str(report.get("status", "error"))
-    return Outcome(status if status in ("graded", "incomplete") else "error", report, markdown, fault=result.fault)
+    verdict = status if status in ("graded", "incomplete") else "error"
+    rubric = rubric_digest(assignment.rubric)[:12]  # the gradebook's, so it says when rubrics are mixed
+    return Outcome(verdict, report, markdown, fault=result.fault, rubric=rubric)
 
 
 def grade_job(settings: Settings, worker: str, job: int, assignment_name: str, student: str) -> str:

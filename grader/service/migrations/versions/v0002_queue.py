@@ -46,7 +46,8 @@ def upgrade() -> None:
         ALTER TABLE grader_runs
             ADD COLUMN job bigint,
             ADD COLUMN exit_code integer,
-            ADD COLUMN fault text NOT NULL DEFAULT '';
+            ADD COLUMN fault text NOT NULL DEFAULT '',
+            ADD COLUMN rubric text NOT NULL DEFAULT '';  -- the rubric's fingerprint the run graded with
         ALTER TABLE grader_runs DROP CONSTRAINT grader_runs_status_check;
         ALTER TABLE grader_runs ADD CONSTRAINT grader_runs_status_check
             CHECK (status IN ('graded', 'incomplete', 'error', 'lost', 'cancelled'));
@@ -62,7 +63,7 @@ def downgrade() -> None:
         ALTER TABLE grader_runs DROP CONSTRAINT grader_runs_status_check;
         ALTER TABLE grader_runs ADD CONSTRAINT grader_runs_status_check
             CHECK (status IN ('graded', 'incomplete', 'error'));
-        ALTER TABLE grader_runs DROP COLUMN job, DROP COLUMN exit_code, DROP COLUMN fault;
+        ALTER TABLE grader_runs DROP COLUMN job, DROP COLUMN exit_code, DROP COLUMN fault, DROP COLUMN rubric;
         DROP INDEX grader_pushes_waiting;
         ALTER TABLE grader_pushes DROP CONSTRAINT grader_pushes_status_check;
         ALTER TABLE grader_pushes ADD CONSTRAINT grader_pushes_status_check
