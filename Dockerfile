@@ -15,7 +15,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git iptables \
  && rm -rf /var/lib/apt/lists/*
 # A pip that matches a requirement with extras (githubkit's `hishel[async,httpx]`) to the lock's
-# pin in --require-hashes mode; pip 23 (Debian bookworm's) does not.
+# pin in --require-hashes mode: pip 23 (the offline stand-in base's, Debian bookworm's) does not.
 RUN python -m venv /opt/compose-grader \
  && /opt/compose-grader/bin/pip install --no-cache-dir --disable-pip-version-check "pip==26.3"
 # GRADER_REAP=now: the grader is PID 1 here, and a detached reaper (grader.engine.reaper) would die with

@@ -4,8 +4,10 @@ when it starts, what waits, what is tried again, what a dead worker's job become
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -141,7 +143,8 @@ def test_a_students_failing_work_is_not_tried_again(db: psycopg.Connection[Any])
     push(db, "ana", 1)
     claimed = queue.claim(db, "m4", "ana", "w1", 1, timedelta(0))
     assert isinstance(claimed, Claim)
-    assert queue.finish(db, claimed, Outcome("error", {"status": "error"}, "md", fault="input")) == (True, None)
+    finished = queue.finish(db, claimed, Outcome("error", {"status": "error"}, "md", fault="input"))
+    assert finished == (True, None, "error")
     assert db.execute("SELECT status FROM grader_pushes").fetchone() == ("error",)
 
 
@@ -158,7 +161,7 @@ def test_a_dead_workers_run_is_lost_and_its_push_queued_again(db: psycopg.Connec
     assert db.execute("SELECT status FROM grader_pushes").fetchall() == [("queued",)]
     assert jobs(db) == [("doing", "m4:ana"), ("todo", "m4:ana")]
     # the lost run's late result is not stored over the recovery
-    assert queue.finish(db, claimed, Outcome("graded", {"score": 1, "max_score": 1}, "md")) == (False, None)
+    assert queue.finish(db, claimed, Outcome("graded", {"score": 1, "max_score": 1}, "md")) == (False, None, "")
     assert db.execute("SELECT status FROM grader_runs").fetchall() == [("lost",)]
 
 
@@ -171,7 +174,7 @@ def test_rerun_and_cancel(db: psycopg.Connection[Any]) -> None:
     assert queue.rerun(db, "m4", "ana")
     assert not queue.rerun(db, "m4", "ana")  # it waits already
     assert jobs(db)[-1] == ("todo", "m4:ana")
-    assert queue.cancel(db, "m4", "ana") == 1
+    assert queue.cancel(db, "m4", "ana") == [("curso/m4-ana", sha(1), ())]  # what its commit should say
     assert jobs(db)[-1] == ("cancelled", "m4:ana")
     assert db.execute("SELECT status FROM grader_pushes").fetchone() == ("cancelled",)
 
@@ -222,3 +225,37 @@ def test_rerun_grades_the_on_time_push_again_not_only_a_later_late_one(db: psyco
     assert queue.rerun(db, "m4", "ana")
     queued = db.execute("SELECT sha FROM grader_pushes WHERE status = 'queued' ORDER BY id").fetchall()
     assert [s.strip() for (s,) in queued] == [sha(1), sha(2)]  # the grade's push and the latest
+
+
+def test_a_cancel_stops_the_grading_even_when_its_child_starts_later(server: str, tmp_path: Path) -> None:
+    """Cancelled while the worker still fetches: the `grader grade` child it then starts is stopped."""
+    import subprocess
+    import sys
+
+    from grader.classroom.supervise import CHILDREN
+    from grader.service.worker import Settings, _watch_cancel
+
+    url = fresh_database(server)
+    migrate(url)
+    with psycopg.connect(url) as conn:
+        push(conn, "ana", 1)
+        claimed = queue.claim(conn, "m4", "ana", "w1", 1, timedelta(0))
+        assert isinstance(claimed, Claim)
+        assert queue.cancel(conn, "m4", "ana") == []  # the running push: its worker says it
+    done = threading.Event()
+    watch = threading.Thread(target=_watch_cancel, args=(Settings(url, ()), claimed, tmp_path, done))
+    watch.start()
+    try:
+        time.sleep(2 * queue.CANCEL_POLL_S + 0.5)  # the cancel is seen before any child exists
+        child = CHILDREN.start([sys.executable, "-c", "import time; time.sleep(60)"], {}, str(tmp_path))
+        assert child is not None
+        try:
+            assert child.wait(3 * queue.CANCEL_POLL_S + 5) != 0  # stopped, long before its minute
+        except subprocess.TimeoutExpired:
+            child.kill()
+            raise
+        finally:
+            CHILDREN.done(child)
+    finally:
+        done.set()
+        watch.join()

@@ -98,20 +98,22 @@ def test_the_git_token_is_a_header_for_the_git_base_never_in_the_url() -> None:
 
 
 def test_check_runs_as_a_github_app_go_queued_in_progress_completed() -> None:
-    from grader.service.status import CheckRuns
+    from grader.service.status import CheckRuns, Step
     from tests.service_support import app_keys
 
     private, public = app_keys()
     github = GitHubStandIn(app_key=public, app_id="1234")
     try:
         runs = CheckRuns("1234", private, github.url)
-        made = runs.queued("curso/m4-ana", SHA, "")
+        made = runs.say("curso/m4-ana", SHA, (), Step("queued", title="queued"))
         assert made is not None
-        assert runs.started("curso/m4-ana", SHA, made, "https://g/s/x") == made
-        runs.finished("curso/m4-ana", SHA, made, "failure", "17/100", "# Report\nfix it", "https://g/s/x")
-        runs.superseded("curso/m4-ana", "f" * 40, None, SHA)
+        assert runs.say("curso/m4-ana", SHA, (made,), Step("in_progress", link="https://g/s/x")) is None
+        done = Step("completed", "failure", "17/100", "# Report\nfix it", "https://g/s/x")
+        runs.say("curso/m4-ana", SHA, (made, 555), done)  # two recorded (the webhook's and a worker's): both
+        text = "not graded: the newer push 0123456 is"
+        runs.say("curso/m4-ana", "f" * 40, (), Step("completed", "skipped", text, text))
         impostor = CheckRuns("4321", app_keys()[0], github.url)  # another App, another key: no token
-        assert impostor.queued("curso/m4-ana", SHA, "") is None
+        assert impostor.say("curso/m4-ana", SHA, (), Step("queued")) is None
     finally:
         github.close()
     methods = [(m, p.split("/check-runs")[1], b.get("status"), b.get("conclusion")) for m, p, b in github.calls]
@@ -119,9 +121,10 @@ def test_check_runs_as_a_github_app_go_queued_in_progress_completed() -> None:
         ("POST", "", "queued", None),
         ("PATCH", f"/{made}", "in_progress", None),
         ("PATCH", f"/{made}", "completed", "failure"),
+        ("PATCH", "/555", "completed", "failure"),
         ("POST", "", "completed", "skipped"),
     ]
-    create, _, finish, skipped = (b for _, _, b in github.calls)
+    create, _, finish, _, skipped = (b for _, _, b in github.calls)
     assert create["name"] == "compose-grader" and create["head_sha"] == SHA
     assert finish["output"] == {"title": "17/100", "summary": "# Report\nfix it"}
     assert finish["details_url"] == "https://g/s/x" and skipped["head_sha"] == "f" * 40
@@ -129,15 +132,15 @@ def test_check_runs_as_a_github_app_go_queued_in_progress_completed() -> None:
 
 def test_a_failing_app_api_is_tried_again_and_never_raises() -> None:
     # Another App id: githubkit keeps an App's JWT and installation token per process, by App id.
-    from grader.service.status import CheckRuns
+    from grader.service.status import CheckRuns, Step
     from tests.service_support import app_keys
 
     private, public = app_keys()
     github = GitHubStandIn(failing=2, app_key=public, app_id="5678")
     try:
-        assert CheckRuns("5678", private, github.url).queued("curso/m4-ana", SHA, "") is not None
+        assert CheckRuns("5678", private, github.url).say("curso/m4-ana", SHA, (), Step("queued")) is not None
         github.failing = 100
-        assert CheckRuns("5678", private, github.url).queued("curso/m4-ana", SHA, "") is None
+        assert CheckRuns("5678", private, github.url).say("curso/m4-ana", SHA, (), Step("queued")) is None
     finally:
         github.close()
 

@@ -231,10 +231,11 @@ def test_an_instructor_cancels_a_running_grading(klass: Class, engine: docker.Do
 
     klass.wait_for(stack_up, 240, "the stack started")
     with psycopg.connect(klass.database) as conn:
-        assert queue.cancel(conn, "m4", "ana") == 1
+        assert queue.cancel(conn, "m4", "ana") == []  # the running push: its worker says it on the commit
     klass.wait_for(lambda: klass.query("SELECT status FROM grader_runs") == [("cancelled",)], 120, "the run stopped")
     assert klass.query("SELECT status FROM grader_pushes") == [("cancelled",)]
     assert klass.query("SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'") == [(0,)]  # not retried
+    assert klass.github.states(klass.query("SELECT sha FROM grader_pushes")[0][0].strip())[-1] == "error"
     klass.stop_workers()
     drain(engine)
     assert engine_changes(before, engine_counts(engine)) == {}

@@ -13,6 +13,7 @@ run and the queue at once or not at all.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 from collections.abc import Sequence
@@ -101,9 +102,8 @@ class Claim:
     late: bool
     attempt: int
     superseded: tuple[int, ...]
-    check_run: int | None = None  # the push's check run on GitHub, when one was made
-    # (sha, check run) of each push superseded by this one: what their commits say next
-    superseded_commits: tuple[tuple[str, int | None], ...] = ()
+    # (repository, sha, check runs) of each push superseded by this one: what their commits say next
+    superseded_commits: tuple[tuple[str, str, tuple[int, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,19 +145,19 @@ def claim(
         newest, older = pool[0], tuple(pool[1:])
         if on_time and len(on_time) < len(waiting):
             enqueue(conn, assignment, student)  # this job runs: the late ones get the next
-        commits: tuple[tuple[str, int | None], ...] = ()
+        commits: tuple[tuple[str, str, tuple[int, ...]], ...] = ()
         if older:
             commits = tuple(
-                (str(sha).strip(), None if run is None else int(run))
-                for sha, run in conn.execute(
+                (str(repository), str(sha).strip(), tuple(int(r) for r in runs))
+                for repository, sha, runs in conn.execute(
                     "UPDATE grader_pushes SET status = 'superseded', superseded_by = %s WHERE id = ANY(%s) "
-                    "RETURNING sha, check_run",
+                    "RETURNING repository, sha, check_runs",
                     (newest, list(older)),
                 ).fetchall()
             )
         push = conn.execute(
             "UPDATE grader_pushes SET status = 'running', attempts = attempts + 1 WHERE id = %s "
-            "RETURNING repository, sha, late, attempts, check_run",
+            "RETURNING repository, sha, late, attempts",
             (newest,),
         ).fetchone()
         assert push is not None
@@ -175,7 +175,6 @@ def claim(
             bool(push[2]),
             int(push[3]),
             older,
-            None if push[4] is None else int(push[4]),
             commits,
         )
 
@@ -199,10 +198,12 @@ class Outcome:
 
 class Finished(NamedTuple):
     """What storing a result did: whether it was stored (not for a run already closed, recovered
-    as `lost` meanwhile), and when the push is tried again (None: it is not)."""
+    as `lost` meanwhile), when the push is tried again (None: it is not), and the status stored
+    (`cancelled` when an instructor cancelled the push meanwhile, whatever the run ended with)."""
 
     stored: bool
     again: datetime | None = None
+    status: str = ""
 
 
 def finish(conn: psycopg.Connection[Any], claim: Claim, outcome: Outcome) -> Finished:
@@ -211,9 +212,11 @@ def finish(conn: psycopg.Connection[Any], claim: Claim, outcome: Outcome) -> Fin
     report = outcome.report or {}
     score, max_score = report.get("score"), report.get("max_score")
     with conn.transaction():
+        # The run, then the push: the order `lose` takes them in (two orders could deadlock).
+        conn.execute("SELECT 1 FROM grader_runs WHERE id = %s FOR UPDATE", (claim.run,))
         push = conn.execute("SELECT status FROM grader_pushes WHERE id = %s FOR UPDATE", (claim.push,)).fetchone()
         if push is not None and push[0] == "cancelled":  # an instructor stopped it: no grade, no retry
-            outcome = Outcome("cancelled", outcome.report, outcome.markdown, outcome.exit_code, outcome.fault)
+            outcome = dataclasses.replace(outcome, status="cancelled")
         closed = conn.execute(
             "UPDATE grader_runs SET finished_at = now(), status = %s, score = %s, max_score = %s, report = %s, "
             "markdown = %s, timings = %s, exit_code = %s, fault = %s, rubric = %s "
@@ -234,18 +237,18 @@ def finish(conn: psycopg.Connection[Any], claim: Claim, outcome: Outcome) -> Fin
         if closed is None:
             return Finished(False)
         if outcome.status == "cancelled":
-            return Finished(True)
+            return Finished(True, status="cancelled")
         again = outcome.retried and claim.attempt < MAX_ATTEMPTS
         conn.execute(
             "UPDATE grader_pushes SET status = %s WHERE id = %s AND status = 'running'",
             ("queued" if again else outcome.status, claim.push),
         )
         if not again:
-            return Finished(True)
+            return Finished(True, status=outcome.status)
         row = conn.execute("SELECT now() + %s", (BACKOFF * 2 ** (claim.attempt - 1),)).fetchone()
         assert row is not None
         enqueue(conn, claim.assignment, claim.student, at=row[0])
-        return Finished(True, row[0])
+        return Finished(True, row[0], "queued")
 
 
 def lose(conn: psycopg.Connection[Any], job: int) -> list[tuple[str, str]]:
@@ -303,14 +306,16 @@ def rerun(conn: psycopg.Connection[Any], assignment: str, student: str) -> bool:
         return True
 
 
-def cancel(conn: psycopg.Connection[Any], assignment: str, student: str) -> int:
+def cancel(conn: psycopg.Connection[Any], assignment: str, student: str) -> list[tuple[str, str, tuple[int, ...]]]:
     """Cancel the student's grading: their waiting pushes and the job waiting with them, and the
     push being graded (its worker sees it within CANCEL_POLL_S, stops the run, which tears its
-    stack down, and stores it `cancelled`). How many pushes."""
+    stack down, and stores it `cancelled`). The waiting pushes cancelled: (repository, sha, check
+    runs), whose commits should say so (the running one's worker says it)."""
     with conn.transaction():
         rows = conn.execute(
-            "UPDATE grader_pushes SET status = 'cancelled' WHERE assignment = %s AND student = %s "
-            "AND status IN ('queued', 'running') RETURNING id",
+            "UPDATE grader_pushes p SET status = 'cancelled' FROM grader_pushes old "
+            "WHERE p.id = old.id AND p.assignment = %s AND p.student = %s AND p.status IN ('queued', 'running') "
+            "RETURNING old.status, p.repository, p.sha, p.check_runs",
             (assignment, student),
         ).fetchall()
         conn.execute(
@@ -318,11 +323,23 @@ def cancel(conn: psycopg.Connection[Any], assignment: str, student: str) -> int:
             "WHERE queueing_lock = %s AND status = 'todo'",
             (lock_of(assignment, student),),
         )
-        return len(rows)
+        return [
+            (str(r), str(sha).strip(), tuple(int(i) for i in runs)) for was, r, sha, runs in rows if was == "queued"
+        ]
 
 
-def keep_check_run(conn: psycopg.Connection[Any], push_ids: Sequence[int], check_run: int | None) -> None:
-    """Remember the check run GitHub made for these pushes (the next step updates it)."""
-    if check_run is not None and push_ids:
-        with conn.transaction():
-            conn.execute("UPDATE grader_pushes SET check_run = %s WHERE id = ANY(%s)", (check_run, list(push_ids)))
+def check_runs_of(conn: psycopg.Connection[Any], push: int) -> tuple[int, ...]:
+    """The check runs recorded for a push (read again at each step: the webhook may add one)."""
+    row = conn.execute("SELECT check_runs FROM grader_pushes WHERE id = %s", (push,)).fetchone()
+    return tuple(int(i) for i in row[0]) if row else ()
+
+
+def add_check_run(conn: psycopg.Connection[Any], push_ids: Sequence[int], check_run: int) -> list[str]:
+    """Record a check run GitHub made for these pushes; their statuses now."""
+    with conn.transaction():
+        rows = conn.execute(
+            "UPDATE grader_pushes SET check_runs = array_append(check_runs, %s) "
+            "WHERE id = ANY(%s) AND NOT (%s = ANY(check_runs)) RETURNING status",
+            (check_run, list(push_ids), check_run),
+        ).fetchall()
+        return [str(r[0]) for r in rows]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,19 +32,25 @@ PAUSE_S = 0.5  # before the second attempt; doubled before each next
 SUMMARY_MAX = 65_000  # GitHub refuses a check run's output.summary past 65,535 characters
 
 
+@dataclass(frozen=True)
+class Step:
+    """What the commit says at one step of a grading: `queued`, `in_progress`, or `completed`
+    with its outcome (`state`: success, failure, error, skipped, cancelled), a title, the report's
+    Markdown and the student's page."""
+
+    status: str
+    state: str = ""
+    title: str = ""
+    summary: str = ""
+    link: str = ""
+
+
 class Reporter(Protocol):
-    """What the service says on a commit, at each step of its grading. Each returns the check
-    run's id where there is one (stored with the push, for the next step), else None."""
+    """How the service speaks on a commit. `say` tells the commit's check runs (`check_runs`,
+    as recorded with the push) about a step, or makes one when none is recorded: its id, to be
+    recorded; None otherwise (and always for commit statuses, which have no id)."""
 
-    def queued(self, repository: str, sha: str, link: str) -> int | None: ...
-
-    def started(self, repository: str, sha: str, check_run: int | None, link: str) -> int | None: ...
-
-    def finished(
-        self, repository: str, sha: str, check_run: int | None, state: str, text: str, summary: str, link: str
-    ) -> None: ...
-
-    def superseded(self, repository: str, sha: str, check_run: int | None, by: str) -> None: ...
+    def say(self, repository: str, sha: str, check_runs: Sequence[int], step: Step) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -81,28 +88,17 @@ class Poster:
                 time.sleep(PAUSE_S * 2**attempt)
         return False
 
-    # -- as a Reporter ---------------------------------------------------------------------------
-    def queued(self, repository: str, sha: str, link: str) -> int | None:
-        self.post(repository, sha, "pending", "queued", link)
+    def say(self, repository: str, sha: str, check_runs: Sequence[int], step: Step) -> int | None:
+        # A status has no "skipped" or "cancelled": `error` with the reason, not `pending` for ever.
+        state = "pending" if step.status != "completed" else STATES.get(step.state, "error")
+        self.post(repository, sha, state, step.title, step.link)
         return None
 
-    def started(self, repository: str, sha: str, check_run: int | None, link: str) -> int | None:
-        self.post(repository, sha, "pending", "grading", link)
-        return None
 
-    def finished(
-        self, repository: str, sha: str, check_run: int | None, state: str, text: str, summary: str, link: str
-    ) -> None:
-        self.post(repository, sha, state, text, link)
-
-    def superseded(self, repository: str, sha: str, check_run: int | None, by: str) -> None:
-        # A status has no "skipped": `error` with the reason, rather than `pending` for ever.
-        self.post(repository, sha, "error", f"not graded: the newer push {by[:7]} is")
-
-
-# A commit state -> a check run's conclusion (`error`: the run is no grade, the student's work
+STATES = {"success": "success", "failure": "failure"}
+# A step's outcome -> a check run's conclusion (`error`: the run is no grade, the student's work
 # is not at fault).
-CONCLUSIONS = {"success": "success", "failure": "failure", "error": "neutral"}
+CONCLUSIONS = {"success": "success", "failure": "failure", "skipped": "skipped", "cancelled": "cancelled"}
 
 
 @dataclass(frozen=True)
@@ -115,12 +111,13 @@ class CheckRuns:
     timeout: float = 10.0
 
     def _call(self, repository: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
-        """One call as the App's installation on `repository`, tried again on failure; its JSON,
-        or None once given up. Never raises."""
+        """One call as the App's installation on `repository`, tried again when GitHub or the
+        network fails (not when GitHub refuses: the App not installed, a wrong body); its JSON, or
+        None once given up. Never raises."""
         from githubkit import AppAuthStrategy, GitHub
-        from githubkit.exception import GitHubException
+        from githubkit.exception import GitHubException, RequestFailed
 
-        owner, name = repository.split("/", 1)
+        owner, _, name = repository.partition("/")
         for attempt in range(ATTEMPTS):
             try:
                 app = GitHub(
@@ -133,47 +130,28 @@ class CheckRuns:
                 github = app.with_auth(app.auth.as_installation(int(installation)))
                 answer: dict[str, Any] = github.request(method, f"/repos/{owner}/{name}{path}", json=body).json()
                 return answer
+            except RequestFailed as exc:
+                code = exc.response.status_code
+                log.warning("check run on %s: HTTP %s", repository, code)
+                if code < 500 and code not in (403, 429):
+                    return None
             except (GitHubException, ValueError, KeyError, TypeError, OSError) as exc:
                 log.warning("check run on %s: %s", repository, type(exc).__name__)
             if attempt + 1 < ATTEMPTS:
                 time.sleep(PAUSE_S * 2**attempt)
         return None
 
-    def _create(self, repository: str, sha: str, body: dict[str, Any]) -> int | None:
-        found = self._call(repository, "POST", "/check-runs", {"name": CONTEXT, "head_sha": sha, **body})
-        return int(found["id"]) if found and isinstance(found.get("id"), int) else None
-
-    def queued(self, repository: str, sha: str, link: str) -> int | None:
-        return self._create(repository, sha, {"status": "queued", **({"details_url": link} if link else {})})
-
-    def started(self, repository: str, sha: str, check_run: int | None, link: str) -> int | None:
-        body: dict[str, Any] = {"status": "in_progress", **({"details_url": link} if link else {})}
-        if check_run is None:
-            return self._create(repository, sha, body)
-        self._call(repository, "PATCH", f"/check-runs/{check_run}", body)
-        return check_run
-
-    def finished(
-        self, repository: str, sha: str, check_run: int | None, state: str, text: str, summary: str, link: str
-    ) -> None:
-        body: dict[str, Any] = {
-            "status": "completed",
-            "conclusion": CONCLUSIONS.get(state, "neutral"),
-            "output": {"title": text[:140], "summary": summary[:SUMMARY_MAX] or text},
-            **({"details_url": link} if link else {}),
-        }
-        if check_run is None:
-            self._create(repository, sha, body)
-        else:
+    def say(self, repository: str, sha: str, check_runs: Sequence[int], step: Step) -> int | None:
+        body: dict[str, Any] = {"status": step.status, **({"details_url": step.link} if step.link else {})}
+        if step.status == "completed":
+            body["conclusion"] = CONCLUSIONS.get(step.state, "neutral")
+            body["output"] = {"title": step.title[:140], "summary": step.summary[:SUMMARY_MAX] or step.title}
+        if not check_runs:
+            made = self._call(repository, "POST", "/check-runs", {"name": CONTEXT, "head_sha": sha, **body})
+            return int(made["id"]) if made and isinstance(made.get("id"), int) else None
+        for check_run in check_runs:  # more than one when the webhook and a worker each made one at once
             self._call(repository, "PATCH", f"/check-runs/{check_run}", body)
-
-    def superseded(self, repository: str, sha: str, check_run: int | None, by: str) -> None:
-        text = f"not graded: the newer push {by[:7]} is"
-        body = {"status": "completed", "conclusion": "skipped", "output": {"title": text, "summary": text}}
-        if check_run is None:
-            self._create(repository, sha, body)
-        else:
-            self._call(repository, "PATCH", f"/check-runs/{check_run}", body)
+        return None
 
 
 def state_of(status: str, score: float | None, fail_under: float | None) -> str:

@@ -40,7 +40,7 @@ from grader.messages import language, msg
 from grader.service import queue, store, views
 from grader.service.assignments import Assignment, route
 from grader.service.github import MAX_BODY, Malformed, Push, read_push, repository_secret, verified
-from grader.service.status import Poster, Reporter
+from grader.service.status import Poster, Reporter, Step
 
 TEMPLATES = Path(__file__).with_name("templates")
 SESSION_S = 12 * 3600
@@ -225,11 +225,23 @@ def create_app(settings: WebSettings) -> FastAPI:
         )
 
     def say_queued(push: Push, push_ids: tuple[int, ...]) -> None:
-        """After the answer: `queued` on the commit (its check run kept for the worker)."""
-        check_run = settings.poster.queued(push.repository, push.sha, "")
-        if check_run is not None:
-            with connection() as conn:
-                queue.keep_check_run(conn, push_ids, check_run)
+        """After the answer: `queued` on the commit, its check run recorded for the worker, unless a
+        worker took the push first (it says `in_progress` itself). Should the grading have ended
+        while this one was being made, it is completed at once, pointing to the other."""
+        with connection() as conn:
+            rows = conn.execute(
+                "SELECT status, check_runs FROM grader_pushes WHERE id = ANY(%s)", (list(push_ids),)
+            ).fetchall()
+        if not rows or any(status != "queued" or runs for status, runs in rows):
+            return
+        made = settings.poster.say(push.repository, push.sha, (), Step("queued", title="queued"))
+        if made is None:
+            return
+        with connection() as conn:
+            now = queue.add_check_run(conn, push_ids, made)
+        if any(status not in ("queued", "running") for status in now):
+            text = "see the other compose-grader check of this commit"
+            settings.poster.say(push.repository, push.sha, (made,), Step("completed", "error", text, text))
 
     # -- health ----------------------------------------------------------------------------------
     @app.get("/healthz")
@@ -372,11 +384,16 @@ def create_app(settings: WebSettings) -> FastAPI:
         return RedirectResponse(f"/a/{name}", status_code=303)
 
     @app.post("/a/{name}/cancel")
-    def cancel(request: Request, name: str, csrf: str = Form(""), student: str = Form("")) -> Response:
+    def cancel(
+        request: Request, background: BackgroundTasks, name: str, csrf: str = Form(""), student: str = Form("")
+    ) -> Response:
         form_checked(request, csrf)
         assignment_of(name)
         with connection() as conn:
-            queue.cancel(conn, name, student)
+            cancelled = queue.cancel(conn, name, student)
+        text = "cancelled by the instructor"
+        for repository, sha, runs in cancelled:  # the running one's worker says it for its own
+            background.add_task(settings.poster.say, repository, sha, runs, Step("completed", "cancelled", text, text))
         return RedirectResponse(f"/a/{name}", status_code=303)
 
     # -- the student -----------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from grader.classroom.supervise import CHILDREN, stop
 from grader.service import queue
 from grader.service.assignments import Assignment
 from grader.service.queue import Claim, Outcome
-from grader.service.status import Poster, Reporter, state_of
+from grader.service.status import Poster, Reporter, Step, state_of
 
 log = logging.getLogger("grader.service")
 
@@ -105,18 +105,41 @@ def _token(conn: psycopg.Connection[Any], assignment: str, student: str) -> str:
 
 
 def _watch_cancel(settings: Settings, claimed: Claim, folder: Path, done: threading.Event) -> None:
-    """Until `done`: when an instructor cancels the push being graded, stop its `grader grade`
-    (the child grading into `folder`: SIGTERM, it tears its stack down)."""
+    """Until `done`: once an instructor has cancelled the push being graded, stop its `grader
+    grade` (the child grading into `folder`: SIGTERM, it tears its stack down), the one running
+    and any that starts later (a cancel during the fetch comes before the child)."""
+    cancelled = False
     while not done.wait(queue.CANCEL_POLL_S):
-        try:
-            with psycopg.connect(settings.database) as conn:
-                row = conn.execute("SELECT status FROM grader_pushes WHERE id = %s", (claimed.push,)).fetchone()
-        except psycopg.Error:
-            continue
-        if row is not None and row[0] == "cancelled":
+        if not cancelled:
+            try:
+                with psycopg.connect(settings.database, connect_timeout=5) as conn:
+                    row = conn.execute("SELECT status FROM grader_pushes WHERE id = %s", (claimed.push,)).fetchone()
+            except psycopg.Error:
+                continue
+            cancelled = row is not None and row[0] == "cancelled"
+        if cancelled:
             for child in CHILDREN.grading(str(folder)):
                 stop(child)
-            return
+
+
+def _say(settings: Settings, repository: str, sha: str, push: int | None, runs: Sequence[int], step: Step) -> None:
+    """Tell the commit (never raises: the grade never depends on GitHub); a check run made now is
+    recorded with the push."""
+    made = settings.poster.say(repository, sha, runs, step)
+    if made is not None and push is not None:
+        try:
+            with psycopg.connect(settings.database, connect_timeout=5) as conn:
+                queue.add_check_run(conn, [push], made)
+        except psycopg.Error as exc:  # only the next step's update is lost: it makes another
+            log.warning("check run %s of push %s not recorded: %s", made, push, type(exc).__name__)
+
+
+def _runs(settings: Settings, push: int) -> tuple[int, ...]:
+    try:
+        with psycopg.connect(settings.database, connect_timeout=5) as conn:
+            return queue.check_runs_of(conn, push)
+    except psycopg.Error:
+        return ()
 
 
 def grade_claim(settings: Settings, assignment: Assignment, claimed: Claim) -> Outcome:
@@ -125,6 +148,7 @@ def grade_claim(settings: Settings, assignment: Assignment, claimed: Claim) -> O
     prefix = f"{WORK_PREFIX}{os.getpid()}-"  # whose: a worker that died leaves it (remove_dead_runs)
     with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as tmp:
         options = BatchOptions(out=Path(tmp), rubric=assignment.rubric, lang=assignment.lang)
+        rubric = rubric_digest(assignment.rubric)[:12]  # before: the rubric the run reads, not a later edit
         done = threading.Event()
         watch = threading.Thread(
             target=_watch_cancel, args=(settings, claimed, (Path(tmp) / "submission").resolve(), done), daemon=True
@@ -144,7 +168,6 @@ def grade_claim(settings: Settings, assignment: Assignment, claimed: Claim) -> O
             return Outcome("error", None, NOT_GRADED, fault="grader")
     status = str(report.get("status", "error"))
     verdict = status if status in ("graded", "incomplete") else "error"
-    rubric = rubric_digest(assignment.rubric)[:12]  # the gradebook's, so it says when rubrics are mixed
     return Outcome(verdict, report, markdown, fault=result.fault, rubric=rubric)
 
 
@@ -159,13 +182,17 @@ def grade_job(settings: Settings, worker: str, job: int, assignment_name: str, s
     if isinstance(claimed, queue.Later):
         return f"too soon after the last grading: queued for {claimed.at.isoformat()}"
     link = settings.student_url(token)
-    reporter = settings.poster
-    for sha, superseded_run in claimed.superseded_commits:
-        reporter.superseded(claimed.repository, sha, superseded_run, claimed.sha)
-    check_run = reporter.started(claimed.repository, claimed.sha, claimed.check_run, link)
-    if check_run != claimed.check_run:
-        with psycopg.connect(settings.database) as conn:
-            queue.keep_check_run(conn, [claimed.push], check_run)
+    for repository, sha, runs in claimed.superseded_commits:
+        text = f"not graded: the newer push {claimed.sha[:7]} is"
+        _say(settings, repository, sha, None, runs, Step("completed", "skipped", text, text))
+    _say(
+        settings,
+        claimed.repository,
+        claimed.sha,
+        claimed.push,
+        _runs(settings, claimed.push),
+        Step("in_progress", title="grading", link=link),
+    )
     assignment = settings.assignment(assignment_name)
     if assignment is None:
         outcome = Outcome("error", None, f"the assignment {assignment_name} is no longer in service.yml", fault="input")
@@ -182,17 +209,27 @@ def grade_job(settings: Settings, worker: str, job: int, assignment_name: str, s
     if finished.again is not None:
         # still pending (a status) / in progress (a check run): the next attempt says how it ends
         return f"{outcome.status} ({outcome.fault or 'machine'}): tried again at {finished.again.isoformat()}"
+    runs = _runs(settings, claimed.push)  # again: the webhook's may have come meanwhile
+    if finished.status == "cancelled":
+        text = "cancelled by the instructor"
+        _say(
+            settings,
+            claimed.repository,
+            claimed.sha,
+            claimed.push,
+            runs,
+            Step("completed", "cancelled", text, text, link),
+        )
+        return "cancelled"
     score = (outcome.report or {}).get("score")
     fail_under = assignment.fail_under if assignment else None
     state = state_of(outcome.status, score, fail_under)
     maximum = (outcome.report or {}).get("max_score")
     text = f"{score:g}/{maximum:g}" if isinstance(score, (int, float)) and isinstance(maximum, (int, float)) else ""
-    late = " (late)" if claimed.late else ""
+    title = f"{text or outcome.status}{' (late)' if claimed.late else ''}"
     summary = outcome.markdown if outcome.report is not None else NOT_GRADED
-    reporter.finished(
-        claimed.repository, claimed.sha, check_run, state, f"{text or outcome.status}{late}", summary, link
-    )
-    return f"{outcome.status} {text}{late}"
+    _say(settings, claimed.repository, claimed.sha, claimed.push, runs, Step("completed", state, title, summary, link))
+    return f"{outcome.status} {title}"
 
 
 def make_app(database: str) -> Any:

@@ -36,7 +36,9 @@ def upgrade() -> None:
         ALTER TABLE grader_pushes
             ADD COLUMN attempts integer NOT NULL DEFAULT 0,
             ADD COLUMN superseded_by bigint REFERENCES grader_pushes (id),
-            ADD COLUMN check_run bigint,  -- GitHub's check run of the push (a GitHub App's), once made
+            -- GitHub's check runs of the push (a GitHub App's): one, or two when the webhook and a
+            -- worker each made one at once (both are kept up to date)
+            ADD COLUMN check_runs bigint[] NOT NULL DEFAULT '{}',
             ADD CONSTRAINT grader_pushes_commit_once UNIQUE (assignment, repository, sha);
         ALTER TABLE grader_pushes DROP CONSTRAINT grader_pushes_status_check;
         ALTER TABLE grader_pushes ADD CONSTRAINT grader_pushes_status_check
@@ -69,7 +71,7 @@ def downgrade() -> None:
         ALTER TABLE grader_pushes ADD CONSTRAINT grader_pushes_status_check
             CHECK (status IN ('queued', 'superseded', 'running', 'graded', 'incomplete', 'error'));
         ALTER TABLE grader_pushes DROP CONSTRAINT grader_pushes_commit_once,
-            DROP COLUMN superseded_by, DROP COLUMN attempts, DROP COLUMN check_run;
+            DROP COLUMN superseded_by, DROP COLUMN attempts, DROP COLUMN check_runs;
         DROP TABLE grader_students;
         """
     )
