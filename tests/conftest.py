@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -217,8 +218,6 @@ def on_a_stand_in_stack(tmp_path: Path, options: Options | None = None) -> Prepa
     """A run prepared from the `complete` fixture (its model resolves without an engine) with a
     stand-in for its stack: for tests of the runner's handling of stack checks that never touch
     the stack itself."""
-    import shutil
-
     from grader.run.prepare import prepare
 
     root = tmp_path / "complete"
@@ -227,3 +226,12 @@ def on_a_stand_in_stack(tmp_path: Path, options: Options | None = None) -> Prepa
     assert prepared.context.resolution.project is not None
     stand_in: Any = object()  # any use of it fails the test: these checks must not touch it
     return prepared._replace(stack=stand_in)
+
+
+def chromium() -> str:
+    """Debian's chromium (the browser tests': a screenshot, Playwright's pages)."""
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise AssertionError("Debian's chromium is needed for this test: `make setup` installs it")

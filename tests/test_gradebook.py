@@ -6,7 +6,6 @@ import csv
 import dataclasses
 import io
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 from grader.classroom import gradebook
 from grader.reports.document import to_dict
 from grader.run.runner import not_graded
-from tests.conftest import ROOT, english_words
+from tests.conftest import ROOT, chromium, english_words
 
 GOLDEN = ROOT / "tests" / "golden"
 
@@ -81,14 +80,6 @@ def test_the_page_escapes_what_students_wrote(tmp_path: Path) -> None:
     assert "&lt;script&gt;" in page
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    raise AssertionError("Debian's chromium is needed for this test: `make setup` installs it")
-
-
 @pytest.mark.browser
 def test_the_page_renders_in_a_browser(out: Path, tmp_path: Path) -> None:
     """The instructor's page, screenshotted by headless Chromium: it renders (a PNG of the page's
@@ -97,7 +88,7 @@ def test_the_page_renders_in_a_browser(out: Path, tmp_path: Path) -> None:
     shot = tmp_path / "gradebook.png"
     subprocess.run(
         [
-            _chromium(),
+            chromium(),
             "--headless",
             "--no-sandbox",
             "--disable-gpu",

@@ -7,7 +7,6 @@ student only."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from grader.service.assignments import parse
 from grader.service.status import Poster
 from grader.service.store import migrate
 from grader.service.web import WebSettings, create_app
+from tests.conftest import chromium
 from tests.service_support import (
     SECRET,
     Class,
@@ -36,14 +36,6 @@ assignments:
   - name: m4
     classroom: {organization: curso, prefix: m4}
 """
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    raise AssertionError("Debian's chromium is needed for this test: `make setup` installs it")
 
 
 @pytest.fixture
@@ -76,7 +68,7 @@ def test_an_instructor_reruns_a_student_and_a_student_sees_only_their_page(
         lambda: klass.query("SELECT count(*) FROM grader_pushes WHERE status = 'graded'") == [(2,)], 120, "both graded"
     )
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
         page = browser.new_page()
         page.goto(f"{base}/a/m4")
         expect(page).to_have_url(f"{base}/login")  # the grid needs the login
