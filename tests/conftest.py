@@ -235,3 +235,23 @@ def chromium() -> str:
         if found:
             return found
     raise AssertionError("Debian's chromium is needed for this test: `make setup` installs it")
+
+
+GRADER_IMAGE = "compose-grader:test"
+
+
+def build_grader_image(engine: docker.DockerClient) -> str:
+    """The grader's own image (FROM python:3.11-slim: the official image, or the stand-in
+    fixtures/images/build.sh made), tagged GRADER_IMAGE; the build an earlier run left under that
+    tag is removed once this one replaces it (the engine keeps no image per change)."""
+    import contextlib
+
+    try:
+        previous: str | None = str(engine.images.get(GRADER_IMAGE).id)
+    except docker.errors.ImageNotFound:
+        previous = None
+    built, _ = engine.images.build(path=str(ROOT), tag=GRADER_IMAGE, rm=True, forcerm=True)
+    if previous and previous != built.id:
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            engine.images.remove(previous)
+    return GRADER_IMAGE

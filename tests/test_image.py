@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 
@@ -10,26 +9,14 @@ import docker
 import pytest
 
 from grader.engine.networks import own_container
-from tests.conftest import EXPECTED, ROOT, SUBMISSIONS, engine_counts
+from tests.conftest import EXPECTED, SUBMISSIONS, build_grader_image, engine_counts
 
 pytestmark = pytest.mark.docker
-IMAGE = "compose-grader:test"
 
 
 @pytest.fixture(scope="module")
 def image(engine: docker.DockerClient) -> str:
-    # FROM python:3.11-slim: the official image, or the stand-in fixtures/images/build.sh made.
-    try:
-        previous: str | None = str(engine.images.get(IMAGE).id)
-    except docker.errors.ImageNotFound:
-        previous = None
-    built, _ = engine.images.build(path=str(ROOT), tag=IMAGE, rm=True, forcerm=True)
-    if previous and previous != built.id:
-        # The build of an earlier run, untagged by this one: the test's own image, and the engine
-        # should not keep one more of them after every change to the grader.
-        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-            engine.images.remove(previous)
-    return IMAGE
+    return build_grader_image(engine)
 
 
 def run_grader(

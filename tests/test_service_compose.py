@@ -20,12 +20,12 @@ import requests
 
 from grader.engine.reaper import drain
 from grader.engine.stack import GATEWAY_OPEN
-from tests.conftest import ROOT, engine_changes, engine_counts
+from tests.conftest import GRADER_IMAGE, ROOT, build_grader_image, engine_changes, engine_counts
 from tests.service_support import SECRET, Class, GitHubStandIn, deliver, free_port, push_body
 
 pytestmark = pytest.mark.docker
 
-IMAGE = "compose-grader:test"  # the image tests/test_image.py builds: one image for both
+IMAGE = GRADER_IMAGE  # the image tests/test_image.py builds: one image for both
 SERVICE = """\
 assignments:
   - name: m4
@@ -60,7 +60,7 @@ def firewall_rules() -> list[str]:
 def test_the_service_s_compose_grades_a_push_and_a_student_reaches_none_of_it(
     engine: docker.DockerClient, tmp_path: Path
 ) -> None:
-    engine.images.build(path=str(ROOT), tag=IMAGE, rm=True, forcerm=True)
+    build_grader_image(engine)
     before, rules = engine_counts(engine), firewall_rules()
     github = GitHubStandIn()
     klass = Class(tmp_path, "", github, SERVICE)
